@@ -1,0 +1,419 @@
+package scoring
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Flags are a session's sticky booleans.
+type Flags uint16
+
+// Session flags.
+const (
+	// FlagBot: the collector marked the visitor as a crawler; never invited.
+	FlagBot Flags = 1 << iota
+	// FlagPurchased: the session converted; no invite until it ends.
+	FlagPurchased
+	// FlagChatOpen: the visitor opened chat on their own; no invite needed.
+	FlagChatOpen
+	// FlagHidden: the tab is hidden now.
+	FlagHidden
+	// FlagFieldProgress: the focused field received input since its focus.
+	FlagFieldProgress
+	// FlagInFieldFocus: a form field has focus now.
+	FlagInFieldFocus
+	// FlagWithdrawn: the last invite was taken back.
+	FlagWithdrawn
+)
+
+// decayUnit is the fixed-point scale of decayed counters: a stored 100 is
+// one event. Fixed point (rather than a float) keeps the encoded state small
+// and makes the in-memory value exactly the stored one, so decisions do not
+// depend on when a state happens to be written and read back.
+const decayUnit = 100
+
+// State is what linger keeps about one session: counters, event times and the
+// few strings a decision must carry. It is encoded with AppendBinary into a
+// fastcache value and read back with DecodeState; Reset makes it reusable, so
+// a worker keeps a pool of them and allocates nothing in steady state.
+//
+// Times are Unix ms of event time. Counters with a D suffix decay with the
+// config's window (exponentially, time constant Window), so they measure
+// recent behaviour: they are sliding-window counts in fixed point
+// (decayUnit per event).
+type State struct {
+	Flags Flags
+
+	Start    int64 // first event
+	Last     int64 // newest event time seen
+	ActiveAt int64 // last event that shows the visitor doing something
+
+	Events uint32
+
+	// Navigation.
+	PageSince  int64 // when the current page was entered
+	Kind       uint8 // current page kind (schemas.PageKind)
+	PageViews  uint32
+	Distinct   uint32    // pages not among the last three seen
+	Pages      [3]uint16 // hashes of the current and two previous page URLs
+	BackForth  uint32    // returns to the page before the current one (A→B→A)
+	PriceViews uint32    // views of pricing or shipping pages
+
+	// Idle and attention.
+	IdleLongestMs uint32
+	IdleCartMs    uint32 // longest idle gap on a cart or checkout page
+	HiddenSince   int64
+	HiddenCount   uint32
+	ExitD         uint32 // exit intents, decayed
+
+	// Commerce.
+	CartValue    int64 // minor units
+	CartItems    uint32
+	CheckoutStep uint8
+
+	// Forms.
+	FieldSince int64
+	Fields     [3]uint16 // hashes of the current and two previous fields
+	Focuses    uint32
+	Churn      uint32 // fields left without input
+	Reedits    uint32 // returns to a field already filled, and clears
+	ErrorsD    uint32 // validation errors, decayed
+
+	// Pointer.
+	RageD   uint32 // rage clicks, decayed
+	DeadD   uint32 // dead clicks, decayed
+	MovesD  uint32 // pointer moves, decayed
+	TurnsD  uint32 // pointer direction changes, decayed
+	Scrolls uint32 // upward scrolls: hunting for something
+
+	// Decisions.
+	Seq          uint32 // decisions made so far; the next id is Seq+1
+	Invites      uint32
+	InviteSeq    uint32 // Seq of the last invite
+	InviteAt     int64  // event time of the last invite
+	InviteReason uint8
+
+	// Deadline is the event time at which the session next needs attention
+	// without an event: today its expiry (Last + session timeout). It lives
+	// in the value because fastcache has no expiry of its own.
+	Deadline int64
+
+	Visitor  []byte
+	Site     []byte
+	URL      []byte // current page URL, cut to MaxStateURL bytes
+	ErrField []byte // the field of the latest validation error
+}
+
+// MaxStateURL bounds the URL kept in state; longer URLs are cut. Decisions
+// show the cut URL.
+const MaxStateURL = 256
+
+// MaxStateField bounds the field name kept in state.
+const MaxStateField = 64
+
+// Reset clears s for reuse, keeping the capacity of its byte slices.
+func (s *State) Reset() {
+	v, site, url, f := s.Visitor[:0], s.Site[:0], s.URL[:0], s.ErrField[:0]
+	*s = State{Visitor: v, Site: site, URL: url, ErrField: f}
+}
+
+// IsNew reports whether s has seen no event yet.
+func (s *State) IsNew() bool { return s.Events == 0 }
+
+// StateVersion is the encoding version AppendBinary writes. DecodeState reads
+// it and every earlier version, so a rolling upgrade keeps its sessions.
+//
+// Within a version, fields are listed by a presence mask in a fixed order;
+// a release may append fields at the end without a new version (older states
+// simply lack them). A new version is needed only to remove or reinterpret a
+// field.
+const StateVersion = 1
+
+// ErrBadState is returned by DecodeState for bytes it cannot read.
+var ErrBadState = errors.New("bad session state")
+
+// stateWriter appends fields that are non-zero and records them in a mask.
+type stateWriter struct {
+	b    []byte
+	mask uint64
+	bit  uint
+}
+
+func (w *stateWriter) u(v uint64) {
+	if v != 0 {
+		w.mask |= 1 << w.bit
+		w.b = binary.AppendUvarint(w.b, v)
+	}
+	w.bit++
+}
+
+func (w *stateWriter) i(v int64) {
+	if v != 0 {
+		w.mask |= 1 << w.bit
+		w.b = binary.AppendVarint(w.b, v)
+	}
+	w.bit++
+}
+
+func (w *stateWriter) bytes(v []byte) {
+	if len(v) != 0 {
+		w.mask |= 1 << w.bit
+		w.b = binary.AppendUvarint(w.b, uint64(len(v)))
+		w.b = append(w.b, v...)
+	}
+	w.bit++
+}
+
+func (w *stateWriter) hashes(v *[3]uint16) {
+	if *v != [3]uint16{} {
+		w.mask |= 1 << w.bit
+		w.b = binary.LittleEndian.AppendUint16(w.b, v[0])
+		w.b = binary.LittleEndian.AppendUint16(w.b, v[1])
+		w.b = binary.LittleEndian.AppendUint16(w.b, v[2])
+	}
+	w.bit++
+}
+
+// rel encodes t relative to the session start: small and positive for
+// almost every time in a session.
+func (w *stateWriter) rel(t, start int64) {
+	if t == 0 {
+		w.bit++
+		return
+	}
+	w.i(t - start + 1) // +1 so that t == start is not mistaken for absent
+}
+
+// maxMaskBytes is the most bytes a uvarint of a 64-bit mask takes.
+const maxMaskBytes = binary.MaxVarintLen64
+
+// AppendBinary appends s in the current encoding version.
+func (s *State) AppendBinary(dst []byte) []byte {
+	dst = append(dst, StateVersion)
+	maskAt := len(dst)
+	// Reserve room for the mask, write the fields, then put the mask in
+	// front of them: the mask is known only once every field is seen.
+	dst = append(dst, make([]byte, maxMaskBytes)...)
+	w := stateWriter{b: dst}
+	w.u(uint64(s.Flags))
+	w.i(s.Start)
+	w.rel(s.Last, s.Start)
+	w.rel(s.ActiveAt, s.Start)
+	w.u(uint64(s.Events))
+	w.rel(s.PageSince, s.Start)
+	w.u(uint64(s.Kind))
+	w.u(uint64(s.PageViews))
+	w.u(uint64(s.Distinct))
+	w.hashes(&s.Pages)
+	w.u(uint64(s.BackForth))
+	w.u(uint64(s.PriceViews))
+	w.u(uint64(s.IdleLongestMs))
+	w.u(uint64(s.IdleCartMs))
+	w.rel(s.HiddenSince, s.Start)
+	w.u(uint64(s.HiddenCount))
+	w.u(uint64(s.ExitD))
+	w.i(s.CartValue)
+	w.u(uint64(s.CartItems))
+	w.u(uint64(s.CheckoutStep))
+	w.rel(s.FieldSince, s.Start)
+	w.hashes(&s.Fields)
+	w.u(uint64(s.Focuses))
+	w.u(uint64(s.Churn))
+	w.u(uint64(s.Reedits))
+	w.u(uint64(s.ErrorsD))
+	w.u(uint64(s.RageD))
+	w.u(uint64(s.DeadD))
+	w.u(uint64(s.MovesD))
+	w.u(uint64(s.TurnsD))
+	w.u(uint64(s.Scrolls))
+	w.u(uint64(s.Seq))
+	w.u(uint64(s.Invites))
+	w.u(uint64(s.InviteSeq))
+	w.rel(s.InviteAt, s.Start)
+	w.u(uint64(s.InviteReason))
+	w.rel(s.Deadline, s.Start)
+	w.bytes(s.Visitor)
+	w.bytes(s.Site)
+	w.bytes(s.URL)
+	w.bytes(s.ErrField)
+
+	var m [maxMaskBytes]byte
+	n := binary.PutUvarint(m[:], w.mask)
+	b := w.b
+	copy(b[maskAt:], m[:n])
+	copy(b[maskAt+n:], b[maskAt+maxMaskBytes:])
+	return b[:len(b)-(maxMaskBytes-n)]
+}
+
+// stateReader mirrors stateWriter.
+type stateReader struct {
+	b    []byte
+	mask uint64
+	bit  uint
+	err  error
+}
+
+func (r *stateReader) has() bool {
+	ok := r.mask&(1<<r.bit) != 0
+	r.bit++
+	return ok && r.err == nil
+}
+
+func (r *stateReader) u() uint64 {
+	if !r.has() {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) u32() uint32 {
+	v := r.u()
+	if v > math.MaxUint32 {
+		r.fail()
+	}
+	return uint32(v)
+}
+
+func (r *stateReader) u8() uint8 {
+	v := r.u()
+	if v > math.MaxUint8 {
+		r.fail()
+	}
+	return uint8(v)
+}
+
+func (r *stateReader) i() int64 {
+	if !r.has() {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) rel(start int64) int64 {
+	d := r.i()
+	if d == 0 {
+		return 0
+	}
+	return start + d - 1
+}
+
+func (r *stateReader) hashes(v *[3]uint16) {
+	if !r.has() {
+		*v = [3]uint16{}
+		return
+	}
+	if len(r.b) < 6 {
+		r.fail()
+		return
+	}
+	v[0] = binary.LittleEndian.Uint16(r.b)
+	v[1] = binary.LittleEndian.Uint16(r.b[2:])
+	v[2] = binary.LittleEndian.Uint16(r.b[4:])
+	r.b = r.b[6:]
+}
+
+// bytes copies a length-prefixed field into dst[:0].
+func (r *stateReader) bytes(dst []byte) []byte {
+	dst = dst[:0]
+	if !r.has() {
+		return dst
+	}
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k) {
+		r.fail()
+		return dst
+	}
+	dst = append(dst, r.b[k:k+int(n)]...)
+	r.b = r.b[k+int(n):]
+	return dst
+}
+
+func (r *stateReader) fail() {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated or corrupt at field %d", ErrBadState, r.bit-1)
+	}
+}
+
+// DecodeState reads b (written by AppendBinary of this or an earlier release)
+// into s, reusing s's byte slices.
+func DecodeState(b []byte, s *State) error {
+	s.Reset()
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty", ErrBadState)
+	}
+	switch b[0] {
+	case 1:
+		return decodeV1(b[1:], s)
+	default:
+		return fmt.Errorf("%w: version %d, this release reads 1 to %d", ErrBadState, b[0], StateVersion)
+	}
+}
+
+func decodeV1(b []byte, s *State) error {
+	mask, n := binary.Uvarint(b)
+	if n <= 0 {
+		return fmt.Errorf("%w: bad field mask", ErrBadState)
+	}
+	r := stateReader{b: b[n:], mask: mask}
+	s.Flags = Flags(r.u())
+	s.Start = r.i()
+	s.Last = r.rel(s.Start)
+	s.ActiveAt = r.rel(s.Start)
+	s.Events = r.u32()
+	s.PageSince = r.rel(s.Start)
+	s.Kind = r.u8()
+	s.PageViews = r.u32()
+	s.Distinct = r.u32()
+	r.hashes(&s.Pages)
+	s.BackForth = r.u32()
+	s.PriceViews = r.u32()
+	s.IdleLongestMs = r.u32()
+	s.IdleCartMs = r.u32()
+	s.HiddenSince = r.rel(s.Start)
+	s.HiddenCount = r.u32()
+	s.ExitD = r.u32()
+	s.CartValue = r.i()
+	s.CartItems = r.u32()
+	s.CheckoutStep = r.u8()
+	s.FieldSince = r.rel(s.Start)
+	r.hashes(&s.Fields)
+	s.Focuses = r.u32()
+	s.Churn = r.u32()
+	s.Reedits = r.u32()
+	s.ErrorsD = r.u32()
+	s.RageD = r.u32()
+	s.DeadD = r.u32()
+	s.MovesD = r.u32()
+	s.TurnsD = r.u32()
+	s.Scrolls = r.u32()
+	s.Seq = r.u32()
+	s.Invites = r.u32()
+	s.InviteSeq = r.u32()
+	s.InviteAt = r.rel(s.Start)
+	s.InviteReason = r.u8()
+	s.Deadline = r.rel(s.Start)
+	s.Visitor = r.bytes(s.Visitor)
+	s.Site = r.bytes(s.Site)
+	s.URL = r.bytes(s.URL)
+	s.ErrField = r.bytes(s.ErrField)
+	if r.err != nil {
+		return r.err
+	}
+	// Bits beyond the fields this release knows come from a newer release
+	// of the same version; their values follow ours and are ignored.
+	return nil
+}
