@@ -176,14 +176,15 @@ func (w *stateWriter) hashes(v *[3]uint16) {
 	w.bit++
 }
 
-// rel encodes t relative to the session start: small and positive for
-// almost every time in a session.
+// rel encodes t relative to the session start: small for almost every time
+// in a session. Presence is t != 0, so a time equal to the start (a zero
+// delta) is still present.
 func (w *stateWriter) rel(t, start int64) {
-	if t == 0 {
-		w.bit++
-		return
+	if t != 0 {
+		w.mask |= 1 << w.bit
+		w.b = binary.AppendVarint(w.b, t-start)
 	}
-	w.i(t - start + 1) // +1 so that t == start is not mistaken for absent
+	w.bit++
 }
 
 // maxMaskBytes is the most bytes a uvarint of a 64-bit mask takes.
@@ -304,11 +305,11 @@ func (r *stateReader) i() int64 {
 }
 
 func (r *stateReader) rel(start int64) int64 {
-	d := r.i()
-	if d == 0 {
+	if r.mask&(1<<r.bit) == 0 {
+		r.bit++
 		return 0
 	}
-	return start + d - 1
+	return start + r.i()
 }
 
 func (r *stateReader) hashes(v *[3]uint16) {

@@ -1,0 +1,174 @@
+package scoring
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// randomState fills every field, so a round trip proves each one is encoded.
+func randomState(r *rand.Rand) State {
+	u32 := func() uint32 { return r.Uint32() >> r.IntN(32) }
+	start := int64(1767225600000 + r.IntN(1e9))
+	rel := func() int64 {
+		if r.IntN(4) == 0 {
+			return 0
+		}
+		return start + int64(r.IntN(3600_000)) - 1000
+	}
+	// Times right at and just before the start are the edge cases of the
+	// relative encoding.
+	edge := func() int64 { return start - int64(r.IntN(3)) }
+	str := func(n int) []byte {
+		b := make([]byte, r.IntN(n))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return b
+	}
+	return State{
+		Flags: Flags(r.Uint32N(1 << 7)), Start: start, Last: edge(), ActiveAt: rel(), Events: u32(),
+		PageSince: rel(), Kind: uint8(r.IntN(11)), PageViews: u32(), Distinct: u32(),
+		Pages:     [3]uint16{uint16(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32())},
+		BackForth: u32(), PriceViews: u32(), IdleLongestMs: u32(), IdleCartMs: u32(),
+		HiddenSince: rel(), HiddenCount: u32(), ExitD: u32(), CartValue: int64(r.Uint64N(1e12)) - 5e11,
+		CartItems: u32(), CheckoutStep: uint8(r.IntN(256)), FieldSince: rel(),
+		Fields:  [3]uint16{uint16(r.Uint32()), 0, uint16(r.Uint32())},
+		Focuses: u32(), Churn: u32(), Reedits: u32(), ErrorsD: u32(), RageD: u32(), DeadD: u32(),
+		MovesD: u32(), TurnsD: u32(), Scrolls: u32(), Seq: u32(), Invites: u32(), InviteSeq: u32(),
+		InviteAt: rel(), InviteReason: uint8(r.IntN(3)), Deadline: rel(),
+		Visitor: str(40), Site: str(10), URL: str(MaxStateURL), ErrField: str(MaxStateField),
+	}
+}
+
+// normalize makes empty and nil slices compare equal.
+func normalize(s State) State {
+	for _, b := range []*[]byte{&s.Visitor, &s.Site, &s.URL, &s.ErrField} {
+		if len(*b) == 0 {
+			*b = nil
+		}
+	}
+	return s
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var got State
+	for i := range 2000 {
+		want := randomState(r)
+		if i == 0 {
+			want = State{}
+		}
+		b := want.AppendBinary([]byte("prefix"))
+		if string(b[:6]) != "prefix" {
+			t.Fatal("AppendBinary overwrote dst")
+		}
+		if err := DecodeState(b[6:], &got); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(want)) {
+			t.Fatalf("case %d: round trip\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+}
+
+// TestStateDecodesV1 pins the version 1 encoding: a release that cannot read
+// this blob would lose every session in flight during a rolling upgrade. Do
+// not regenerate the file; add a new one when StateVersion changes.
+func TestStateDecodesV1(t *testing.T) {
+	data, err := os.ReadFile("testdata/state.v1.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s State
+	if err := DecodeState(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	want := State{
+		Flags: FlagHidden, Start: 1767225600000, Last: 1767225692000, ActiveAt: 1767225685000,
+		Events: 15, PageSince: 1767225631000, Kind: 6, PageViews: 5, Distinct: 4,
+		Pages: [3]uint16{0x2b5e, 0x9d1c, 0x4f11}, IdleLongestMs: 53000, IdleCartMs: 53000,
+		HiddenSince: 1767225670000, HiddenCount: 1, ExitD: 100, CartValue: 34900, CartItems: 1,
+		CheckoutStep: 2, Fields: [3]uint16{0x1234, 0, 0}, Focuses: 1, MovesD: 2100, TurnsD: 140,
+		Seq: 1, Invites: 1, InviteSeq: 1, InviteAt: 1767225692000, InviteReason: 1,
+		Deadline: 1767227492000, Visitor: []byte("v-100"), Site: []byte("shop"), URL: []byte("/checkout/payment"),
+	}
+	if !reflect.DeepEqual(normalize(s), normalize(want)) {
+		t.Fatalf("v1 blob decodes to\n%+v\nwant\n%+v", s, want)
+	}
+}
+
+func TestDecodeStateErrors(t *testing.T) {
+	full := func() []byte {
+		s := randomState(rand.New(rand.NewPCG(3, 4)))
+		return s.AppendBinary(nil)
+	}()
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"unknown version", []byte{StateVersion + 1, 0}},
+		{"version 0", []byte{0, 0}},
+		{"no mask", []byte{1}},
+		{"mask but no fields", []byte{1, 0xff, 0x01}},
+		{"truncated", full[:len(full)/2]},
+		// Bit 37 is Visitor: a length of 5 with one byte behind it.
+		{"string longer than input", append(binary.AppendUvarint([]byte{1}, 1<<37), 5, 'a')},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s State
+			if err := DecodeState(tc.in, &s); !errors.Is(err, ErrBadState) {
+				t.Fatalf("got %v, want ErrBadState", err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeState: arbitrary bytes never panic, and whatever decodes
+// re-encodes to a state that decodes to the same value.
+func FuzzDecodeState(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 8 {
+		s := randomState(r)
+		f.Add(s.AppendBinary(nil))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s, again State
+		if DecodeState(b, &s) != nil {
+			return
+		}
+		if err := DecodeState(s.AppendBinary(nil), &again); err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(normalize(s), normalize(again)) {
+			t.Fatalf("round trip changed the state")
+		}
+	})
+}
+
+func TestStateReuseDoesNotAllocate(t *testing.T) {
+	src := randomState(rand.New(rand.NewPCG(7, 8)))
+	b := src.AppendBinary(nil)
+	var s State
+	buf := make([]byte, 0, 512)
+	_ = DecodeState(b, &s) // warm the byte slices
+	n := testing.AllocsPerRun(100, func() {
+		if err := DecodeState(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		buf = s.AppendBinary(buf[:0])
+	})
+	if n != 0 {
+		t.Fatalf("decode+encode of a warm state allocates %v times", n)
+	}
+}
