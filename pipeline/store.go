@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/fastcache"
+)
+
+// MinCacheBytes is the smallest cache fastcache supports (512 buckets of one
+// 64 KiB chunk); smaller sizes are rounded up to it.
+const MinCacheBytes = 32 << 20
+
+// Store holds the session states of every partition this replica owns, in
+// one fastcache ring bounded by its size in bytes. fastcache is safe for
+// concurrent use; each session is touched by its partition's worker only.
+//
+// fastcache is a ring of appends: every Set appends, and an entry survives
+// only until its bucket's ring wraps. Workers therefore write each session
+// once per batch, and Store counts bytes written so the horizon (how long an
+// untouched session survives) can be exported and compared with the session
+// timeout.
+type Store struct {
+	c        *fastcache.Cache
+	maxBytes uint64
+
+	written atomic.Uint64 // bytes appended to the ring, fastcache's framing included
+	inserts atomic.Uint64 // sets of sessions that were not in the cache
+	deletes atomic.Uint64
+	epoch   atomic.Uint32
+
+	// The loss-detection index of every Processor counts against one
+	// bound, so its memory follows the cache size, not the traffic.
+	indexLen atomic.Int64
+	indexCap int64
+}
+
+// indexBytesPerSession sizes the loss-detection index: at most one entry per
+// this many cache bytes. A state with its key and framing takes 60 to 200
+// bytes, so the index can track about as many sessions as the cache holds at
+// most, for about 16 bytes of memory per 128 cache bytes (12%).
+const indexBytesPerSession = 128
+
+// NewStore returns a store of maxBytes (at least MinCacheBytes).
+func NewStore(maxBytes int) *Store {
+	maxBytes = max(maxBytes, MinCacheBytes)
+	return &Store{
+		c:        fastcache.New(maxBytes),
+		maxBytes: uint64(maxBytes),
+		indexCap: int64(maxBytes / indexBytesPerSession),
+	}
+}
+
+// nextEpoch returns a fresh key prefix for a new partition assignment: a
+// partition that comes back to this replica must not read states it left
+// behind, which another replica has moved on from since.
+func (s *Store) nextEpoch() uint32 { return s.epoch.Add(1) }
+
+// get appends the state stored under key to dst.
+func (s *Store) get(dst, key []byte) ([]byte, bool) { return s.c.HasGet(dst, key) }
+
+// set stores val under key; inserted says the key was not in the cache.
+func (s *Store) set(key, val []byte, inserted bool) {
+	s.c.Set(key, val)
+	// fastcache frames each entry with 4 bytes of lengths.
+	s.written.Add(uint64(len(key) + len(val) + 4))
+	if inserted {
+		s.inserts.Add(1)
+	}
+}
+
+// del removes key.
+func (s *Store) del(key []byte) {
+	s.c.Del(key)
+	s.deletes.Add(1)
+}
+
+// StoreStats is a snapshot of the store's counters.
+type StoreStats struct {
+	Entries      uint64
+	Bytes        uint64
+	MaxBytes     uint64
+	BytesWritten uint64
+	// Evictions estimates sessions pushed out of the ring: inserts minus
+	// deletes minus entries still held.
+	Evictions uint64
+}
+
+// Stats returns a snapshot of the store's counters.
+func (s *Store) Stats() StoreStats {
+	var fs fastcache.Stats
+	s.c.UpdateStats(&fs)
+	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load()}
+	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
+		st.Evictions = in - out
+	}
+	return st
+}
+
+// Reset drops every state.
+func (s *Store) Reset() { s.c.Reset() }

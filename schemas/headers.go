@@ -1,0 +1,15 @@
+package schemas
+
+// Headers linger sets on every DLQ record, so whoever drains the DLQ knows
+// what was wrong and where the record came from without parsing it.
+const (
+	// HeaderDLQReason holds the Problem name ("invalid_json").
+	HeaderDLQReason = "linger.dlq.reason"
+	// HeaderDLQError holds the problem in words, with the field at fault.
+	HeaderDLQError = "linger.dlq.error"
+	// HeaderSourceTopic, HeaderSourcePartition and HeaderSourceOffset say
+	// where the record was read (partition and offset in decimal).
+	HeaderSourceTopic     = "linger.source.topic"
+	HeaderSourcePartition = "linger.source.partition"
+	HeaderSourceOffset    = "linger.source.offset"
+)
