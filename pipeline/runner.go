@@ -377,10 +377,14 @@ func (r *Runner) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 }
 
 func (r *Runner) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	r.m.Rebalances.WithLabelValues("lost").Inc()
-	r.drop(lost[r.cfg.EventsTopic])
+	// The client calls this on any fatal group error, also before a group
+	// was ever joined; only a real loss is worth a rebalance count.
 	r.setReady(false)
-	r.log.Warn("partitions lost (group membership ended without a clean revoke); rejoining", "lost", lost[r.cfg.EventsTopic])
+	if parts := lost[r.cfg.EventsTopic]; len(parts) > 0 {
+		r.m.Rebalances.WithLabelValues("lost").Inc()
+		r.drop(parts)
+		r.log.Warn("partitions lost (group membership ended without a clean revoke); rejoining", "lost", parts)
+	}
 }
 
 func (r *Runner) drop(parts []int32) {

@@ -1,0 +1,492 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// quietLogger keeps test output readable; set LINGER_TEST_LOG=1 to see logs.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// startBroker starts the embedded broker on a free loopback port with every
+// topic created, and closes it when the test ends.
+func startBroker(t *testing.T, partitions int, opts ...kfake.Opt) *Broker {
+	t.Helper()
+	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: partitions, Logger: testLogger(t), Opts: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+type runningRunner struct {
+	*Runner
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returns
+	err    error         // Run's result, once done
+}
+
+// stop shuts the runner down gracefully and returns Run's error. It may be
+// called more than once.
+func (r *runningRunner) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(15 * time.Second):
+		t.Fatal("runner did not stop within 15 s")
+		return nil
+	}
+}
+
+func startRunner(t *testing.T, addr string, mutate func(*Config)) *runningRunner {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg := Config{
+		Brokers:    []string{addr},
+		Logger:     testLogger(t),
+		Metrics:    NewMetrics(reg),
+		CacheBytes: MinCacheBytes,
+		ClientOpts: []kgo.Opt{
+			kgo.ConsumerGroup("linger"),
+			// Fast heartbeats: rebalances are noticed within 100 ms.
+			kgo.HeartbeatInterval(100 * time.Millisecond),
+		},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	r, err := NewRunner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rr := &runningRunner{Runner: r, reg: reg, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rr.done)
+		rr.err = r.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-rr.done
+	})
+	return rr
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produce(t *testing.T, cl *kgo.Client, topic string, recs []rec) {
+	t.Helper()
+	krs := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		krs[i] = &kgo.Record{Topic: topic, Key: r.key, Value: r.value}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// collector reads a topic from the start, read committed, in the background.
+type collector struct {
+	mu   sync.Mutex
+	recs []*kgo.Record
+}
+
+func collect(t *testing.T, addr, topic string) *collector {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	c := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil || fs.IsClientClosed() {
+				return
+			}
+			c.mu.Lock()
+			c.recs = append(c.recs, fs.Records()...)
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func (c *collector) snapshot() []*kgo.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*kgo.Record(nil), c.recs...)
+}
+
+func (c *collector) waitN(t *testing.T, n int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d records", n), timeout, func() bool { return len(c.snapshot()) >= n })
+	return c.snapshot()
+}
+
+func decisions(t *testing.T, recs []*kgo.Record) []*schemas.Decision {
+	t.Helper()
+	var out []*schemas.Decision
+	for _, r := range recs {
+		d, err := schemas.ParseDecision(r.Value)
+		if err != nil {
+			t.Fatalf("bad decision on the topic: %v\n%s", err, r.Value)
+		}
+		if string(r.Key) != string(d.Session) {
+			t.Fatalf("decision key %q is not its session %q", r.Key, d.Session)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// offline runs the same records through a Processor without Kafka: what
+// linger run must publish.
+func offline(recs []rec) map[string]string {
+	p := NewProcessor(0, 1, NewStore(0), scoring.DefaultConfig(), time.Now, nil)
+	want := map[string]string{}
+	p.Begin()
+	for i, r := range recs {
+		p.Process(r.key, r.value, int64(i))
+	}
+	out := p.End()
+	for i := range out.Decisions() {
+		_, v := out.Decision(i)
+		d, _ := schemas.ParseDecision(v)
+		want[string(d.ID)] = fmt.Sprintf("%s %s %.4f", d.Action, d.Reason, d.Score)
+	}
+	return want
+}
+
+func TestRunPublishesDecisions(t *testing.T) {
+	b := startBroker(t, 4)
+	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	r := startRunner(t, b.Addr(), nil)
+	waitFor(t, "ready", 10*time.Second, r.Ready)
+
+	recs := hesitators(40)
+	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
+	want := offline(recs)
+	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+	if len(got) != len(want) {
+		t.Fatalf("%d decisions, want %d", len(got), len(want))
+	}
+	for _, d := range got {
+		if w := want[string(d.ID)]; w != fmt.Sprintf("%s %s %.4f", d.Action, d.Reason, d.Score) {
+			t.Errorf("decision %s: got %s %s %.4f, the same events offline give %q", d.ID, d.Action, d.Reason, d.Score, w)
+		}
+		if d.DecidedAt < d.EventTS || d.DecidedAt > time.Now().UnixMilli() {
+			t.Errorf("decided_at %d is not a wall-clock time after the event", d.DecidedAt)
+		}
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// Everything processed was committed on the way out.
+	adm := kadm.NewClient(newClient(t, b.Addr()))
+	offs, err := adm.FetchOffsets(context.Background(), "linger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed int64
+	offs.Each(func(o kadm.OffsetResponse) { committed += o.At })
+	if committed != int64(len(recs)) {
+		t.Fatalf("committed %d offsets in all, want %d", committed, len(recs))
+	}
+}
+
+func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
+	b := startBroker(t, 2)
+	dlq := collect(t, b.Addr(), schemas.TopicDLQ)
+	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	r := startRunner(t, b.Addr(), nil)
+	waitFor(t, "ready", 10*time.Second, r.Ready)
+
+	cl := newClient(t, b.Addr())
+	bad := []rec{
+		{[]byte("s-bad"), []byte(`not json`)},
+		{[]byte("s-bad"), []byte(`{"v":1,"type":"idle","session":"s-bad","ts":"yesterday","ms":1}`)},
+		{[]byte("s-bad"), []byte(strings.Repeat(" ", schemas.MaxEventBytes+1))},
+	}
+	// Bad input first, then good input behind it on the same partitions:
+	// bad records must not stall anything.
+	produce(t, cl, schemas.TopicEvents, append(bad, hesitators(5)...))
+	got := dlq.waitN(t, len(bad), 15*time.Second)
+	wantReasons := []string{"invalid_json", "wrong_type", "too_large"}
+	for i, rec := range got {
+		h := map[string]string{}
+		for _, kv := range rec.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		if h[schemas.HeaderDLQReason] != wantReasons[i] || h[schemas.HeaderSourceTopic] != schemas.TopicEvents || h[schemas.HeaderDLQError] == "" {
+			t.Errorf("DLQ record %d headers %v, want reason %s", i, h, wantReasons[i])
+		}
+		if string(rec.Value) != string(bad[i].value) || string(rec.Key) != string(bad[i].key) {
+			t.Errorf("DLQ record %d changed the input", i)
+		}
+		if h[schemas.HeaderSourceOffset] != fmt.Sprint(i) {
+			t.Errorf("DLQ record %d says offset %s", i, h[schemas.HeaderSourceOffset])
+		}
+	}
+	invites.waitN(t, 5, 15*time.Second)
+	if v := testutilValue(r.m.DLQ.WithLabelValues("too_large")); v != 1 {
+		t.Fatalf("linger_dlq_total{reason=too_large} = %v", v)
+	}
+}
+
+// TestNoDecisionLostWhenPublishFails: when the broker refuses decisions, the
+// runner stops without committing, and a restart publishes them.
+func TestNoDecisionLostWhenPublishFails(t *testing.T) {
+	b := startBroker(t, 2)
+	recs := hesitators(20)
+	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
+	var refuse sync.Mutex
+	refusing := true
+	b.Cluster().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		refuse.Lock()
+		defer refuse.Unlock()
+		// Events are produced before the runner starts, so every produce
+		// request from here on is the runner's.
+		pr := req.(*kmsg.ProduceRequest)
+		if !refusing {
+			return nil, nil, false
+		}
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range pr.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = tp.Topic, tp.TopicID
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+
+	r := startRunner(t, b.Addr(), nil)
+	select {
+	case <-r.done:
+		if err := r.err; err == nil || !strings.Contains(err.Error(), "not committed") {
+			t.Fatalf("runner ended with %v, want a publish error", err)
+		}
+		if r.Healthy() == nil {
+			t.Fatal("a failed runner must report unhealthy")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("runner kept going although its decisions were refused")
+	}
+
+	refuse.Lock()
+	refusing = false
+	refuse.Unlock()
+	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	startRunner(t, b.Addr(), nil)
+	want := offline(recs)
+	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+	seen := map[string]bool{}
+	for _, d := range got {
+		seen[string(d.ID)] = true
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Errorf("decision %s lost", id)
+		}
+	}
+}
+
+// TestRebalanceLosesNothing: two replicas share the partitions; when one
+// leaves, it commits what it processed and the other takes its partitions
+// over from there: nothing is processed twice, nothing is skipped. (Session
+// state does not move with a partition yet: the sessions used here start
+// and end on one side of the handoff.)
+func TestRebalanceLosesNothing(t *testing.T) {
+	b := startBroker(t, 8)
+	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	a := startRunner(t, b.Addr(), nil)
+	c := startRunner(t, b.Addr(), nil)
+	waitFor(t, "both replicas to own partitions", 15*time.Second, func() bool {
+		return a.Ready() && c.Ready() && testutilValue(a.m.Partitions) > 0 && testutilValue(c.m.Partitions) > 0 &&
+			testutilValue(a.m.Partitions)+testutilValue(c.m.Partitions) == 8
+	})
+
+	cl := newClient(t, b.Addr())
+	before, after := hesitatorsFrom(0, 30), hesitatorsFrom(30, 30)
+	produce(t, cl, schemas.TopicEvents, before)
+	invites.waitN(t, 30, 15*time.Second)
+	if testutilValue(a.m.Invites.WithLabelValues("abandonment")) == 0 || testutilValue(c.m.Invites.WithLabelValues("abandonment")) == 0 {
+		t.Fatal("both replicas should have decided for their own partitions")
+	}
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the survivor to own every partition", 15*time.Second, func() bool { return testutilValue(c.m.Partitions) == 8 })
+	produce(t, cl, schemas.TopicEvents, after)
+
+	want := offline(append(before, after...))
+	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+	time.Sleep(300 * time.Millisecond) // let a duplicate arrive, if there is one
+	got = decisions(t, invites.snapshot())
+	count := map[string]int{}
+	for _, d := range got {
+		count[string(d.ID)]++
+	}
+	for id := range want {
+		if count[id] != 1 {
+			t.Errorf("decision %s published %d times, want once", id, count[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d decisions published, want %d", len(got), len(want))
+	}
+}
+
+func TestBrokerDownAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	r := startRunner(t, addr, nil)
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-r.done:
+		t.Fatalf("runner gave up on a broker that is down: %v", r.err)
+	default:
+	}
+	if r.Ready() {
+		t.Fatal("ready without a broker")
+	}
+	b, err := StartBroker(BrokerConfig{Addr: addr, Partitions: 2, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	waitFor(t, "ready once the broker is up", 40*time.Second, r.Ready)
+}
+
+func TestGracefulShutdownIsQuick(t *testing.T) {
+	b := startBroker(t, 4)
+	r := startRunner(t, b.Addr(), nil)
+	waitFor(t, "ready", 10*time.Second, r.Ready)
+	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, hesitators(10))
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("shutdown took %v, the budget is 10 s", d)
+	}
+	if r.Ready() {
+		t.Fatal("still ready after shutdown")
+	}
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	b := startBroker(t, 2)
+	r := startRunner(t, b.Addr(), nil)
+	srv, err := ListenHTTP("127.0.0.1:0", r.reg, r.Healthy, r.Ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + srv.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz %d", code)
+	}
+	waitFor(t, "ready", 10*time.Second, r.Ready)
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("/readyz %d once ready", code)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics %d", code)
+	}
+	// Every family, and the known label values, exist before the first event.
+	for _, want := range []string{
+		`linger_events_total{type="page_view"} 0`, `linger_events_total{type="unknown"} 0`,
+		`linger_dlq_total{reason="invalid_json"} 0`, `linger_invites_total{reason="confusion"} 0`,
+		`linger_suppressed_total{reason="breathing_space"} 0`, `linger_score_bucket{model="abandonment"`,
+		"linger_decision_latency_seconds_bucket", "linger_partitions_assigned 2", "linger_ready 1",
+		"linger_cache_max_bytes", "linger_cache_horizon_seconds", "linger_state_lost_total 0",
+		"linger_rebalances_total{kind=\"assigned\"} 1", "process_resident_memory_bytes", "go_goroutines", "linger_build_info",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	r.stop(t)
+	if code, _ := get("/readyz"); code != 503 {
+		t.Fatalf("/readyz %d after shutdown, want 503", code)
+	}
+}
+
+var _ = errors.New

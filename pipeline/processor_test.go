@@ -1,0 +1,197 @@
+package pipeline
+
+import (
+	"fmt"
+	"github.com/VictoriaMetrics/fastcache"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
+)
+
+// testStart is the event time the synthetic sessions begin at.
+var testStart = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+type rec struct{ key, value []byte }
+
+// hesitators returns the events of n sessions interleaved, each a checkout
+// with a full cart followed by silence and exit intents: every session gets
+// one abandonment invite.
+func hesitators(n int) []rec { return hesitatorsFrom(0, n) }
+
+// hesitatorsFrom is hesitators for sessions first..first+n-1.
+func hesitatorsFrom(first, n int) []rec {
+	var out []rec
+	t0 := testStart.UnixMilli()
+	steps := []struct {
+		at int64
+		ev schemas.Event
+	}{
+		{0, schemas.Event{Type: schemas.TypePageView, Page: schemas.Page{URL: []byte("/checkout/payment"), Kind: schemas.KindCheckout}}},
+		{1000, schemas.Event{Type: schemas.TypeCart, CartAction: schemas.CartAdd, Value: 40000, Items: 1}},
+		{2000, schemas.Event{Type: schemas.TypeCheckout, Step: 2}},
+		{60_000, schemas.Event{Type: schemas.TypeIdle, MS: 58_000}},
+		{61_000, schemas.Event{Type: schemas.TypeExitIntent}},
+		{62_000, schemas.Event{Type: schemas.TypeExitIntent}},
+	}
+	for _, st := range steps {
+		for i := first; i < first+n; i++ {
+			ev := st.ev
+			ev.Session = fmt.Appendf(nil, "s-%04d", i)
+			ev.Visitor = fmt.Appendf(nil, "v-%04d", i)
+			ev.Site = []byte("shop")
+			ev.TS = t0 + st.at + int64(i)
+			out = append(out, rec{ev.Session, schemas.AppendEvent(nil, &ev)})
+		}
+	}
+	return out
+}
+
+func fixedClock() time.Time { return testStart.Add(5 * time.Minute) }
+
+// run processes recs in batches of size batch and returns the decisions.
+func run(p *Processor, recs []rec, batch int) []string {
+	var out []string
+	for i := 0; i < len(recs); i += batch {
+		p.Begin()
+		for j := i; j < min(i+batch, len(recs)); j++ {
+			p.Process(recs[j].key, recs[j].value, int64(j))
+		}
+		o := p.End()
+		for k := range o.Decisions() {
+			key, v := o.Decision(k)
+			d, err := schemas.ParseDecision(v)
+			if err != nil || string(d.Session) != string(key) {
+				panic(fmt.Sprintf("bad decision %s: %v", v, err))
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %.4f", d.ID, d.Action, d.Reason, d.Score))
+		}
+	}
+	return out
+}
+
+// TestBatchSizeDoesNotChangeDecisions: state is written back once per batch,
+// and must be exactly the in-memory state, so decisions cannot depend on
+// where batches happen to split.
+func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
+	recs := hesitators(50)
+	var want []string
+	for _, batch := range []int{1, 7, 64, len(recs)} {
+		p := NewProcessor(0, 1, NewStore(0), scoring.DefaultConfig(), fixedClock, nil)
+		got := run(p, recs, batch)
+		if len(got) != 50 {
+			t.Fatalf("batch %d: %d decisions, want one per session (50)", batch, len(got))
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("batch %d decided differently from batch 1", batch)
+		}
+	}
+}
+
+// TestOneWritePerSessionPerBatch: fastcache appends on every Set, so the
+// processor must write a session once per batch however many of its events
+// the batch holds.
+func TestOneWritePerSessionPerBatch(t *testing.T) {
+	store := NewStore(0)
+	p := NewProcessor(0, 1, store, scoring.DefaultConfig(), fixedClock, nil)
+	recs := hesitators(10) // 60 events of 10 sessions
+	p.Begin()
+	for i, r := range recs {
+		p.Process(r.key, r.value, int64(i))
+	}
+	p.End()
+	if st := store.Stats(); st.Entries != 10 {
+		t.Fatalf("%d entries, want 10", st.Entries)
+	}
+	var fs fastcache.Stats
+	store.c.UpdateStats(&fs)
+	if fs.SetCalls != 10 {
+		t.Fatalf("%d writes to the cache for 10 sessions in one batch", fs.SetCalls)
+	}
+}
+
+func TestDLQAndUnknownTypes(t *testing.T) {
+	p := NewProcessor(3, 1, NewStore(0), scoring.DefaultConfig(), fixedClock, nil)
+	ts := testStart.UnixMilli()
+	good := fmt.Appendf(nil, `{"v":1,"type":"page_view","session":"s-1","ts":%d,"page":{"url":"/","kind":"home"}}`, ts)
+	cases := []struct {
+		key, value string
+		problem    schemas.Problem
+	}{
+		{"s-1", `{"v":1,`, schemas.ProblemInvalidJSON},
+		{"s-1", `[1,2]`, schemas.ProblemNotObject},
+		{"s-2", string(good), schemas.ProblemKeyMismatch},
+		{"s-1", fmt.Sprintf(`{"v":1,"type":"idle","session":"s-1","ts":%d}`, ts), schemas.ProblemMissingField},
+		{"s-1", fmt.Sprintf(`{"v":1,"type":"idle","session":"s-1","ts":%d,"ms":60000}`, fixedClock().Add(2*time.Hour).UnixMilli()), schemas.ProblemFutureTS},
+	}
+	p.Begin()
+	for i, c := range cases {
+		p.Process([]byte(c.key), []byte(c.value), int64(i))
+	}
+	p.Process([]byte("s-1"), fmt.Appendf(nil, `{"v":1,"type":"hover","session":"s-1","ts":%d}`, ts), 100)
+	p.Process([]byte("s-1"), good, 101)
+	out := p.End()
+	rj := out.Rejected()
+	if len(rj) != len(cases) {
+		t.Fatalf("%d records for the DLQ, want %d", len(rj), len(cases))
+	}
+	for i, c := range cases {
+		if rj[i].Problem != c.problem || rj[i].Offset != int64(i) || string(rj[i].Value) != c.value {
+			t.Errorf("case %d: got %v at %d, want %v at %d, value unchanged", i, rj[i].Problem, rj[i].Offset, c.problem, i)
+		}
+		if rj[i].Detail == "" {
+			t.Errorf("case %d: no detail", i)
+		}
+	}
+	if testutilValue(p.m.events[schemas.TypeUnknown]) != 1 || testutilValue(p.m.events[schemas.TypePageView]) != 1 {
+		t.Fatal("unknown type and the good event must each be counted")
+	}
+}
+
+// TestStateLostIsCounted: a session whose state the cache ring dropped
+// before its timeout is counted, not silently taken for a new session.
+func TestStateLostIsCounted(t *testing.T) {
+	store := NewStore(0) // the minimum, 32 MiB
+	p := NewProcessor(0, 1, store, scoring.DefaultConfig(), fixedClock, nil)
+	ts := testStart.UnixMilli()
+	ev := func(i int, at int64) rec {
+		e := schemas.Event{Type: schemas.TypePageView, Session: fmt.Appendf(nil, "session-%07d", i), TS: at,
+			Visitor: []byte("a-visitor-id-of-typical-length-xyz"), Page: schemas.Page{URL: []byte("/p/some-product-page-with-a-longish-slug"), Kind: schemas.KindProduct}}
+		return rec{e.Session, schemas.AppendEvent(nil, &e)}
+	}
+	// Enough sessions to wrap the ring at least once.
+	const n = 400_000
+	for i := 0; i < n; i += 1000 {
+		p.Begin()
+		for j := i; j < i+1000; j++ {
+			r := ev(j, ts)
+			p.Process(r.key, r.value, int64(j))
+		}
+		p.End()
+	}
+	if store.Stats().Evictions == 0 {
+		t.Fatal("the ring did not wrap; the test needs more sessions")
+	}
+	lost := testutilValue(p.m.lost)
+	p.Begin()
+	r := ev(0, ts+1000) // the first session, well within its timeout
+	p.Process(r.key, r.value, n)
+	p.End()
+	if got := testutilValue(p.m.lost); got != lost+1 {
+		t.Fatalf("lost %v → %v, want one more for an evicted live session", lost, got)
+	}
+	// A session that timed out is not lost: it ended.
+	p.Begin()
+	r = ev(1, ts+31*60_000)
+	p.Process(r.key, r.value, n+1)
+	p.End()
+	if got := testutilValue(p.m.lost); got != lost+1 {
+		t.Fatalf("an expired session was counted as lost")
+	}
+}
