@@ -2,6 +2,9 @@ package schemas
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -43,7 +46,7 @@ var reasonNames = []string{"", "abandonment", "confusion"}
 func (r Reason) String() string { return enumName(reasonNames, uint8(r)) }
 
 // Reasons lists the wire names of every decision reason.
-func Reasons() []string { return reasonNames[1:] }
+func Reasons() []string { return slices.Clone(reasonNames[1:]) }
 
 // Signal is one contribution to a score: why this visitor, in words an agent
 // can act on. Value is the signal's value in its own units, Weight the
@@ -174,95 +177,205 @@ func AppendDecision(dst []byte, d *Decision) []byte {
 // ParseDecision decodes a v1 decision. It is for consumers of chat-invites
 // (tests, the demo, chat front-ends written in Go), not for a hot path: the
 // result owns its memory.
+//
+// It accepts what decision.v1.schema.json accepts, no more: a field of the
+// wrong type is an error, not a zero value (a holdout of "true" read as
+// false would show an invite to the control group).
 func ParseDecision(b []byte) (*Decision, error) {
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("parse decision: not valid UTF-8")
+	}
+	if err := validJSON(b); err != nil {
+		return nil, fmt.Errorf("parse decision: %w", err)
+	}
 	var p fastjson.Parser
 	v, err := p.ParseBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("parse decision: %w", err)
 	}
-	if v.Type() != fastjson.TypeObject {
+	obj, err := v.Object()
+	if err != nil {
 		return nil, fmt.Errorf("parse decision: a JSON %s, not an object", v.Type())
 	}
+	d, err := parseDecision(obj)
+	if err != nil {
+		return nil, fmt.Errorf("parse decision: %w", err)
+	}
+	return d, nil
+}
+
+func parseDecision(obj *fastjson.Object) (*Decision, error) {
 	d := &Decision{}
-	str := func(key string, required bool) ([]byte, error) {
-		f := v.Get(key)
-		if f == nil {
-			if required {
-				return nil, fmt.Errorf("parse decision: %q is missing", key)
-			}
-			return nil, nil
-		}
-		s, err := f.StringBytes()
-		if err != nil {
-			return nil, fmt.Errorf("parse decision: %q: %w", key, err)
-		}
-		return append([]byte(nil), s...), nil
+	var nr numReader
+	ver := lookup(obj, "v")
+	if ver == nil {
+		return nil, missing("v")
 	}
-	num := func(key string) (float64, error) {
-		f := v.Get(key)
-		if f == nil {
-			return 0, fmt.Errorf("parse decision: %q is missing", key)
-		}
-		n, err := f.Float64()
-		if err != nil {
-			return 0, fmt.Errorf("parse decision: %q: %w", key, err)
-		}
-		return n, nil
+	if n, err := nr.intOf(ver, "v"); err != nil {
+		return nil, err
+	} else if n != Version {
+		return nil, &DecodeError{Problem: ProblemUnsupportedVersion, Field: "v", Detail: fmt.Sprintf("version %d, want %d", n, Version)}
 	}
-	if ver := v.GetInt("v"); ver != Version {
-		return nil, fmt.Errorf("parse decision: version %d, want %d", ver, Version)
-	}
+
 	var action, reason []byte
 	for _, f := range []struct {
 		key      string
 		dst      *[]byte
+		max      int
 		required bool
 	}{
-		{"id", &d.ID, true}, {"session", &d.Session, true}, {"visitor", &d.Visitor, false},
-		{"site", &d.Site, false}, {"action", &action, true}, {"invite_id", &d.InviteID, false},
-		{"reason", &reason, true}, {"model", &d.Model, true}, {"team", &d.Team, false},
+		{"id", &d.ID, -1, true}, {"session", &d.Session, MaxIDBytes, true},
+		{"visitor", &d.Visitor, MaxIDBytes, false}, {"site", &d.Site, MaxIDBytes, false},
+		{"action", &action, -1, true}, {"invite_id", &d.InviteID, -1, false},
+		{"reason", &reason, -1, true}, {"model", &d.Model, -1, true}, {"team", &d.Team, -1, false},
 	} {
-		if *f.dst, err = str(f.key, f.required); err != nil {
+		s, err := ownedString(obj, f.key, f.max, f.required)
+		if err != nil {
 			return nil, err
 		}
+		*f.dst = s
 	}
 	if d.Action = Action(enumIndex(actionNames, action)); d.Action == ActionNone {
-		return nil, fmt.Errorf("parse decision: unknown action %q", action)
+		return nil, invalid("action", fmt.Sprintf("%q is not one of %v", action, actionNames[1:]))
 	}
 	if d.Reason = Reason(enumIndex(reasonNames, reason)); d.Reason == ReasonNone {
-		return nil, fmt.Errorf("parse decision: unknown reason %q", reason)
+		return nil, invalid("reason", fmt.Sprintf("%q is not one of %v", reason, reasonNames[1:]))
 	}
 	if d.Action == ActionWithdraw && len(d.InviteID) == 0 {
-		return nil, fmt.Errorf("parse decision: a withdraw needs invite_id")
+		return nil, missing("invite_id")
 	}
-	if d.Score, err = num("score"); err != nil {
+
+	var err error
+	if d.Score, err = unitField(&nr, obj, "score", "score"); err != nil {
 		return nil, err
 	}
-	var ts [3]float64
-	for i, k := range []string{"event_ts", "decided_at", "expires_at"} {
-		if ts[i], err = num(k); err != nil {
+	sc := lookup(obj, "scores")
+	if sc == nil {
+		return nil, missing("scores")
+	}
+	scores, err := sc.Object()
+	if err != nil {
+		return nil, wrongType("scores", "an object", sc)
+	}
+	if d.Scores.Abandonment, err = unitField(&nr, scores, "abandonment", "scores.abandonment"); err != nil {
+		return nil, err
+	}
+	if d.Scores.Confusion, err = unitField(&nr, scores, "confusion", "scores.confusion"); err != nil {
+		return nil, err
+	}
+
+	for _, f := range []struct {
+		key string
+		dst *int64
+	}{{"event_ts", &d.EventTS}, {"decided_at", &d.DecidedAt}, {"expires_at", &d.ExpiresAt}} {
+		v := lookup(obj, f.key)
+		if v == nil {
+			return nil, missing(f.key)
+		}
+		if *f.dst, err = nr.intOf(v, f.key); err != nil {
 			return nil, err
 		}
-	}
-	d.EventTS, d.DecidedAt, d.ExpiresAt = int64(ts[0]), int64(ts[1]), int64(ts[2])
-	d.Scores.Abandonment = v.GetFloat64("scores", "abandonment")
-	d.Scores.Confusion = v.GetFloat64("scores", "confusion")
-	d.Holdout = v.GetBool("holdout")
-	if pg := v.Get("page"); pg != nil {
-		d.Page.URL = append([]byte(nil), pg.GetStringBytes("url")...)
-		kind, ok := ParsePageKind(string(pg.GetStringBytes("kind")))
-		if !ok {
-			return nil, fmt.Errorf("parse decision: unknown page kind %q", pg.GetStringBytes("kind"))
+		if *f.dst < 0 {
+			return nil, invalid(f.key, "must be a Unix time in milliseconds, not negative")
 		}
-		d.Page.Kind = kind
 	}
-	for _, s := range v.GetArray("signals") {
-		d.Signals = append(d.Signals, Signal{
-			Name:   string(s.GetStringBytes("name")),
-			Value:  s.GetFloat64("value"),
-			Weight: s.GetFloat64("weight"),
-			Detail: append([]byte(nil), s.GetStringBytes("detail")...),
-		})
+
+	h := lookup(obj, "holdout")
+	if h == nil {
+		return nil, missing("holdout")
+	}
+	if d.Holdout, err = h.Bool(); err != nil {
+		return nil, wrongType("holdout", "a boolean", h)
+	}
+
+	if pg := lookup(obj, "page"); pg != nil {
+		if err := pageOf(pg, &d.Page); err != nil {
+			return nil, err
+		}
+		// pageOf's URL points into the parser, which does not outlive us.
+		d.Page.URL = append([]byte(nil), d.Page.URL...)
+	}
+
+	sv := lookup(obj, "signals")
+	if sv == nil {
+		return nil, missing("signals")
+	}
+	signals, err := sv.Array()
+	if err != nil {
+		return nil, wrongType("signals", "an array", sv)
+	}
+	for i, s := range signals {
+		sig, err := parseSignal(&nr, s, fmt.Sprintf("signals[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		d.Signals = append(d.Signals, sig)
 	}
 	return d, nil
+}
+
+func parseSignal(nr *numReader, v *fastjson.Value, at string) (Signal, error) {
+	var sig Signal
+	obj, err := v.Object()
+	if err != nil {
+		return sig, wrongType(at, "an object", v)
+	}
+	name, err := ownedString(obj, "name", -1, true)
+	if err != nil {
+		return sig, prefixField(err, at)
+	}
+	sig.Name = string(name)
+	for _, f := range []struct {
+		key string
+		dst *float64
+	}{{"value", &sig.Value}, {"weight", &sig.Weight}} {
+		n := lookup(obj, f.key)
+		if n == nil {
+			return sig, missing(at + "." + f.key)
+		}
+		if *f.dst, err = nr.floatIn(n, at+"."+f.key, -math.MaxFloat64, math.MaxFloat64); err != nil {
+			return sig, err
+		}
+	}
+	if sig.Detail, err = ownedString(obj, "detail", -1, false); err != nil {
+		return sig, prefixField(err, at)
+	}
+	return sig, nil
+}
+
+// ownedString returns a copy of the string at key, nil if it is absent or
+// empty. A required string must be present and not empty.
+func ownedString(obj *fastjson.Object, key string, max int, required bool) ([]byte, error) {
+	v := lookup(obj, key)
+	if v == nil {
+		if required {
+			return nil, missing(key)
+		}
+		return nil, nil
+	}
+	s, err := stringOf(v, key, max)
+	if err != nil {
+		return nil, err
+	}
+	if required && len(s) == 0 {
+		return nil, invalid(key, "empty")
+	}
+	return append([]byte(nil), s...), nil
+}
+
+// unitField returns the number at key, which must be in 0..1.
+func unitField(nr *numReader, obj *fastjson.Object, key, field string) (float64, error) {
+	v := lookup(obj, key)
+	if v == nil {
+		return 0, missing(field)
+	}
+	return nr.floatIn(v, field, 0, 1)
+}
+
+// prefixField puts at (signals[2]) in front of a DecodeError's field.
+func prefixField(err error, at string) error {
+	if de, ok := err.(*DecodeError); ok {
+		de.Field = at + "." + de.Field
+	}
+	return err
 }

@@ -1,9 +1,12 @@
 package schemas
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -57,7 +60,7 @@ func (p Problem) String() string {
 
 // Problems lists every problem name, so metrics can initialise one series per
 // reason.
-func Problems() []string { return problemNames[1:] }
+func Problems() []string { return slices.Clone(problemNames[1:]) }
 
 // DecodeError is returned by Decoder.Decode for input that belongs in the DLQ.
 type DecodeError struct {
@@ -183,6 +186,7 @@ func fieldIndex(key []byte) int {
 type Decoder struct {
 	p    fastjson.Parser
 	vals [numFields]*fastjson.Value
+	num  numReader
 }
 
 // Decode validates value, the record value, against contract v1 and fills ev.
@@ -200,6 +204,9 @@ func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 	}
 	if !utf8.Valid(value) {
 		return &DecodeError{Problem: ProblemInvalidJSON, Detail: "value is not valid UTF-8"}
+	}
+	if err := validJSON(value); err != nil {
+		return &DecodeError{Problem: ProblemInvalidJSON, Detail: err.Error()}
 	}
 	root, err := d.p.ParseBytes(value)
 	if err != nil {
@@ -225,7 +232,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	if vals[fV] == nil {
 		return missing("v")
 	}
-	v, err := intOf(vals[fV], "v")
+	v, err := d.num.intOf(vals[fV], "v")
 	if err != nil {
 		return err
 	}
@@ -249,7 +256,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	if vals[fTS] == nil {
 		return &DecodeError{Problem: ProblemMissingTS, Field: "ts", Detail: "absent"}
 	}
-	if ev.TS, err = intOf(vals[fTS], "ts"); err != nil {
+	if ev.TS, err = d.num.intOf(vals[fTS], "ts"); err != nil {
 		return err
 	}
 	if ev.TS <= 0 {
@@ -291,7 +298,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		return ErrUnknownType
 	}
 	if p := vals[fPage]; p != nil {
-		if err := d.page(p, ev); err != nil {
+		if err := pageOf(p, &ev.Page); err != nil {
 			return err
 		}
 	}
@@ -310,7 +317,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if vals[fMS] == nil {
 			return missing("ms")
 		}
-		if ev.MS, err = countOf(vals[fMS], "ms"); err != nil {
+		if ev.MS, err = d.num.countOf(vals[fMS], "ms"); err != nil {
 			return err
 		}
 	case TypeVisibility:
@@ -324,7 +331,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			dst *int64
 		}{{fMS, &ev.MS}, {fMoves, &ev.Moves}, {fDirChanges, &ev.DirChanges}, {fClicks, &ev.Clicks}, {fRageClicks, &ev.RageClicks}, {fDeadClicks, &ev.DeadClicks}} {
 			if vals[f.i] != nil {
-				if *f.dst, err = countOf(vals[f.i], fieldNames[f.i]); err != nil {
+				if *f.dst, err = d.num.countOf(vals[f.i], fieldNames[f.i]); err != nil {
 					return err
 				}
 			}
@@ -333,11 +340,8 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if vals[fDepth] == nil {
 			return missing("depth")
 		}
-		if ev.Depth, err = floatOf(vals[fDepth], "depth"); err != nil {
+		if ev.Depth, err = d.num.floatIn(vals[fDepth], "depth", 0, 1); err != nil {
 			return err
-		}
-		if ev.Depth < 0 || ev.Depth > 1 {
-			return invalid("depth", "must be between 0 and 1")
 		}
 		if ev.ScrollDir, err = enumOf[ScrollDir](vals[fDir], "dir", scrollNames, false); err != nil {
 			return err
@@ -367,7 +371,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if vals[fStep] == nil {
 			return missing("step")
 		}
-		if ev.Step, err = intOf(vals[fStep], "step"); err != nil {
+		if ev.Step, err = d.num.intOf(vals[fStep], "step"); err != nil {
 			return err
 		}
 		if ev.Step < 1 || ev.Step > 255 {
@@ -387,32 +391,64 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 
 func (d *Decoder) valueItems(ev *Event) (err error) {
 	if v := d.vals[fValue]; v != nil {
-		if ev.Value, err = countOf(v, "value"); err != nil {
+		if ev.Value, err = d.num.countOf(v, "value"); err != nil {
 			return err
 		}
 	}
 	if v := d.vals[fItems]; v != nil {
-		if ev.Items, err = countOf(v, "items"); err != nil {
+		if ev.Items, err = d.num.countOf(v, "items"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *Decoder) page(p *fastjson.Value, ev *Event) error {
+// pageOf reads a page object into pg.
+func pageOf(p *fastjson.Value, pg *Page) error {
 	obj, err := p.Object()
 	if err != nil {
 		return wrongType("page", "an object", p)
 	}
-	url, kind := obj.Get("url"), obj.Get("kind")
+	url, kind := lookup(obj, "url"), lookup(obj, "kind")
 	if url == nil {
 		return missing("page.url")
 	}
-	if ev.Page.URL, err = stringOf(url, "page.url", MaxURLBytes); err != nil {
+	if pg.URL, err = stringOf(url, "page.url", MaxURLBytes); err != nil {
 		return err
 	}
-	if ev.Page.Kind, err = enumOf[PageKind](kind, "page.kind", kindNames[:], true); err != nil {
+	if pg.Kind, err = enumOf[PageKind](kind, "page.kind", kindNames[:], true); err != nil {
 		return err
+	}
+	return nil
+}
+
+// validJSON returns an error if b is not JSON. fastjson's parser is
+// lenient: it reads 01, +1, NaN, raw control characters in strings and
+// unknown escapes, which are not JSON and which a JSON Schema validator
+// refuses. Its validator is strict but for one thing: it misses a raw
+// control character that comes before an escape in a string ("\x10\\b").
+func validJSON(b []byte) error {
+	if err := fastjson.ValidateBytes(b); err != nil {
+		return err
+	}
+	if bytes.IndexByte(b, '\\') < 0 {
+		// No escape anywhere: the validator saw every string whole.
+		return nil
+	}
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case !inString:
+			inString = c == '"'
+		case escaped:
+			escaped = false
+		case c == '\\':
+			escaped = true
+		case c == '"':
+			inString = false
+		case c < 0x20:
+			return fmt.Errorf("raw control character 0x%02x in a string", c)
+		}
 	}
 	return nil
 }
@@ -445,34 +481,56 @@ func stringOf(v *fastjson.Value, field string, max int) ([]byte, error) {
 // client (2^53-1, JavaScript's Number.MAX_SAFE_INTEGER).
 const maxSafeInt = 1<<53 - 1
 
+// numReader reads JSON numbers from their text, which it keeps in a buffer
+// it reuses (fastjson hands the text out only through MarshalTo, whose
+// destination escapes: a stack buffer would be a heap allocation per number).
+type numReader struct{ buf []byte }
+
+// text returns the text of number v, valid until the next call.
+func (r *numReader) text(v *fastjson.Value) []byte {
+	r.buf = v.MarshalTo(r.buf[:0])
+	return r.buf
+}
+
 // intOf returns v as an integer. Like JSON Schema's "integer", it accepts a
-// number with a zero fraction (3.0), but not 3.5.
-func intOf(v *fastjson.Value, field string) (int64, error) {
+// number with a zero fraction (3.0, 1.13e2), but not 3.5.
+func (r *numReader) intOf(v *fastjson.Value, field string) (int64, error) {
 	if v.Type() != fastjson.TypeNumber {
 		return 0, wrongType(field, "an integer", v)
 	}
-	if n, err := v.Int64(); err == nil {
+	// Whether the number is integral is read from its text: once rounded
+	// to a float64, 3.0000000000000001 would pass for 3. (fastjson's Int64
+	// is no help: it allocates an error for anything but plain digits.)
+	num := r.text(v)
+	d := parseDecimal(num)
+	if !d.integral() {
+		return 0, wrongType(field, "an integer", v)
+	}
+	if len(d.frac) == 0 && d.exp == 0 && len(d.whole) <= 16 {
+		// Plain digits, below 10^16: exact in an int64.
+		var n int64
+		for _, c := range d.whole {
+			n = n*10 + int64(c-'0')
+		}
+		if d.neg {
+			n = -n
+		}
 		if n > maxSafeInt || n < -maxSafeInt {
 			return 0, invalid(field, "out of range")
 		}
 		return n, nil
 	}
-	f, err := v.Float64()
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, invalid(field, "not a representable number")
-	}
-	if f != math.Trunc(f) {
-		return 0, wrongType(field, "an integer", v)
-	}
-	if f > maxSafeInt || f < -maxSafeInt {
+	// An integral float64 is exact up to 2^53, which is the limit anyway.
+	f, err := parseFloat(num)
+	if err != nil || f > maxSafeInt || f < -maxSafeInt {
 		return 0, invalid(field, "out of range")
 	}
 	return int64(f), nil
 }
 
 // countOf returns v as a non-negative integer below 2^32.
-func countOf(v *fastjson.Value, field string) (int64, error) {
-	n, err := intOf(v, field)
+func (r *numReader) countOf(v *fastjson.Value, field string) (int64, error) {
+	n, err := r.intOf(v, field)
 	if err != nil {
 		return 0, err
 	}
@@ -482,15 +540,188 @@ func countOf(v *fastjson.Value, field string) (int64, error) {
 	return n, nil
 }
 
-func floatOf(v *fastjson.Value, field string) (float64, error) {
+func (r *numReader) floatOf(v *fastjson.Value, field string) (float64, error) {
 	if v.Type() != fastjson.TypeNumber {
 		return 0, wrongType(field, "a number", v)
 	}
-	f, err := v.Float64()
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+	f, err := parseFloat(r.text(v))
+	if err != nil {
 		return 0, invalid(field, "not a representable number")
 	}
 	return f, nil
+}
+
+// floatIn returns v as a number between lo and hi. A number that rounds to
+// a bound is compared with it exactly, as a JSON Schema validator does:
+// 1.00000000000000001 rounds to 1 but is above it.
+func (r *numReader) floatIn(v *fastjson.Value, field string, lo, hi float64) (float64, error) {
+	f, err := r.floatOf(v, field)
+	if err != nil {
+		return 0, err
+	}
+	in := f >= lo && f <= hi
+	if in && (f == lo || f == hi) {
+		var lb, hb [32]byte
+		x, l, h := parseDecimal(r.text(v)), parseDecimal(strconv.AppendFloat(lb[:0], lo, 'g', -1, 64)), parseDecimal(strconv.AppendFloat(hb[:0], hi, 'g', -1, 64))
+		in = x.compare(&l) >= 0 && x.compare(&h) <= 0
+	}
+	if !in {
+		return 0, invalid(field, fmt.Sprintf("must be between %g and %g", lo, hi))
+	}
+	return f, nil
+}
+
+// parseFloat parses a JSON number's text. It is strconv's, which rounds
+// correctly, rather than fastjson's Float64, which can be an ulp off
+// (3e-1 gives 0.30000000000000004, 1.13e2 gives 112.99999999999999).
+func parseFloat(num []byte) (float64, error) {
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		// strconv reads "NaN" and "Inf", which are not JSON.
+		err = strconv.ErrSyntax
+	}
+	return f, err
+}
+
+// decimal is a JSON number's text read exactly, with no float64 rounding:
+// the digits before and after the point, and the exponent.
+type decimal struct {
+	neg         bool
+	whole, frac []byte
+	exp         int
+}
+
+// parseDecimal reads num, which must be a valid JSON number.
+func parseDecimal(num []byte) decimal {
+	var d decimal
+	if len(num) > 0 && num[0] == '-' {
+		d.neg, num = true, num[1:]
+	}
+	digits := func() []byte {
+		i := 0
+		for i < len(num) && num[i] >= '0' && num[i] <= '9' {
+			i++
+		}
+		r := num[:i]
+		num = num[i:]
+		return r
+	}
+	d.whole = digits()
+	if len(num) > 0 && num[0] == '.' {
+		num = num[1:]
+		d.frac = digits()
+	}
+	if len(num) > 0 && (num[0] == 'e' || num[0] == 'E') {
+		num = num[1:]
+		neg := len(num) > 0 && num[0] == '-'
+		if len(num) > 0 && (num[0] == '-' || num[0] == '+') {
+			num = num[1:]
+		}
+		for _, c := range digits() {
+			// Saturate: no value within MaxEventBytes needs more, and
+			// 1e99999999999999999999 must not wrap around.
+			if d.exp < 1<<20 {
+				d.exp = d.exp*10 + int(c-'0')
+			}
+		}
+		if neg {
+			d.exp = -d.exp
+		}
+	}
+	return d
+}
+
+func (d *decimal) len() int { return len(d.whole) + len(d.frac) }
+
+// digit returns digit i, counting from the first digit of whole; digits
+// past the end are '0'.
+func (d *decimal) digit(i int) byte {
+	if i < len(d.whole) {
+		return d.whole[i]
+	}
+	if i < d.len() {
+		return d.frac[i-len(d.whole)]
+	}
+	return '0'
+}
+
+// power returns the power of ten that digit i stands for.
+func (d *decimal) power(i int) int { return d.exp + len(d.whole) - 1 - i }
+
+// nonZero returns the first and last non-zero digits, or -1, -1 for zero.
+func (d *decimal) nonZero() (first, last int) {
+	first, last = -1, -1
+	for i := range d.len() {
+		if d.digit(i) != '0' {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	return first, last
+}
+
+func (d *decimal) integral() bool {
+	_, last := d.nonZero()
+	return last < 0 || d.power(last) >= 0
+}
+
+func (d *decimal) sign() int {
+	if first, _ := d.nonZero(); first < 0 {
+		return 0
+	}
+	if d.neg {
+		return -1
+	}
+	return 1
+}
+
+// compare returns -1, 0 or +1 as d is less than, equal to or greater than e.
+func (d *decimal) compare(e *decimal) int {
+	s, t := d.sign(), e.sign()
+	if s != t {
+		if s < t {
+			return -1
+		}
+		return 1
+	}
+	if s == 0 {
+		return 0
+	}
+	// Same sign, both non-zero: compare magnitudes, then apply the sign.
+	i, _ := d.nonZero()
+	j, _ := e.nonZero()
+	mag := 0
+	if p, q := d.power(i), e.power(j); p != q {
+		mag = 1
+		if p < q {
+			mag = -1
+		}
+	} else {
+		for ; mag == 0 && (i < d.len() || j < e.len()); i, j = i+1, j+1 {
+			if a, b := d.digit(i), e.digit(j); a != b {
+				mag = 1
+				if a < b {
+					mag = -1
+				}
+			}
+		}
+	}
+	return s * mag
+}
+
+// lookup returns the value of key in obj, the last one if the key is
+// repeated: encoding/json and JavaScript's JSON.parse keep the last, so a
+// JSON Schema validator sees that one (obj.Get returns the first).
+func lookup(obj *fastjson.Object, key string) *fastjson.Value {
+	var last *fastjson.Value
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == key {
+			last = v
+		}
+	})
+	return last
 }
 
 // enumOf returns the index of v's string in names. An absent v is an error

@@ -41,7 +41,9 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 		w.int("rage_clicks", ev.RageClicks)
 		w.int("dead_clicks", ev.DeadClicks)
 	case TypeScroll:
-		w.float("depth", ev.Depth, 3)
+		// Shortest exact form (-1): a rounded depth would not decode back
+		// to the Event it came from.
+		w.float("depth", ev.Depth, -1)
 		if ev.ScrollDir != ScrollNone {
 			w.strs("dir", ev.ScrollDir.String())
 		}

@@ -1,5 +1,7 @@
 package schemas
 
+import "slices"
+
 // Version is the contract version of events and decisions this release reads
 // and writes (the "v" field).
 const Version = 1
@@ -52,8 +54,9 @@ func (t Type) String() string {
 }
 
 // Types lists every known type's wire name, TypeUnknown's "unknown" first, so
-// metrics can initialise one series per type.
-func Types() []string { return typeNames[:] }
+// metrics can initialise one series per type. The slice is a copy: the
+// decoder reads the names it was made from.
+func Types() []string { return slices.Clone(typeNames[:]) }
 
 // PageKind is page.kind: what sort of page the visitor is on.
 type PageKind uint8
@@ -95,7 +98,7 @@ func ParsePageKind(s string) (PageKind, bool) {
 }
 
 // PageKinds lists the wire names of every page kind.
-func PageKinds() []string { return kindNames[1:] }
+func PageKinds() []string { return slices.Clone(kindNames[1:]) }
 
 // Visibility is the "state" of a visibility event.
 type Visibility uint8

@@ -30,6 +30,13 @@ func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				// Short forms for every escape JSON has: \u0008 is three
+				// times the input's \b, and would let AppendEvent turn a
+				// valid event into one over MaxEventBytes.
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
@@ -52,8 +59,9 @@ func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 }
 
 // appendFixed appends f with at most prec decimals, trailing zeros trimmed,
-// so that encoded scores are short and stable. NaN and infinities, which
-// JSON cannot carry, become 0.
+// so that encoded scores are short and stable; prec -1 gives the shortest
+// form that reads back as f exactly. NaN and infinities, which JSON cannot
+// carry, become 0.
 func appendFixed(dst []byte, f float64, prec int) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, '0')
