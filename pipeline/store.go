@@ -24,6 +24,8 @@ type Store struct {
 	maxBytes uint64
 
 	written atomic.Uint64 // bytes appended to the ring, fastcache's framing included
+	values  atomic.Uint64 // bytes of state (values only) written
+	writes  atomic.Uint64
 	inserts atomic.Uint64 // sets of sessions that were not in the cache
 	deletes atomic.Uint64
 	epoch   atomic.Uint32
@@ -63,6 +65,8 @@ func (s *Store) set(key, val []byte, inserted bool) {
 	s.c.Set(key, val)
 	// fastcache frames each entry with 4 bytes of lengths.
 	s.written.Add(uint64(len(key) + len(val) + 4))
+	s.values.Add(uint64(len(val)))
+	s.writes.Add(1)
 	if inserted {
 		s.inserts.Add(1)
 	}
@@ -80,6 +84,10 @@ type StoreStats struct {
 	Bytes        uint64
 	MaxBytes     uint64
 	BytesWritten uint64
+	// Writes counts states written; StateBytes their total size (values
+	// only), so StateBytes/Writes is the mean encoded state.
+	Writes     uint64
+	StateBytes uint64
 	// Evictions estimates sessions pushed out of the ring: inserts minus
 	// deletes minus entries still held.
 	Evictions uint64
@@ -89,7 +97,8 @@ type StoreStats struct {
 func (s *Store) Stats() StoreStats {
 	var fs fastcache.Stats
 	s.c.UpdateStats(&fs)
-	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load()}
+	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load(),
+		Writes: s.writes.Load(), StateBytes: s.values.Load()}
 	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
 		st.Evictions = in - out
 	}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/schemas"
+)
+
+func brokerCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("broker", "", "Run the embedded Kafka-protocol broker (franz-go's kfake) with every topic linger\nuses, so that linger, kcat, franz-go, kafka-go or any Kafka client can talk to it.\nFor development, demos and tests; run Apache Kafka or Redpanda in production.")
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9092", "address to listen on (loopback only; port 0 picks a free port)")
+	partitions := fs.Int("partitions", 16, "partitions of each topic")
+	dataDir := fs.String("data-dir", "", "directory to persist topics and offsets in (default: memory only)")
+	retention := fs.Duration("retention", time.Hour, "how long records of the non-compacted topics are kept")
+	var logs logFlags
+	logs.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	b, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: *addr, Partitions: *partitions, DataDir: *dataDir, Retention: *retention, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "linger broker listening on %s\n", b.Addr())
+	for _, t := range schemas.Topics {
+		fmt.Fprintf(stdout, "  topic %-20s %d partitions  key: %s\n", t.Name, *partitions, t.Key)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	start := time.Now()
+	b.Close()
+	log.Info("broker stopped", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/schemas"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func demoCmd(args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	fs := newFlagSet("demo", "", "Start the embedded broker, the visitor simulator and the processor in one process,\nand print each invite as it is decided, with a running invite rate. Ctrl-C stops it.")
+	fs.SetOutput(stderr)
+	f.register(fs, false)
+	duration := fs.Duration("duration", 0, "stop by itself after this long (0: run until Ctrl-C)")
+	rate := fs.Float64("rate", 3, "new visitor sessions per second")
+	seed := fs.Uint64("seed", 1, "simulator seed: the same seed plays the same visitors")
+	mix := fs.String("mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
+	warmup := fs.Duration("warmup", 2*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds")
+	partitions := fs.Int("partitions", 4, "partitions of each topic of the embedded broker")
+	fs.StringVar(&f.http, "http", "", "address for /metrics, /healthz and /readyz (empty: off)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if f.logs.level == "info" && !flagGiven(fs, "log-level") {
+		// Invite lines are the demo's output; logs only when something is wrong.
+		f.logs.level = "warn"
+	}
+	log, err := f.logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	m, err := bench.ParseMix(*mix)
+	if err != nil {
+		return err
+	}
+	scfg, err := f.scoringConfig()
+	if err != nil {
+		return err
+	}
+	if *rate <= 0 || *warmup < 0 {
+		return fmt.Errorf("--rate must be positive and --warmup not negative")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+
+	broker, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: "127.0.0.1:0", Partitions: *partitions, Retention: 10 * time.Minute, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	f.brokers = []string{broker.Addr()}
+	f.group, f.events, f.invites, f.dlq = pipeline.DefaultGroup, schemas.TopicEvents, schemas.TopicInvites, schemas.TopicDLQ
+
+	sim, err := bench.NewSimulator(bench.Config{Seed: *seed, Mix: m, Rate: *rate, StartMs: time.Now().Add(-*warmup).UnixMilli()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "linger demo: embedded broker %s, %d partitions; %g new sessions/s (seed %d, mix %s); model %s\n",
+		broker.Addr(), *partitions, *rate, *seed, m, scfg.Model())
+	if *warmup > 0 {
+		fmt.Fprintf(stdout, "replaying the last %v of traffic at once, then live. Ctrl-C stops.\n", *warmup)
+	}
+
+	// The processor runs until the demo ends; the simulator and the invite
+	// printer stop first, so the processor can finish what is in flight.
+	procCtx, stopProc := context.WithCancel(context.Background())
+	defer stopProc()
+	procDone := make(chan error, 1)
+	go func() { procDone <- runProcessor(procCtx, log, &f, scfg) }()
+
+	d := &demo{out: stdout, start: time.Now()}
+	var wg sync.WaitGroup
+	printerCtx, stopPrinter := context.WithCancel(context.Background())
+	wg.Add(2)
+	go func() { defer wg.Done(); d.produce(ctx, broker.Addr(), sim) }()
+	go func() { defer wg.Done(); d.printInvites(printerCtx, broker.Addr()) }()
+
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-procDone:
+			stopPrinter()
+			wg.Wait()
+			return fmt.Errorf("processor stopped: %w", err)
+		case <-tick.C:
+			d.status()
+		}
+	}
+	// Let the last decisions reach the printer before stopping it.
+	time.Sleep(500 * time.Millisecond)
+	stopPrinter()
+	wg.Wait()
+	stopProc()
+	if err := <-procDone; err != nil {
+		return err
+	}
+	d.status()
+	fmt.Fprintln(stdout, "demo stopped")
+	return nil
+}
+
+func flagGiven(fs *flagSet, name string) bool {
+	given := false
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == name {
+			given = true
+		}
+	})
+	_, env := os.LookupEnv(envName(name))
+	return given || env
+}
+
+// demo holds the demo's counters and output.
+type demo struct {
+	out   io.Writer
+	mu    sync.Mutex // serializes lines on out
+	start time.Time
+
+	events    atomic.Int64
+	sessions  atomic.Int64
+	invites   atomic.Int64
+	withdraws atomic.Int64
+	holdouts  atomic.Int64
+}
+
+func (d *demo) printf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, format, args...)
+}
+
+// produce writes the simulator's events to visitor-events as their event
+// time comes, like a collector in front of live browsers.
+func (d *demo) produce(ctx context.Context, addr string, sim *bench.Simulator) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		d.printf("simulator: %v\n", err)
+		return
+	}
+	defer cl.Close()
+	stream := sim.Stream(0)
+	var rec bench.Record
+	for ctx.Err() == nil && stream.NextRecord(&rec) {
+		if wait := time.Until(time.UnixMilli(rec.TS)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		// NextRecord reuses its buffers; the producer keeps the record
+		// until the broker acknowledges it.
+		r := &kgo.Record{Topic: schemas.TopicEvents, Key: append([]byte(nil), rec.Key...), Value: append([]byte(nil), rec.Value...)}
+		cl.Produce(context.Background(), r, nil)
+		d.events.Add(1)
+		d.sessions.Store(int64(stream.Started()))
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = cl.Flush(fctx)
+}
+
+// printInvites reads chat-invites as a chat front-end would and prints each
+// decision on one line.
+func (d *demo) printInvites(ctx context.Context, addr string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(schemas.TopicInvites),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		d.printf("invites: %v\n", err)
+		return
+	}
+	defer cl.Close()
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			dec, err := schemas.ParseDecision(r.Value)
+			if err != nil {
+				d.printf("bad decision on %s: %v\n", schemas.TopicInvites, err)
+				return
+			}
+			d.printf("%s\n", d.line(dec))
+		})
+	}
+}
+
+func (d *demo) line(dec *schemas.Decision) string {
+	var b strings.Builder
+	at := time.UnixMilli(dec.DecidedAt).Format("15:04:05.000")
+	switch dec.Action {
+	case schemas.ActionWithdraw:
+		d.withdraws.Add(1)
+		fmt.Fprintf(&b, "%s  withdraw  %-11s        %-12s invite %s taken back: the visitor bought or opened chat", at, dec.Reason, dec.Session, dec.InviteID)
+		return b.String()
+	default:
+		d.invites.Add(1)
+	}
+	fmt.Fprintf(&b, "%s  invite    %-11s %.2f  %-12s %-9s %-22s", at, dec.Reason, dec.Score, dec.Session, dec.Page.Kind, dec.Page.URL)
+	for i, s := range dec.Signals {
+		if i > 0 {
+			b.WriteString(" ·")
+		}
+		fmt.Fprintf(&b, " %s=%s", s.Name, trimFloat(s.Value))
+		if len(s.Detail) > 0 {
+			fmt.Fprintf(&b, " (%s)", s.Detail)
+		}
+	}
+	fmt.Fprintf(&b, "  → %s", dec.Team)
+	if dec.Holdout {
+		d.holdouts.Add(1)
+		b.WriteString("  [holdout: not shown]")
+	}
+	return b.String()
+}
+
+func trimFloat(v float64) string {
+	s := fmt.Sprintf("%.1f", v)
+	return strings.TrimSuffix(s, ".0")
+}
+
+func (d *demo) status() {
+	secs := time.Since(d.start).Seconds()
+	ev, ss, inv := d.events.Load(), d.sessions.Load(), d.invites.Load()
+	pct := 0.0
+	if ss > 0 {
+		pct = 100 * float64(inv) / float64(ss)
+	}
+	d.printf("── %s  %d events (%.0f/s) · %d sessions · %d invites (%.1f%% of sessions, %.1f/min) · %d withdrawn\n",
+		time.Now().Format("15:04:05"), ev, float64(ev)/secs, ss, inv, pct, float64(inv)/secs*60, d.withdraws.Load())
+}
+
+var _ = errors.New

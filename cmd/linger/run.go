@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// runFlags are the flags of `linger run`; demo shares the processor's part.
+type runFlags struct {
+	brokers    listFlag
+	group      string
+	events     string
+	invites    string
+	dlq        string
+	http       string
+	cacheBytes byteSize
+	config     string
+	logs       logFlags
+}
+
+func (f *runFlags) register(fs *flagSet, withKafka bool) {
+	if withKafka {
+		fs.Var(&f.brokers, "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
+		fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "consumer group: replicas with the same group share the partitions")
+		fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to read clickstream events from")
+		fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to publish decisions to")
+		fs.StringVar(&f.dlq, "dlq-topic", schemas.TopicDLQ, "topic for input that is not a valid event")
+	}
+	f.cacheBytes = pipeline.DefaultCacheBytes
+	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state (fastcache ring); size it as described in the README")
+	fs.StringVar(&f.config, "config", "", "scoring config file (YAML); see `linger config`")
+	f.logs.register(fs)
+}
+
+// scoringConfig reads --config, or returns the defaults.
+func (f *runFlags) scoringConfig() (*scoring.Config, error) {
+	if f.config == "" {
+		return scoring.DefaultConfig(), nil
+	}
+	data, err := os.ReadFile(f.config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := scoring.ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.config, err)
+	}
+	return cfg, nil
+}
+
+func runCmd(args []string, _, stderr io.Writer) error {
+	var f runFlags
+	fs := newFlagSet("run", "", "Consume visitor events, score every session and publish chat-invite decisions.\nRun N replicas with the same --group to share the partitions.")
+	fs.SetOutput(stderr)
+	f.register(fs, true)
+	fs.StringVar(&f.http, "http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (empty: off)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	log, err := f.logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	scfg, err := f.scoringConfig()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runProcessor(ctx, log, &f, scfg)
+}
+
+// runProcessor runs a replica until ctx ends: the HTTP endpoints first, then
+// the runner; it stops them in reverse order and logs how long each took.
+func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scoring.Config) error {
+	reg := prometheus.NewRegistry()
+	runner, err := pipeline.NewRunner(pipeline.Config{
+		Brokers:      f.brokers,
+		Group:        f.group,
+		EventsTopic:  f.events,
+		InvitesTopic: f.invites,
+		DLQTopic:     f.dlq,
+		CacheBytes:   int(f.cacheBytes),
+		Scoring:      scfg,
+		Logger:       log,
+		Metrics:      pipeline.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	var srv *pipeline.HTTPServer
+	if f.http != "" {
+		if srv, err = pipeline.ListenHTTP(f.http, reg, runner.Healthy, runner.Ready); err != nil {
+			return err
+		}
+		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+srv.Addr())
+	}
+	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "group", f.group,
+		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
+	runErr := runner.Run(ctx)
+
+	if srv != nil {
+		start := time.Now()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Close(sctx)
+		cancel()
+		log.Info("stopped http", "took", time.Since(start).Round(time.Millisecond))
+	}
+	return runErr
+}

@@ -1,0 +1,139 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/fastcache"
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/scoring"
+)
+
+// BenchmarkProcess measures the whole per-event path of a partition worker:
+// decode, state get/update/put in fastcache (once per session per batch),
+// score, and encode a decision where one is made, over the simulator's
+// default persona mix. One op is one event. The budget on the 2-core
+// reference machine is 1 µs and 0 allocations per event in steady state.
+func BenchmarkProcess(b *testing.B) {
+	const batch = 500   // records per poll of one partition
+	const chunk = 50000 // records generated at a time, outside the timer
+	sim, err := bench.NewSimulator(bench.Config{Seed: 1, Rate: 50})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stream := sim.Stream(0)
+	recs := make([]bench.Record, chunk)
+	fill := func() {
+		for i := range recs {
+			if !stream.NextRecord(&recs[i]) {
+				b.Fatal("endless stream ended")
+			}
+		}
+	}
+	store := pipeline.NewStore(64 << 20)
+	clock := func() time.Time { return time.UnixMilli(recs[len(recs)-1].TS) }
+	p := pipeline.NewProcessor(0, 1, store, scoring.DefaultConfig(), clock, nil)
+	decisions := 0
+	run := func(n int) {
+		for i := 0; i < n; i += batch {
+			p.Begin()
+			for j := i; j < min(i+batch, n); j++ {
+				p.Process(recs[j].Key, recs[j].Value, int64(j))
+			}
+			decisions += p.End().Decisions()
+		}
+	}
+	// Warm up: slots, maps and buffers reach their steady size.
+	for range 4 {
+		fill()
+		run(chunk)
+	}
+	decisions = 0
+	before := store.Stats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		fill()
+		n := min(chunk, b.N-done)
+		b.StartTimer()
+		run(n)
+		done += n
+	}
+	b.StopTimer()
+	st := store.Stats()
+	if w := st.Writes - before.Writes; w > 0 {
+		b.ReportMetric(float64(st.StateBytes-before.StateBytes)/float64(w), "B/session")
+	}
+	b.ReportMetric(float64(decisions)/float64(b.N)*1000, "decisions/1k-events")
+}
+
+// BenchmarkCache measures a state write and read in fastcache, and the
+// resident memory each cached session costs, fastcache's framing, bucket
+// maps and chunk slack included (budget: 200 B per entry).
+func BenchmarkCache(b *testing.B) {
+	// A typical state with its key: a 20-byte session id, about 90 bytes of
+	// state (see BenchmarkProcess's B/session).
+	val := make([]byte, 90)
+	key := []byte("s-1f3a9-00000000000")
+	setKey := func(i int) {
+		k := strconv.AppendInt(key[:0], int64(i), 36)
+		for len(k) < 19 {
+			k = append(k, '.')
+		}
+		key = k
+	}
+
+	const entries = 1 << 20
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss0 := rss(b)
+	c := fastcache.New(256 << 20)
+	for i := range entries {
+		setKey(i)
+		c.Set(key, val)
+	}
+	runtime.GC()
+	rss1 := rss(b)
+	var s fastcache.Stats
+	c.UpdateStats(&s)
+	if s.EntriesCount != entries {
+		b.Fatalf("the cache holds %d of %d entries: it wrapped; measure with a larger cache", s.EntriesCount, entries)
+	}
+	perEntry := float64(rss1-rss0) / entries
+
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		setKey(i % entries)
+		buf = c.Get(buf[:0], key)
+		c.Set(key, buf)
+	}
+	b.ReportMetric(perEntry, "RSS-B/entry")
+	c.Reset()
+}
+
+// rss reads the resident set size of this process from /proc.
+func rss(b *testing.B) int64 {
+	b.Helper()
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Skip("no /proc/self/statm: cannot measure RSS here")
+	}
+	f := strings.Fields(string(data))
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+var _ = fmt.Sprint
