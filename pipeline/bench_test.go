@@ -37,7 +37,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 		}
 	}
-	store := pipeline.NewStore(64 << 20)
+	store := pipeline.NewStore(pipeline.DefaultCacheBytes)
 	clock := func() time.Time { return time.UnixMilli(recs[len(recs)-1].TS) }
 	p := pipeline.NewProcessor(0, 1, store, scoring.DefaultConfig(), clock, nil)
 	decisions := 0

@@ -38,9 +38,10 @@ type Processor struct {
 	n     int              // slots in use this batch
 	table map[uint64]int32 // session hash → first slot, chained by slot.next
 
-	// alive maps a session hash to the event time its state expires, so a
-	// cache miss for a session that should still be there is counted as
-	// lost (the cache is too small) rather than taken for a new session.
+	// alive maps a session hash to the event time its state expires,
+	// rounded up to the minute, so a cache miss for a session that should
+	// still be there is counted as lost (the cache is too small) rather
+	// than taken for a new session.
 	alive   map[uint64]int64
 	sweepAt int
 
@@ -50,12 +51,13 @@ type Processor struct {
 }
 
 type slot struct {
-	hash    uint64
-	next    int32
-	session []byte
-	key     []byte // prefix + session
-	st      scoring.State
-	fresh   bool // not in the store before this batch
+	hash     uint64
+	next     int32
+	session  []byte
+	key      []byte // prefix + session
+	st       scoring.State
+	fresh    bool  // not in the store before this batch
+	deadline int64 // st.Deadline when loaded
 }
 
 // Output is what one batch produced. Its slices are valid until the next
@@ -206,6 +208,7 @@ func (p *Processor) session(ev *schemas.Event) *slot {
 	sl.fresh = !found
 	if !found {
 		sl.st.Reset()
+		sl.deadline = 0
 		if deadline, ok := p.alive[h]; ok && ev.TS <= deadline {
 			p.m.lost.Inc()
 		}
@@ -215,6 +218,7 @@ func (p *Processor) session(ev *schemas.Event) *slot {
 		p.m.corrupt.Inc()
 		sl.st.Reset()
 	}
+	sl.deadline = sl.st.Deadline
 	return sl
 }
 
@@ -225,7 +229,11 @@ func (p *Processor) End() *Output {
 		sl := &p.slots[i]
 		p.val = sl.st.AppendBinary(p.val[:0])
 		p.store.set(sl.key, p.val, sl.fresh)
-		p.track(sl.hash, sl.st.Deadline)
+		// The index keeps deadlines by the minute: a session seen every few
+		// seconds costs an index write once a minute, not once a batch.
+		if sl.fresh || ceilMinute(sl.st.Deadline) != ceilMinute(sl.deadline) {
+			p.track(sl.hash, ceilMinute(sl.st.Deadline))
+		}
 	}
 	p.n = 0
 	clear(p.table)
@@ -234,6 +242,9 @@ func (p *Processor) End() *Output {
 	}
 	return &p.out
 }
+
+// ceilMinute rounds an event time up to a whole minute.
+func ceilMinute(ms int64) int64 { return (ms + 59_999) / 60_000 * 60_000 }
 
 // track records when a session's state expires, for loss detection.
 func (p *Processor) track(h uint64, deadline int64) {

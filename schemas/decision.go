@@ -255,7 +255,7 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 	}
 	scores, err := sc.Object()
 	if err != nil {
-		return nil, wrongType("scores", "an object", sc)
+		return nil, wrongTypeV("scores", "an object", sc)
 	}
 	if d.Scores.Abandonment, err = unitField(&nr, scores, "abandonment", "scores.abandonment"); err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 		return nil, missing("holdout")
 	}
 	if d.Holdout, err = h.Bool(); err != nil {
-		return nil, wrongType("holdout", "a boolean", h)
+		return nil, wrongTypeV("holdout", "a boolean", h)
 	}
 
 	if pg := lookup(obj, "page"); pg != nil {
@@ -302,7 +302,7 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 	}
 	signals, err := sv.Array()
 	if err != nil {
-		return nil, wrongType("signals", "an array", sv)
+		return nil, wrongTypeV("signals", "an array", sv)
 	}
 	for i, s := range signals {
 		sig, err := parseSignal(&nr, s, fmt.Sprintf("signals[%d]", i))
@@ -318,7 +318,7 @@ func parseSignal(nr *numReader, v *fastjson.Value, at string) (Signal, error) {
 	var sig Signal
 	obj, err := v.Object()
 	if err != nil {
-		return sig, wrongType(at, "an object", v)
+		return sig, wrongTypeV(at, "an object", v)
 	}
 	name, err := ownedString(obj, "name", -1, true)
 	if err != nil {

@@ -1,15 +1,9 @@
 package schemas
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
-	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // Problem says why a record is not a valid v1 event. It is the DLQ reason
@@ -121,10 +115,12 @@ const (
 	fValue
 	fItems
 	fStep
+	fPageURL  // page.url, filled while scanning page
+	fPageKind // page.kind
 	numFields
 )
 
-var fieldNames = [numFields]string{"v", "type", "session", "visitor", "site", "ts", "bot", "page", "ref", "ms", "state", "moves", "dir_changes", "clicks", "rage_clicks", "dead_clicks", "depth", "dir", "form", "field", "action", "value", "items", "step"}
+var fieldNames = [numFields]string{"v", "type", "session", "visitor", "site", "ts", "bot", "page", "ref", "ms", "state", "moves", "dir_changes", "clicks", "rage_clicks", "dead_clicks", "depth", "dir", "form", "field", "action", "value", "items", "step", "page.url", "page.kind"}
 
 func fieldIndex(key []byte) int {
 	switch string(key) {
@@ -180,13 +176,28 @@ func fieldIndex(key []byte) int {
 	return -1
 }
 
-// Decoder decodes v1 events. It reuses its parser, so decoding allocates
-// nothing per valid event once warm. A Decoder is not safe for concurrent
-// use: give each partition worker its own.
+// Decoder decodes v1 events. It keeps its scratch space between calls, so
+// decoding allocates nothing per valid event once warm. A Decoder is not safe
+// for concurrent use: give each partition worker its own.
 type Decoder struct {
-	p    fastjson.Parser
-	vals [numFields]*fastjson.Value
-	num  numReader
+	s       scanner
+	vals    [numFields]jval
+	present uint32           // bit f set: vals[f] holds this event's value
+	member  func(key []byte) // d.topMember, bound once so Decode does not allocate a closure
+}
+
+// val returns the value of field f, or an absent one. A presence mask rather
+// than clearing vals keeps Decode from zeroing 800 bytes per event.
+func (d *Decoder) val(f int) jval {
+	if d.present&(1<<f) == 0 {
+		return jval{}
+	}
+	return d.vals[f]
+}
+
+func (d *Decoder) set(f int, v jval) {
+	d.vals[f] = v
+	d.present |= 1 << f
 }
 
 // Decode validates value, the record value, against contract v1 and fills ev.
@@ -196,43 +207,67 @@ type Decoder struct {
 // It returns nil for a valid event, ErrUnknownType (with the envelope
 // fields of ev set) for a valid envelope of an unknown type, and a
 // *DecodeError for anything that belongs in the DLQ. Byte slices in ev point
-// into the Decoder and are valid until the next call.
+// into value or into the Decoder: they are valid while value is unchanged
+// and until the next call.
 func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 	ev.Reset()
 	if len(value) > MaxEventBytes {
 		return &DecodeError{Problem: ProblemTooLarge, Detail: fmt.Sprintf("value is %d bytes, the limit is %d", len(value), MaxEventBytes)}
 	}
-	if !utf8.Valid(value) {
-		return &DecodeError{Problem: ProblemInvalidJSON, Detail: "value is not valid UTF-8"}
+	if d.member == nil {
+		d.member = d.topMember
 	}
-	if err := validJSON(value); err != nil {
-		return &DecodeError{Problem: ProblemInvalidJSON, Detail: err.Error()}
+	d.present = 0
+	// Unescaped strings are never longer than their input, so scratch
+	// never grows during a scan and earlier strings stay put.
+	if cap(d.s.scratch) < len(value) {
+		d.s.scratch = make([]byte, 0, max(len(value), 512))
 	}
-	root, err := d.p.ParseBytes(value)
-	if err != nil {
-		return &DecodeError{Problem: ProblemInvalidJSON, Detail: err.Error()}
+	d.s = scanner{b: value, scratch: d.s.scratch[:0]}
+	kind := d.s.top(d.member)
+	if d.s.err != "" {
+		return &DecodeError{Problem: ProblemInvalidJSON, Detail: jsonError{d.s.err, d.s.i}.Error()}
 	}
-	obj, err := root.Object()
-	if err != nil {
-		return &DecodeError{Problem: ProblemNotObject, Detail: "value is a JSON " + root.Type().String() + ", not an object"}
+	if kind != jObject {
+		return &DecodeError{Problem: ProblemNotObject, Detail: "value is a JSON " + jkindNames[kind] + ", not an object"}
 	}
-	d.vals = [numFields]*fastjson.Value{}
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if i := fieldIndex(k); i >= 0 {
-			d.vals[i] = v
-		}
-	})
 	return d.fill(key, nowMs, ev)
 }
 
-func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
-	vals := &d.vals
+// topMember stores the value of a known top-level key in its slot (the
+// last one wins if a key repeats, as in encoding/json and JSON.parse), and
+// the url and kind of a page object in theirs.
+func (d *Decoder) topMember(key []byte) {
+	s := &d.s
+	i := fieldIndex(key)
+	if i == fPage && s.peek() == '{' {
+		d.set(fPage, jval{kind: jObject})
+		d.present &^= 1<<fPageURL | 1<<fPageKind
+		s.object(2, d.pageMember)
+		return
+	}
+	v := s.value(1)
+	if i >= 0 {
+		d.set(i, v)
+	}
+}
 
+func (d *Decoder) pageMember(key []byte) {
+	v := d.s.value(2)
+	switch string(key) {
+	case "url":
+		d.set(fPageURL, v)
+	case "kind":
+		d.set(fPageKind, v)
+	}
+}
+
+func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	// Envelope, in the order problems are reported.
-	if vals[fV] == nil {
+	if d.val(fV).kind == jAbsent {
 		return missing("v")
 	}
-	v, err := d.num.intOf(vals[fV], "v")
+	v, err := intOf(d.val(fV), "v")
 	if err != nil {
 		return err
 	}
@@ -240,10 +275,10 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		return &DecodeError{Problem: ProblemUnsupportedVersion, Field: "v", Detail: fmt.Sprintf("version %d, this release reads %d", v, Version)}
 	}
 
-	if vals[fSession] == nil {
+	if d.val(fSession).kind == jAbsent {
 		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "absent"}
 	}
-	if ev.Session, err = stringOf(vals[fSession], "session", MaxIDBytes); err != nil {
+	if ev.Session, err = strOf(d.val(fSession), "session", MaxIDBytes); err != nil {
 		return err
 	}
 	if len(ev.Session) == 0 {
@@ -253,10 +288,10 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: fmt.Sprintf("record key %q differs from session %q", key, ev.Session)}
 	}
 
-	if vals[fTS] == nil {
+	if d.val(fTS).kind == jAbsent {
 		return &DecodeError{Problem: ProblemMissingTS, Field: "ts", Detail: "absent"}
 	}
-	if ev.TS, err = d.num.intOf(vals[fTS], "ts"); err != nil {
+	if ev.TS, err = intOf(d.val(fTS), "ts"); err != nil {
 		return err
 	}
 	if ev.TS <= 0 {
@@ -266,62 +301,69 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		return &DecodeError{Problem: ProblemFutureTS, Field: "ts", Detail: fmt.Sprintf("%d ms ahead of the processor's clock (limit %d)", ev.TS-nowMs, MaxFutureMs)}
 	}
 
-	if vals[fType] == nil {
+	if d.val(fType).kind == jAbsent {
 		return missing("type")
 	}
-	typ, err := stringOf(vals[fType], "type", -1)
+	typ, err := strOf(d.val(fType), "type", -1)
 	if err != nil {
 		return err
 	}
 	ev.Type = Type(enumIndex(typeNames[:], typ))
 
-	if vals[fVisitor] != nil {
-		if ev.Visitor, err = stringOf(vals[fVisitor], "visitor", MaxIDBytes); err != nil {
+	if d.val(fVisitor).kind != jAbsent {
+		if ev.Visitor, err = strOf(d.val(fVisitor), "visitor", MaxIDBytes); err != nil {
 			return err
 		}
 	}
-	if vals[fSite] != nil {
-		if ev.Site, err = stringOf(vals[fSite], "site", MaxIDBytes); err != nil {
+	if d.val(fSite).kind != jAbsent {
+		if ev.Site, err = strOf(d.val(fSite), "site", MaxIDBytes); err != nil {
 			return err
 		}
 	}
-	if b := vals[fBot]; b != nil {
-		switch b.Type() {
-		case fastjson.TypeTrue:
-			ev.Bot = true
-		case fastjson.TypeFalse:
-		default:
-			return wrongType("bot", "a boolean", b)
-		}
+	switch b := d.val(fBot); b.kind {
+	case jAbsent, jFalse:
+	case jTrue:
+		ev.Bot = true
+	default:
+		return wrongType("bot", "a boolean", jkindNames[b.kind])
 	}
 	if ev.Type == TypeUnknown {
 		return ErrUnknownType
 	}
-	if p := vals[fPage]; p != nil {
-		if err := pageOf(p, &ev.Page); err != nil {
+	if p := d.val(fPage); p.kind != jAbsent {
+		if p.kind != jObject {
+			return wrongType("page", "an object", jkindNames[p.kind])
+		}
+		if d.val(fPageURL).kind == jAbsent {
+			return missing("page.url")
+		}
+		if ev.Page.URL, err = strOf(d.val(fPageURL), "page.url", MaxURLBytes); err != nil {
+			return err
+		}
+		if ev.Page.Kind, err = enumOfVal[PageKind](d.val(fPageKind), "page.kind", kindNames[:], true); err != nil {
 			return err
 		}
 	}
 
 	switch ev.Type {
 	case TypePageView:
-		if vals[fPage] == nil {
+		if d.val(fPage).kind == jAbsent {
 			return missing("page")
 		}
-		if vals[fRef] != nil {
-			if ev.Ref, err = stringOf(vals[fRef], "ref", MaxURLBytes); err != nil {
+		if d.val(fRef).kind != jAbsent {
+			if ev.Ref, err = strOf(d.val(fRef), "ref", MaxURLBytes); err != nil {
 				return err
 			}
 		}
 	case TypeIdle:
-		if vals[fMS] == nil {
+		if d.val(fMS).kind == jAbsent {
 			return missing("ms")
 		}
-		if ev.MS, err = d.num.countOf(vals[fMS], "ms"); err != nil {
+		if ev.MS, err = countOf(d.val(fMS), "ms"); err != nil {
 			return err
 		}
 	case TypeVisibility:
-		if ev.Visibility, err = enumOf[Visibility](vals[fState], "state", visibilityNames, true); err != nil {
+		if ev.Visibility, err = enumOfVal[Visibility](d.val(fState), "state", visibilityNames, true); err != nil {
 			return err
 		}
 	case TypeExitIntent:
@@ -330,48 +372,51 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			i   int
 			dst *int64
 		}{{fMS, &ev.MS}, {fMoves, &ev.Moves}, {fDirChanges, &ev.DirChanges}, {fClicks, &ev.Clicks}, {fRageClicks, &ev.RageClicks}, {fDeadClicks, &ev.DeadClicks}} {
-			if vals[f.i] != nil {
-				if *f.dst, err = d.num.countOf(vals[f.i], fieldNames[f.i]); err != nil {
+			if d.val(f.i).kind != jAbsent {
+				if *f.dst, err = countOf(d.val(f.i), fieldNames[f.i]); err != nil {
 					return err
 				}
 			}
 		}
 	case TypeScroll:
-		if vals[fDepth] == nil {
+		if d.val(fDepth).kind == jAbsent {
 			return missing("depth")
 		}
-		if ev.Depth, err = d.num.floatIn(vals[fDepth], "depth", 0, 1); err != nil {
+		if d.val(fDepth).kind != jNumber {
+			return wrongType("depth", "a number", jkindNames[d.val(fDepth).kind])
+		}
+		if ev.Depth, err = floatInText(d.val(fDepth).b, "depth", 0, 1); err != nil {
 			return err
 		}
-		if ev.ScrollDir, err = enumOf[ScrollDir](vals[fDir], "dir", scrollNames, false); err != nil {
+		if ev.ScrollDir, err = enumOfVal[ScrollDir](d.val(fDir), "dir", scrollNames, false); err != nil {
 			return err
 		}
 	case TypeForm:
-		if ev.FormAction, err = enumOf[FormAction](vals[fAction], "action", formNames, true); err != nil {
+		if ev.FormAction, err = enumOfVal[FormAction](d.val(fAction), "action", formNames, true); err != nil {
 			return err
 		}
-		if vals[fForm] != nil {
-			if ev.Form, err = stringOf(vals[fForm], "form", MaxNameBytes); err != nil {
+		if d.val(fForm).kind != jAbsent {
+			if ev.Form, err = strOf(d.val(fForm), "form", MaxNameBytes); err != nil {
 				return err
 			}
 		}
-		if vals[fField] != nil {
-			if ev.Field, err = stringOf(vals[fField], "field", MaxNameBytes); err != nil {
+		if d.val(fField).kind != jAbsent {
+			if ev.Field, err = strOf(d.val(fField), "field", MaxNameBytes); err != nil {
 				return err
 			}
 		}
 	case TypeCart:
-		if ev.CartAction, err = enumOf[CartAction](vals[fAction], "action", cartNames, true); err != nil {
+		if ev.CartAction, err = enumOfVal[CartAction](d.val(fAction), "action", cartNames, true); err != nil {
 			return err
 		}
 		if err := d.valueItems(ev); err != nil {
 			return err
 		}
 	case TypeCheckout:
-		if vals[fStep] == nil {
+		if d.val(fStep).kind == jAbsent {
 			return missing("step")
 		}
-		if ev.Step, err = d.num.intOf(vals[fStep], "step"); err != nil {
+		if ev.Step, err = intOf(d.val(fStep), "step"); err != nil {
 			return err
 		}
 		if ev.Step < 1 || ev.Step > 255 {
@@ -382,7 +427,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			return err
 		}
 	case TypeChat:
-		if ev.ChatAction, err = enumOf[ChatAction](vals[fAction], "action", chatNames, true); err != nil {
+		if ev.ChatAction, err = enumOfVal[ChatAction](d.val(fAction), "action", chatNames, true); err != nil {
 			return err
 		}
 	}
@@ -390,64 +435,14 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 }
 
 func (d *Decoder) valueItems(ev *Event) (err error) {
-	if v := d.vals[fValue]; v != nil {
-		if ev.Value, err = d.num.countOf(v, "value"); err != nil {
+	if v := d.val(fValue); v.kind != jAbsent {
+		if ev.Value, err = countOf(v, "value"); err != nil {
 			return err
 		}
 	}
-	if v := d.vals[fItems]; v != nil {
-		if ev.Items, err = d.num.countOf(v, "items"); err != nil {
+	if v := d.val(fItems); v.kind != jAbsent {
+		if ev.Items, err = countOf(v, "items"); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// pageOf reads a page object into pg.
-func pageOf(p *fastjson.Value, pg *Page) error {
-	obj, err := p.Object()
-	if err != nil {
-		return wrongType("page", "an object", p)
-	}
-	url, kind := lookup(obj, "url"), lookup(obj, "kind")
-	if url == nil {
-		return missing("page.url")
-	}
-	if pg.URL, err = stringOf(url, "page.url", MaxURLBytes); err != nil {
-		return err
-	}
-	if pg.Kind, err = enumOf[PageKind](kind, "page.kind", kindNames[:], true); err != nil {
-		return err
-	}
-	return nil
-}
-
-// validJSON returns an error if b is not JSON. fastjson's parser is
-// lenient: it reads 01, +1, NaN, raw control characters in strings and
-// unknown escapes, which are not JSON and which a JSON Schema validator
-// refuses. Its validator is strict but for one thing: it misses a raw
-// control character that comes before an escape in a string ("\x10\\b").
-func validJSON(b []byte) error {
-	if err := fastjson.ValidateBytes(b); err != nil {
-		return err
-	}
-	if bytes.IndexByte(b, '\\') < 0 {
-		// No escape anywhere: the validator saw every string whole.
-		return nil
-	}
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case !inString:
-			inString = c == '"'
-		case escaped:
-			escaped = false
-		case c == '\\':
-			escaped = true
-		case c == '"':
-			inString = false
-		case c < 0x20:
-			return fmt.Errorf("raw control character 0x%02x in a string", c)
 		}
 	}
 	return nil
@@ -461,279 +456,46 @@ func invalid(field, detail string) error {
 	return &DecodeError{Problem: ProblemInvalidValue, Field: field, Detail: detail}
 }
 
-func wrongType(field, want string, v *fastjson.Value) error {
-	return &DecodeError{Problem: ProblemWrongType, Field: field, Detail: "want " + want + ", got a JSON " + v.Type().String()}
+// wrongType reports a field of JSON type got where want was expected.
+func wrongType(field, want, got string) error {
+	return &DecodeError{Problem: ProblemWrongType, Field: field, Detail: "want " + want + ", got a JSON " + got}
 }
 
-// stringOf returns v's string bytes; max < 0 means unbounded.
-func stringOf(v *fastjson.Value, field string, max int) ([]byte, error) {
-	if v.Type() != fastjson.TypeString {
-		return nil, wrongType(field, "a string", v)
+// strOf returns a scanned string; max < 0 means unbounded.
+func strOf(v jval, field string, max int) ([]byte, error) {
+	if v.kind != jString {
+		return nil, wrongType(field, "a string", jkindNames[v.kind])
 	}
-	b, _ := v.StringBytes()
-	if max >= 0 && len(b) > max {
-		return nil, invalid(field, fmt.Sprintf("%d bytes, the limit is %d", len(b), max))
+	if max >= 0 && len(v.b) > max {
+		return nil, invalid(field, fmt.Sprintf("%d bytes, the limit is %d", len(v.b), max))
 	}
-	return b, nil
+	return v.b, nil
 }
 
-// maxSafeInt is the largest integer a JSON number carries exactly in every
-// client (2^53-1, JavaScript's Number.MAX_SAFE_INTEGER).
-const maxSafeInt = 1<<53 - 1
-
-// numReader reads JSON numbers from their text, which it keeps in a buffer
-// it reuses (fastjson hands the text out only through MarshalTo, whose
-// destination escapes: a stack buffer would be a heap allocation per number).
-type numReader struct{ buf []byte }
-
-// text returns the text of number v, valid until the next call.
-func (r *numReader) text(v *fastjson.Value) []byte {
-	r.buf = v.MarshalTo(r.buf[:0])
-	return r.buf
+func intOf(v jval, field string) (int64, error) {
+	if v.kind != jNumber {
+		return 0, wrongType(field, "an integer", jkindNames[v.kind])
+	}
+	return intText(v.b, field)
 }
 
-// intOf returns v as an integer. Like JSON Schema's "integer", it accepts a
-// number with a zero fraction (3.0, 1.13e2), but not 3.5.
-func (r *numReader) intOf(v *fastjson.Value, field string) (int64, error) {
-	if v.Type() != fastjson.TypeNumber {
-		return 0, wrongType(field, "an integer", v)
+func countOf(v jval, field string) (int64, error) {
+	if v.kind != jNumber {
+		return 0, wrongType(field, "an integer", jkindNames[v.kind])
 	}
-	// Whether the number is integral is read from its text: once rounded
-	// to a float64, 3.0000000000000001 would pass for 3. (fastjson's Int64
-	// is no help: it allocates an error for anything but plain digits.)
-	num := r.text(v)
-	d := parseDecimal(num)
-	if !d.integral() {
-		return 0, wrongType(field, "an integer", v)
-	}
-	if len(d.frac) == 0 && d.exp == 0 && len(d.whole) <= 16 {
-		// Plain digits, below 10^16: exact in an int64.
-		var n int64
-		for _, c := range d.whole {
-			n = n*10 + int64(c-'0')
-		}
-		if d.neg {
-			n = -n
-		}
-		if n > maxSafeInt || n < -maxSafeInt {
-			return 0, invalid(field, "out of range")
-		}
-		return n, nil
-	}
-	// An integral float64 is exact up to 2^53, which is the limit anyway.
-	f, err := parseFloat(num)
-	if err != nil || f > maxSafeInt || f < -maxSafeInt {
-		return 0, invalid(field, "out of range")
-	}
-	return int64(f), nil
+	return countText(v.b, field)
 }
 
-// countOf returns v as a non-negative integer below 2^32.
-func (r *numReader) countOf(v *fastjson.Value, field string) (int64, error) {
-	n, err := r.intOf(v, field)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 || n > math.MaxUint32 {
-		return 0, invalid(field, "must be between 0 and 4294967295")
-	}
-	return n, nil
-}
-
-func (r *numReader) floatOf(v *fastjson.Value, field string) (float64, error) {
-	if v.Type() != fastjson.TypeNumber {
-		return 0, wrongType(field, "a number", v)
-	}
-	f, err := parseFloat(r.text(v))
-	if err != nil {
-		return 0, invalid(field, "not a representable number")
-	}
-	return f, nil
-}
-
-// floatIn returns v as a number between lo and hi. A number that rounds to
-// a bound is compared with it exactly, as a JSON Schema validator does:
-// 1.00000000000000001 rounds to 1 but is above it.
-func (r *numReader) floatIn(v *fastjson.Value, field string, lo, hi float64) (float64, error) {
-	f, err := r.floatOf(v, field)
-	if err != nil {
-		return 0, err
-	}
-	in := f >= lo && f <= hi
-	if in && (f == lo || f == hi) {
-		var lb, hb [32]byte
-		x, l, h := parseDecimal(r.text(v)), parseDecimal(strconv.AppendFloat(lb[:0], lo, 'g', -1, 64)), parseDecimal(strconv.AppendFloat(hb[:0], hi, 'g', -1, 64))
-		in = x.compare(&l) >= 0 && x.compare(&h) <= 0
-	}
-	if !in {
-		return 0, invalid(field, fmt.Sprintf("must be between %g and %g", lo, hi))
-	}
-	return f, nil
-}
-
-// parseFloat parses a JSON number's text. It is strconv's, which rounds
-// correctly, rather than fastjson's Float64, which can be an ulp off
-// (3e-1 gives 0.30000000000000004, 1.13e2 gives 112.99999999999999).
-func parseFloat(num []byte) (float64, error) {
-	f, err := strconv.ParseFloat(string(num), 64)
-	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		// strconv reads "NaN" and "Inf", which are not JSON.
-		err = strconv.ErrSyntax
-	}
-	return f, err
-}
-
-// decimal is a JSON number's text read exactly, with no float64 rounding:
-// the digits before and after the point, and the exponent.
-type decimal struct {
-	neg         bool
-	whole, frac []byte
-	exp         int
-}
-
-// parseDecimal reads num, which must be a valid JSON number.
-func parseDecimal(num []byte) decimal {
-	var d decimal
-	if len(num) > 0 && num[0] == '-' {
-		d.neg, num = true, num[1:]
-	}
-	digits := func() []byte {
-		i := 0
-		for i < len(num) && num[i] >= '0' && num[i] <= '9' {
-			i++
-		}
-		r := num[:i]
-		num = num[i:]
-		return r
-	}
-	d.whole = digits()
-	if len(num) > 0 && num[0] == '.' {
-		num = num[1:]
-		d.frac = digits()
-	}
-	if len(num) > 0 && (num[0] == 'e' || num[0] == 'E') {
-		num = num[1:]
-		neg := len(num) > 0 && num[0] == '-'
-		if len(num) > 0 && (num[0] == '-' || num[0] == '+') {
-			num = num[1:]
-		}
-		for _, c := range digits() {
-			// Saturate: no value within MaxEventBytes needs more, and
-			// 1e99999999999999999999 must not wrap around.
-			if d.exp < 1<<20 {
-				d.exp = d.exp*10 + int(c-'0')
-			}
-		}
-		if neg {
-			d.exp = -d.exp
-		}
-	}
-	return d
-}
-
-func (d *decimal) len() int { return len(d.whole) + len(d.frac) }
-
-// digit returns digit i, counting from the first digit of whole; digits
-// past the end are '0'.
-func (d *decimal) digit(i int) byte {
-	if i < len(d.whole) {
-		return d.whole[i]
-	}
-	if i < d.len() {
-		return d.frac[i-len(d.whole)]
-	}
-	return '0'
-}
-
-// power returns the power of ten that digit i stands for.
-func (d *decimal) power(i int) int { return d.exp + len(d.whole) - 1 - i }
-
-// nonZero returns the first and last non-zero digits, or -1, -1 for zero.
-func (d *decimal) nonZero() (first, last int) {
-	first, last = -1, -1
-	for i := range d.len() {
-		if d.digit(i) != '0' {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	return first, last
-}
-
-func (d *decimal) integral() bool {
-	_, last := d.nonZero()
-	return last < 0 || d.power(last) >= 0
-}
-
-func (d *decimal) sign() int {
-	if first, _ := d.nonZero(); first < 0 {
-		return 0
-	}
-	if d.neg {
-		return -1
-	}
-	return 1
-}
-
-// compare returns -1, 0 or +1 as d is less than, equal to or greater than e.
-func (d *decimal) compare(e *decimal) int {
-	s, t := d.sign(), e.sign()
-	if s != t {
-		if s < t {
-			return -1
-		}
-		return 1
-	}
-	if s == 0 {
-		return 0
-	}
-	// Same sign, both non-zero: compare magnitudes, then apply the sign.
-	i, _ := d.nonZero()
-	j, _ := e.nonZero()
-	mag := 0
-	if p, q := d.power(i), e.power(j); p != q {
-		mag = 1
-		if p < q {
-			mag = -1
-		}
-	} else {
-		for ; mag == 0 && (i < d.len() || j < e.len()); i, j = i+1, j+1 {
-			if a, b := d.digit(i), e.digit(j); a != b {
-				mag = 1
-				if a < b {
-					mag = -1
-				}
-			}
-		}
-	}
-	return s * mag
-}
-
-// lookup returns the value of key in obj, the last one if the key is
-// repeated: encoding/json and JavaScript's JSON.parse keep the last, so a
-// JSON Schema validator sees that one (obj.Get returns the first).
-func lookup(obj *fastjson.Object, key string) *fastjson.Value {
-	var last *fastjson.Value
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if string(k) == key {
-			last = v
-		}
-	})
-	return last
-}
-
-// enumOf returns the index of v's string in names. An absent v is an error
-// when required, else the zero value.
-func enumOf[E ~uint8](v *fastjson.Value, field string, names []string, required bool) (E, error) {
-	if v == nil {
+// enumOfVal returns the index of v's string in names. An absent v is an
+// error when required, else the zero value.
+func enumOfVal[E ~uint8](v jval, field string, names []string, required bool) (E, error) {
+	if v.kind == jAbsent {
 		if required {
 			return 0, missing(field)
 		}
 		return 0, nil
 	}
-	b, err := stringOf(v, field, -1)
+	b, err := strOf(v, field, -1)
 	if err != nil {
 		return 0, err
 	}

@@ -172,3 +172,39 @@ func TestStateReuseDoesNotAllocate(t *testing.T) {
 		t.Fatalf("decode+encode of a warm state allocates %v times", n)
 	}
 }
+
+func BenchmarkStateDecode(b *testing.B) {
+	src := typicalState()
+	buf := src.AppendBinary(nil)
+	var s State
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodeState(buf, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStateEncode(b *testing.B) {
+	src := typicalState()
+	buf := src.AppendBinary(nil)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = src.AppendBinary(buf[:0])
+	}
+}
+
+// typicalState is a checkout session part-way: what most cached states look
+// like.
+func typicalState() State {
+	return State{
+		Flags: FlagInFieldFocus, Start: 1767225600000, Last: 1767225692000, ActiveAt: 1767225685000,
+		Events: 23, PageSince: 1767225631000, Kind: 6, PageViews: 5, Distinct: 4,
+		Pages: [3]uint16{0x2b5e, 0x9d1c, 0x4f11}, IdleLongestMs: 15000, IdleCartMs: 9000,
+		CartValue: 34900, CartItems: 1, CheckoutStep: 2, FieldSince: 1767225680000,
+		Fields: [3]uint16{0x1234, 0x2345, 0}, Focuses: 3, MovesD: 2100, TurnsD: 140,
+		Deadline: 1767227492000, Visitor: []byte("v-3f9a1c2b"), Site: []byte("demo-shop"), URL: []byte("/checkout/payment"),
+	}
+}

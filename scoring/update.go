@@ -33,7 +33,9 @@ func Update(s *State, ev *schemas.Event, set *Settings) {
 	// as of s.Last.
 	gain := 1.0
 	if ts > s.Last {
-		s.decay(math.Exp(-float64(ts-s.Last) / float64(set.WindowMs)))
+		if s.ExitD|s.ErrorsD|s.RageD|s.DeadD|s.MovesD|s.TurnsD != 0 {
+			s.decay(math.Exp(-float64(ts-s.Last) / float64(set.WindowMs)))
+		}
 		s.Last = ts
 	} else if ts < s.Last {
 		gain = math.Exp(-float64(s.Last-ts) / float64(set.WindowMs))
