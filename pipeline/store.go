@@ -27,7 +27,6 @@ type Store struct {
 	values  atomic.Uint64 // bytes of state (values only) written
 	writes  atomic.Uint64
 	inserts atomic.Uint64 // sets of sessions that were not in the cache
-	deletes atomic.Uint64
 	epoch   atomic.Uint32
 
 	// The loss-detection index of every Processor counts against one
@@ -72,12 +71,6 @@ func (s *Store) set(key, val []byte, inserted bool) {
 	}
 }
 
-// del removes key.
-func (s *Store) del(key []byte) {
-	s.c.Del(key)
-	s.deletes.Add(1)
-}
-
 // StoreStats is a snapshot of the store's counters.
 type StoreStats struct {
 	Entries      uint64
@@ -88,8 +81,8 @@ type StoreStats struct {
 	// only), so StateBytes/Writes is the mean encoded state.
 	Writes     uint64
 	StateBytes uint64
-	// Evictions estimates sessions pushed out of the ring: inserts minus
-	// deletes minus entries still held.
+	// Evictions estimates sessions pushed out of the ring: sessions
+	// inserted minus entries still held.
 	Evictions uint64
 }
 
@@ -99,8 +92,8 @@ func (s *Store) Stats() StoreStats {
 	s.c.UpdateStats(&fs)
 	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load(),
 		Writes: s.writes.Load(), StateBytes: s.values.Load()}
-	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
-		st.Evictions = in - out
+	if in := s.inserts.Load(); in > fs.EntriesCount {
+		st.Evictions = in - fs.EntriesCount
 	}
 	return st
 }

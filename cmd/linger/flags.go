@@ -49,9 +49,15 @@ func envName(flagName string) string {
 
 // parse parses args, then fills every flag not given from its environment
 // variable.
+//
+// A bad flag is an errUsage: the flag package has already printed the problem
+// and the usage.
 func (fs *flagSet) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -66,7 +72,11 @@ func (fs *flagSet) parse(args []string) error {
 			}
 		}
 	})
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
 }
 
 // byteSize is a flag value of bytes that reads 268435456, 256MiB, 256M or

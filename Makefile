@@ -1,0 +1,59 @@
+# linger — make targets. `make demo` and `make test` are the quick start.
+
+GO          ?= go
+BIN         ?= bin/linger
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X github.com/lingerhq/linger/pipeline.Version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Benchmarks: make bench BENCH=Process COUNT=10
+BENCH       ?= .
+COUNT       ?= 5
+
+.PHONY: build test test-race lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/linger
+
+## test: every test: unit, golden, kfake integration, end-to-end (the real
+## binary as processes) and interop (kcat, when installed).
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 10m ./...
+
+test-race:
+	$(GO) test -count=1 -race -timeout 15m ./...
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+tidy-check:
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+check: lint tidy-check test test-race
+
+## demo: embedded broker + visitor simulator + processor, invites printed live.
+## Ctrl-C stops it; `make demo ARGS="--duration 30s"` stops by itself.
+demo:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/linger demo $(ARGS)
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./...
+
+## fuzz: a short run of each fuzzer (FUZZTIME each).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzEventSchemaAgreement$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./scoring -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+clean:
+	rm -rf bin
