@@ -345,4 +345,3 @@ func TestUsageAndErrors(t *testing.T) {
 		})
 	}
 }
-
