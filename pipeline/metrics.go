@@ -21,7 +21,8 @@ type Metrics struct {
 	Holdout     *prometheus.CounterVec
 	Withdrawals *prometheus.CounterVec
 	Suppressed  *prometheus.CounterVec
-	Score       *prometheus.HistogramVec
+	// Score is filled per batch by the workers (see batchHistogram).
+	Score *batchHistogram
 	Latency     prometheus.Histogram
 
 	Lag           *prometheus.GaugeVec
@@ -70,10 +71,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Holdout:     counterVec("linger_holdout_invites_total", "Invites decided for sessions in the holdout group, by reason.", "reason", reasons),
 		Withdrawals: counterVec("linger_withdrawals_total", "Invites taken back because the visitor bought or opened chat, by reason of the invite.", "reason", reasons),
 		Suppressed:  counterVec("linger_suppressed_total", "Would-be invites (a score over its threshold) the policy held back, by rule.", "reason", scoring.SuppressedReasons()),
-		Score: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "linger_score", Help: "Scores computed, one per event and model.",
-			Buckets: prometheus.LinearBuckets(0.05, 0.05, 20),
-		}, []string{"model"}),
+		Score: newBatchHistogram("linger_score", "Scores computed, one per event and model.", "model",
+			reasons, prometheus.LinearBuckets(0.05, 0.05, 20)),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "linger_decision_latency_seconds", Help: "Time from a decision's event time to the decision.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
@@ -95,9 +94,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over."),
 		IndexDropped:   counter("linger_session_index_dropped_total", "Sessions not tracked for loss detection because the index was full."),
 	}
-	for _, model := range reasons {
-		m.Score.WithLabelValues(model)
-	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Events, m.DLQ, m.Invites, m.Holdout, m.Withdrawals, m.Suppressed, m.Score, m.Latency,
@@ -108,8 +104,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// partitionMetrics are the counters a worker updates per event, resolved once
-// so the hot path does no label lookups.
+// partitionMetrics are a worker's handles on the metrics, resolved once so the
+// hot path does no label lookups. Per-event counts (events by type, scores,
+// suppressed invites) are kept locally and added once per batch by flush:
+// an atomic add per event on a counter every worker shares costs more than
+// the rest of the bookkeeping.
 type partitionMetrics struct {
 	events      [16]prometheus.Counter // by schemas.Type
 	dlq         [16]prometheus.Counter // by schemas.Problem
@@ -117,8 +116,11 @@ type partitionMetrics struct {
 	holdout     [3]prometheus.Counter
 	withdrawals [3]prometheus.Counter
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
-	score       [2]prometheus.Observer
+	score       [2]*localHist
 	latency     prometheus.Observer
+
+	nEvents     [16]uint64
+	nSuppressed [16]uint64
 	lag         prometheus.Gauge
 	lost        prometheus.Counter
 	corrupt     prometheus.Counter
@@ -147,9 +149,27 @@ func (m *Metrics) forPartition(p int32) *partitionMetrics {
 	for o := scoring.SuppressedBot; o.Suppressed(); o++ {
 		pm.suppressed[o] = m.Suppressed.WithLabelValues(o.String())
 	}
-	pm.score[0] = m.Score.WithLabelValues(schemas.ReasonAbandonment.String())
-	pm.score[1] = m.Score.WithLabelValues(schemas.ReasonConfusion.String())
+	pm.score[0] = m.Score.local(0) // abandonment, the order of schemas.Reasons
+	pm.score[1] = m.Score.local(1)
 	return pm
+}
+
+// flush adds the batch's local counts to the shared metrics.
+func (pm *partitionMetrics) flush() {
+	for i, n := range pm.nEvents {
+		if n > 0 {
+			pm.events[i].Add(float64(n))
+			pm.nEvents[i] = 0
+		}
+	}
+	for i, n := range pm.nSuppressed {
+		if n > 0 {
+			pm.suppressed[i].Add(float64(n))
+			pm.nSuppressed[i] = 0
+		}
+	}
+	pm.score[0].flush()
+	pm.score[1].flush()
 }
 
 // unregisteredMetrics returns handles on a registry nobody scrapes, for a

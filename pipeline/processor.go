@@ -126,7 +126,7 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 	err := p.dec.Decode(key, value, p.nowMs, &p.ev)
 	if err != nil {
 		if errors.Is(err, schemas.ErrUnknownType) {
-			p.m.events[schemas.TypeUnknown].Inc()
+			p.m.nEvents[schemas.TypeUnknown]++
 			return
 		}
 		problem, detail := schemas.ProblemInternal, err.Error()
@@ -139,16 +139,16 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 		return
 	}
 	ev := &p.ev
-	p.m.events[ev.Type].Inc()
+	p.m.nEvents[ev.Type]++
 	p.maxTS = max(p.maxTS, ev.TS)
 
 	sl := p.session(ev)
 	decided := p.engine.Apply(&sl.st, ev, &p.d)
 	sc := p.engine.Scores()
-	p.m.score[0].Observe(sc.Abandonment)
-	p.m.score[1].Observe(sc.Confusion)
+	p.m.score[0].observe(sc.Abandonment)
+	p.m.score[1].observe(sc.Confusion)
 	if o := p.engine.Outcome(); o.Suppressed() {
-		p.m.suppressed[o].Inc()
+		p.m.nSuppressed[o]++
 	}
 	if decided {
 		p.emit()
@@ -237,6 +237,7 @@ func (p *Processor) End() *Output {
 	}
 	p.n = 0
 	clear(p.table)
+	p.m.flush()
 	if len(p.alive) >= p.sweepAt {
 		p.sweep()
 	}
