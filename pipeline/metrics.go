@@ -22,8 +22,8 @@ type Metrics struct {
 	Withdrawals *prometheus.CounterVec
 	Suppressed  *prometheus.CounterVec
 	// Score is filled per batch by the workers (see batchHistogram).
-	Score *batchHistogram
-	Latency     prometheus.Histogram
+	Score   *batchHistogram
+	Latency prometheus.Histogram
 
 	Lag           *prometheus.GaugeVec
 	Partitions    prometheus.Gauge
