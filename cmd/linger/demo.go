@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 3, "new visitor sessions per second")
 	seed := fs.Uint64("seed", 1, "simulator seed: the same seed plays the same visitors")
 	mix := fs.String("mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
-	warmup := fs.Duration("warmup", 2*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds")
+	warmup := fs.Duration("warmup", 5*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds (hesitators are invited 2 to 5 minutes into their visit)")
 	partitions := fs.Int("partitions", 4, "partitions of each topic of the embedded broker")
 	fs.StringVar(&f.http, "http", "", "address for /metrics, /healthz and /readyz (empty: off)")
 	if err := fs.parse(args); err != nil {
@@ -88,7 +87,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	procDone := make(chan error, 1)
 	go func() { procDone <- runProcessor(procCtx, log, &f, scfg) }()
 
-	d := &demo{out: stdout, start: time.Now()}
+	d := &demo{out: stdout}
 	var wg sync.WaitGroup
 	printerCtx, stopPrinter := context.WithCancel(context.Background())
 	wg.Add(2)
@@ -136,15 +135,21 @@ func flagGiven(fs *flagSet, name string) bool {
 
 // demo holds the demo's counters and output.
 type demo struct {
-	out   io.Writer
-	mu    sync.Mutex // serializes lines on out
-	start time.Time
+	out io.Writer
+	mu  sync.Mutex // serializes lines on out
 
 	events    atomic.Int64
 	sessions  atomic.Int64
 	invites   atomic.Int64
 	withdraws atomic.Int64
 	holdouts  atomic.Int64
+
+	// live is set when the simulator has caught up with the clock after
+	// the warm-up replay: rates count from then, not from the burst.
+	liveOnce    sync.Once
+	liveAt      atomic.Int64 // Unix ms
+	liveEvents  atomic.Int64
+	liveInvites atomic.Int64 // invites for events after liveAt
 }
 
 func (d *demo) printf(format string, args ...any) {
@@ -166,6 +171,10 @@ func (d *demo) produce(ctx context.Context, addr string, sim *bench.Simulator) {
 	var rec bench.Record
 	for ctx.Err() == nil && stream.NextRecord(&rec) {
 		if wait := time.Until(time.UnixMilli(rec.TS)); wait > 0 {
+			d.liveOnce.Do(func() {
+				d.liveEvents.Store(d.events.Load())
+				d.liveAt.Store(time.Now().UnixMilli())
+			})
 			select {
 			case <-ctx.Done():
 				return
@@ -220,6 +229,9 @@ func (d *demo) line(dec *schemas.Decision) string {
 		return b.String()
 	default:
 		d.invites.Add(1)
+		if at := d.liveAt.Load(); at != 0 && dec.EventTS >= at {
+			d.liveInvites.Add(1)
+		}
 	}
 	fmt.Fprintf(&b, "%s  invite    %-11s %.2f  %-12s %-9s %-22s", at, dec.Reason, dec.Score, dec.Session, dec.Page.Kind, dec.Page.URL)
 	for i, s := range dec.Signals {
@@ -245,14 +257,16 @@ func trimFloat(v float64) string {
 }
 
 func (d *demo) status() {
-	secs := time.Since(d.start).Seconds()
 	ev, ss, inv := d.events.Load(), d.sessions.Load(), d.invites.Load()
 	pct := 0.0
 	if ss > 0 {
 		pct = 100 * float64(inv) / float64(ss)
 	}
-	d.printf("── %s  %d events (%.0f/s) · %d sessions · %d invites (%.1f%% of sessions, %.1f/min) · %d withdrawn\n",
-		time.Now().Format("15:04:05"), ev, float64(ev)/secs, ss, inv, pct, float64(inv)/secs*60, d.withdraws.Load())
+	rates := "replaying the warm-up"
+	if at := d.liveAt.Load(); at != 0 {
+		secs := max(time.Since(time.UnixMilli(at)).Seconds(), 1)
+		rates = fmt.Sprintf("live: %.0f events/s, %.1f invites/min", float64(ev-d.liveEvents.Load())/secs, float64(d.liveInvites.Load())/secs*60)
+	}
+	d.printf("── %s  %d events · %d sessions · %d invites (%.1f%% of sessions) · %d withdrawn · %s\n",
+		time.Now().Format("15:04:05"), ev, ss, inv, pct, d.withdraws.Load(), rates)
 }
-
-var _ = errors.New

@@ -281,7 +281,7 @@ func TestDemoStopsByItself(t *testing.T) {
 	if n := len(invite.FindAllString(out, -1)); n < 3 {
 		t.Fatalf("%d invite lines, want a few (the warm-up replays two minutes of traffic):\n%s", n, out)
 	}
-	if !regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events .* \d+ invites \(\d+\.\d% of sessions`).MatchString(out) || !strings.Contains(out, "demo stopped") {
+	if !regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events · \d+ sessions · \d+ invites \(\d+\.\d% of sessions\) · \d+ withdrawn · live: \d+ events/s, \d+\.\d invites/min`).MatchString(out) || !strings.Contains(out, "demo stopped") {
 		t.Fatalf("no running invite rate or no clean stop:\n%s", out)
 	}
 }
