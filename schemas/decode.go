@@ -499,9 +499,15 @@ func enumOfVal[E ~uint8](v jval, field string, names []string, required bool) (E
 	if err != nil {
 		return 0, err
 	}
-	i := enumIndex(names, b)
+	return enumByName[E](b, field, names)
+}
+
+// enumByName returns the index of name in names, or an invalid_value error
+// that lists the names.
+func enumByName[E ~uint8](name []byte, field string, names []string) (E, error) {
+	i := enumIndex(names, name)
 	if i == 0 {
-		return 0, invalid(field, fmt.Sprintf("%q is not one of %v", b, names[1:]))
+		return 0, invalid(field, fmt.Sprintf("%q is not one of %v", name, names[1:]))
 	}
 	return E(i), nil
 }

@@ -92,9 +92,5 @@ func enumOf[E ~uint8](v *fastjson.Value, field string, names []string, required 
 	if err != nil {
 		return 0, err
 	}
-	i := enumIndex(names, b)
-	if i == 0 {
-		return 0, invalid(field, fmt.Sprintf("%q is not one of %v", b, names[1:]))
-	}
-	return E(i), nil
+	return enumByName[E](b, field, names)
 }
