@@ -121,7 +121,8 @@ func (p *Processor) Begin() {
 	p.out.dlq = p.out.dlq[:0]
 }
 
-// Process handles one record of the batch.
+// Process handles one record of the batch. key and value must stay unchanged
+// until the batch's output is consumed: DLQ records refer to them.
 func (p *Processor) Process(key, value []byte, offset int64) {
 	err := p.dec.Decode(key, value, p.nowMs, &p.ev)
 	if err != nil {
