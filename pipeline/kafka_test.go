@@ -490,3 +490,75 @@ func TestHTTPEndpoints(t *testing.T) {
 }
 
 var _ = errors.New
+
+// TestBrokerDataDirPersists: with --data-dir, topics and records survive a
+// restart of the embedded broker.
+func TestBrokerDataDirPersists(t *testing.T) {
+	dir := t.TempDir()
+	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, DataDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, b.Addr())
+	produce(t, cl, schemas.TopicEvents, hesitators(3))
+	cl.Close()
+	b.Close()
+
+	b, err = StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, DataDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	got := collect(t, b.Addr(), schemas.TopicEvents).waitN(t, 18, 10*time.Second)
+	if len(got) != 18 {
+		t.Fatalf("%d records after a restart, want the 18 produced before", len(got))
+	}
+	adm := kadm.NewClient(newClient(t, b.Addr()))
+	td, err := adm.ListTopics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range schemas.Topics {
+		if !td.Has(spec.Name) {
+			t.Errorf("topic %s missing after a restart", spec.Name)
+		}
+	}
+}
+
+// TestBrokerCreatesEveryTopic: the embedded broker creates schemas.Topics,
+// the compacted ones with cleanup.policy=compact.
+func TestBrokerCreatesEveryTopic(t *testing.T) {
+	b := startBroker(t, 3)
+	adm := kadm.NewClient(newClient(t, b.Addr()))
+	ctx := context.Background()
+	td, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, spec := range schemas.Topics {
+		names = append(names, spec.Name)
+		if !td.Has(spec.Name) || len(td[spec.Name].Partitions) != 3 {
+			t.Errorf("topic %s: missing or not 3 partitions", spec.Name)
+		}
+	}
+	cfgs, err := adm.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range schemas.Topics {
+		rc, err := cfgs.On(spec.Name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy := ""
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" {
+				policy = c.MaybeValue()
+			}
+		}
+		if (policy == "compact") != spec.Compacted {
+			t.Errorf("topic %s: cleanup.policy %q, compacted %v", spec.Name, policy, spec.Compacted)
+		}
+	}
+}
