@@ -23,6 +23,21 @@ type Config struct {
 	// SessionTimeout ends a session after this much event-time inactivity;
 	// its state is then dropped. Default: 30m.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// AllowedLateness: a partition's watermark trails the newest event time
+	// by this much, so events up to this late still count before timers
+	// fire; later ones are applied and counted as late. Default: 5s.
+	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	// Silence is how long a visitor may be quiet on a silence page before a
+	// timer checks on them (again every Silence, up to SilenceMax), so a
+	// visitor who stops sending events is noticed. Default: 30s; 0 turns
+	// silence timers off.
+	Silence time.Duration `yaml:"silence"`
+	// SilenceMax stops the silence checks after this much silence.
+	// Default: 5m.
+	SilenceMax time.Duration `yaml:"silence_max"`
+	// SilencePages are the page kinds silence is checked on.
+	// Default: [cart, checkout, pricing].
+	SilencePages []string `yaml:"silence_pages"`
 	// Window is the time constant of the decayed counters (rage clicks,
 	// errors, exit intents): an event counts fully now, 37% one window
 	// later. Default: 1m.
@@ -96,6 +111,10 @@ const (
 func DefaultConfig() *Config {
 	c := &Config{
 		SessionTimeout:       30 * time.Minute,
+		AllowedLateness:      5 * time.Second,
+		Silence:              30 * time.Second,
+		SilenceMax:           5 * time.Minute,
+		SilencePages:         []string{"cart", "checkout", "pricing"},
 		Window:               time.Minute,
 		BreathingSpace:       15 * time.Second,
 		InviteTTL:            60 * time.Second,
@@ -159,15 +178,26 @@ func (c *Config) Validate() error {
 	if c.BreathingSpace < 0 {
 		bad("breathing_space must not be negative, got %v", c.BreathingSpace)
 	}
+	if c.AllowedLateness < 0 {
+		bad("allowed_lateness must not be negative, got %v", c.AllowedLateness)
+	}
+	if c.Silence < 0 || c.SilenceMax < 0 {
+		bad("silence and silence_max must not be negative, got %v and %v", c.Silence, c.SilenceMax)
+	}
 	if c.Cooldown < 0 {
 		bad("cooldown must not be negative, got %v", c.Cooldown)
 	}
 	if c.MaxInvitesPerSession < 0 || c.MaxInvitesPerSession > 255 {
 		bad("max_invites_per_session must be between 0 and 255, got %d", c.MaxInvitesPerSession)
 	}
-	for _, k := range c.EligiblePages {
-		if _, ok := schemas.ParsePageKind(k); !ok {
-			bad("eligible_pages: %q is not a page kind (%s)", k, strings.Join(schemas.PageKinds(), ", "))
+	for _, pages := range []struct {
+		key   string
+		kinds []string
+	}{{"eligible_pages", c.EligiblePages}, {"silence_pages", c.SilencePages}} {
+		for _, k := range pages.kinds {
+			if _, ok := schemas.ParsePageKind(k); !ok {
+				bad("%s: %q is not a page kind (%s)", pages.key, k, strings.Join(schemas.PageKinds(), ", "))
+			}
 		}
 	}
 	for m := range numModels {
@@ -252,6 +282,7 @@ func (c *Config) resolve() error {
 func (c *Config) clone() *Config {
 	n := *c
 	n.EligiblePages = append([]string(nil), c.EligiblePages...)
+	n.SilencePages = append([]string(nil), c.SilencePages...)
 	n.Models.Abandonment.Weights = cloneMap(c.Models.Abandonment.Weights)
 	n.Models.Confusion.Weights = cloneMap(c.Models.Confusion.Weights)
 	n.Scales = cloneMap(c.Scales)
@@ -288,14 +319,18 @@ type Settings struct {
 	// Site is the site these settings are for, "" for the defaults.
 	Site string
 
-	SessionTimeoutMs int64
-	WindowMs         int64
-	BreathingMs      int64
-	InviteTTLMs      int64
-	CooldownMs       int64
-	MaxInvites       uint32
-	Eligible         [16]bool // by schemas.PageKind
-	Threshold        [numModels]float64
+	SessionTimeoutMs  int64
+	AllowedLatenessMs int64
+	SilenceMs         int64
+	SilenceMaxMs      int64
+	SilencePage       [16]bool // by schemas.PageKind
+	WindowMs          int64
+	BreathingMs       int64
+	InviteTTLMs       int64
+	CooldownMs        int64
+	MaxInvites        uint32
+	Eligible          [16]bool // by schemas.PageKind
+	Threshold         [numModels]float64
 	// HoldoutBasisPoints of sessions (out of 10000) are held out.
 	HoldoutBasisPoints uint64
 	Team               [numModels][]byte
@@ -310,12 +345,15 @@ type Settings struct {
 
 func (c *Config) settings() *Settings {
 	s := &Settings{
-		SessionTimeoutMs: c.SessionTimeout.Milliseconds(),
-		WindowMs:         c.Window.Milliseconds(),
-		BreathingMs:      c.BreathingSpace.Milliseconds(),
-		InviteTTLMs:      c.InviteTTL.Milliseconds(),
-		CooldownMs:       c.Cooldown.Milliseconds(),
-		MaxInvites:       uint32(c.MaxInvitesPerSession),
+		SessionTimeoutMs:  c.SessionTimeout.Milliseconds(),
+		AllowedLatenessMs: c.AllowedLateness.Milliseconds(),
+		SilenceMs:         c.Silence.Milliseconds(),
+		SilenceMaxMs:      c.SilenceMax.Milliseconds(),
+		WindowMs:          c.Window.Milliseconds(),
+		BreathingMs:       c.BreathingSpace.Milliseconds(),
+		InviteTTLMs:       c.InviteTTL.Milliseconds(),
+		CooldownMs:        c.Cooldown.Milliseconds(),
+		MaxInvites:        uint32(c.MaxInvitesPerSession),
 		// Round, so that 12.5% is 1250 points and not 1249.
 		HoldoutBasisPoints: uint64(math.Round(c.HoldoutPercent * 100)),
 	}
@@ -325,6 +363,10 @@ func (c *Config) settings() *Settings {
 	for _, k := range c.EligiblePages {
 		kind, _ := schemas.ParsePageKind(k)
 		s.Eligible[kind] = true
+	}
+	for _, k := range c.SilencePages {
+		kind, _ := schemas.ParsePageKind(k)
+		s.SilencePage[kind] = true
 	}
 	for m := range numModels {
 		s.Threshold[m] = *c.Thresholds.at(m)
@@ -354,6 +396,7 @@ func (s *Settings) hash() uint32 {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%d %d %d %d %d %d %v %v %d %q %v\n", s.SessionTimeoutMs, s.WindowMs, s.BreathingMs,
 		s.InviteTTLMs, s.CooldownMs, s.MaxInvites, s.Eligible, s.Threshold, s.HoldoutBasisPoints, s.Team, s.Bias)
+	fmt.Fprintf(h, "timers %d %d %d %v\n", s.AllowedLatenessMs, s.SilenceMs, s.SilenceMaxMs, s.SilencePage)
 	for _, sig := range registry {
 		fmt.Fprintf(h, "%s %v %v %v\n", sig.Name, s.Weight[Abandonment][sig.index], s.Weight[Confusion][sig.index], s.Scale[sig.index])
 	}

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"math"
+	"strings"
 
 	"github.com/lingerhq/linger/schemas"
 )
@@ -60,6 +61,7 @@ type Engine struct {
 	scores  [numModels]float64
 	outcome Outcome
 	set     *Settings
+	timer   bool // the moment being decided is a timer's, not an event's
 }
 
 // NewEngine returns an engine deciding with cfg.
@@ -80,34 +82,50 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 	Update(s, ev, set)
 	e.score(s, ev.TS, set)
 
+	var decided bool
 	if s.Invites > 0 && s.Flags&FlagWithdrawn == 0 &&
 		(ev.Type == schemas.TypePurchase || ev.Type == schemas.TypeChat && ev.ChatAction == schemas.ChatOpen) &&
 		ev.TS < s.InviteAt+set.InviteTTLMs {
 		e.outcome = OutcomeWithdraw
 		s.Flags |= FlagWithdrawn
 		e.fill(s, ev.Session, ev.TS, set, d, schemas.ActionWithdraw, int(s.InviteReason)-1)
-		return true
+		decided = true
+	} else {
+		decided = e.decide(s, ev.Session, ev.TS, set, d)
 	}
-	return e.decide(s, ev.Session, ev.TS, set, d)
+	s.Deadline = NextDeadline(s, set)
+	return decided
 }
 
-// Evaluate scores s as of event time at without an event (a timer) and
-// applies the policy, like Apply.
-func (e *Engine) Evaluate(s *State, session []byte, at int64, d *schemas.Decision) bool {
+// Fire handles s's deadline as of event time at (at ≥ s.Deadline): a
+// silence check scores the session as of at and applies the policy, like
+// Apply; at or past the session's expiry, it reports expired and decides
+// nothing. The decision's event time is at, so it does not depend on when
+// the timer happened to run. Fire sets the next deadline.
+func (e *Engine) Fire(s *State, at int64, d *schemas.Decision) (decided, expired bool) {
 	set := e.cfg.For(s.Site)
+	if at >= s.Last+set.SessionTimeoutMs {
+		e.outcome = OutcomeNone
+		return false, true
+	}
 	e.score(s, at, set)
-	return e.decide(s, session, at, set, d)
+	e.timer = true
+	decided = e.decide(s, s.Session, at, set, d)
+	e.timer = false
+	s.Checked = max(s.Checked, at)
+	s.Deadline = NextDeadline(s, set)
+	return decided, false
 }
 
-// Scores returns the scores of the last Apply or Evaluate.
+// Scores returns the scores of the last Apply or Fire.
 func (e *Engine) Scores() schemas.Scores {
 	return schemas.Scores{Abandonment: e.scores[Abandonment], Confusion: e.scores[Confusion]}
 }
 
-// Outcome returns what the policy made of the last Apply or Evaluate.
+// Outcome returns what the policy made of the last Apply or Fire.
 func (e *Engine) Outcome() Outcome { return e.outcome }
 
-// Features returns the signal values of the last Apply or Evaluate, indexed
+// Features returns the signal values of the last Apply or Fire, indexed
 // like Signals().
 func (e *Engine) Features() *Vector { return &e.raw }
 
@@ -233,8 +251,12 @@ func (e *Engine) topSignals(s *State, m int, set *Settings, d *schemas.Decision)
 		out.Value = e.raw[top[k]]
 		out.Weight = w[top[k]]
 		out.Detail = out.Detail[:0]
-		if sig.Detail != nil {
+		switch {
+		case sig.Detail != nil:
 			out.Detail = append(out.Detail, sig.Detail(s)...)
+		case e.timer && strings.HasPrefix(sig.Name, "idle_"):
+			// A timer decided: say that silence, not an event, did it.
+			out.Detail = append(out.Detail, "silence timer"...)
 		}
 	}
 }

@@ -187,9 +187,10 @@ func TestTopSignalsOrder(t *testing.T) {
 	}
 }
 
-// TestEvaluateWithoutEvent: a timer can score a session as of a later time;
-// silence alone on checkout with a full cart crosses the threshold.
-func TestEvaluateWithoutEvent(t *testing.T) {
+// TestSilenceTimer: a visitor who goes quiet on checkout with a full cart is
+// checked every 30 s of silence, and invited at a check, as of that check's
+// time, with the silence named in the signals.
+func TestSilenceTimer(t *testing.T) {
 	e := NewEngine(DefaultConfig())
 	var st State
 	var d schemas.Decision
@@ -197,14 +198,72 @@ func TestEvaluateWithoutEvent(t *testing.T) {
 	for i := range evs {
 		e.Apply(&st, &evs[i], &d)
 	}
-	if e.Evaluate(&st, []byte("s-e"), timelineBase+10_000, &d) {
-		t.Fatal("invited after 10 s of silence")
+	active := evs[2].TS
+	var checks []int64
+	for st.Deadline < st.Last+30*60_000 {
+		at := st.Deadline
+		checks = append(checks, (at-active)/1000)
+		decided, expired := e.Fire(&st, at, &d)
+		if expired {
+			t.Fatal("expired at a silence check")
+		}
+		if decided {
+			if d.EventTS != at || d.ExpiresAt != at+60_000 {
+				t.Fatalf("decision times %d/%d, want the check's time and 60 s after", d.EventTS, d.ExpiresAt)
+			}
+			said := false
+			for _, sig := range d.Signals {
+				said = said || string(sig.Detail) == "silence timer"
+			}
+			if !said {
+				t.Fatalf("a timer's decision must say silence did it: %+v", d.Signals)
+			}
+			break
+		}
+		if len(checks) > 20 {
+			t.Fatal("silence checks never stop")
+		}
 	}
-	if !e.Evaluate(&st, []byte("s-e"), timelineBase+180_000, &d) {
-		t.Fatalf("no invite after 3 min of silence at checkout (score %v)", e.Scores())
+	if !(len(checks) >= 2 && checks[0] == 30 && checks[len(checks)-1]%30 == 0) {
+		t.Fatalf("checks at %v s of silence, want every 30 s from 30 s", checks)
 	}
-	if d.EventTS != timelineBase+180_000 || d.ExpiresAt != d.EventTS+60_000 {
-		t.Fatalf("decision times %d/%d: want the evaluation time and 60 s after it", d.EventTS, d.ExpiresAt)
+	// Invited: no more silence checks, only the expiry is left.
+	if st.Deadline != st.Last+30*60_000 {
+		t.Fatalf("deadline %d after the invite, want the expiry %d", st.Deadline, st.Last+30*60_000)
+	}
+	if _, expired := e.Fire(&st, st.Deadline, &d); !expired {
+		t.Fatal("not expired at its expiry")
+	}
+}
+
+// TestNextDeadline: silence checks only where silence means something.
+func TestNextDeadline(t *testing.T) {
+	set := DefaultConfig().For(nil)
+	base := State{Start: 1000, Last: 50_000, ActiveAt: 40_000, Kind: uint8(schemas.KindCheckout)}
+	expiry := base.Last + set.SessionTimeoutMs
+	for _, tc := range []struct {
+		name   string
+		change func(*State)
+		want   int64
+	}{
+		{"quiet at checkout", func(*State) {}, 70_000},
+		{"after a check", func(s *State) { s.Checked = 70_000 }, 100_000},
+		{"right on a check", func(s *State) { s.Checked = 100_000 }, 130_000},
+		{"past silence_max", func(s *State) { s.Checked = 40_000 + 5*60_000 }, expiry},
+		{"product page", func(s *State) { s.Kind = uint8(schemas.KindProduct) }, expiry},
+		{"purchased", func(s *State) { s.Flags |= FlagPurchased }, expiry},
+		{"bot", func(s *State) { s.Flags |= FlagBot }, expiry},
+		{"chat open", func(s *State) { s.Flags |= FlagChatOpen }, expiry},
+		{"already invited", func(s *State) { s.Invites = 1 }, expiry},
+		{"never active", func(s *State) { s.ActiveAt = 0 }, expiry},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			tc.change(&s)
+			if got := NextDeadline(&s, set); got != tc.want {
+				t.Fatalf("NextDeadline = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -97,14 +97,23 @@ type State struct {
 	InviteReason uint8
 
 	// Deadline is the event time at which the session next needs attention
-	// without an event: today its expiry (Last + session timeout). It lives
-	// in the value because fastcache has no expiry of its own.
+	// without an event (NextDeadline): a silence check or its expiry. It
+	// lives in the value because fastcache has no expiry of its own, and
+	// so survives a restore.
 	Deadline int64
+	// Armed is the deadline of the session's entry in its partition's
+	// timer index. It may lag Deadline: a later deadline is re-armed when
+	// the armed one fires, so a busy session keeps one index entry.
+	Armed int64
+	// Checked is the event time of the last silence check (timer).
+	Checked int64
 
 	Visitor  []byte
 	Site     []byte
 	URL      []byte // current page URL, cut to MaxStateURL bytes
 	ErrField []byte // the field of the latest validation error
+	// Session is the session id: a timer fires with only the state at hand.
+	Session []byte
 }
 
 // MaxStateURL bounds the URL kept in state; longer URLs are cut. Decisions
@@ -116,8 +125,8 @@ const MaxStateField = 64
 
 // Reset clears s for reuse, keeping the capacity of its byte slices.
 func (s *State) Reset() {
-	v, site, url, f := s.Visitor[:0], s.Site[:0], s.URL[:0], s.ErrField[:0]
-	*s = State{Visitor: v, Site: site, URL: url, ErrField: f}
+	v, site, url, f, id := s.Visitor[:0], s.Site[:0], s.URL[:0], s.ErrField[:0], s.Session[:0]
+	*s = State{Visitor: v, Site: site, URL: url, ErrField: f, Session: id}
 }
 
 // IsNew reports whether s has seen no event yet.
@@ -240,6 +249,11 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	w.bytes(s.Site)
 	w.bytes(s.URL)
 	w.bytes(s.ErrField)
+	// Fields added after the first release of version 1: older states lack
+	// them and read as zero, older releases skip them.
+	w.bytes(s.Session)
+	w.rel(s.Armed, s.Start)
+	w.rel(s.Checked, s.Start)
 
 	var m [maxMaskBytes]byte
 	n := binary.PutUvarint(m[:], w.mask)
@@ -294,6 +308,9 @@ const (
 	bitSite
 	bitURL
 	bitErrField
+	bitSession
+	bitArmed
+	bitChecked
 	numBitsV1
 )
 
@@ -348,7 +365,7 @@ func decodeV1(b []byte, s *State) error {
 			}
 			h[0], h[1], h[2] = binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint16(b[4:])
 			b = b[6:]
-		case bitVisitor, bitSite, bitURL, bitErrField:
+		case bitVisitor, bitSite, bitURL, bitErrField, bitSession:
 			l, k := uvarint(b)
 			if k <= 0 || l > uint64(len(b)-k) {
 				return errCorrupt
@@ -362,8 +379,10 @@ func decodeV1(b []byte, s *State) error {
 				s.Site = append(s.Site, v...)
 			case bitURL:
 				s.URL = append(s.URL, v...)
-			default:
+			case bitErrField:
 				s.ErrField = append(s.ErrField, v...)
+			default:
+				s.Session = append(s.Session, v...)
 			}
 		default:
 			v, k := uvarint(b)
@@ -426,6 +445,8 @@ func decodeV1(b []byte, s *State) error {
 	s.InviteAt = rel(bitInviteAt)
 	s.InviteReason = uint8(raw[bitInviteReason])
 	s.Deadline = rel(bitDeadline)
+	s.Armed = rel(bitArmed)
+	s.Checked = rel(bitChecked)
 	return nil
 }
 

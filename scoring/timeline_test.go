@@ -27,7 +27,10 @@ const timelineBase = int64(1767225600000)
 // where offset is a Go duration from the session start and the keys are the
 // event's fields (kind and url for page, ms, state, moves, dir_changes,
 // clicks, rage_clicks, dead_clicks, depth, dir, form, field, action, value,
-// items, step). A line "session ID key=value" sets the session, visitor,
+// items, step). "<offset> tick" moves the watermark to offset without an
+// event, as other sessions' events or the wall clock do. Timers fire as the
+// pipeline fires them: before each event, every deadline at or below the
+// watermark (the newest event time less the allowed lateness). A line "session ID key=value" sets the session, visitor,
 // site and bot flag of the lines after it. "# expect: ..." lines list the
 // decisions the script must produce, in order ("invite abandonment",
 // "withdraw", or "none"); they are checked on their own, so a golden file
@@ -42,8 +45,9 @@ type timeline struct {
 
 type step struct {
 	line  string
-	event []byte // v1 JSON
+	event []byte // v1 JSON; nil for a tick
 	key   []byte
+	tick  int64 // for "<offset> tick": the watermark reaches this event time
 }
 
 func parseTimeline(t *testing.T, path string) timeline {
@@ -96,6 +100,10 @@ func parseTimeline(t *testing.T, path string) timeline {
 		off, err := time.ParseDuration(fields[0])
 		if err != nil {
 			t.Fatalf("%s:%d: %v", path, n, err)
+		}
+		if fields[1] == "tick" {
+			tl.steps = append(tl.steps, step{line: line, tick: timelineBase + off.Milliseconds()})
+			continue
 		}
 		ev := session
 		ev.TS = timelineBase + off.Milliseconds()
@@ -197,13 +205,11 @@ func runTimeline(t *testing.T, tl timeline, cfg *Config) (string, []string, Vect
 		peaks Vector
 	)
 	e := NewEngine(cfg)
-	for _, s := range tl.steps {
-		if err := dec.Decode(s.key, s.event, 0, &ev); err != nil {
-			t.Fatalf("%s: %q: %v", tl.name, s.line, err)
-		}
-		decided := e.Apply(&st, &ev, &d)
+	lateness := cfg.For(nil).AllowedLatenessMs
+	var maxTS int64
+	record := func(line string, decided bool) {
 		sc := e.Scores()
-		fmt.Fprintf(&out, "%-60s ab=%.3f co=%.3f %s\n", s.line, sc.Abandonment, sc.Confusion, e.Outcome())
+		fmt.Fprintf(&out, "%-60s ab=%.3f co=%.3f %s\n", line, sc.Abandonment, sc.Confusion, e.Outcome())
 		for i, v := range e.Features() {
 			peaks[i] = max(peaks[i], v)
 		}
@@ -216,6 +222,31 @@ func runTimeline(t *testing.T, tl timeline, cfg *Config) (string, []string, Vect
 				got = append(got, "withdraw")
 			}
 		}
+	}
+	fire := func(watermark int64) {
+		for !st.IsNew() && st.Deadline <= watermark {
+			at := st.Deadline
+			decided, expired := e.Fire(&st, at, &d)
+			if expired {
+				fmt.Fprintf(&out, "%-60s expired\n", fmt.Sprintf("  [timer %s]", time.Duration(at-timelineBase)*time.Millisecond))
+				st.Reset()
+				return
+			}
+			record(fmt.Sprintf("  [timer %s]", time.Duration(at-timelineBase)*time.Millisecond), decided)
+		}
+	}
+	for _, s := range tl.steps {
+		if s.event == nil {
+			fire(s.tick)
+			continue
+		}
+		if err := dec.Decode(s.key, s.event, 0, &ev); err != nil {
+			t.Fatalf("%s: %q: %v", tl.name, s.line, err)
+		}
+		maxTS = max(maxTS, ev.TS)
+		fire(maxTS - lateness)
+		decided := e.Apply(&st, &ev, &d)
+		record(s.line, decided)
 	}
 	var buf []byte
 	buf = st.AppendBinary(buf)

@@ -7,7 +7,9 @@ import (
 	"github.com/lingerhq/linger/schemas"
 )
 
-// Update applies ev to s, with the window and session timeout of set.
+// Update applies ev to s, with the window and session timeout of set. It
+// does not set s.Deadline, which depends on the policy's decision too: the
+// Engine sets it (NextDeadline) after deciding.
 //
 // Events are applied on arrival, in offset order, but every duration is
 // computed from event times, so modest reordering does not change the
@@ -40,8 +42,10 @@ func Update(s *State, ev *schemas.Event, set *Settings) {
 	} else if ts < s.Last {
 		gain = math.Exp(-float64(s.Last-ts) / float64(set.WindowMs))
 	}
-	s.Deadline = s.Last + set.SessionTimeoutMs
 
+	if !bytes.Equal(ev.Session, s.Session) {
+		s.Session = append(s.Session[:0], ev.Session...)
+	}
 	if len(ev.Visitor) > 0 && !bytes.Equal(ev.Visitor, s.Visitor) {
 		s.Visitor = append(s.Visitor[:0], ev.Visitor...)
 	}
@@ -278,6 +282,26 @@ func hash16(b []byte) uint16 {
 		r = 1
 	}
 	return r
+}
+
+// NextDeadline returns the event time at which s next needs attention with
+// no event: its expiry (Last + session timeout), or earlier a silence check
+// while the visitor is quiet on a silence page (cart, checkout, pricing by
+// default) and could still be invited. Silence checks fall every
+// set.SilenceMs after the last activity, up to set.SilenceMaxMs of silence,
+// each after the last event and the last check.
+func NextDeadline(s *State, set *Settings) int64 {
+	d := s.Last + set.SessionTimeoutMs
+	if set.SilenceMs <= 0 || !set.SilencePage[s.Kind&15] || s.ActiveAt == 0 ||
+		s.Flags&(FlagBot|FlagPurchased|FlagChatOpen) != 0 || s.Invites >= set.MaxInvites {
+		return d
+	}
+	ref := max(s.Last, s.Checked)
+	next := s.ActiveAt + ((ref-s.ActiveAt)/set.SilenceMs+1)*set.SilenceMs
+	if next-s.ActiveAt <= set.SilenceMaxMs && next < d {
+		d = next
+	}
+	return d
 }
 
 func clampU32(v int64) uint32 {
