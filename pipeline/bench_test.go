@@ -15,7 +15,6 @@ import (
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline"
-	"github.com/lingerhq/linger/scoring"
 )
 
 // BenchmarkProcess measures the whole per-event path of a partition worker:
@@ -48,7 +47,7 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 	store := steadyStore(cacheBytes)
 	clock := func() time.Time { return time.UnixMilli(recs[len(recs)-1].TS) }
 	benchEpoch++
-	p := pipeline.NewProcessor(0, benchEpoch, store, scoring.DefaultConfig(), clock, nil)
+	p := pipeline.NewProcessor(0, pipeline.ProcessorConfig{Epoch: benchEpoch, Store: store, Now: clock})
 	decisions := 0
 	run := func(n int) {
 		for i := 0; i < n; i += batch {
@@ -57,6 +56,7 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 				p.Process(recs[j].Key, recs[j].Value, int64(j))
 			}
 			decisions += p.End().Decisions()
+			p.Commit()
 		}
 	}
 	// Warm up: slots, maps and buffers reach their steady size.
@@ -101,7 +101,7 @@ func steadyStore(size int) *pipeline.Store {
 	benchStore := pipeline.NewStore(size)
 	benchStores[size] = benchStore
 	{
-		p := pipeline.NewProcessor(0, 0, benchStore, scoring.DefaultConfig(), time.Now, nil)
+		p := pipeline.NewProcessor(0, pipeline.ProcessorConfig{Epoch: 0, Store: benchStore, Now: time.Now})
 		// Each seed plays other sessions, so every pass writes new entries.
 		for seed := uint64(100); benchStore.Stats().BytesWritten < uint64(11*size/10); seed++ {
 			recs := bench.GenerateRecords(seed, 50000)
@@ -111,6 +111,7 @@ func steadyStore(size int) *pipeline.Store {
 					p.Process(recs[j].Key, recs[j].Value, int64(j))
 				}
 				p.End()
+				p.Commit()
 			}
 		}
 	}

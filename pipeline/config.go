@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
@@ -18,9 +20,28 @@ type Config struct {
 	Brokers []string
 	// Group is the consumer group. Default: "linger".
 	Group string
-	// EventsTopic, InvitesTopic and DLQTopic default to the names in
-	// schemas/topics.go.
-	EventsTopic, InvitesTopic, DLQTopic string
+	// EventsTopic, InvitesTopic, DLQTopic and StateTopic default to the
+	// names in schemas/topics.go. The state topic (the changelog) is created
+	// if missing, compacted, with as many partitions as the events topic.
+	EventsTopic, InvitesTopic, DLQTopic, StateTopic string
+	// Guarantee is ExactlyOnce (default) or AtLeastOnce.
+	Guarantee Guarantee
+	// SessionTimeout is the consumer group's session timeout, and the
+	// transaction timeout: a killed replica's partitions move, and its open
+	// transaction is aborted, within it. Default: 10s.
+	SessionTimeout time.Duration
+	// InstanceID names this replica in its transactional id
+	// ("linger-<group>-<instance>"). Replicas running at once need distinct
+	// ids; a replica restarted with the same id fences its previous
+	// incarnation at once. Default: the host name and a random suffix.
+	InstanceID string
+	// EventTimeOnly stops idle partitions' watermarks from following the
+	// wall clock: timers then fire only as events advance event time, so a
+	// run is strictly deterministic (tests, replays).
+	EventTimeOnly bool
+	// Tick is how often idle partitions are checked for timers. Default:
+	// 500ms.
+	Tick time.Duration
 	// CacheBytes bounds session state memory. Default: 256 MiB; at least
 	// MinCacheBytes.
 	CacheBytes int
@@ -50,6 +71,26 @@ const DefaultCacheBytes = 256 << 20
 // DefaultGroup is the default consumer group.
 const DefaultGroup = "linger"
 
+// DefaultSessionTimeout is the default group session (and transaction)
+// timeout: short enough that a killed replica's partitions move within
+// seconds, long enough to ride out a GC pause or a slow broker.
+const DefaultSessionTimeout = 10 * time.Second
+
+// Guarantee is the delivery guarantee of decisions.
+type Guarantee string
+
+// Guarantees.
+const (
+	// ExactlyOnce consumes, publishes decisions and state changes and
+	// commits offsets in one Kafka transaction per batch: a read_committed
+	// consumer sees each decision once, across crashes and rebalances.
+	ExactlyOnce Guarantee = "exactly-once"
+	// AtLeastOnce publishes, then commits offsets once the broker has
+	// acknowledged everything: a crash can repeat decisions (consumers
+	// dedupe on their id) and apply events to restored state twice.
+	AtLeastOnce Guarantee = "at-least-once"
+)
+
 func (c *Config) setDefaults() {
 	if c.Group == "" {
 		c.Group = DefaultGroup
@@ -62,6 +103,22 @@ func (c *Config) setDefaults() {
 	}
 	if c.DLQTopic == "" {
 		c.DLQTopic = schemas.TopicDLQ
+	}
+	if c.StateTopic == "" {
+		c.StateTopic = schemas.TopicState
+	}
+	if c.Guarantee == "" {
+		c.Guarantee = ExactlyOnce
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.InstanceID == "" {
+		host, _ := os.Hostname()
+		c.InstanceID = fmt.Sprintf("%s-%08x", host, rand.Uint32())
+	}
+	if c.Tick == 0 {
+		c.Tick = 500 * time.Millisecond
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = DefaultCacheBytes
@@ -89,13 +146,21 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("no brokers: set --brokers host:port"))
 	}
-	for _, t := range []struct{ flag, name string }{{"events-topic", c.EventsTopic}, {"invites-topic", c.InvitesTopic}, {"dlq-topic", c.DLQTopic}} {
+	names := map[string]bool{}
+	for _, t := range []struct{ flag, name string }{{"events-topic", c.EventsTopic}, {"invites-topic", c.InvitesTopic}, {"dlq-topic", c.DLQTopic}, {"state-topic", c.StateTopic}} {
 		if err := schemas.ValidateTopicName(t.name); err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
 		}
+		names[t.name] = true
 	}
-	if c.EventsTopic == c.InvitesTopic || c.EventsTopic == c.DLQTopic || c.InvitesTopic == c.DLQTopic {
-		errs = append(errs, fmt.Errorf("the events, invites and DLQ topics must differ (%s, %s, %s)", c.EventsTopic, c.InvitesTopic, c.DLQTopic))
+	if len(names) != 4 {
+		errs = append(errs, fmt.Errorf("the events, invites, DLQ and state topics must differ (%s, %s, %s, %s)", c.EventsTopic, c.InvitesTopic, c.DLQTopic, c.StateTopic))
+	}
+	if c.Guarantee != ExactlyOnce && c.Guarantee != AtLeastOnce {
+		errs = append(errs, fmt.Errorf("--guarantee %q: want %s or %s", c.Guarantee, ExactlyOnce, AtLeastOnce))
+	}
+	if c.SessionTimeout < 6*time.Second || c.SessionTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--group-session-timeout %v: want 6s to 5m (Kafka's default group.min.session.timeout.ms is 6s)", c.SessionTimeout))
 	}
 	if c.CacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("--cache-bytes must be positive, got %d", c.CacheBytes))

@@ -74,6 +74,12 @@ func (l *localHist) observe(v float64) {
 	l.sum += v
 }
 
+// discard forgets the local counts (their batch was aborted).
+func (l *localHist) discard() {
+	clear(l.counts)
+	l.count, l.sum = 0, 0
+}
+
 // flush merges the local counts into the series and clears them.
 func (l *localHist) flush() {
 	if l.count == 0 {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
-	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -79,7 +78,6 @@ func startRunner(t *testing.T, addr string, mutate func(*Config)) *runningRunner
 		Metrics:    NewMetrics(reg),
 		CacheBytes: MinCacheBytes,
 		ClientOpts: []kgo.Opt{
-			kgo.ConsumerGroup("linger"),
 			// Fast heartbeats: rebalances are noticed within 100 ms.
 			kgo.HeartbeatInterval(100 * time.Millisecond),
 		},
@@ -198,13 +196,14 @@ func decisions(t *testing.T, recs []*kgo.Record) []*schemas.Decision {
 // offline runs the same records through a Processor without Kafka: what
 // linger run must publish.
 func offline(recs []rec) map[string]string {
-	p := NewProcessor(0, 1, NewStore(0), scoring.DefaultConfig(), time.Now, nil)
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: time.Now})
 	want := map[string]string{}
 	p.Begin()
 	for i, r := range recs {
 		p.Process(r.key, r.value, int64(i))
 	}
 	out := p.End()
+	p.Commit()
 	for i := range out.Decisions() {
 		_, v := out.Decision(i)
 		d, _ := schemas.ParseDecision(v)
@@ -325,7 +324,7 @@ func TestNoDecisionLostWhenPublishFails(t *testing.T) {
 	r := startRunner(t, b.Addr(), nil)
 	select {
 	case <-r.done:
-		if err := r.err; err == nil || !strings.Contains(err.Error(), "not committed") {
+		if err := r.err; err == nil || !strings.Contains(err.Error(), "processed again") {
 			t.Fatalf("runner ended with %v, want a publish error", err)
 		}
 		if r.Healthy() == nil {

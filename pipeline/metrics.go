@@ -41,6 +41,20 @@ type Metrics struct {
 	StateLost      prometheus.Counter
 	StateCorrupt   prometheus.Counter
 	IndexDropped   prometheus.Counter
+	Collisions     prometheus.Counter
+
+	LateEvents     prometheus.Counter
+	TimersFired    *prometheus.CounterVec
+	TimersDropped  prometheus.Counter
+	TimerEntries   prometheus.Gauge
+	Expired        prometheus.Counter
+	WatermarkDelay *prometheus.GaugeVec
+
+	Transactions  *prometheus.CounterVec
+	StateRecords  prometheus.Counter
+	Restoring     prometheus.Gauge
+	RestoreTime   prometheus.Histogram
+	RestoreRecord prometheus.Counter
 }
 
 // Version is the release, set at build time with
@@ -93,23 +107,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
 		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over."),
 		IndexDropped:   counter("linger_session_index_dropped_total", "Sessions not tracked for loss detection because the index was full."),
+		Collisions:     counter("linger_session_hash_collisions_total", "Sessions started over because another session id had the same 64-bit key hash."),
+
+		LateEvents:     counter("linger_late_events_total", "Events older than their partition's newest event time less the allowed lateness: applied, but after timers they could have cancelled."),
+		TimersFired:    counterVec("linger_timers_fired_total", "Timers that came due, by kind: silence (a check on a quiet visitor), expiry, rearm (the deadline had moved later).", "kind", []string{"silence", "expiry", "rearm"}),
+		TimersDropped:  counter("linger_timer_dropped_total", "Timers not armed because the timer index was full (bounded by --cache-bytes)."),
+		TimerEntries:   gauge("linger_timer_entries", "Entries in the timer indexes of this replica's partitions."),
+		Expired:        counter("linger_sessions_expired_total", "Sessions ended by inactivity, their state deleted and tombstoned."),
+		WatermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_watermark_delay_seconds", Help: "Wall clock minus the partition's event-time watermark: how late its timers fire."}, []string{"partition"}),
+
+		Transactions:  counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
+		StateRecords:  counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
+		Restoring:     gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
+		RestoreTime:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		RestoreRecord: counter("linger_restore_records_total", "Changelog records read while restoring."),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Events, m.DLQ, m.Invites, m.Holdout, m.Withdrawals, m.Suppressed, m.Score, m.Latency,
 		m.Lag, m.Partitions, m.Rebalances, m.InFlight, m.ProduceErrors, m.Ready,
 		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon,
-		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, build,
+		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
+		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
+		m.Transactions, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // partitionMetrics are a worker's handles on the metrics, resolved once so the
-// hot path does no label lookups. Per-event counts (events by type, scores,
-// suppressed invites) are kept locally and added once per batch by flush:
-// an atomic add per event on a counter every worker shares costs more than
-// the rest of the bookkeeping.
+// hot path does no label lookups. What a batch counts is kept in n and added
+// by flush when the batch commits, or dropped when it aborts (its records
+// are processed again): an atomic add per event on a counter every worker
+// shares would also cost more than the rest of the bookkeeping.
 type partitionMetrics struct {
+	m           *Metrics
+	partition   string
 	events      [16]prometheus.Counter // by schemas.Type
 	dlq         [16]prometheus.Counter // by schemas.Problem
 	invites     [3]prometheus.Counter  // by schemas.Reason
@@ -117,23 +149,29 @@ type partitionMetrics struct {
 	withdrawals [3]prometheus.Counter
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
 	score       [2]*localHist
-	latency     prometheus.Observer
-
-	nEvents     [16]uint64
-	nSuppressed [16]uint64
 	lag         prometheus.Gauge
-	lost        prometheus.Counter
-	corrupt     prometheus.Counter
-	dropped     prometheus.Counter
+	watermark   prometheus.Gauge
+
+	n pendingCounts
+}
+
+// pendingCounts are one batch's counts.
+type pendingCounts struct {
+	events, dlq, suppressed         [16]uint64
+	invites, holdout, withdrawals   [3]uint64
+	late, lost, corrupt, collisions uint64
+	indexDropped, timersDropped     uint64
+	expired, silence, rearmed       uint64
+	latencies                       []float64
 }
 
 func (m *Metrics) forPartition(p int32) *partitionMetrics {
+	label := strconv.Itoa(int(p))
 	pm := &partitionMetrics{
-		latency: m.Latency,
-		lag:     m.Lag.WithLabelValues(strconv.Itoa(int(p))),
-		lost:    m.StateLost,
-		corrupt: m.StateCorrupt,
-		dropped: m.IndexDropped,
+		m:         m,
+		partition: label,
+		lag:       m.Lag.WithLabelValues(label),
+		watermark: m.WatermarkDelay.WithLabelValues(label),
 	}
 	for i, t := range schemas.Types() {
 		pm.events[i] = m.Events.WithLabelValues(t)
@@ -154,22 +192,62 @@ func (m *Metrics) forPartition(p int32) *partitionMetrics {
 	return pm
 }
 
-// flush adds the batch's local counts to the shared metrics.
-func (pm *partitionMetrics) flush() {
-	for i, n := range pm.nEvents {
-		if n > 0 {
-			pm.events[i].Add(float64(n))
-			pm.nEvents[i] = 0
+// flush adds the batch's counts to the shared metrics if the batch
+// committed, and forgets them either way.
+func (pm *partitionMetrics) flush(commit bool, timers int) {
+	n := &pm.n
+	if !commit {
+		lat := n.latencies[:0]
+		*n = pendingCounts{latencies: lat}
+		pm.score[0].discard()
+		pm.score[1].discard()
+		return
+	}
+	m := pm.m
+	add := func(c prometheus.Counter, v uint64) {
+		if v > 0 {
+			c.Add(float64(v))
 		}
 	}
-	for i, n := range pm.nSuppressed {
-		if n > 0 {
-			pm.suppressed[i].Add(float64(n))
-			pm.nSuppressed[i] = 0
+	for i := range n.events {
+		if pm.events[i] != nil {
+			add(pm.events[i], n.events[i])
+		}
+		if pm.dlq[i] != nil {
+			add(pm.dlq[i], n.dlq[i])
+		}
+		if pm.suppressed[i] != nil {
+			add(pm.suppressed[i], n.suppressed[i])
 		}
 	}
+	for r := 1; r < 3; r++ {
+		add(pm.invites[r], n.invites[r])
+		add(pm.holdout[r], n.holdout[r])
+		add(pm.withdrawals[r], n.withdrawals[r])
+	}
+	for _, l := range n.latencies {
+		m.Latency.Observe(l)
+	}
+	add(m.LateEvents, n.late)
+	add(m.StateLost, n.lost)
+	add(m.StateCorrupt, n.corrupt)
+	add(m.Collisions, n.collisions)
+	add(m.IndexDropped, n.indexDropped)
+	add(m.TimersDropped, n.timersDropped)
+	add(m.Expired, n.expired)
+	add(m.TimersFired.WithLabelValues("expiry"), n.expired)
+	add(m.TimersFired.WithLabelValues("silence"), n.silence)
+	add(m.TimersFired.WithLabelValues("rearm"), n.rearmed)
 	pm.score[0].flush()
 	pm.score[1].flush()
+	lat := n.latencies[:0]
+	*n = pendingCounts{latencies: lat}
+}
+
+// forget removes the partition's own series, when it leaves this replica.
+func (pm *partitionMetrics) forget() {
+	pm.m.Lag.DeleteLabelValues(pm.partition)
+	pm.m.WatermarkDelay.DeleteLabelValues(pm.partition)
 }
 
 // unregisteredMetrics returns handles on a registry nobody scrapes, for a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -11,32 +12,55 @@ import (
 	"github.com/lingerhq/linger/scoring"
 )
 
-// Processor turns the records of one partition into decisions and DLQ
-// records, one batch at a time: Begin, Process each record in offset order,
-// End. It owns the partition's sessions while it lives (one worker, one
-// Processor), and allocates nothing per event in steady state.
+// Processor turns the records of one partition into decisions, DLQ records
+// and state changes, one batch at a time: Begin, Process each record in
+// offset order (and Tick when the partition is idle), End, then Commit once
+// the batch's output is durably published, or Abort if it is not. It owns
+// the partition's sessions, event time and timers while it lives (one
+// worker, one Processor), and allocates nothing per event in steady state.
 //
-// Within a batch each touched session is read from the Store once and
-// written back once, at End: fastcache appends on every Set, so writing per
-// event would shorten the cache's horizon by the batch size.
+// Event time: the watermark trails the newest event time by the allowed
+// lateness, never ahead of the wall clock + 1 min. Before each event, every
+// timer at or below the watermark fires, in (time, session hash) order, so
+// where timers fire in the stream depends on the events alone, not on how
+// they were batched: the same events give the same decisions.
+//
+// State is written behind: a batch keeps every session it touches in a
+// table, End encodes them into the output (the changelog records), and only
+// Commit writes them to the Store, once per session per batch. fastcache
+// appends on every Set, so writing per event would shorten the cache's
+// horizon by the batch size; and an aborted batch leaves nothing to undo in
+// the cache.
 type Processor struct {
 	partition int32
 	prefix    [4]byte // store key prefix: this assignment's epoch
 	store     *Store
 	engine    *scoring.Engine
+	cfg       *scoring.Config
 	now       func() time.Time
 	m         *partitionMetrics
+	lateness  int64 // ms
+	wallClock bool  // Tick may advance the watermark by wall time
 
 	dec schemas.Decoder
 	ev  schemas.Event
 	d   schemas.Decision
 
-	nowMs int64 // the clock at Begin, for the future-ts check
-	maxTS int64 // newest event time seen in the partition
+	nowMs int64 // the clock at Begin, for the future-ts check and the cap
+
+	// Event time of the partition, and its value at the last Commit.
+	maxTS, watermark   int64
+	cMaxTS, cWatermark int64
+	lastRecv           int64 // wall ms of the last record received
+	caughtUp           bool  // nothing left to fetch, as of the last fetch
+	timers             timerHeap
+	popped             []timer // timers popped this batch, pushed back on Abort
+	metaDirty          bool
+	restored           int
 
 	slots []slot
 	n     int              // slots in use this batch
-	table map[uint64]int32 // session hash → first slot, chained by slot.next
+	table map[uint64]int32 // key hash → slot
 
 	// alive maps a session hash to the event time its state expires,
 	// rounded up to the minute, so a cache miss for a session that should
@@ -45,19 +69,20 @@ type Processor struct {
 	alive   map[uint64]int64
 	sweepAt int
 
-	buf []byte // state read from the store
-	val []byte // state to write
-	out Output
+	buf  []byte // state read from the store
+	key  []byte
+	out  Output
+	meta [binary.MaxVarintLen64 + 1]byte
 }
 
 type slot struct {
 	hash     uint64
-	next     int32
-	session  []byte
-	key      []byte // prefix + session
 	st       scoring.State
 	fresh    bool  // not in the store before this batch
-	deadline int64 // st.Deadline when loaded
+	deleted  bool  // expired in this batch: tombstone it
+	expiry   int64 // the loss index's minute when loaded
+	val      span  // the encoded state in the output arena, after End
+	noEncode bool  // loaded but left as it was: nothing to write
 }
 
 // Output is what one batch produced. Its slices are valid until the next
@@ -66,9 +91,15 @@ type Output struct {
 	arena []byte
 	inv   []span
 	dlq   []Rejected
+	state []stateRecord
 }
 
 type span struct{ k0, k1, v0, v1 int }
+
+type stateRecord struct {
+	span
+	tombstone bool
+}
 
 // Rejected is a record bound for the DLQ.
 type Rejected struct {
@@ -91,21 +122,67 @@ func (o *Output) Decision(i int) (key, value []byte) {
 // Rejected returns the records of the batch bound for the DLQ.
 func (o *Output) Rejected() []Rejected { return o.dlq }
 
-// NewProcessor returns a processor for one partition. epoch prefixes its
-// store keys (see Store.nextEpoch); m may be nil (no metrics).
-func NewProcessor(partition int32, epoch uint32, store *Store, cfg *scoring.Config, now func() time.Time, m *Metrics) *Processor {
+// StateRecords returns the number of changelog records of the batch.
+func (o *Output) StateRecords() int { return len(o.state) }
+
+// StateRecord returns the i-th changelog record: the session id, or an empty
+// key for the partition's own record (its event time); the encoded state,
+// or nil for a tombstone.
+func (o *Output) StateRecord(i int) (key, value []byte) {
+	s := o.state[i]
+	key = o.arena[s.k0:s.k1:s.k1]
+	if !s.tombstone {
+		value = o.arena[s.v0:s.v1:s.v1]
+	}
+	return key, value
+}
+
+// Empty reports whether the batch produced nothing to publish.
+func (o *Output) Empty() bool { return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 }
+
+// ProcessorConfig is what a Processor needs besides its partition.
+type ProcessorConfig struct {
+	// Epoch prefixes the partition's store keys (see Store.nextEpoch).
+	Epoch uint32
+	Store *Store
+	// Scoring is the scoring config. Default: scoring.DefaultConfig().
+	Scoring *scoring.Config
+	// Now is the wall clock. Default: time.Now.
+	Now func() time.Time
+	// Metrics, if set, receives the partition's metrics.
+	Metrics *Metrics
+	// WallClockAdvance lets Tick advance the watermark of a caught-up, idle
+	// partition by the wall time since its last record, so quiet partitions
+	// still fire timers. Strictly deterministic runs turn it off.
+	WallClockAdvance bool
+}
+
+// NewProcessor returns a processor for one partition.
+func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
+	if cfg.Scoring == nil {
+		cfg.Scoring = scoring.DefaultConfig()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewStore(0)
+	}
 	p := &Processor{
 		partition: partition,
-		store:     store,
-		engine:    scoring.NewEngine(cfg),
-		now:       now,
+		store:     cfg.Store,
+		engine:    scoring.NewEngine(cfg.Scoring),
+		cfg:       cfg.Scoring,
+		now:       cfg.Now,
+		lateness:  cfg.Scoring.For(nil).AllowedLatenessMs,
+		wallClock: cfg.WallClockAdvance,
 		table:     make(map[uint64]int32),
 		alive:     make(map[uint64]int64),
 		sweepAt:   4096,
 	}
-	binary.BigEndian.PutUint32(p.prefix[:], epoch)
-	if m != nil {
-		p.m = m.forPartition(partition)
+	binary.BigEndian.PutUint32(p.prefix[:], cfg.Epoch)
+	if cfg.Metrics != nil {
+		p.m = cfg.Metrics.forPartition(partition)
 	} else {
 		p.m = unregisteredMetrics()
 	}
@@ -119,15 +196,17 @@ func (p *Processor) Begin() {
 	p.out.inv = p.out.inv[:0]
 	clear(p.out.dlq)
 	p.out.dlq = p.out.dlq[:0]
+	p.out.state = p.out.state[:0]
 }
 
 // Process handles one record of the batch. key and value must stay unchanged
 // until the batch's output is consumed: DLQ records refer to them.
 func (p *Processor) Process(key, value []byte, offset int64) {
+	p.lastRecv = p.nowMs
 	err := p.dec.Decode(key, value, p.nowMs, &p.ev)
 	if err != nil {
 		if errors.Is(err, schemas.ErrUnknownType) {
-			p.m.nEvents[schemas.TypeUnknown]++
+			p.m.n.events[schemas.TypeUnknown]++
 			return
 		}
 		problem, detail := schemas.ProblemInternal, err.Error()
@@ -135,24 +214,120 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 		if errors.As(err, &de) {
 			problem = de.Problem
 		}
-		p.m.dlq[problem].Inc()
+		p.m.n.dlq[problem]++
 		p.out.dlq = append(p.out.dlq, Rejected{Key: key, Value: value, Offset: offset, Problem: problem, Detail: detail})
 		return
 	}
 	ev := &p.ev
-	p.m.nEvents[ev.Type]++
-	p.maxTS = max(p.maxTS, ev.TS)
+	p.m.n.events[ev.Type]++
+	if ev.TS < p.maxTS-p.lateness {
+		p.m.n.late++
+	}
+	if ev.TS > p.maxTS {
+		p.maxTS = ev.TS
+		p.metaDirty = true
+		p.advance(min(p.maxTS-p.lateness, p.nowMs+maxWatermarkLeadMs))
+	}
 
-	sl := p.session(ev)
+	sl := p.session(ev.Session)
 	decided := p.engine.Apply(&sl.st, ev, &p.d)
+	p.observe()
+	if decided {
+		p.emit()
+	}
+	p.arm(sl)
+}
+
+// maxWatermarkLeadMs keeps the watermark within a minute of the wall clock,
+// so one client with a wrong clock cannot expire a partition's sessions.
+const maxWatermarkLeadMs = 60_000
+
+// Tick advances the watermark of an idle partition by the wall time since
+// its last record, if wall-clock advance is on and the partition is caught
+// up, and fires the timers that came due. Call it within a batch.
+func (p *Processor) Tick() {
+	if !p.wallClock || !p.caughtUp || p.maxTS == 0 {
+		return
+	}
+	idle := p.nowMs - p.lastRecv
+	p.advance(min(p.maxTS-p.lateness+idle, p.nowMs+maxWatermarkLeadMs))
+}
+
+// SetCaughtUp records whether the partition had nothing left to fetch as of
+// its last fetch; only a caught-up partition's watermark follows the wall
+// clock, so a backlog never fires a timer that its own events would cancel.
+func (p *Processor) SetCaughtUp(ok bool) { p.caughtUp = ok }
+
+// advance moves the watermark to wm, if later, and fires every timer due.
+func (p *Processor) advance(wm int64) {
+	if wm <= p.watermark {
+		return
+	}
+	p.watermark = wm
+	for {
+		at, ok := p.timers.next()
+		if !ok || at > wm {
+			return
+		}
+		t := p.timers.pop()
+		p.popped = append(p.popped, t)
+		p.fire(t)
+	}
+}
+
+// fire handles one timer: a stale entry is skipped, an early one re-armed,
+// a due one checks on its session or expires it.
+func (p *Processor) fire(t timer) {
+	sl := p.slotByHash(t.hash, nil)
+	if sl == nil {
+		return // the state is gone: expired, evicted or never written
+	}
+	st := &sl.st
+	if st.IsNew() || st.Armed != t.at {
+		return // stale: the session re-armed since
+	}
+	sl.noEncode = false
+	if st.Deadline > t.at {
+		p.m.n.rearmed++
+		p.arm(sl)
+		return
+	}
+	decided, expired := p.engine.Fire(st, t.at, &p.d)
+	if expired {
+		p.m.n.expired++
+		sl.deleted = true
+		return
+	}
+	p.m.n.silence++
+	p.observe()
+	if decided {
+		p.emit()
+	}
+	p.arm(sl)
+}
+
+// arm gives the session a timer entry for its deadline, unless its armed
+// entry comes first (it re-arms when it fires).
+func (p *Processor) arm(sl *slot) {
+	st := &sl.st
+	if st.Armed != 0 && st.Armed <= st.Deadline && st.Armed > p.watermark {
+		return
+	}
+	if !p.store.takeTimer() {
+		p.m.n.timersDropped++
+		st.Armed = 0
+		return
+	}
+	st.Armed = st.Deadline
+	p.timers.push(timer{at: st.Deadline, hash: sl.hash})
+}
+
+func (p *Processor) observe() {
 	sc := p.engine.Scores()
 	p.m.score[0].observe(sc.Abandonment)
 	p.m.score[1].observe(sc.Confusion)
 	if o := p.engine.Outcome(); o.Suppressed() {
-		p.m.nSuppressed[o]++
-	}
-	if decided {
-		p.emit()
+		p.m.n.suppressed[o]++
 	}
 }
 
@@ -162,14 +337,14 @@ func (p *Processor) emit() {
 	d.DecidedAt = p.now().UnixMilli()
 	switch d.Action {
 	case schemas.ActionInvite:
-		p.m.invites[d.Reason].Inc()
+		p.m.n.invites[d.Reason]++
 		if d.Holdout {
-			p.m.holdout[d.Reason].Inc()
+			p.m.n.holdout[d.Reason]++
 		}
 	case schemas.ActionWithdraw:
-		p.m.withdrawals[d.Reason].Inc()
+		p.m.n.withdrawals[d.Reason]++
 	}
-	p.m.latency.Observe(float64(d.DecidedAt-d.EventTS) / 1000)
+	p.m.n.latencies = append(p.m.n.latencies, float64(d.DecidedAt-d.EventTS)/1000)
 	a := p.out.arena
 	k0 := len(a)
 	a = append(a, d.Session...)
@@ -179,92 +354,207 @@ func (p *Processor) emit() {
 	p.out.inv = append(p.out.inv, span{k0, v0, v0, len(a)})
 }
 
-// session returns the batch slot of ev's session, loading its state from the
+// session returns the batch slot of a session, loading its state from the
 // store on first touch in the batch.
-func (p *Processor) session(ev *schemas.Event) *slot {
-	h := xxhash.Sum64(ev.Session)
-	first, ok := p.table[h]
-	if ok {
-		for i := first; i >= 0; i = p.slots[i].next {
-			if bytes.Equal(p.slots[i].session, ev.Session) {
-				return &p.slots[i]
-			}
-		}
-	} else {
-		first = -1
+func (p *Processor) session(id []byte) *slot {
+	sl := p.slotByHash(xxhash.Sum64(id), id)
+	st := &sl.st
+	if sl.deleted {
+		// Expired earlier in this batch: the event starts it over.
+		sl.deleted, sl.fresh = false, true
+		st.Reset()
+	}
+	if !st.IsNew() && !bytes.Equal(st.Session, id) {
+		// Two session ids with one 64-bit key hash: vanishingly rare, and
+		// the cache cannot hold both. The newcomer starts over.
+		p.m.n.collisions++
+		st.Reset()
+	}
+	sl.noEncode = false
+	return sl
+}
+
+// slotByHash returns the batch slot for a key hash, loading the state from
+// the store on first touch. For a timer (id nil) it returns nil when the
+// store has no state.
+func (p *Processor) slotByHash(h uint64, id []byte) *slot {
+	if i, ok := p.table[h]; ok {
+		return &p.slots[i]
+	}
+	p.key = p.storeKey(p.key[:0], h)
+	var found bool
+	p.buf, found = p.store.get(p.buf[:0], p.key)
+	if !found && id == nil {
+		return nil
 	}
 	if p.n == len(p.slots) {
 		p.slots = append(p.slots, slot{})
 	}
 	i := int32(p.n)
 	p.n++
-	sl := &p.slots[i]
-	sl.hash, sl.next = h, first
 	p.table[h] = i
-	sl.session = append(sl.session[:0], ev.Session...)
-	sl.key = append(append(sl.key[:0], p.prefix[:]...), ev.Session...)
-
-	var found bool
-	p.buf, found = p.store.get(p.buf[:0], sl.key)
-	sl.fresh = !found
+	sl := &p.slots[i]
+	sl.hash, sl.fresh, sl.deleted, sl.expiry, sl.noEncode = h, !found, false, 0, id == nil
 	if !found {
 		sl.st.Reset()
-		sl.deadline = 0
-		if deadline, ok := p.alive[h]; ok && ev.TS <= deadline {
-			p.m.lost.Inc()
+		if expiry, ok := p.alive[h]; ok && p.ev.TS <= expiry {
+			p.m.n.lost++
 		}
 		return sl
 	}
 	if err := scoring.DecodeState(p.buf, &sl.st); err != nil {
-		p.m.corrupt.Inc()
+		p.m.n.corrupt++
 		sl.st.Reset()
+		sl.fresh = true
 	}
-	sl.deadline = sl.st.Deadline
+	sl.expiry = p.expiryMinute(&sl.st)
 	return sl
 }
 
-// End writes every session touched in the batch back to the store and
-// returns the batch's output.
+func (p *Processor) storeKey(dst []byte, h uint64) []byte {
+	dst = append(dst, p.prefix[:]...)
+	return binary.BigEndian.AppendUint64(dst, h)
+}
+
+// expiryMinute is the minute after which a state is expired, for the loss
+// index; 0 for an empty state.
+func (p *Processor) expiryMinute(st *scoring.State) int64 {
+	if st.IsNew() {
+		return 0
+	}
+	return ceilMinute(st.Last + p.cfg.For(st.Site).SessionTimeoutMs)
+}
+
+// End encodes every session the batch touched into the output as changelog
+// records, and returns the output. The store is not written until Commit.
 func (p *Processor) End() *Output {
+	a := p.out.arena
 	for i := range p.slots[:p.n] {
 		sl := &p.slots[i]
-		p.val = sl.st.AppendBinary(p.val[:0])
-		p.store.set(sl.key, p.val, sl.fresh)
-		// The index keeps deadlines by the minute: a session seen every few
+		if sl.noEncode {
+			continue
+		}
+		k0 := len(a)
+		if sl.deleted {
+			a = append(a, sl.st.Session...)
+			p.out.state = append(p.out.state, stateRecord{span: span{k0, len(a), len(a), len(a)}, tombstone: true})
+			continue
+		}
+		a = append(a, sl.st.Session...)
+		v0 := len(a)
+		a = sl.st.AppendBinary(a)
+		sl.val = span{k0, v0, v0, len(a)}
+		p.out.state = append(p.out.state, stateRecord{span: sl.val})
+	}
+	if p.metaDirty {
+		// The partition's own record, under the empty key (no session id
+		// is empty): its newest event time, so a restore resumes the
+		// watermark where it was.
+		k0 := len(a)
+		a = appendPartitionMeta(a, p.maxTS)
+		p.out.state = append(p.out.state, stateRecord{span: span{k0, k0, k0, len(a)}})
+	}
+	p.out.arena = a
+	return &p.out
+}
+
+// partitionMetaVersion versions the partition record's encoding.
+const partitionMetaVersion = 1
+
+func appendPartitionMeta(dst []byte, maxTS int64) []byte {
+	dst = append(dst, partitionMetaVersion)
+	return binary.AppendVarint(dst, maxTS)
+}
+
+func decodePartitionMeta(b []byte) (maxTS int64, err error) {
+	if len(b) < 2 || b[0] != partitionMetaVersion {
+		return 0, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	}
+	v, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	}
+	return v, nil
+}
+
+// Commit makes the batch durable in memory, once its output is published:
+// the sessions it touched go to the store, expired ones leave it, and the
+// event time, timers and metrics of the batch stand.
+func (p *Processor) Commit() {
+	for i := range p.slots[:p.n] {
+		sl := &p.slots[i]
+		if sl.noEncode {
+			continue
+		}
+		p.key = p.storeKey(p.key[:0], sl.hash)
+		if sl.deleted {
+			p.store.del(p.key)
+			if _, ok := p.alive[sl.hash]; ok {
+				delete(p.alive, sl.hash)
+				p.store.indexLen.Add(-1)
+			}
+			continue
+		}
+		p.store.set(p.key, p.out.arena[sl.val.v0:sl.val.v1], sl.fresh)
+		// The index keeps expiries by the minute: a session seen every few
 		// seconds costs an index write once a minute, not once a batch.
-		if sl.fresh || ceilMinute(sl.st.Deadline) != ceilMinute(sl.deadline) {
-			p.track(sl.hash, ceilMinute(sl.st.Deadline))
+		if e := p.expiryMinute(&sl.st); e != sl.expiry {
+			p.track(sl.hash, e)
 		}
 	}
+	p.cMaxTS, p.cWatermark, p.metaDirty = p.maxTS, p.watermark, false
+	if p.watermark > 0 {
+		p.m.watermark.Set(float64(p.nowMs-p.watermark) / 1000)
+	}
+	p.store.releaseTimers(len(p.popped))
+	p.popped = p.popped[:0]
+	p.m.flush(true, len(p.timers))
+	p.reset()
+}
+
+// Abort forgets the batch: the store keeps the states from before it, the
+// timers it popped are pushed back, event time goes back to the last
+// Commit, and its metrics are dropped. The records are processed again
+// after the transaction's rewind. Timers the batch pushed stay in the heap,
+// stale: their sessions' Armed in the store does not name them.
+func (p *Processor) Abort() {
+	for _, t := range p.popped {
+		p.timers.push(t)
+	}
+	p.popped = p.popped[:0]
+	p.maxTS, p.watermark, p.metaDirty = p.cMaxTS, p.cWatermark, false
+	p.m.flush(false, len(p.timers))
+	p.reset()
+}
+
+func (p *Processor) reset() {
 	p.n = 0
 	clear(p.table)
-	p.m.flush()
 	if len(p.alive) >= p.sweepAt {
 		p.sweep()
 	}
-	return &p.out
 }
 
 // ceilMinute rounds an event time up to a whole minute.
 func ceilMinute(ms int64) int64 { return (ms + 59_999) / 60_000 * 60_000 }
 
 // track records when a session's state expires, for loss detection.
-func (p *Processor) track(h uint64, deadline int64) {
+func (p *Processor) track(h uint64, expiry int64) {
 	if _, ok := p.alive[h]; !ok {
 		if p.store.indexLen.Load() >= p.store.indexCap {
-			p.m.dropped.Inc()
+			p.m.n.indexDropped++
 			return
 		}
 		p.store.indexLen.Add(1)
 	}
-	p.alive[h] = deadline
+	p.alive[h] = expiry
 }
 
 // sweep forgets sessions that have expired by the partition's event time.
 func (p *Processor) sweep() {
 	n := 0
-	for h, deadline := range p.alive {
-		if deadline < p.maxTS {
+	for h, expiry := range p.alive {
+		if expiry < p.maxTS {
 			delete(p.alive, h)
 			n++
 		}
@@ -273,11 +563,67 @@ func (p *Processor) sweep() {
 	p.sweepAt = max(2*len(p.alive), 4096)
 }
 
-// Close releases the processor's share of the loss-detection index.
+// Restore loads one changelog record of the partition into the store and
+// the timers: the state of a session (the last record of a key wins), a
+// tombstone (nil value), or the partition's own record (empty key). Call it
+// for every record of the partition's changelog, in offset order, before
+// the first Begin, then FinishRestore.
+func (p *Processor) Restore(key, value []byte) error {
+	p.restored++
+	if len(key) == 0 {
+		maxTS, err := decodePartitionMeta(value)
+		if err != nil {
+			return err
+		}
+		p.maxTS = max(p.maxTS, maxTS)
+		return nil
+	}
+	h := xxhash.Sum64(key)
+	p.key = p.storeKey(p.key[:0], h)
+	if value == nil {
+		p.store.del(p.key)
+		if _, ok := p.alive[h]; ok {
+			delete(p.alive, h)
+			p.store.indexLen.Add(-1)
+		}
+		return nil
+	}
+	var st scoring.State
+	if err := scoring.DecodeState(value, &st); err != nil {
+		return fmt.Errorf("restore %q: %w", key, err)
+	}
+	p.store.set(p.key, value, true)
+	p.track(h, p.expiryMinute(&st))
+	// The timer the previous owner had armed: re-armed here, it fires when
+	// it did there.
+	if st.Armed != 0 && p.store.takeTimer() {
+		p.timers.push(timer{at: st.Armed, hash: h})
+	}
+	return nil
+}
+
+// FinishRestore ends a restore: the watermark resumes from the restored
+// event time.
+func (p *Processor) FinishRestore() {
+	p.watermark = p.maxTS - p.lateness
+	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
+	p.lastRecv = p.now().UnixMilli()
+}
+
+// Restored returns the changelog records restored.
+func (p *Processor) Restored() int { return p.restored }
+
+// Close releases the processor's share of the loss and timer indexes.
 func (p *Processor) Close() {
 	p.store.indexLen.Add(int64(-len(p.alive)))
 	clear(p.alive)
+	p.store.releaseTimers(len(p.timers) + len(p.popped))
+	p.timers, p.popped = nil, nil
+	p.m.forget()
 }
 
 // Partition returns the partition the processor serves.
 func (p *Processor) Partition() int32 { return p.partition }
+
+// Watermark returns the partition's watermark, event time in Unix ms.
+func (p *Processor) Watermark() int64 { return p.watermark }

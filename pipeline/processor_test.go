@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
-	"github.com/lingerhq/linger/scoring"
 )
 
 // testStart is the event time the synthetic sessions begin at.
@@ -60,6 +59,7 @@ func run(p *Processor, recs []rec, batch int) []string {
 			p.Process(recs[j].key, recs[j].value, int64(j))
 		}
 		o := p.End()
+		p.Commit()
 		for k := range o.Decisions() {
 			key, v := o.Decision(k)
 			d, err := schemas.ParseDecision(v)
@@ -79,7 +79,7 @@ func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
 	recs := hesitators(50)
 	var want []string
 	for _, batch := range []int{1, 7, 64, len(recs)} {
-		p := NewProcessor(0, 1, NewStore(0), scoring.DefaultConfig(), fixedClock, nil)
+		p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
 		got := run(p, recs, batch)
 		if len(got) != 50 {
 			t.Fatalf("batch %d: %d decisions, want one per session (50)", batch, len(got))
@@ -99,13 +99,14 @@ func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
 // the batch holds.
 func TestOneWritePerSessionPerBatch(t *testing.T) {
 	store := NewStore(0)
-	p := NewProcessor(0, 1, store, scoring.DefaultConfig(), fixedClock, nil)
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: store, Now: fixedClock})
 	recs := hesitators(10) // 60 events of 10 sessions
 	p.Begin()
 	for i, r := range recs {
 		p.Process(r.key, r.value, int64(i))
 	}
 	p.End()
+	p.Commit()
 	if st := store.Stats(); st.Entries != 10 {
 		t.Fatalf("%d entries, want 10", st.Entries)
 	}
@@ -117,7 +118,7 @@ func TestOneWritePerSessionPerBatch(t *testing.T) {
 }
 
 func TestDLQAndUnknownTypes(t *testing.T) {
-	p := NewProcessor(3, 1, NewStore(0), scoring.DefaultConfig(), fixedClock, nil)
+	p := NewProcessor(3, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
 	ts := testStart.UnixMilli()
 	good := fmt.Appendf(nil, `{"v":1,"type":"page_view","session":"s-1","ts":%d,"page":{"url":"/","kind":"home"}}`, ts)
 	cases := []struct {
@@ -137,6 +138,7 @@ func TestDLQAndUnknownTypes(t *testing.T) {
 	p.Process([]byte("s-1"), fmt.Appendf(nil, `{"v":1,"type":"hover","session":"s-1","ts":%d}`, ts), 100)
 	p.Process([]byte("s-1"), good, 101)
 	out := p.End()
+	p.Commit()
 	rj := out.Rejected()
 	if len(rj) != len(cases) {
 		t.Fatalf("%d records for the DLQ, want %d", len(rj), len(cases))
@@ -158,7 +160,7 @@ func TestDLQAndUnknownTypes(t *testing.T) {
 // before its timeout is counted, not silently taken for a new session.
 func TestStateLostIsCounted(t *testing.T) {
 	store := NewStore(0) // the minimum, 32 MiB
-	p := NewProcessor(0, 1, store, scoring.DefaultConfig(), fixedClock, nil)
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: store, Now: fixedClock})
 	ts := testStart.UnixMilli()
 	ev := func(i int, at int64) rec {
 		e := schemas.Event{Type: schemas.TypePageView, Session: fmt.Appendf(nil, "session-%07d", i), TS: at,
@@ -174,16 +176,19 @@ func TestStateLostIsCounted(t *testing.T) {
 			p.Process(r.key, r.value, int64(j))
 		}
 		p.End()
+		p.Commit()
+		p.Commit()
 	}
 	if store.Stats().Evictions == 0 {
 		t.Fatal("the ring did not wrap; the test needs more sessions")
 	}
-	lost := testutilValue(p.m.lost)
+	lost := testutilValue(p.m.m.StateLost)
 	p.Begin()
 	r := ev(0, ts+1000) // the first session, well within its timeout
 	p.Process(r.key, r.value, n)
 	p.End()
-	if got := testutilValue(p.m.lost); got != lost+1 {
+	p.Commit()
+	if got := testutilValue(p.m.m.StateLost); got != lost+1 {
 		t.Fatalf("lost %v → %v, want one more for an evicted live session", lost, got)
 	}
 	// A session that timed out is not lost: it ended.
@@ -191,7 +196,8 @@ func TestStateLostIsCounted(t *testing.T) {
 	r = ev(1, ts+31*60_000)
 	p.Process(r.key, r.value, n+1)
 	p.End()
-	if got := testutilValue(p.m.lost); got != lost+1 {
+	p.Commit()
+	if got := testutilValue(p.m.m.StateLost); got != lost+1 {
 		t.Fatalf("an expired session was counted as lost")
 	}
 }

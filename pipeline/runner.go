@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -20,19 +21,25 @@ import (
 // Runner is one linger replica: a member of the consumer group that
 // processes its partitions of the events topic.
 //
-// Each poll is processed as a unit: every partition's records go to that
-// partition's worker, all workers run in parallel, then the decisions and
-// DLQ records they produced are published, and only once the broker has
-// acknowledged all of them are the polled offsets marked for commit
-// (at-least-once: a crash re-processes, it never skips). Rebalances are held
-// back while a poll is in flight (BlockRebalanceOnPoll), so a partition is
-// never revoked with work half done.
+// Each poll is one cycle: every partition's records go to that partition's
+// worker, all workers run in parallel (idle partitions fire the timers the
+// wall clock made due), then the decisions, DLQ records and state changes
+// they produced are published. With ExactlyOnce, publishing and the offset
+// commit are one Kafka transaction; with AtLeastOnce, offsets are marked for
+// commit only once the broker acknowledged everything. Only then does each
+// worker Commit its batch to the cache; a failed or aborted cycle Aborts
+// instead, and its records are processed again. Rebalances are held back
+// while a cycle is in flight (BlockRebalanceOnPoll), and a partition's state
+// is restored from the changelog before its first record is processed.
 type Runner struct {
 	cfg   Config
 	log   *slog.Logger
 	m     *Metrics
 	store *Store
-	cl    *kgo.Client
+
+	cl   *kgo.Client
+	sess *kgo.GroupTransactSession // ExactlyOnce only
+	adm  *kadm.Client              // the admin client of waitForTopics
 
 	// workers is touched only by the poll loop and the group callbacks,
 	// which BlockRebalanceOnPoll runs one at a time.
@@ -43,25 +50,47 @@ type Runner struct {
 	failed atomic.Pointer[error]
 }
 
-// worker owns one partition's Processor and runs its batches on its own
+// worker owns one partition's Processor and runs its jobs on its own
 // goroutine, so partitions are processed in parallel and each in order.
 type worker struct {
-	p     *Processor
-	in    chan *sync.WaitGroup
-	done  chan struct{}
+	p    *Processor
+	in   chan job
+	done chan struct{}
+
 	batch kgo.FetchTopicPartition
 	out   *Output
 }
 
+type jobKind uint8
+
+const (
+	jobProcess jobKind = iota // the batch's records, then a Tick
+	jobCommit
+	jobAbort
+)
+
+type job struct {
+	kind jobKind
+	wg   *sync.WaitGroup
+}
+
 func (w *worker) run() {
 	defer close(w.done)
-	for wg := range w.in {
-		w.p.Begin()
-		for _, rec := range w.batch.Records {
-			w.p.Process(rec.Key, rec.Value, rec.Offset)
+	for j := range w.in {
+		switch j.kind {
+		case jobProcess:
+			w.p.Begin()
+			for _, rec := range w.batch.Records {
+				w.p.Process(rec.Key, rec.Value, rec.Offset)
+			}
+			w.p.Tick()
+			w.out = w.p.End()
+		case jobCommit:
+			w.p.Commit()
+		case jobAbort:
+			w.p.Abort()
 		}
-		w.out = w.p.End()
-		wg.Done()
+		j.wg.Done()
 	}
 }
 
@@ -92,7 +121,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 }
 
 // Ready reports whether the group is joined and every assigned partition is
-// served (a replica with no partitions is ready too).
+// served, its state restored (a replica with no partitions is ready too).
 func (r *Runner) Ready() bool { return r.ready.Load() }
 
 // Healthy returns the error that stopped the runner, or nil.
@@ -113,27 +142,38 @@ func (r *Runner) setReady(ok bool) {
 }
 
 // Run waits for the brokers and topics, joins the group and processes until
-// ctx is done, then shuts down gracefully: it finishes the poll in flight,
-// publishes what it produced, commits, and leaves the group, within the
-// shutdown timeout. It returns nil after a clean shutdown.
+// ctx is done, then shuts down gracefully: it finishes the cycle in flight,
+// publishes and commits it, and leaves the group, within the shutdown
+// timeout. It returns nil after a clean shutdown.
 func (r *Runner) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			r.failed.Store(&err)
 		}
 	}()
-	if err := r.waitForTopics(ctx); err != nil {
+	admin, err := r.waitForTopics(ctx)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	cl, err := kgo.NewClient(r.clientOpts()...)
+	defer admin.Close()
+	r.adm = kadm.NewClient(admin)
+
+	if r.cfg.Guarantee == ExactlyOnce {
+		r.sess, err = kgo.NewGroupTransactSession(r.clientOpts()...)
+		if err == nil {
+			r.cl = r.sess.Client()
+		}
+	} else {
+		r.cl, err = kgo.NewClient(r.clientOpts()...)
+	}
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	r.cl = cl
-	r.log.Info("joining consumer group", "group", r.cfg.Group, "topic", r.cfg.EventsTopic, "brokers", r.cfg.Brokers)
+	r.log.Info("joining consumer group", "group", r.cfg.Group, "topic", r.cfg.EventsTopic,
+		"guarantee", r.cfg.Guarantee, "brokers", r.cfg.Brokers)
 
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -146,8 +186,8 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		<-statsDone
 	}()
 
-	// Publishing outlives ctx by the shutdown timeout, so a poll that is in
-	// flight when the signal comes still completes.
+	// Publishing outlives ctx by the shutdown timeout, so a cycle that is
+	// in flight when the signal comes still completes.
 	pctx, cancelPublish := context.WithCancel(context.Background())
 	defer cancelPublish()
 	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.ShutdownTimeout, cancelPublish) })
@@ -166,9 +206,8 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.ConsumerGroup(r.cfg.Group),
 		kgo.ConsumeTopics(r.cfg.EventsTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.SessionTimeout(r.cfg.SessionTimeout),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(time.Second),
 		kgo.OnPartitionsAssigned(r.onAssigned),
 		kgo.OnPartitionsRevoked(r.onRevoked),
 		kgo.OnPartitionsLost(r.onLost),
@@ -176,50 +215,90 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Decisions are latency-sensitive and few: send them at once.
 		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(changelogPartitioner{state: r.cfg.StateTopic, other: kgo.StickyKeyPartitioner(nil)}),
+	}
+	if r.cfg.Guarantee == ExactlyOnce {
+		opts = append(opts,
+			kgo.TransactionalID("linger-"+r.cfg.Group+"-"+r.cfg.InstanceID),
+			// A killed replica's open transaction holds read_committed
+			// consumers back until it times out: no longer than the
+			// group takes to notice the replica is gone.
+			kgo.TransactionTimeout(r.cfg.SessionTimeout),
+			kgo.RequireStableFetchOffsets(),
+		)
+	} else {
+		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
 	}
 	return append(opts, r.cfg.ClientOpts...)
 }
 
+// changelogPartitioner writes state records to the partition number of the
+// event that changed them (set on the record), not by hashing the key: a
+// restore then finds every session of a partition in the same partition of
+// the changelog, whatever partitioner the event producers used. Other
+// topics are partitioned by key, as Java and franz-go clients do.
+type changelogPartitioner struct {
+	state string
+	other kgo.Partitioner
+}
+
+func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.state {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.other.ForTopic(topic)
+}
+
 // waitForTopics retries, with backoff and a log line each time, until the
-// brokers answer and the topics exist: a broker that is down at start is a
-// wait, not a crash loop.
-func (r *Runner) waitForTopics(ctx context.Context) error {
+// brokers answer and the topics exist, creating the state changelog if it
+// is missing: a broker that is down at start is a wait, not a crash loop.
+// It returns the admin client it used, for restores.
+func (r *Runner) waitForTopics(ctx context.Context) (*kgo.Client, error) {
 	opts := append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...), kgo.WithLogger(newKgoLogger(r.log))}, r.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
+		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic}
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := checkTopics(ctx, adm, topics)
+		err := r.checkTopics(ctx, adm)
 		if err == nil {
-			return nil
+			return cl, nil
+		}
+		var fatal fatalError
+		if errors.As(err, &fatal) {
+			cl.Close()
+			return nil, err
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			cl.Close()
+			return nil, ctx.Err()
 		}
 		r.log.Warn("waiting for Kafka", "brokers", r.cfg.Brokers, "attempt", attempt, "retry_in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			cl.Close()
+			return nil, ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
-func checkTopics(ctx context.Context, adm *kadm.Client, topics []string) error {
+// fatalError is a startup problem that waiting does not fix.
+type fatalError struct{ error }
+
+func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic}
 	td, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("cannot reach the brokers: %w", err)
 	}
 	var missing []string
-	for _, t := range topics {
+	for _, t := range topics[:3] {
 		if !td.Has(t) {
 			missing = append(missing, t)
 		} else if err := td[t].Err; err != nil {
@@ -229,29 +308,66 @@ func checkTopics(ctx context.Context, adm *kadm.Client, topics []string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("topics %v do not exist: create them (see the README), or point --brokers at `linger broker`, which creates every topic", missing)
 	}
+	events := len(td[r.cfg.EventsTopic].Partitions)
+	if !td.Has(r.cfg.StateTopic) {
+		resp, err := adm.CreateTopic(ctx, int32(events), -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, r.cfg.StateTopic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("create the state changelog %s: %w", r.cfg.StateTopic, err)
+		}
+		r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
+		return errors.New("state changelog just created; checking it")
+	}
+	if n := len(td[r.cfg.StateTopic].Partitions); n != events {
+		return fatalError{fmt.Errorf("the state changelog %s has %d partitions and the events topic %s has %d: they must match, because a session's state lives in the partition number of its events", r.cfg.StateTopic, n, r.cfg.EventsTopic, events)}
+	}
 	return nil
 }
 
-func (r *Runner) loop(ctx, pctx context.Context) error {
-	for {
-		fetches := r.cl.PollRecords(ctx, r.cfg.MaxPollRecords)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return nil
-		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
-		})
-		if err := r.process(pctx, fetches); err != nil {
-			return err
-		}
+func (r *Runner) poll(ctx context.Context) kgo.Fetches {
+	// A poll returns at least every Tick, so idle partitions fire timers.
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Tick)
+	defer cancel()
+	if r.sess != nil {
+		return r.sess.PollRecords(ctx, r.cfg.MaxPollRecords)
+	}
+	return r.cl.PollRecords(ctx, r.cfg.MaxPollRecords)
+}
+
+func (r *Runner) allowRebalance() {
+	if r.sess != nil {
+		r.sess.AllowRebalance()
+	} else {
 		r.cl.AllowRebalance()
 	}
 }
 
-// process runs one poll: all partitions in parallel, then publish, then mark.
-func (r *Runner) process(ctx context.Context, fetches kgo.Fetches) error {
-	var wg sync.WaitGroup
-	busy := r.busy[:0]
+func (r *Runner) loop(ctx, pctx context.Context) error {
+	for {
+		fetches := r.poll(ctx)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		if err := r.cycle(pctx, fetches); err != nil {
+			return err
+		}
+		r.allowRebalance()
+	}
+}
+
+// cycle processes one poll: all partitions in parallel, then publishes
+// their output, then commits or aborts every worker's batch.
+func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
+	for _, w := range r.workers {
+		w.batch = kgo.FetchTopicPartition{}
+	}
 	records := 0
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
@@ -261,41 +377,79 @@ func (r *Runner) process(ctx context.Context, fetches kgo.Fetches) error {
 		if w == nil {
 			// Assignment starts a worker before fetching, and the client
 			// returns nothing of a partition once it is revoked or lost;
-			// should that ever fail, leave the records unmarked for their
-			// owner rather than process them here.
+			// should that ever fail, leave the records for their owner.
 			r.log.Error("records for a partition this replica does not own; skipped, not committed", "partition", p.Partition)
 			return
 		}
 		w.batch = p
 		records += len(p.Records)
-		wg.Add(1)
-		w.in <- &wg
-		busy = append(busy, w)
 	})
+	// Every worker runs: those without records may have timers due.
+	busy := r.busy[:0]
+	for _, w := range r.workers {
+		if len(w.batch.Records) > 0 {
+			last := w.batch.Records[len(w.batch.Records)-1]
+			w.p.SetCaughtUp(w.batch.HighWatermark <= last.Offset+1)
+		}
+		busy = append(busy, w)
+	}
 	r.busy = busy
 	if len(busy) == 0 {
 		return nil
 	}
 	r.m.InFlight.Set(float64(records))
-	wg.Wait()
+	defer r.m.InFlight.Set(0)
+	r.run(busy, jobProcess)
 
-	if err := r.publish(ctx, busy); err != nil {
+	empty := true
+	for _, w := range busy {
+		empty = empty && w.out.Empty()
+	}
+	if empty && records == 0 {
+		r.run(busy, jobCommit) // nothing to publish: the (empty) batch stands
+		return nil
+	}
+
+	var err error
+	committed := false
+	if r.sess != nil {
+		committed, err = r.publishTransaction(ctx, busy)
+	} else {
+		err = r.publish(ctx, busy)
+		committed = err == nil
+	}
+	if !committed {
+		r.run(busy, jobAbort)
+		r.m.Transactions.WithLabelValues("aborted").Inc()
 		return err
 	}
+	r.run(busy, jobCommit)
+	r.m.Transactions.WithLabelValues("committed").Inc()
 	for _, w := range busy {
-		recs := w.batch.Records
-		last := recs[len(recs)-1]
-		r.cl.MarkCommitRecords(last)
-		w.p.m.lag.Set(float64(max(0, w.batch.HighWatermark-last.Offset-1)))
-		w.batch = kgo.FetchTopicPartition{}
+		if recs := w.batch.Records; len(recs) > 0 {
+			last := recs[len(recs)-1]
+			if r.sess == nil {
+				r.cl.MarkCommitRecords(last)
+			}
+			w.p.m.lag.Set(float64(max(0, w.batch.HighWatermark-last.Offset-1)))
+		}
 	}
-	r.m.InFlight.Set(0)
 	return nil
 }
 
-// publish produces every decision and DLQ record of the poll and waits for
-// the broker to acknowledge them all.
-func (r *Runner) publish(ctx context.Context, busy []*worker) error {
+// run gives every worker in ws the same job and waits for all of them.
+func (r *Runner) run(ws []*worker, kind jobKind) {
+	var wg sync.WaitGroup
+	wg.Add(len(ws))
+	for _, w := range ws {
+		w.in <- job{kind: kind, wg: &wg}
+	}
+	wg.Wait()
+}
+
+// produceAll hands every record of the workers' outputs to the client and
+// returns a wait for their acknowledgements.
+func (r *Runner) produceAll(ctx context.Context, busy []*worker, produce func(context.Context, *kgo.Record, func(*kgo.Record, error))) func() error {
 	var (
 		failed   atomic.Int64
 		firstErr atomic.Pointer[error]
@@ -309,23 +463,74 @@ func (r *Runner) publish(ctx context.Context, busy []*worker) error {
 			r.m.ProduceErrors.WithLabelValues(rec.Topic).Inc()
 		}
 	}
+	states := 0
 	for _, w := range busy {
 		out := w.out
 		for i := range out.Decisions() {
 			k, v := out.Decision(i)
 			pending.Add(1)
-			r.cl.Produce(ctx, &kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v}, promise)
+			produce(ctx, &kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v}, promise)
 		}
 		for _, rj := range out.Rejected() {
 			pending.Add(1)
-			r.cl.Produce(ctx, r.dlqRecord(w.p.partition, rj), promise)
+			produce(ctx, r.dlqRecord(w.p.partition, rj), promise)
 		}
+		for i := range out.StateRecords() {
+			k, v := out.StateRecord(i)
+			pending.Add(1)
+			produce(ctx, &kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.partition, Key: k, Value: v}, promise)
+		}
+		states += out.StateRecords()
 	}
-	pending.Wait()
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%d records could not be published, so their offsets are not committed and they will be processed again on restart: %w", n, *firstErr.Load())
+	r.m.StateRecords.Add(float64(states))
+	return func() error {
+		pending.Wait()
+		if n := failed.Load(); n > 0 {
+			return fmt.Errorf("%d records could not be published: %w", n, *firstErr.Load())
+		}
+		return nil
+	}
+}
+
+// publish (AtLeastOnce) produces the cycle's output and waits for the
+// broker to acknowledge all of it.
+func (r *Runner) publish(ctx context.Context, busy []*worker) error {
+	if err := r.produceAll(ctx, busy, r.cl.Produce)(); err != nil {
+		return fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
 	}
 	return nil
+}
+
+// publishTransaction (ExactlyOnce) produces the cycle's output and commits
+// it with the consumed offsets in one transaction. It reports whether the
+// transaction committed; an aborted one (a rebalance, a failed request) is
+// not an error: the client rewinds to the committed offsets and the records
+// come again. An error is fatal.
+func (r *Runner) publishTransaction(ctx context.Context, busy []*worker) (bool, error) {
+	if err := r.sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	wait := r.produceAll(ctx, busy, r.sess.Produce)
+	// A record the broker refused after the client's retries would make a
+	// committed transaction lose it: wait for every record, and abort if
+	// one failed. Such an error does not go away by itself, so it is fatal.
+	if err := r.cl.Flush(ctx); err != nil {
+		return false, fmt.Errorf("flush: %w", err)
+	}
+	if perr := wait(); perr != nil {
+		if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
+			r.log.Warn("aborting the transaction failed", "err", err)
+		}
+		return false, fmt.Errorf("%w; the transaction is aborted, so they will be processed again on restart", perr)
+	}
+	committed, err := r.sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return false, fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		r.log.Info("transaction aborted; its records will be processed again")
+	}
+	return committed, nil
 }
 
 func (r *Runner) dlqRecord(partition int32, rj Rejected) *kgo.Record {
@@ -343,36 +548,186 @@ func (r *Runner) dlqRecord(partition int32, rj Rejected) *kgo.Record {
 	}
 }
 
-func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	added := assigned[r.cfg.EventsTopic]
-	for _, p := range added {
-		if r.workers[p] != nil {
-			continue
+// onAssigned restores the new partitions' state from the changelog, in
+// parallel, before their first record is fetched; the replica is not ready
+// meanwhile.
+func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	var added []int32
+	for _, p := range assigned[r.cfg.EventsTopic] {
+		if r.workers[p] == nil {
+			added = append(added, p)
 		}
-		w := &worker{
-			p:    NewProcessor(p, r.store.nextEpoch(), r.store, r.cfg.Scoring, r.cfg.Now, r.m),
-			in:   make(chan *sync.WaitGroup, 1),
-			done: make(chan struct{}),
-		}
-		go w.run()
-		r.workers[p] = w
 	}
 	r.m.Rebalances.WithLabelValues("assigned").Inc()
+	if len(added) > 0 {
+		r.setReady(false)
+		r.m.Restoring.Add(float64(len(added)))
+		caughtUp := r.caughtUp(ctx, added)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, p := range added {
+			proc := NewProcessor(p, ProcessorConfig{
+				Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
+				Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
+			})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				r.restoreUntilDone(ctx, proc)
+				took := time.Since(start)
+				r.m.RestoreTime.Observe(took.Seconds())
+				r.m.Restoring.Dec()
+				r.log.Info("partition restored", "partition", p, "records", proc.Restored(), "took", took.Round(time.Millisecond))
+				proc.SetCaughtUp(caughtUp[p])
+				w := &worker{p: proc, in: make(chan job, 1), done: make(chan struct{})}
+				go w.run()
+				mu.Lock()
+				r.workers[p] = w
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
 	r.m.Partitions.Set(float64(len(r.workers)))
 	r.setReady(true)
-	r.log.Info("partitions assigned", "added", added, "owned", r.owned())
+	if len(added) > 0 {
+		r.log.Info("partitions gained", "gained", added, "owned", r.owned())
+	}
+}
+
+// caughtUp reports, per partition, whether the group's committed offset is
+// at the end of the events topic: such a partition's watermark may follow
+// the wall clock from the start.
+func (r *Runner) caughtUp(ctx context.Context, parts []int32) map[int32]bool {
+	out := map[int32]bool{}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.EventsTopic)
+	if err != nil {
+		return out
+	}
+	committed, err := r.adm.FetchOffsets(ctx, r.cfg.Group)
+	if err != nil {
+		return out
+	}
+	for _, p := range parts {
+		end, ok := ends.Lookup(r.cfg.EventsTopic, p)
+		if !ok {
+			continue
+		}
+		at := int64(0)
+		if c, ok := committed.Lookup(r.cfg.EventsTopic, p); ok {
+			at = c.At
+		}
+		out[p] = at >= end.Offset
+	}
+	return out
+}
+
+// restoreUntilDone restores a partition, retrying with backoff: a partition
+// cannot be served without its state.
+func (r *Runner) restoreUntilDone(ctx context.Context, p *Processor) {
+	backoff := 250 * time.Millisecond
+	for {
+		err := r.restore(ctx, p)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("restore failed; retrying", "partition", p.Partition(), "retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+		// Start over: the restore may have stopped half way.
+		p.Close()
+		*p = *NewProcessor(p.partition, ProcessorConfig{
+			Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
+			Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
+		})
+	}
+}
+
+// restore reads the partition's changelog, read committed, from its start
+// to its last stable offset as of now, into p.
+func (r *Runner) restore(ctx context.Context, p *Processor) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	starts, err := r.adm.ListStartOffsets(lctx, r.cfg.StateTopic)
+	if err != nil {
+		return err
+	}
+	ends, err := r.adm.ListCommittedOffsets(lctx, r.cfg.StateTopic)
+	if err != nil {
+		return err
+	}
+	start, ok1 := starts.Lookup(r.cfg.StateTopic, p.partition)
+	end, ok2 := ends.Lookup(r.cfg.StateTopic, p.partition)
+	if !ok1 || !ok2 || start.Err != nil || end.Err != nil {
+		return fmt.Errorf("offsets of %s/%d unavailable", r.cfg.StateTopic, p.partition)
+	}
+	if start.Offset < end.Offset {
+		opts := append([]kgo.Opt{
+			kgo.SeedBrokers(r.cfg.Brokers...),
+			kgo.WithLogger(newKgoLogger(r.log)),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.StateTopic: {p.partition: kgo.NewOffset().At(start.Offset)}}),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			// Control records (transaction markers) take offsets too: with
+			// them, the restore sees its way to the end offset.
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxBytes(64 << 20),
+			kgo.FetchMaxPartitionBytes(32 << 20),
+		}, r.cfg.ClientOpts...)
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		next := start.Offset
+		for next < end.Offset {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := fs.Err(); err != nil {
+				return err
+			}
+			var rerr error
+			fs.EachRecord(func(rec *kgo.Record) {
+				if rec.Offset >= end.Offset || rerr != nil {
+					return
+				}
+				next = rec.Offset + 1
+				if rec.Attrs.IsControl() {
+					return
+				}
+				r.m.RestoreRecord.Inc()
+				rerr = p.Restore(rec.Key, rec.Value)
+			})
+			if rerr != nil {
+				return rerr
+			}
+		}
+	}
+	p.FinishRestore()
+	return nil
 }
 
 func (r *Runner) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	// Everything processed is marked; commit it before another replica
-	// takes the partitions over, so it does not repeat our decisions.
-	if err := cl.CommitMarkedOffsets(ctx); err != nil {
-		r.log.Warn("commit on revoke failed: the next owner will re-process from the last commit", "err", err)
+	if r.sess == nil {
+		// Everything processed is marked; commit it before another
+		// replica takes the partitions over, so it does not repeat our
+		// decisions. (With transactions, every cycle committed already.)
+		if err := cl.CommitMarkedOffsets(ctx); err != nil {
+			r.log.Warn("commit on revoke failed: the next owner will re-process from the last commit", "err", err)
+		}
 	}
 	r.m.Rebalances.WithLabelValues("revoked").Inc()
 	r.drop(revoked[r.cfg.EventsTopic])
 	if len(revoked[r.cfg.EventsTopic]) > 0 {
-		r.log.Info("partitions revoked", "revoked", revoked[r.cfg.EventsTopic], "owned", r.owned())
+		r.log.Info("partitions lost to a rebalance", "lost", revoked[r.cfg.EventsTopic], "owned", r.owned())
 	}
 }
 
@@ -392,7 +747,6 @@ func (r *Runner) drop(parts []int32) {
 		if w := r.workers[p]; w != nil {
 			w.stop()
 			delete(r.workers, p)
-			r.m.Lag.DeleteLabelValues(strconv.Itoa(int(p)))
 		}
 	}
 	r.m.Partitions.Set(float64(len(r.workers)))
@@ -407,15 +761,17 @@ func (r *Runner) owned() []int32 {
 	return ps
 }
 
-// shutdown commits what was processed and leaves the group, logging how long
-// each step took.
+// shutdown commits what was processed (at-least-once) and leaves the group,
+// logging how long each step took.
 func (r *Runner) shutdown() {
 	r.setReady(false)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := r.cl.CommitMarkedOffsets(ctx); err != nil {
-		r.log.Warn("final commit failed: records since the last commit will be processed again", "err", err)
+	if r.sess == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
+		if err := r.cl.CommitMarkedOffsets(ctx); err != nil {
+			r.log.Warn("final commit failed: records since the last commit will be processed again", "err", err)
+		}
+		cancel()
 	}
 	committed := time.Since(start)
 	// Leaving the group runs the revoke callback, which stops the workers.
@@ -424,7 +780,8 @@ func (r *Runner) shutdown() {
 	r.log.Info("left the group", "commit", committed.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 }
 
-// statsLoop refreshes the cache gauges and the horizon estimate.
+// statsLoop refreshes the cache gauges, the horizon estimate and the
+// watermark delays.
 func (r *Runner) statsLoop(ctx context.Context) {
 	const every = 2 * time.Second
 	t := time.NewTicker(every)
@@ -444,6 +801,7 @@ func (r *Runner) statsLoop(ctx context.Context) {
 			st := r.store.Stats()
 			r.m.CacheEntries.Set(float64(st.Entries))
 			r.m.CacheBytes.Set(float64(st.Bytes))
+			r.m.TimerEntries.Set(float64(r.store.Timers()))
 			r.m.StateWritten.Add(float64(st.BytesWritten - prev.BytesWritten))
 			if st.Evictions > evicted {
 				r.m.CacheEvictions.Add(float64(st.Evictions - evicted))

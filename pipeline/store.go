@@ -27,12 +27,16 @@ type Store struct {
 	values  atomic.Uint64 // bytes of state (values only) written
 	writes  atomic.Uint64
 	inserts atomic.Uint64 // sets of sessions that were not in the cache
+	deletes atomic.Uint64
 	epoch   atomic.Uint32
 
-	// The loss-detection index of every Processor counts against one
-	// bound, so its memory follows the cache size, not the traffic.
+	// The loss-detection index and the timer index of every Processor
+	// count against bounds set by the cache size, so their memory follows
+	// the configuration, not the traffic.
 	indexLen atomic.Int64
 	indexCap int64
+	timerLen atomic.Int64
+	timerCap int64
 }
 
 // indexBytesPerSession sizes the loss-detection index: at most one entry per
@@ -48,8 +52,30 @@ func NewStore(maxBytes int) *Store {
 		c:        fastcache.New(maxBytes),
 		maxBytes: uint64(maxBytes),
 		indexCap: int64(maxBytes / indexBytesPerSession),
+		timerCap: int64(maxBytes / timerBytesPerSession),
 	}
 }
+
+// timerBytesPerSession sizes the timer index: at most one 16-byte entry per
+// this many cache bytes, about as many as the cache holds sessions and then
+// half again for entries gone stale (12% of the cache size in memory).
+const timerBytesPerSession = 128
+
+// takeTimer reserves room for one timer entry, or reports that the index
+// is full.
+func (s *Store) takeTimer() bool {
+	if s.timerLen.Add(1) > s.timerCap {
+		s.timerLen.Add(-1)
+		return false
+	}
+	return true
+}
+
+// releaseTimers gives back room for n timer entries.
+func (s *Store) releaseTimers(n int) { s.timerLen.Add(int64(-n)) }
+
+// Timers returns the timer entries held by every Processor on this store.
+func (s *Store) Timers() int64 { return s.timerLen.Load() }
 
 // nextEpoch returns a fresh key prefix for a new partition assignment: a
 // partition that comes back to this replica must not read states it left
@@ -71,6 +97,12 @@ func (s *Store) set(key, val []byte, inserted bool) {
 	}
 }
 
+// del removes key.
+func (s *Store) del(key []byte) {
+	s.c.Del(key)
+	s.deletes.Add(1)
+}
+
 // StoreStats is a snapshot of the store's counters.
 type StoreStats struct {
 	Entries      uint64
@@ -82,7 +114,7 @@ type StoreStats struct {
 	Writes     uint64
 	StateBytes uint64
 	// Evictions estimates sessions pushed out of the ring: sessions
-	// inserted minus entries still held.
+	// inserted, minus those deleted (expired) and those still held.
 	Evictions uint64
 }
 
@@ -92,8 +124,8 @@ func (s *Store) Stats() StoreStats {
 	s.c.UpdateStats(&fs)
 	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load(),
 		Writes: s.writes.Load(), StateBytes: s.values.Load()}
-	if in := s.inserts.Load(); in > fs.EntriesCount {
-		st.Evictions = in - fs.EntriesCount
+	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
+		st.Evictions = in - out
 	}
 	return st
 }

@@ -68,7 +68,8 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer broker.Close()
 	f.brokers = []string{broker.Addr()}
-	f.group, f.events, f.invites, f.dlq = pipeline.DefaultGroup, schemas.TopicEvents, schemas.TopicInvites, schemas.TopicDLQ
+	f.group, f.events, f.invites, f.dlq, f.state = pipeline.DefaultGroup, schemas.TopicEvents, schemas.TopicInvites, schemas.TopicDLQ, schemas.TopicState
+	f.guarantee, f.sessionTO = string(pipeline.ExactlyOnce), pipeline.DefaultSessionTimeout
 
 	sim, err := bench.NewSimulator(bench.Config{Seed: *seed, Mix: m, Rate: *rate, StartMs: time.Now().Add(-*warmup).UnixMilli()})
 	if err != nil {

@@ -53,7 +53,7 @@ func TestKcatInterop(t *testing.T) {
 	const partitions = 4
 	addr := startBroker(t, partitions)
 	runner := start(t, nil, "run", "--brokers", addr, "--group", "interop", "--http", "")
-	runner.waitOutput(t, `partitions assigned`, 20*time.Second)
+	runner.waitOutput(t, `partitions gained`, 20*time.Second)
 
 	keys, values := hesitatingSessions(20, time.Now().Add(-2*time.Minute).UnixMilli())
 	var in bytes.Buffer

@@ -23,6 +23,11 @@ type runFlags struct {
 	events     string
 	invites    string
 	dlq        string
+	state      string
+	guarantee  string
+	sessionTO  time.Duration
+	instance   string
+	eventTime  bool
 	http       string
 	cacheBytes byteSize
 	config     string
@@ -36,6 +41,11 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to read clickstream events from")
 		fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to publish decisions to")
 		fs.StringVar(&f.dlq, "dlq-topic", schemas.TopicDLQ, "topic for input that is not a valid event")
+		fs.StringVar(&f.state, "state-topic", schemas.TopicState, "compacted changelog of session state (created if missing, as many partitions as the events topic)")
+		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per batch) or at-least-once")
+		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
+		fs.StringVar(&f.instance, "instance-id", "", "this replica's name in its transactional id; give each running replica its own, stable across restarts (e.g. the pod name) (default: host name and a random suffix)")
+		fs.BoolVar(&f.eventTime, "event-time-only", false, "advance idle partitions' watermarks by event time only, never by the wall clock (strictly deterministic runs)")
 	}
 	f.cacheBytes = pipeline.DefaultCacheBytes
 	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state (fastcache ring); size it as described in the README")
@@ -90,15 +100,20 @@ func runCmd(args []string, _, stderr io.Writer) error {
 func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scoring.Config) error {
 	reg := prometheus.NewRegistry()
 	runner, err := pipeline.NewRunner(pipeline.Config{
-		Brokers:      f.brokers,
-		Group:        f.group,
-		EventsTopic:  f.events,
-		InvitesTopic: f.invites,
-		DLQTopic:     f.dlq,
-		CacheBytes:   int(f.cacheBytes),
-		Scoring:      scfg,
-		Logger:       log,
-		Metrics:      pipeline.NewMetrics(reg),
+		Brokers:        f.brokers,
+		Group:          f.group,
+		EventsTopic:    f.events,
+		InvitesTopic:   f.invites,
+		DLQTopic:       f.dlq,
+		StateTopic:     f.state,
+		Guarantee:      pipeline.Guarantee(f.guarantee),
+		SessionTimeout: f.sessionTO,
+		InstanceID:     f.instance,
+		EventTimeOnly:  f.eventTime,
+		CacheBytes:     int(f.cacheBytes),
+		Scoring:        scfg,
+		Logger:         log,
+		Metrics:        pipeline.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -110,7 +125,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		}
 		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+srv.Addr())
 	}
-	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "group", f.group,
+	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "group", f.group, "guarantee", f.guarantee,
 		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
 	runErr := runner.Run(ctx)
 
