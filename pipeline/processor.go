@@ -69,10 +69,9 @@ type Processor struct {
 	alive   map[uint64]int64
 	sweepAt int
 
-	buf  []byte // state read from the store
-	key  []byte
-	out  Output
-	meta [binary.MaxVarintLen64 + 1]byte
+	buf []byte // state read from the store
+	key []byte
+	out Output
 }
 
 type slot struct {

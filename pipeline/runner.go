@@ -224,7 +224,6 @@ func (r *Runner) clientOpts() []kgo.Opt {
 			// consumers back until it times out: no longer than the
 			// group takes to notice the replica is gone.
 			kgo.TransactionTimeout(r.cfg.SessionTimeout),
-			kgo.RequireStableFetchOffsets(),
 		)
 	} else {
 		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
