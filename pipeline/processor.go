@@ -604,7 +604,9 @@ func (p *Processor) Restore(key, value []byte) error {
 // FinishRestore ends a restore: the watermark resumes from the restored
 // event time.
 func (p *Processor) FinishRestore() {
-	p.watermark = p.maxTS - p.lateness
+	if p.maxTS > 0 {
+		p.watermark = p.maxTS - p.lateness
+	}
 	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
 	p.lastRecv = p.now().UnixMilli()
 }
