@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/schemas"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestDeterminismAcrossCrashes is the exactly-once promise, end to end: a
+// fixed stream of 200,000 simulator events processed (a) by one replica,
+// (b) by three replicas of which one is killed with SIGKILL mid-stream and a
+// fourth joins later, and (c) by one replica killed and restarted, then
+// stopped and restarted, gives the same decisions: the same ids with the
+// same contents (but decided_at), none twice under read_committed, none
+// missing.
+func TestDeterminismAcrossCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about a minute")
+	}
+	const partitions = 6
+	addr := startBroker(t, partitions)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	for _, sc := range []string{"a", "b", "c"} {
+		for _, topic := range []string{"events-" + sc, "invites-" + sc, "dlq-" + sc} {
+			if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	recs := bench.GenerateRecords(42, 200_000)
+	const chunks = 20
+	produceChunk := func(topic string, i int) {
+		n := len(recs) / chunks
+		krs := make([]*kgo.Record, 0, n)
+		for _, r := range recs[i*n : (i+1)*n] {
+			krs = append(krs, &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value})
+		}
+		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica := func(sc, instance string) *proc {
+		return start(t, nil, "run", "--brokers", addr, "--group", "g-"+sc, "--instance-id", instance,
+			"--events-topic", "events-"+sc, "--invites-topic", "invites-"+sc, "--dlq-topic", "dlq-"+sc, "--state-topic", "state-"+sc,
+			"--event-time-only", "--group-session-timeout", "6s", "--cache-bytes", "64MiB", "--http", "")
+	}
+
+	// (a) one replica, uninterrupted.
+	a := replica("a", "a1")
+	for i := range chunks {
+		produceChunk("events-a", i)
+	}
+	waitDone(t, adm, "a")
+	a.stop(t, 10*time.Second)
+
+	// (b) three replicas; b2 is killed a third of the way in, b4 joins at
+	// two thirds.
+	b := []*proc{replica("b", "b1"), replica("b", "b2"), replica("b", "b3")}
+	for i := range chunks {
+		produceChunk("events-b", i)
+		time.Sleep(100 * time.Millisecond)
+		switch i {
+		case chunks / 3:
+			b[1].cmd.Process.Signal(syscall.SIGKILL)
+			<-b[1].exited
+		case 2 * chunks / 3:
+			b = append(b, replica("b", "b4"))
+		}
+	}
+	waitDone(t, adm, "b")
+	for i, p := range b {
+		if i != 1 {
+			p.stop(t, 15*time.Second)
+		}
+	}
+	// The dead replica's partitions moved with their state: someone
+	// restored them from the changelog.
+	restored := false
+	for _, p := range b {
+		restored = restored || restoredSome.MatchString(p.output())
+	}
+	if !restored {
+		t.Error("scenario b: no replica restored state from the changelog")
+	}
+
+	// (c) one replica, killed and restarted, then stopped and restarted.
+	c := replica("c", "c1")
+	for i := range chunks {
+		produceChunk("events-c", i)
+		time.Sleep(50 * time.Millisecond)
+		switch i {
+		case chunks / 3:
+			c.cmd.Process.Signal(syscall.SIGKILL)
+			<-c.exited
+			c = replica("c", "c1") // the same instance id fences the dead one's transaction
+		case 2 * chunks / 3:
+			c.stop(t, 10*time.Second)
+			c = replica("c", "c1")
+		}
+	}
+	waitDone(t, adm, "c")
+	c.stop(t, 10*time.Second)
+	if !restoredSome.MatchString(c.output()) {
+		t.Error("scenario c: the restarted replica did not restore state from the changelog")
+	}
+
+	want := readDecisions(t, addr, adm, "invites-a")
+	if len(want) < 100 {
+		t.Fatalf("only %d decisions in the reference run", len(want))
+	}
+	t.Logf("%d decisions from %d events", len(want), len(recs))
+	for _, sc := range []string{"b", "c"} {
+		got := readDecisions(t, addr, adm, "invites-"+sc)
+		for id, w := range want {
+			if g, ok := got[id]; !ok {
+				t.Errorf("scenario %s: decision %s missing", sc, id)
+			} else if g != w {
+				t.Errorf("scenario %s: decision %s differs:\n got %s\nwant %s", sc, id, g, w)
+			}
+		}
+		for id := range got {
+			if _, ok := want[id]; !ok {
+				t.Errorf("scenario %s: extra decision %s", sc, id)
+			}
+		}
+	}
+}
+
+// waitDone waits until the scenario's group has committed every event.
+func waitDone(t *testing.T, adm *kadm.Client, sc string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ends, err1 := adm.ListEndOffsets(ctx, "events-"+sc)
+		committed, err2 := adm.FetchOffsets(ctx, "g-"+sc)
+		if err1 == nil && err2 == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				c, ok := committed.Lookup(o.Topic, o.Partition)
+				done = done && ok && c.At >= o.Offset
+			})
+			if done {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scenario %s: not every event committed within 90 s", sc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readDecisions reads a whole invites topic, read committed, once no
+// transaction is open on it, and returns each decision by id with
+// decided_at blanked. A decision read twice fails the test.
+func readDecisions(t *testing.T, addr string, adm *kadm.Client, topic string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	// A killed replica's transaction stays open until it times out: wait
+	// for the last stable offsets to reach the ends.
+	deadline := time.Now().Add(30 * time.Second)
+	var ends kadm.ListedOffsets
+	for {
+		var err error
+		ends, err = adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := true
+		ends.Each(func(o kadm.ListedOffset) {
+			s, _ := stable.Lookup(o.Topic, o.Partition)
+			same = same && s.Offset == o.Offset
+		})
+		if same {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: transactions still open after 30 s", topic)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	next := map[int32]int64{}
+	remaining := func() bool {
+		left := false
+		ends.Each(func(o kadm.ListedOffset) { left = left || next[o.Partition] < o.Offset })
+		return left
+	}
+	out := map[string]string{}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for remaining() {
+		fs := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			t.Fatalf("%s: timed out reading", topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			d, err := schemas.ParseDecision(r.Value)
+			if err != nil {
+				t.Fatalf("%s: bad decision: %v", topic, err)
+			}
+			if _, dup := out[string(d.ID)]; dup {
+				t.Errorf("%s: decision %s read twice", topic, d.ID)
+			}
+			d.DecidedAt = 0
+			out[string(d.ID)] = string(schemas.AppendDecision(nil, d))
+		})
+	}
+	return out
+}
+
+// restoredSome matches a restore that read changelog records.
+var restoredSome = regexp.MustCompile(`msg="partition restored" partition=\d+ records=[1-9]`)
