@@ -22,6 +22,9 @@ type BrokerConfig struct {
 	Addr string
 	// Partitions of each topic. Default: 16.
 	Partitions int
+	// Nodes is the number of broker nodes; the first listens on Addr, the
+	// others on free ports. Default: 1.
+	Nodes int
 	// DataDir, if set, persists topics and offsets across restarts.
 	DataDir string
 	// Retention bounds how long records of the non-compacted topics are
@@ -71,12 +74,15 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if err != nil || port < 0 || port > 65535 {
 		return nil, fmt.Errorf("broker address %q: bad port", cfg.Addr)
 	}
+	if cfg.Nodes < 1 {
+		cfg.Nodes = 1
+	}
 	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
 		return nil, fmt.Errorf("partitions must be between 1 and 10000, got %d", cfg.Partitions)
 	}
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
+		kfake.NumBrokers(cfg.Nodes),
+		kfake.Ports(append([]int{port}, make([]int, cfg.Nodes-1)...)...),
 		kfake.BrokerConfigs(map[string]string{
 			"log.segment.bytes": strconv.Itoa(segmentBytes),
 			// Compaction and retention run on this ticker.

@@ -39,7 +39,12 @@ func (w testWriter) Write(b []byte) (int, error) {
 // topic created, and closes it when the test ends.
 func startBroker(t *testing.T, partitions int, opts ...kfake.Opt) *Broker {
 	t.Helper()
-	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: partitions, Logger: testLogger(t), Opts: opts})
+	return startBrokerNodes(t, partitions, 1, opts...)
+}
+
+func startBrokerNodes(t *testing.T, partitions, nodes int, opts ...kfake.Opt) *Broker {
+	t.Helper()
+	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: partitions, Nodes: nodes, Logger: testLogger(t), Opts: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,11 +50,12 @@ type Metrics struct {
 	Expired        prometheus.Counter
 	WatermarkDelay *prometheus.GaugeVec
 
-	Transactions  *prometheus.CounterVec
-	StateRecords  prometheus.Counter
-	Restoring     prometheus.Gauge
-	RestoreTime   prometheus.Histogram
-	RestoreRecord prometheus.Counter
+	Transactions   *prometheus.CounterVec
+	ClientRestarts prometheus.Counter
+	StateRecords   prometheus.Counter
+	Restoring      prometheus.Gauge
+	RestoreTime    prometheus.Histogram
+	RestoreRecord  prometheus.Counter
 }
 
 // Version is the release, set at build time with
@@ -116,11 +117,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Expired:        counter("linger_sessions_expired_total", "Sessions ended by inactivity, their state deleted and tombstoned."),
 		WatermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_watermark_delay_seconds", Help: "Wall clock minus the partition's event-time watermark: how late its timers fire."}, []string{"partition"}),
 
-		Transactions:  counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
-		StateRecords:  counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
-		Restoring:     gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
-		RestoreTime:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
-		RestoreRecord: counter("linger_restore_records_total", "Changelog records read while restoring."),
+		Transactions:   counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
+		ClientRestarts: counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
+		StateRecords:   counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
+		Restoring:      gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
+		RestoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		RestoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
@@ -129,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon,
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
-		m.Transactions, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, build,
+		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -161,20 +162,6 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	defer admin.Close()
 	r.adm = kadm.NewClient(admin)
 
-	if r.cfg.Guarantee == ExactlyOnce {
-		r.sess, err = kgo.NewGroupTransactSession(r.clientOpts()...)
-		if err == nil {
-			r.cl = r.sess.Client()
-		}
-	} else {
-		r.cl, err = kgo.NewClient(r.clientOpts()...)
-	}
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	r.log.Info("joining consumer group", "group", r.cfg.Group, "topic", r.cfg.EventsTopic,
-		"guarantee", r.cfg.Guarantee, "brokers", r.cfg.Brokers)
-
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
 	go func() {
@@ -193,9 +180,67 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.ShutdownTimeout, cancelPublish) })
 	defer stopTimer()
 
-	loopErr := r.loop(ctx, pctx)
+	backoff := time.Second
+	for {
+		start := time.Now()
+		err := r.session(ctx, pctx)
+		if err == nil || ctx.Err() != nil || !isRetryable(err) {
+			return err
+		}
+		// The client is unusable (a fenced transactional producer, a
+		// transaction that could not be ended): a new one rejoins the
+		// group, and its partitions are restored from the changelog.
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		r.m.ClientRestarts.Inc()
+		r.log.Warn("the Kafka client failed; starting a new one", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// session runs one Kafka client: it joins the group, processes until ctx is
+// done or an error, then leaves the group.
+func (r *Runner) session(ctx, pctx context.Context) error {
+	var err error
+	if r.cfg.Guarantee == ExactlyOnce {
+		r.sess, err = kgo.NewGroupTransactSession(r.clientOpts()...)
+		if err == nil {
+			r.cl = r.sess.Client()
+		}
+	} else {
+		r.cl, err = kgo.NewClient(r.clientOpts()...)
+	}
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	r.log.Info("joining consumer group", "group", r.cfg.Group, "topic", r.cfg.EventsTopic,
+		"guarantee", r.cfg.Guarantee, "brokers", r.cfg.Brokers)
+	err = r.loop(ctx, pctx)
 	r.shutdown()
-	return loopErr
+	return err
+}
+
+// isRetryable reports whether a new Kafka client could get past err: not
+// for problems of configuration or permissions, which only an operator can
+// fix, nor for records the broker will never accept.
+func isRetryable(err error) bool {
+	for _, fatal := range []error{
+		kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed, kerr.SaslAuthenticationFailed,
+		kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.InvalidTopicException,
+	} {
+		if errors.Is(err, fatal) {
+			return false
+		}
+	}
+	var fe fatalError
+	return !errors.As(err, &fe)
 }
 
 func (r *Runner) clientOpts() []kgo.Opt {
@@ -253,7 +298,12 @@ func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 // is missing: a broker that is down at start is a wait, not a crash loop.
 // It returns the admin client it used, for restores.
 func (r *Runner) waitForTopics(ctx context.Context) (*kgo.Client, error) {
-	opts := append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...), kgo.WithLogger(newKgoLogger(r.log))}, r.cfg.ClientOpts...)
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(r.cfg.Brokers...), kgo.WithLogger(newKgoLogger(r.log)),
+		// The client answers metadata requests from a cache younger than
+		// this: keep it short, so topics created meanwhile show soon.
+		kgo.MetadataMinAge(250 * time.Millisecond),
+	}, r.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
@@ -313,11 +363,17 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+			r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
+			return nil
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			// Another replica created it a moment ago: check it on the
+			// next round, once the metadata shows it.
+			return fmt.Errorf("the state changelog %s was just created by another replica", r.cfg.StateTopic)
+		default:
 			return fmt.Errorf("create the state changelog %s: %w", r.cfg.StateTopic, err)
 		}
-		r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
-		return errors.New("state changelog just created; checking it")
 	}
 	if n := len(td[r.cfg.StateTopic].Partitions); n != events {
 		return fatalError{fmt.Errorf("the state changelog %s has %d partitions and the events topic %s has %d: they must match, because a session's state lives in the partition number of its events", r.cfg.StateTopic, n, r.cfg.EventsTopic, events)}
@@ -510,17 +566,22 @@ func (r *Runner) publishTransaction(ctx context.Context, busy []*worker) (bool, 
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	wait := r.produceAll(ctx, busy, r.sess.Produce)
-	// A record the broker refused after the client's retries would make a
-	// committed transaction lose it: wait for every record, and abort if
-	// one failed. Such an error does not go away by itself, so it is fatal.
+	// A record the broker refused after the client's retries would be
+	// lost by a committed transaction: wait for every record, and abort if
+	// one failed. The aborted batch is processed again, like one a
+	// rebalance aborted; only a failure to abort is fatal.
 	if err := r.cl.Flush(ctx); err != nil {
 		return false, fmt.Errorf("flush: %w", err)
 	}
 	if perr := wait(); perr != nil {
 		if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
-			r.log.Warn("aborting the transaction failed", "err", err)
+			return false, fmt.Errorf("%w; aborting the transaction failed too: %w", perr, err)
 		}
-		return false, fmt.Errorf("%w; the transaction is aborted, so they will be processed again on restart", perr)
+		if !isRetryable(perr) {
+			return false, fmt.Errorf("%w; the transaction is aborted, so they will be processed again on restart", perr)
+		}
+		r.log.Warn("records refused; transaction aborted, its records will be processed again", "err", perr)
+		return false, nil
 	}
 	committed, err := r.sess.End(ctx, kgo.TryCommit)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/pipeline/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -117,24 +117,21 @@ func TestDeterminismAcrossCrashes(t *testing.T) {
 		t.Error("scenario c: the restarted replica did not restore state from the changelog")
 	}
 
-	want := readDecisions(t, addr, adm, "invites-a")
-	if len(want) < 100 {
-		t.Fatalf("only %d decisions in the reference run", len(want))
+	want, err := kafkatest.ReadDecisions(ctx, addr, adm, "invites-a", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d decisions from %d events", len(want), len(recs))
+	if len(want.ByID) < 100 || len(want.Twice) > 0 {
+		t.Fatalf("reference run: %d decisions, %d read twice", len(want.ByID), len(want.Twice))
+	}
+	t.Logf("%d decisions from %d events", len(want.ByID), len(recs))
 	for _, sc := range []string{"b", "c"} {
-		got := readDecisions(t, addr, adm, "invites-"+sc)
-		for id, w := range want {
-			if g, ok := got[id]; !ok {
-				t.Errorf("scenario %s: decision %s missing", sc, id)
-			} else if g != w {
-				t.Errorf("scenario %s: decision %s differs:\n got %s\nwant %s", sc, id, g, w)
-			}
+		got, err := kafkatest.ReadDecisions(ctx, addr, adm, "invites-"+sc, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for id := range got {
-			if _, ok := want[id]; !ok {
-				t.Errorf("scenario %s: extra decision %s", sc, id)
-			}
+		for _, d := range kafkatest.Diff(got, want, 10) {
+			t.Errorf("scenario %s: %s", sc, d)
 		}
 	}
 }
@@ -142,98 +139,9 @@ func TestDeterminismAcrossCrashes(t *testing.T) {
 // waitDone waits until the scenario's group has committed every event.
 func waitDone(t *testing.T, adm *kadm.Client, sc string) {
 	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ends, err1 := adm.ListEndOffsets(ctx, "events-"+sc)
-		committed, err2 := adm.FetchOffsets(ctx, "g-"+sc)
-		if err1 == nil && err2 == nil {
-			done := true
-			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := committed.Lookup(o.Topic, o.Partition)
-				done = done && ok && c.At >= o.Offset
-			})
-			if done {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scenario %s: not every event committed within 90 s", sc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// readDecisions reads a whole invites topic, read committed, once no
-// transaction is open on it, and returns each decision by id with
-// decided_at blanked. A decision read twice fails the test.
-func readDecisions(t *testing.T, addr string, adm *kadm.Client, topic string) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	// A killed replica's transaction stays open until it times out: wait
-	// for the last stable offsets to reach the ends.
-	deadline := time.Now().Add(30 * time.Second)
-	var ends kadm.ListedOffsets
-	for {
-		var err error
-		ends, err = adm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stable, err := adm.ListCommittedOffsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		same := true
-		ends.Each(func(o kadm.ListedOffset) {
-			s, _ := stable.Lookup(o.Topic, o.Partition)
-			same = same && s.Offset == o.Offset
-		})
-		if same {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: transactions still open after 30 s", topic)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	if err != nil {
+	if err := kafkatest.WaitCommitted(context.Background(), adm, "g-"+sc, "events-"+sc, 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	next := map[int32]int64{}
-	remaining := func() bool {
-		left := false
-		ends.Each(func(o kadm.ListedOffset) { left = left || next[o.Partition] < o.Offset })
-		return left
-	}
-	out := map[string]string{}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for remaining() {
-		fs := cl.PollFetches(rctx)
-		if rctx.Err() != nil {
-			t.Fatalf("%s: timed out reading", topic)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			next[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
-			}
-			d, err := schemas.ParseDecision(r.Value)
-			if err != nil {
-				t.Fatalf("%s: bad decision: %v", topic, err)
-			}
-			if _, dup := out[string(d.ID)]; dup {
-				t.Errorf("%s: decision %s read twice", topic, d.ID)
-			}
-			d.DecidedAt = 0
-			out[string(d.ID)] = string(schemas.AppendDecision(nil, d))
-		})
-	}
-	return out
 }
 
 // restoredSome matches a restore that read changelog records.

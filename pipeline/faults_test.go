@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// scenarioTopics creates a set of topics for one run, so runs on one broker
+// do not see each other's records.
+func scenarioTopics(t *testing.T, adm *kadm.Client, name string, partitions int32) func(*Config) {
+	t.Helper()
+	for _, topic := range []string{"events-" + name, "invites-" + name, "dlq-" + name} {
+		resp, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func(c *Config) {
+		c.Group = "g-" + name
+		c.EventsTopic, c.InvitesTopic, c.DLQTopic, c.StateTopic = "events-"+name, "invites-"+name, "dlq-"+name, "state-"+name
+		c.EventTimeOnly = true
+		c.SessionTimeout = 6 * time.Second
+		c.CacheBytes = 64 << 20
+	}
+}
+
+func produceRecords(t *testing.T, cl *kgo.Client, topic string, recs []bench.Record) {
+	t.Helper()
+	krs := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		krs[i] = &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExactlyOnceUnderBrokerFaults: produce and EndTxn and AddPartitions
+// failures, coordinator moves, leader elections and a broker node removed
+// and re-added while two replicas process a stream: the decisions are
+// exactly those of a run without faults, none twice, none missing, and the
+// aborted transactions are counted.
+func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 20 s")
+	}
+	b := startBrokerNodes(t, 4, 3)
+	c := b.Cluster()
+	cl := newClient(t, b.Addr())
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	recs := bench.GenerateRecords(11, 40000)
+
+	// The reference: the same stream, no faults.
+	ref := scenarioTopics(t, adm, "ref", 4)
+	produceRecords(t, cl, "events-ref", recs)
+	r := startRunner(t, b.Addr(), ref)
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-ref", "events-ref", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+	want, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-ref", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.ByID) < 50 {
+		t.Fatalf("only %d decisions in the reference run", len(want.ByID))
+	}
+
+	flt := scenarioTopics(t, adm, "flt", 4)
+	r1, r2 := startRunner(t, b.Addr(), flt), startRunner(t, b.Addr(), flt)
+	faults := []func(){
+		func() {
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.CoordinatorNotAvailable, Count: 3})
+		},
+		func() {
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Err: kerr.ConcurrentTransactions, Count: 3})
+		},
+		func() {
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "invites-flt", Err: kerr.NotLeaderForPartition, Count: 4})
+		},
+		func() {
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-flt", Err: kerr.RequestTimedOut, Count: 2})
+		},
+		c.RehashCoordinators,
+		c.ShufflePartitionLeaders,
+		func() {
+			if err := c.RemoveNode(2); err != nil {
+				t.Error(err)
+			}
+		},
+		func() {
+			if _, _, err := c.AddNode(2, 0); err != nil {
+				t.Error(err)
+			}
+		},
+		c.ShufflePartitionLeaders,
+		func() {
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.NotCoordinator, Count: 2})
+		},
+	}
+	if only := os.Getenv("LINGER_FAULT"); only != "" {
+		i, _ := strconv.Atoi(only)
+		faults = faults[i : i+1]
+	}
+	chunk := len(recs) / len(faults)
+	for i, fault := range faults {
+		produceRecords(t, cl, "events-flt", recs[i*chunk:(i+1)*chunk])
+		fault()
+		time.Sleep(150 * time.Millisecond)
+	}
+	produceRecords(t, cl, "events-flt", recs[len(faults)*chunk:])
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-flt", "events-flt", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	aborted := testutilValue(r1.m.Transactions.WithLabelValues("aborted")) + testutilValue(r2.m.Transactions.WithLabelValues("aborted"))
+	restarts := testutilValue(r1.m.ClientRestarts) + testutilValue(r2.m.ClientRestarts)
+	if aborted+restarts == 0 {
+		t.Error("no transaction aborted and no client restarted: the faults were not felt, or not counted")
+	}
+	for i, r := range []*runningRunner{r1, r2} {
+		if err := r.stop(t); err != nil {
+			t.Errorf("replica %d stopped on a fault: %v", i+1, err)
+		}
+	}
+	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-flt", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range kafkatest.Diff(got, want, 10) {
+		t.Error(d)
+	}
+	t.Logf("%d decisions; %v transactions aborted and retried, %v clients restarted", len(want.ByID), aborted, restarts)
+}
