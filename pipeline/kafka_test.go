@@ -27,6 +27,23 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// testLoggerTo logs to the test and to sb, for tests that read the logs.
+func testLoggerTo(t *testing.T, sb *strings.Builder) *slog.Logger {
+	var mu sync.Mutex
+	return slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, lockedBuilder{&mu, sb}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type lockedBuilder struct {
+	mu *sync.Mutex
+	sb *strings.Builder
+}
+
+func (w lockedBuilder) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sb.Write(b)
+}
+
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) {

@@ -1,0 +1,107 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// TestScaleOutMovesStateAndTimers: on 16 partitions, a replica that joins
+// takes partitions with their sessions' state and timers (restored from the
+// changelog), and a replica that leaves (graceful stop) hands its partitions
+// over within the group session timeout; the decisions are those of one
+// replica alone, and the replicas log what they gained, lost and restored.
+func TestScaleOutMovesStateAndTimers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 20 s")
+	}
+	b := startBroker(t, 16)
+	cl := newClient(t, b.Addr())
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	recs := bench.GenerateRecords(21, 60000)
+
+	ref := scenarioTopics(t, adm, "one", 16)
+	produceRecords(t, cl, "events-one", recs)
+	r := startRunner(t, b.Addr(), ref)
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-one", "events-one", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+	want, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-one", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	grow := scenarioTopics(t, adm, "grow", 16)
+	var logs []*strings.Builder
+	replica := func() *runningRunner {
+		var sb strings.Builder
+		logs = append(logs, &sb)
+		return startRunner(t, b.Addr(), func(c *Config) {
+			grow(c)
+			c.Logger = testLoggerTo(t, &sb)
+		})
+	}
+	a := replica()
+	third := len(recs) / 3
+	produceRecords(t, cl, "events-grow", recs[:third])
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-grow", "events-grow", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Two more replicas: partitions move to them with their sessions
+	// part-way.
+	bb, c := replica(), replica()
+	waitFor(t, "three replicas sharing the 16 partitions", 30*time.Second, func() bool {
+		return testutilValue(bb.m.Partitions) > 0 && testutilValue(c.m.Partitions) > 0 &&
+			testutilValue(a.m.Partitions)+testutilValue(bb.m.Partitions)+testutilValue(c.m.Partitions) == 16 &&
+			a.Ready() && bb.Ready() && c.Ready()
+	})
+	if testutilValue(bb.m.RestoreRecord)+testutilValue(c.m.RestoreRecord) == 0 {
+		t.Error("the new replicas restored nothing from the changelog")
+	}
+	produceRecords(t, cl, "events-grow", recs[third:2*third])
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-grow", "events-grow", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// One leaves: its partitions are served again within the session
+	// timeout.
+	left := time.Now()
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two replicas owning all 16 partitions", 10*time.Second, func() bool {
+		return testutilValue(bb.m.Partitions)+testutilValue(c.m.Partitions) == 16 && bb.Ready() && c.Ready()
+	})
+	if d := time.Since(left); d > 6*time.Second {
+		t.Errorf("hand-over took %v, more than the group session timeout", d)
+	}
+	produceRecords(t, cl, "events-grow", recs[2*third:])
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-grow", "events-grow", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	bb.stop(t)
+	c.stop(t)
+	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-grow", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range kafkatest.Diff(got, want, 10) {
+		t.Error(d)
+	}
+	all := ""
+	for _, l := range logs {
+		all += l.String()
+	}
+	for _, want := range []string{`msg="partitions gained"`, `msg="partitions lost to a rebalance"`, `msg="partition restored"`, "took="} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the replicas' logs lack %s", want)
+		}
+	}
+	t.Logf("%d decisions; hand-over in %v", len(want.ByID), time.Since(left).Round(time.Millisecond))
+}
