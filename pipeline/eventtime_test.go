@@ -241,3 +241,79 @@ func TestRestoreResumesExactly(t *testing.T) {
 	sameDecisions(t, "restored three times", got, want)
 	sameStates(t, "restored three times", changelog, want.changelog)
 }
+
+// TestWatermarkAndLateEvents: the watermark trails the newest event time by
+// the allowed lateness, never runs more than a minute ahead of the wall
+// clock, and an event older than it is applied but counted as late.
+func TestWatermarkAndLateEvents(t *testing.T) {
+	wall := time.UnixMilli(bench.DefaultStartMs).Add(10 * time.Minute)
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }})
+	ev := func(session string, ts int64) (k, v []byte) {
+		e := schemas.Event{Type: schemas.TypePageView, Session: []byte(session), TS: ts, Page: schemas.Page{URL: []byte("/"), Kind: schemas.KindHome}}
+		return e.Session, schemas.AppendEvent(nil, &e)
+	}
+	t0 := bench.DefaultStartMs
+	p.Begin()
+	for i, ts := range []int64{t0, t0 + 10_000, t0 + 6_000, t0 + 4_000} {
+		k, v := ev(fmt.Sprint("s", i), ts)
+		p.Process(k, v, int64(i))
+	}
+	p.End()
+	p.Commit()
+	if wm := p.Watermark(); wm != t0+10_000-5_000 {
+		t.Fatalf("watermark %d, want the newest event time less 5 s (%d)", wm, t0+5_000)
+	}
+	if late := testutilValue(p.m.m.LateEvents); late != 1 {
+		t.Fatalf("%v late events, want 1 (4 s is before the watermark, 6 s is not)", late)
+	}
+	// An event from a client whose clock is an hour ahead moves the
+	// watermark no further than a minute past the wall clock.
+	p.Begin()
+	k, v := ev("s-future", wall.Add(50*time.Minute).UnixMilli())
+	p.Process(k, v, 10)
+	p.End()
+	p.Commit()
+	if wm := p.Watermark(); wm != wall.Add(time.Minute).UnixMilli() {
+		t.Fatalf("watermark %v after a client ahead of time, want the wall clock + 1 min", time.UnixMilli(wm).Sub(wall))
+	}
+}
+
+// TestIdlePartitionFollowsTheWallClock: a caught-up partition that receives
+// nothing still fires its timers as wall time passes, and a partition with a
+// backlog, or with wall-clock advance off, does not.
+func TestIdlePartitionFollowsTheWallClock(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		wallClock bool
+		caughtUp  bool
+		want      bool
+	}{
+		{"caught up", true, true, true},
+		{"backlog", true, false, false},
+		{"event time only", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wall := testStart.Add(3 * time.Second) // the events of hesitators arrive as they happen
+			p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }, WallClockAdvance: tc.wallClock})
+			// A visitor goes quiet at checkout with a full cart.
+			p.Begin()
+			for i, r := range hesitatorsFrom(0, 1)[:3] {
+				p.Process(r.key, r.value, int64(i))
+			}
+			p.End()
+			p.Commit()
+			p.SetCaughtUp(tc.caughtUp)
+			decided := false
+			for range 20 { // ten minutes of silence, in 30 s ticks
+				wall = wall.Add(30 * time.Second)
+				p.Begin()
+				p.Tick()
+				decided = decided || p.End().Decisions() > 0
+				p.Commit()
+			}
+			if decided != tc.want {
+				t.Fatalf("invited by a timer: %v, want %v", decided, tc.want)
+			}
+		})
+	}
+}

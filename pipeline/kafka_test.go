@@ -583,3 +583,51 @@ func TestBrokerCreatesEveryTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestNotReadyWhileRestoring: a replica does not report ready, nor process,
+// until the state of its partitions is restored from the changelog.
+func TestNotReadyWhileRestoring(t *testing.T) {
+	b := startBroker(t, 2)
+	cl := newClient(t, b.Addr())
+	// Something to restore.
+	produce(t, cl, schemas.TopicEvents, hesitators(5))
+	first := startRunner(t, b.Addr(), nil)
+	waitFor(t, "the first replica to process", 10*time.Second, func() bool {
+		return testutilValue(first.m.StateRecords) > 0
+	})
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the restore's fetches of the changelog until released. Fetch
+	// requests name topics by id.
+	td, err := kadm.NewClient(cl).ListTopics(context.Background(), schemas.TopicState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateID := td[schemas.TopicState].ID
+	release := make(chan struct{})
+	c := b.Cluster()
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, tp := range req.(*kmsg.FetchRequest).Topics {
+			if tp.Topic == schemas.TopicState || tp.TopicID == stateID {
+				c.SleepControl(func() { <-release })
+				c.DropControl()
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	second := startRunner(t, b.Addr(), nil)
+	waitFor(t, "the restore to start", 10*time.Second, func() bool { return testutilValue(second.m.Restoring) > 0 })
+	time.Sleep(200 * time.Millisecond)
+	if second.Ready() {
+		t.Fatal("ready while restoring")
+	}
+	close(release)
+	waitFor(t, "ready once restored", 10*time.Second, second.Ready)
+	if testutilValue(second.m.Restoring) != 0 || testutilValue(second.m.RestoreRecord) == 0 {
+		t.Fatalf("restoring %v partitions, %v records restored", testutilValue(second.m.Restoring), testutilValue(second.m.RestoreRecord))
+	}
+}
