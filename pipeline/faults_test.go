@@ -38,6 +38,29 @@ func scenarioTopics(t *testing.T, adm *kadm.Client, name string, partitions int3
 	}
 }
 
+// referenceRun processes recs with one replica, undisturbed, on topics of
+// its own, and returns its decisions: what every other run must decide.
+func referenceRun(t *testing.T, b *Broker, cl *kgo.Client, name string, partitions int32, recs []bench.Record) *kafkatest.Decisions {
+	t.Helper()
+	ctx := context.Background()
+	adm := kadm.NewClient(cl)
+	cfg := scenarioTopics(t, adm, name, partitions)
+	produceRecords(t, cl, "events-"+name, recs)
+	r := startRunner(t, b.Addr(), cfg)
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-"+name, "events-"+name, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+	want, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-"+name, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.ByID) < 50 || len(want.Twice) > 0 {
+		t.Fatalf("reference run: %d decisions, %d read twice", len(want.ByID), len(want.Twice))
+	}
+	return want
+}
+
 func produceRecords(t *testing.T, cl *kgo.Client, topic string, recs []bench.Record) {
 	t.Helper()
 	krs := make([]*kgo.Record, len(recs))
@@ -67,21 +90,7 @@ func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 	ctx := context.Background()
 	recs := bench.GenerateRecords(11, 40000)
 
-	// The reference: the same stream, no faults.
-	ref := scenarioTopics(t, adm, "ref", 4)
-	produceRecords(t, cl, "events-ref", recs)
-	r := startRunner(t, b.Addr(), ref)
-	if err := kafkatest.WaitCommitted(ctx, adm, "g-ref", "events-ref", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	r.stop(t)
-	want, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-ref", 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(want.ByID) < 50 {
-		t.Fatalf("only %d decisions in the reference run", len(want.ByID))
-	}
+	want := referenceRun(t, b, cl, "ref", 4, recs)
 
 	flt := scenarioTopics(t, adm, "flt", 4)
 	r1, r2 := startRunner(t, b.Addr(), flt), startRunner(t, b.Addr(), flt)

@@ -626,10 +626,7 @@ func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, p := range added {
-			proc := NewProcessor(p, ProcessorConfig{
-				Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
-				Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
-			})
+			proc := r.newProcessor(p)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -654,6 +651,15 @@ func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	if len(added) > 0 {
 		r.log.Info("partitions gained", "gained", added, "owned", r.owned())
 	}
+}
+
+// newProcessor returns a processor for a partition this replica was just
+// assigned, under a fresh key prefix.
+func (r *Runner) newProcessor(partition int32) *Processor {
+	return NewProcessor(partition, ProcessorConfig{
+		Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
+		Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
+	})
 }
 
 // caughtUp reports, per partition, whether the group's committed offset is
@@ -703,10 +709,7 @@ func (r *Runner) restoreUntilDone(ctx context.Context, p *Processor) {
 		backoff = min(2*backoff, 10*time.Second)
 		// Start over: the restore may have stopped half way.
 		p.Close()
-		*p = *NewProcessor(p.partition, ProcessorConfig{
-			Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
-			Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
-		})
+		*p = *r.newProcessor(p.partition)
 	}
 }
 

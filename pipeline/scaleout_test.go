@@ -26,17 +26,7 @@ func TestScaleOutMovesStateAndTimers(t *testing.T) {
 	ctx := context.Background()
 	recs := bench.GenerateRecords(21, 60000)
 
-	ref := scenarioTopics(t, adm, "one", 16)
-	produceRecords(t, cl, "events-one", recs)
-	r := startRunner(t, b.Addr(), ref)
-	if err := kafkatest.WaitCommitted(ctx, adm, "g-one", "events-one", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	r.stop(t)
-	want, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-one", 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := referenceRun(t, b, cl, "one", 16, recs)
 
 	grow := scenarioTopics(t, adm, "grow", 16)
 	var logs []*strings.Builder
