@@ -64,6 +64,9 @@ func (r *runResult) collect(t testing.TB, out *Output) {
 	}
 }
 
+// genRecords is n records of the default simulator mix, seed 12.
+func genRecords(n int) []bench.Record { return bench.GenerateRecords(12, n) }
+
 func newTestProcessor(t testing.TB, cfg *scoring.Config) *Processor {
 	t.Helper()
 	return NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(64 << 20), Scoring: cfg,

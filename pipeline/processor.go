@@ -282,8 +282,8 @@ func (p *Processor) fire(t timer) {
 		return // the state is gone: expired, evicted or never written
 	}
 	st := &sl.st
-	if st.IsNew() || st.Armed != t.at {
-		return // stale: the session re-armed since
+	if st.IsNew() || sl.deleted || st.Armed != t.at {
+		return // stale: the session re-armed, or expired, since
 	}
 	sl.noEncode = false
 	if st.Deadline > t.at {
@@ -507,8 +507,35 @@ func (p *Processor) Commit() {
 	}
 	p.store.releaseTimers(len(p.popped))
 	p.popped = p.popped[:0]
+	if len(p.timers) > 2*len(p.alive)+4096 {
+		p.compactTimers()
+	}
 	p.m.flush(true, len(p.timers))
 	p.reset()
+}
+
+// compactTimers drops stale entries from the timer heap: entries whose
+// session has re-armed earlier (a deadline that moved earlier leaves the old
+// entry behind), has expired, or was armed twice by a batch that aborted.
+// It reads each entry's state from the store, so it runs only when the heap
+// has grown to twice the sessions the partition tracks.
+func (p *Processor) compactTimers() {
+	var st scoring.State
+	kept := p.timers[:0]
+	seen := make(map[uint64]bool, len(p.alive))
+	for _, t := range p.timers {
+		p.key = p.storeKey(p.key[:0], t.hash)
+		var found bool
+		p.buf, found = p.store.get(p.buf[:0], p.key)
+		if !found || seen[t.hash] || scoring.DecodeState(p.buf, &st) != nil || st.Armed != t.at {
+			continue
+		}
+		seen[t.hash] = true
+		kept = append(kept, t)
+	}
+	p.store.releaseTimers(len(p.timers) - len(kept))
+	p.timers = kept
+	p.timers.init()
 }
 
 // Abort forgets the batch: the store keeps the states from before it, the

@@ -34,6 +34,30 @@ func (h *timerHeap) push(t timer) {
 	}
 }
 
+// init restores the heap order of a slice of timers.
+func (h timerHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h timerHeap) down(i int) {
+	for {
+		l, r, least := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, least) {
+			least = l
+		}
+		if r < len(h) && h.less(r, least) {
+			least = r
+		}
+		if least == i {
+			return
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
+}
+
 // pop removes and returns the earliest timer; the heap must not be empty.
 func (h *timerHeap) pop() timer {
 	s := *h
@@ -41,20 +65,7 @@ func (h *timerHeap) pop() timer {
 	last := len(s) - 1
 	s[0] = s[last]
 	s = s[:last]
-	for i := 0; ; {
-		l, r, least := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, least) {
-			least = l
-		}
-		if r < len(s) && s.less(r, least) {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		s[i], s[least] = s[least], s[i]
-		i = least
-	}
+	s.down(0)
 	*h = s
 	return top
 }
