@@ -41,6 +41,8 @@ type Processor struct {
 	m         *partitionMetrics
 	lateness  int64 // ms
 	wallClock bool  // Tick may advance the watermark by wall time
+	observe   func(*Observation)
+	obs       Observation
 
 	dec schemas.Decoder
 	ev  schemas.Event
@@ -154,6 +156,30 @@ type ProcessorConfig struct {
 	// partition by the wall time since its last record, so quiet partitions
 	// still fire timers. Strictly deterministic runs turn it off.
 	WallClockAdvance bool
+	// Observe, if set, is called after every scored moment (an event or a
+	// timer), for backtests and training; nil in production.
+	Observe func(*Observation)
+}
+
+// Observation is one scored moment of a session, for ProcessorConfig.Observe.
+// Its pointers are valid during the call only.
+type Observation struct {
+	// At is the moment's event time; Type the event's type, TypeUnknown
+	// for a timer.
+	At   int64
+	Type schemas.Type
+	// State is the session's state after the moment was applied and
+	// decided.
+	State *scoring.State
+	// Scores, Outcome and Features are the engine's for this moment;
+	// Features in natural units, indexed like scoring.Signals().
+	Scores   schemas.Scores
+	Outcome  scoring.Outcome
+	Features *scoring.Vector
+	// Decision is the decision the moment made, or nil.
+	Decision *schemas.Decision
+	// Settings are the settings of the session's site.
+	Settings *scoring.Settings
 }
 
 // NewProcessor returns a processor for one partition.
@@ -175,6 +201,7 @@ func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
 		now:       cfg.Now,
 		lateness:  cfg.Scoring.For(nil).AllowedLatenessMs,
 		wallClock: cfg.WallClockAdvance,
+		observe:   cfg.Observe,
 		table:     make(map[uint64]int32),
 		alive:     make(map[uint64]int64),
 		sweepAt:   4096,
@@ -186,6 +213,14 @@ func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
 		p.m = unregisteredMetrics()
 	}
 	return p
+}
+
+// SetConfig makes the processor decide with cfg from its next batch on: a
+// config reload takes effect between events, never within one.
+func (p *Processor) SetConfig(cfg *scoring.Config) {
+	p.cfg = cfg
+	p.engine = scoring.NewEngine(cfg)
+	p.lateness = cfg.For(nil).AllowedLatenessMs
 }
 
 // Begin starts a batch.
@@ -230,11 +265,25 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 
 	sl := p.session(ev.Session)
 	decided := p.engine.Apply(&sl.st, ev, &p.d)
-	p.observe()
+	p.count()
 	if decided {
 		p.emit()
 	}
+	if p.observe != nil {
+		p.report(ev.TS, ev.Type, &sl.st, decided)
+	}
 	p.arm(sl)
+}
+
+// report hands one scored moment to the observer.
+func (p *Processor) report(at int64, typ schemas.Type, st *scoring.State, decided bool) {
+	o := &p.obs
+	*o = Observation{At: at, Type: typ, State: st, Scores: p.engine.Scores(), Outcome: p.engine.Outcome(),
+		Features: p.engine.Features(), Settings: p.cfg.For(st.Site)}
+	if decided {
+		o.Decision = &p.d
+	}
+	p.observe(o)
 }
 
 // maxWatermarkLeadMs keeps the watermark within a minute of the wall clock,
@@ -256,6 +305,11 @@ func (p *Processor) Tick() {
 // its last fetch; only a caught-up partition's watermark follows the wall
 // clock, so a backlog never fires a timer that its own events would cancel.
 func (p *Processor) SetCaughtUp(ok bool) { p.caughtUp = ok }
+
+// AdvanceTo moves the watermark to wm, if later, firing every timer due:
+// within a batch, as a replay does at the end of its input to fire every
+// pending deadline, as a live run eventually would.
+func (p *Processor) AdvanceTo(wm int64) { p.advance(wm) }
 
 // advance moves the watermark to wm, if later, and fires every timer due.
 func (p *Processor) advance(wm int64) {
@@ -298,9 +352,12 @@ func (p *Processor) fire(t timer) {
 		return
 	}
 	p.m.n.silence++
-	p.observe()
+	p.count()
 	if decided {
 		p.emit()
+	}
+	if p.observe != nil {
+		p.report(t.at, schemas.TypeUnknown, st, decided)
 	}
 	p.arm(sl)
 }
@@ -321,7 +378,8 @@ func (p *Processor) arm(sl *slot) {
 	p.timers.push(timer{at: st.Deadline, hash: sl.hash})
 }
 
-func (p *Processor) observe() {
+// count adds the moment's scores and outcome to the batch's metrics.
+func (p *Processor) count() {
 	sc := p.engine.Scores()
 	p.m.score[0].observe(sc.Abandonment)
 	p.m.score[1].observe(sc.Confusion)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -49,6 +50,8 @@ type Runner struct {
 
 	ready  atomic.Bool
 	failed atomic.Pointer[error]
+	// reload holds a scoring config waiting to be taken up between cycles.
+	reload atomic.Pointer[scoring.Config]
 }
 
 // worker owns one partition's Processor and runs its jobs on its own
@@ -417,9 +420,22 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 	}
 }
 
+// SetScoring swaps the scoring config: the workers take it up between
+// batches (between events, never within one), and partitions assigned later
+// start with it. Decisions then carry the new config's model name.
+func (r *Runner) SetScoring(cfg *scoring.Config) { r.reload.Store(cfg) }
+
 // cycle processes one poll: all partitions in parallel, then publishes
 // their output, then commits or aborts every worker's batch.
 func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
+	if cfg := r.reload.Swap(nil); cfg != nil {
+		// The workers are idle between cycles: the channel sends of the
+		// next jobs order this before their use.
+		r.cfg.Scoring = cfg
+		for _, w := range r.workers {
+			w.p.SetConfig(cfg)
+		}
+	}
 	for _, w := range r.workers {
 		w.batch = kgo.FetchTopicPartition{}
 	}

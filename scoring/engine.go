@@ -158,23 +158,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 		e.outcome = OutcomeNone
 		return false
 	}
-	switch {
-	case s.Flags&FlagBot != 0:
-		e.outcome = SuppressedBot
-	case s.Flags&(FlagPurchased|FlagChatOpen) != 0:
-		e.outcome = SuppressedConverted
-	case !set.Eligible[s.Kind&15]:
-		e.outcome = SuppressedPage
-	case at-s.Start < set.BreathingMs:
-		e.outcome = SuppressedBreathing
-	case s.Invites >= set.MaxInvites:
-		e.outcome = SuppressedCap
-	case s.Invites > 0 && at-s.InviteAt < set.CooldownMs:
-		e.outcome = SuppressedCooldown
-	default:
-		e.outcome = OutcomeInvite
-	}
-	if e.outcome != OutcomeInvite {
+	if e.outcome = Policy(s, at, set); e.outcome != OutcomeInvite {
 		return false
 	}
 	s.Invites++
@@ -184,6 +168,28 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	e.fill(s, session, at, set, d, schemas.ActionInvite, best)
 	s.InviteSeq = s.Seq
 	return true
+}
+
+// Policy returns OutcomeInvite if the policy lets s be invited at event time
+// at, whatever its scores, or the rule that holds the invite back. Decisions
+// apply it to a score over its threshold; backtests ask it of every moment,
+// to know what another threshold would have done.
+func Policy(s *State, at int64, set *Settings) Outcome {
+	switch {
+	case s.Flags&FlagBot != 0:
+		return SuppressedBot
+	case s.Flags&(FlagPurchased|FlagChatOpen) != 0:
+		return SuppressedConverted
+	case !set.Eligible[s.Kind&15]:
+		return SuppressedPage
+	case at-s.Start < set.BreathingMs:
+		return SuppressedBreathing
+	case s.Invites >= set.MaxInvites:
+		return SuppressedCap
+	case s.Invites > 0 && at-s.InviteAt < set.CooldownMs:
+		return SuppressedCooldown
+	}
+	return OutcomeInvite
 }
 
 // fill writes a decision of model m, taking the next decision sequence.

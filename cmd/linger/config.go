@@ -10,12 +10,19 @@ import (
 )
 
 func configCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("config", "", "Print the default scoring config (YAML, the starting point of a --config file),\ncheck a config file, or list the signals the models can weigh.")
+	fs := newFlagSet("config", "[check FILE]", "Print the default scoring config (YAML, the starting point of a --config file),\ncheck a config file (the same validation `linger run` applies when it reloads one),\nor list the signals the models can weigh.")
 	fs.SetOutput(stderr)
 	check := fs.String("check", "", "check this config file and print the model name of each site")
 	signals := fs.Bool("signals", false, "list the signals: name, unit scale and default weights")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	// `linger config check FILE` is --check FILE.
+	if fs.NArg() == 2 && fs.Arg(0) == "check" {
+		*check = fs.Arg(1)
+	} else if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected arguments %v (did you mean `linger config check FILE`?)", errUsage, fs.Args())
 	}
 	switch {
 	case *signals:

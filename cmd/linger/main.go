@@ -28,6 +28,7 @@ var commands = []command{
 	{"run", "process visitor-events and publish chat invites (one replica of the consumer group)", runCmd},
 	{"demo", "embedded broker + visitor simulator + processor in one process, printing invites live", demoCmd},
 	{"broker", "run the embedded Kafka-protocol broker with every topic linger uses", brokerCmd},
+	{"replay", "backtest: run recorded traffic through the scoring, report what the decisions would have achieved", replayCmd},
 	{"config", "print the default scoring config, check a config file, or list the signals", configCmd},
 	{"version", "print the version", versionCmd},
 }

@@ -54,20 +54,7 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 }
 
 // scoringConfig reads --config, or returns the defaults.
-func (f *runFlags) scoringConfig() (*scoring.Config, error) {
-	if f.config == "" {
-		return scoring.DefaultConfig(), nil
-	}
-	data, err := os.ReadFile(f.config)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := scoring.ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.config, err)
-	}
-	return cfg, nil
-}
+func (f *runFlags) scoringConfig() (*scoring.Config, error) { return loadConfig(f.config) }
 
 func runCmd(args []string, _, stderr io.Writer) error {
 	var f runFlags
@@ -124,6 +111,11 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 			return err
 		}
 		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+srv.Addr())
+	}
+	if f.config != "" {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go watchConfig(wctx, log, f.config, scfg, runner.SetScoring, 2*time.Second)
 	}
 	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "group", f.group, "guarantee", f.guarantee,
 		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())

@@ -1,0 +1,208 @@
+package replay
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring/learn"
+)
+
+// Report measures the replay: sessions by outcome, invites, their quality
+// over the sessions whose outcome is known, the baselines and the plots.
+// input names what was replayed.
+func (r *Result) Report(input string) *Report {
+	rep := &Report{
+		Input:             input,
+		Model:             r.Config.Model(),
+		Events:            r.Events,
+		Rejected:          r.Rejected,
+		Sessions:          len(r.Sessions),
+		SessionsByOutcome: map[string]int{"purchase": 0, "abandoned": 0, "browse": 0, "censored": 0},
+	}
+	ids := make([]string, 0, len(r.Sessions))
+	for id := range r.Sessions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // deterministic order for everything below
+	var known []*Session
+	for _, id := range ids {
+		s := r.Sessions[id]
+		o := s.Outcome(r.End)
+		rep.SessionsByOutcome[o]++
+		if o != "censored" {
+			known = append(known, s)
+		}
+	}
+	signals := map[string]int{}
+	for _, d := range r.Decisions {
+		switch d.Action {
+		case schemas.ActionInvite:
+			rep.Invites.Total++
+			if d.Reason == schemas.ReasonAbandonment {
+				rep.Invites.Abandonment++
+			} else {
+				rep.Invites.Confusion++
+			}
+			if d.Holdout {
+				rep.Invites.Holdout++
+			}
+			for _, s := range d.Signals {
+				signals[s.Name]++
+			}
+		case schemas.ActionWithdraw:
+			rep.Invites.Withdrawn++
+		}
+	}
+	for name, n := range signals {
+		rep.Signals = append(rep.Signals, SignalCount{Name: name, Invites: n})
+	}
+	slices.SortFunc(rep.Signals, func(a, b SignalCount) int {
+		if a.Invites != b.Invites {
+			return b.Invites - a.Invites
+		}
+		if a.Name < b.Name {
+			return -1
+		}
+		return 1
+	})
+
+	invited := func(s *Session) (bool, int64) { return s.Invited, s.InviteAt }
+	rep.Quality = measure(known, r.End, invited, sessionScore)
+	nInvited := 0
+	for _, s := range known {
+		if s.Invited {
+			nInvited++
+		}
+	}
+	rep.Baselines = baselines(known, r.End, nInvited)
+	rep.Plots = plots(known)
+	return rep
+}
+
+// sessionScore is the abandonment score a threshold would act on: the
+// highest at a moment the policy would invite, 0 if there was none.
+func sessionScore(s *Session) float64 {
+	if math.IsNaN(s.Score) {
+		return 0
+	}
+	return s.Score
+}
+
+// measure computes the quality of a way of inviting over sessions with a
+// known outcome: invited says whether, and when, it invites a session; score
+// is its continuous score, for the AUC.
+func measure(known []*Session, end int64, invited func(*Session) (bool, int64), score func(*Session) float64) Quality {
+	var q Quality
+	n, nInv, nAb, nInvAb := len(known), 0, 0, 0
+	scores := make([]float64, n)
+	positive := make([]bool, n)
+	var leads []float64
+	for i, s := range known {
+		ab := s.Outcome(end) == "abandoned"
+		inv, at := invited(s)
+		if inv {
+			nInv++
+			// Seconds the visitor was still there after the invite; an
+			// invite after their last event is worth nothing.
+			leads = append(leads, max(0, float64(s.Last-at)/1000))
+		}
+		if ab {
+			nAb++
+			if inv {
+				nInvAb++
+			}
+		}
+		scores[i], positive[i] = score(s), ab
+	}
+	q.InviteRate = proportion(nInv, n)
+	q.Precision = proportion(nInvAb, nInv)
+	q.Recall = proportion(nInvAb, nAb)
+	if nAb > 0 && nAb < n {
+		a := learn.AUC(scores, positive)
+		q.AUC = Estimate{Value: a.Value, N: a.N, Lo: a.Lo, Hi: a.Hi}
+	} else {
+		q.AUC = Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
+	}
+	q.LeadTime = LeadTime{P50: quantile(leads, 0.5), P90: quantile(leads, 0.9)}
+	return q
+}
+
+// proportion is k of n with its Wilson interval; NaN when n is 0.
+func proportion(k, n int) Estimate {
+	if n == 0 {
+		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	}
+	lo, hi := learn.Wilson(k, n)
+	return Estimate{Value: float64(k) / float64(n), N: n, Lo: lo, Hi: hi}
+}
+
+// quantile returns the p-quantile of xs with a distribution-free 95%
+// interval: the order statistics whose ranks bound the quantile's rank by
+// the binomial's normal approximation.
+func quantile(xs []float64, p float64) Estimate {
+	n := len(xs)
+	if n == 0 {
+		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	// Nearest rank (1-based) r of a rank x: the ceiling, within 1..n.
+	at := func(x float64) float64 {
+		r := int(math.Ceil(x - 1e-9))
+		return s[min(max(r, 1), n)-1]
+	}
+	np := p * float64(n)
+	half := 1.96 * math.Sqrt(np*(1-p))
+	return Estimate{Value: at(np), N: n, Lo: at(math.Floor(np - half)), Hi: at(np + half + 1)}
+}
+
+// plots gathers the data of the report's plots.
+func plots(known []*Session) Plots {
+	const bins = 20
+	h := ScoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
+	scores := make([]float64, len(known))
+	positive := make([]bool, len(known))
+	for i, s := range known {
+		sc := sessionScore(s)
+		b := min(int(sc*bins), bins-1)
+		switch s.Outcome(math.MaxInt64 / 2) { // known: never censored here
+		case "purchase":
+			h.Purchase[b]++
+		case "abandoned":
+			h.Abandoned[b]++
+		default:
+			h.Browse[b]++
+		}
+		scores[i] = sc
+		positive[i] = s.ReachedCart && !s.Purchased
+	}
+	var p Plots
+	p.ScoreHistogram = h
+	if len(known) > 0 {
+		for _, pt := range learn.ROC(scores, positive, 101) {
+			p.ROC = append(p.ROC, Point{X: pt.X, Y: pt.Y})
+		}
+	}
+	for t := 0.05; t < 0.999; t += 0.05 {
+		inv, invAb := 0, 0
+		for i := range known {
+			if scores[i] >= t {
+				inv++
+				if positive[i] {
+					invAb++
+				}
+			}
+		}
+		tp := ThresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
+		if len(known) > 0 {
+			tp.InviteRate = float64(inv) / float64(len(known))
+		}
+		if inv > 0 {
+			tp.Precision = float64(invAb) / float64(inv)
+		}
+		p.Thresholds = append(p.Thresholds, tp)
+	}
+	return p
+}

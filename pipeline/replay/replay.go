@@ -1,0 +1,278 @@
+// Package replay runs recorded traffic through the code `linger run` runs,
+// without Kafka, and measures what the decisions would have achieved: the
+// data engineer's loop of `linger replay`, `--sweep` and `linger train`.
+//
+// Records go to the partition a Kafka producer would put them on (murmur2
+// of the key, like franz-go and Java clients), each partition to its own
+// pipeline.Processor, in event-time order, so watermarks and timers behave
+// as in a live run; at the end of the input, event time advances past every
+// pending deadline, as a live run eventually would.
+package replay
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options configures a replay.
+type Options struct {
+	// Config is the scoring config. Default: scoring.DefaultConfig().
+	Config *scoring.Config
+	// Partitions is the number of partitions of the events topic the
+	// replay stands for: watermarks are per partition, so this matters for
+	// timers. Default: 16.
+	Partitions int
+	// CacheBytes bounds session state, as --cache-bytes. Default: 512 MiB.
+	CacheBytes int
+	// NoDrain leaves pending deadlines at the end of the input unfired, as a
+	// live run does until more events or wall time come.
+	NoDrain bool
+	// Decisions, if set, receives every decision as a JSON line, in event
+	// time order.
+	Decisions io.Writer
+	// Observe, if set, sees every scored moment (linger train). It is
+	// called from one goroutine per partition at once.
+	Observe func(*pipeline.Observation)
+	// Progress, if set, is called now and then with records done and in all.
+	Progress func(done, total int)
+}
+
+// batchSize is the records a processor takes per batch: large enough to
+// amortise the batch's work, small enough to bound its table's memory.
+const batchSize = 5000
+
+// Result is what a replay produced: its decisions, in event-time order, and
+// what it knows of each session, for the report.
+type Result struct {
+	Decisions []*schemas.Decision
+	Sessions  map[string]*Session
+	Events    int
+	Rejected  int
+	// End is the newest event time of the input.
+	End    int64
+	Config *scoring.Config
+}
+
+// Session is what a replay learned of one session.
+type Session struct {
+	ID              string
+	Start, Last     int64 // first and newest event time
+	ReachedCart     bool  // a cart or checkout page, a cart addition or a checkout step
+	Purchased       bool
+	PurchasedAt     int64
+	TimeoutMs       int64
+	Invited         bool
+	InviteAt        int64
+	InviteReason    schemas.Reason
+	Score           float64 // highest abandonment score at a moment the policy would invite, before buying
+	Signals         []string
+	baselineSession // what the trigger rules look at
+}
+
+// Outcome names how a session ended, given the input's last event time.
+func (s *Session) Outcome(end int64) string {
+	switch {
+	case s.Purchased:
+		return "purchase"
+	case s.Last+s.TimeoutMs > end:
+		// The timeout could not pass before the input ended: the
+		// visitor may have come back and bought.
+		return "censored"
+	case s.ReachedCart:
+		return "abandoned"
+	}
+	return "browse"
+}
+
+// Run replays recs, which must be in event-time order (Read returns them so).
+func Run(recs []Record, o Options) (*Result, error) {
+	if o.Config == nil {
+		o.Config = scoring.DefaultConfig()
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 16
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 512 << 20
+	}
+	res := &Result{Sessions: map[string]*Session{}, Config: o.Config}
+
+	// Split by partition, keeping the order within each.
+	parts := make([][]int, o.Partitions)
+	part := kgo.StickyKeyPartitioner(nil).ForTopic(schemas.TopicEvents)
+	for i := range recs {
+		p := 0
+		if len(recs[i].Key) > 0 {
+			p = part.Partition(&kgo.Record{Key: recs[i].Key}, o.Partitions)
+		}
+		parts[p] = append(parts[p], i)
+		res.End = max(res.End, recs[i].TS)
+	}
+
+	store := pipeline.NewStore(o.CacheBytes)
+	type partResult struct {
+		decisions []*schemas.Decision
+		sessions  map[string]*Session
+		rejected  int
+	}
+	results := make([]partResult, o.Partitions)
+	var done int64
+	var progressMu sync.Mutex
+	var wg sync.WaitGroup
+	// Partitions are independent: run them side by side, as replicas'
+	// workers would. The observer and the session table are per partition.
+	sem := make(chan struct{}, 4)
+	for p := range o.Partitions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			pr := partResult{sessions: map[string]*Session{}}
+			tr := tracker{sessions: pr.sessions, observe: o.Observe}
+			proc := pipeline.NewProcessor(int32(p), pipeline.ProcessorConfig{
+				Epoch: uint32(p + 1), Store: store, Scoring: o.Config, Observe: tr.observe1,
+			})
+			collect := func(out *pipeline.Output) {
+				for i := range out.Decisions() {
+					_, v := out.Decision(i)
+					d, err := schemas.ParseDecision(v)
+					if err != nil {
+						panic("BUG: the processor wrote a decision it cannot read: " + err.Error())
+					}
+					// A replay has no wall clock to speak of: a decision is
+					// stamped with its event time.
+					d.DecidedAt = d.EventTS
+					pr.decisions = append(pr.decisions, d)
+				}
+				pr.rejected += len(out.Rejected())
+			}
+			idx := parts[p]
+			for i := 0; i < len(idx); i += batchSize {
+				proc.Begin()
+				for _, j := range idx[i:min(i+batchSize, len(idx))] {
+					proc.Process(recs[j].Key, recs[j].Value, int64(j))
+				}
+				collect(proc.End())
+				proc.Commit()
+				if o.Progress != nil {
+					progressMu.Lock()
+					done += int64(min(batchSize, len(idx)-i))
+					o.Progress(int(done), len(recs))
+					progressMu.Unlock()
+				}
+			}
+			if !o.NoDrain {
+				proc.Begin()
+				proc.AdvanceTo(math.MaxInt64)
+				collect(proc.End())
+				proc.Commit()
+			}
+			proc.Close()
+			results[p] = pr
+		}()
+	}
+	wg.Wait()
+
+	for _, pr := range results {
+		res.Decisions = append(res.Decisions, pr.decisions...)
+		res.Rejected += pr.rejected
+		for id, s := range pr.sessions {
+			res.Sessions[id] = s
+		}
+	}
+	res.Events = len(recs) - res.Rejected
+	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
+		if a.EventTS != b.EventTS {
+			return cmpInt(a.EventTS, b.EventTS)
+		}
+		return bytes.Compare(a.ID, b.ID)
+	})
+	for _, d := range res.Decisions {
+		s := res.Sessions[string(d.Session)]
+		if s == nil || d.Action != schemas.ActionInvite || s.Invited {
+			continue
+		}
+		s.Invited, s.InviteAt, s.InviteReason = true, d.EventTS, d.Reason
+		for _, sig := range d.Signals {
+			s.Signals = append(s.Signals, sig.Name)
+		}
+	}
+	if o.Decisions != nil {
+		var buf []byte
+		for _, d := range res.Decisions {
+			buf = append(schemas.AppendDecision(buf[:0], d), '\n')
+			if _, err := o.Decisions.Write(buf); err != nil {
+				return nil, fmt.Errorf("write decisions: %w", err)
+			}
+		}
+	}
+	return res, nil
+}
+
+func cmpInt(a, b int64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// tracker follows the sessions of one partition through the processor's
+// observations.
+type tracker struct {
+	sessions map[string]*Session
+	observe  func(*pipeline.Observation)
+}
+
+func (t *tracker) observe1(o *pipeline.Observation) {
+	if t.observe != nil {
+		t.observe(o)
+	}
+	st := o.State
+	s := t.sessions[string(st.Session)]
+	if s == nil {
+		s = &Session{ID: string(st.Session), Start: st.Start, Score: math.NaN()}
+		t.sessions[s.ID] = s
+	}
+	if o.Type == schemas.TypeUnknown {
+		// A timer: its moment scores, but is not the visitor's doing.
+		t.score(s, o)
+		return
+	}
+	s.Last = max(s.Last, o.At)
+	s.TimeoutMs = o.Settings.SessionTimeoutMs
+	kind := schemas.PageKind(st.Kind)
+	if kind == schemas.KindCart || kind == schemas.KindCheckout || st.CartItems > 0 || st.CheckoutStep > 0 {
+		s.ReachedCart = true
+	}
+	if o.Type == schemas.TypePurchase && !s.Purchased {
+		s.Purchased, s.PurchasedAt = true, o.At
+	}
+	t.score(s, o)
+	s.baselineSession.observe(o)
+}
+
+// score keeps the session's highest abandonment score at a moment the policy
+// would have let it be invited (or that invited it), before it bought: the
+// score a threshold acts on.
+func (t *tracker) score(s *Session, o *pipeline.Observation) {
+	if s.Purchased {
+		return
+	}
+	invited := o.Decision != nil && o.Decision.Action == schemas.ActionInvite
+	if !invited && o.Outcome != scoring.OutcomeInvite && scoring.Policy(o.State, o.At, o.Settings) != scoring.OutcomeInvite {
+		return
+	}
+	if math.IsNaN(s.Score) || o.Scores.Abandonment > s.Score {
+		s.Score = o.Scores.Abandonment
+	}
+}
