@@ -1,0 +1,684 @@
+package replay
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// WriteHTML writes the report as one self-contained HTML page: the quality
+// table of linger against the baselines, sessions by outcome, invites by
+// reason, the top signals as a bar chart, and three plots (score
+// distribution by outcome, ROC curve, invite rate and precision against the
+// abandonment threshold). Styles are inline and the plots are inline SVG,
+// with no script, font or stylesheet fetched from anywhere, so the file can
+// be mailed, attached to a ticket or opened offline and look the same.
+func (r *Report) WriteHTML(w io.Writer) error {
+	return pageTemplate.Execute(w, r.htmlView(math.NaN()))
+}
+
+// htmlView is what the page template shows. The SVG is built in Go, every
+// text in it escaped by svgText or attr, and handed to the template as
+// trusted HTML; everything else is escaped by html/template.
+type htmlView struct {
+	Input, Model     string
+	Events, Rejected int
+	Sessions, Known  int
+	Columns          []string
+	Rows             []htmlRow
+	Outcomes         []htmlCount
+	Invites          int
+	Reasons          []htmlCount
+	SignalsSVG       template.HTML
+	HistogramSVG     template.HTML
+	ROCSVG           template.HTML
+	ThresholdsSVG    template.HTML
+}
+
+type htmlRow struct {
+	Name, Rule string
+	Linger     bool
+	Cells      []htmlCell
+}
+
+type htmlCell struct{ Value, CI, N string }
+
+type htmlCount struct {
+	Name  string
+	Count int
+	Note  string
+}
+
+// htmlView gathers the page's data. threshold is the configured
+// abandonment threshold, marked on the threshold plot when it is a number;
+// the Report does not carry it yet, so WriteHTML passes NaN.
+func (r *Report) htmlView(threshold float64) htmlView {
+	v := htmlView{
+		Input: r.Input, Model: r.Model, Events: r.Events, Rejected: r.Rejected,
+		Sessions: r.Sessions, Known: r.knownSessions(), Invites: r.Invites.Total,
+	}
+	if v.Input == "" {
+		v.Input = "(unnamed input)"
+	}
+	for _, c := range qualityColumns {
+		v.Columns = append(v.Columns, c.title)
+	}
+	for i, row := range r.qualityRows() {
+		hr := htmlRow{Name: row.name, Rule: row.rule, Linger: i == 0}
+		for _, c := range qualityColumns {
+			f := c.figure(row)
+			hr.Cells = append(hr.Cells, htmlCell{f.value, f.ci, f.n})
+		}
+		v.Rows = append(v.Rows, hr)
+	}
+	for _, o := range r.outcomes() {
+		note := o.share
+		if o.name == "censored" && o.count > 0 {
+			note += " · outcome unknown: left out of the figures"
+		}
+		v.Outcomes = append(v.Outcomes, htmlCount{o.name, o.count, note})
+	}
+	for _, x := range r.reasons() {
+		v.Reasons = append(v.Reasons, htmlCount{x.name, x.count, x.note})
+	}
+	signals, more := r.topSignals(htmlTopSignals)
+	v.SignalsSVG = template.HTML(signalsSVG(signals, more, r.Invites.Total))
+	v.HistogramSVG = template.HTML(histogramSVG(r.Plots.ScoreHistogram))
+	v.ROCSVG = template.HTML(rocSVG(r.Plots.ROC, r.AUC))
+	v.ThresholdsSVG = template.HTML(thresholdsSVG(r.Plots.Thresholds, threshold))
+	return v
+}
+
+// htmlTopSignals is how many signals the bar chart shows: a chart has room
+// for more than the terminal.
+const htmlTopSignals = 15
+
+// The page is written to parse as XML too (every element closed, every
+// attribute quoted, no "<" or "&" in the style sheet), which is what lets
+// the test check that it is well formed with encoding/xml.
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>linger replay · {{.Input}}</title>
+<style>
+body { margin: 0; background: #fff; color: #1f2328; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+main { max-width: 1240px; margin: 0 auto; padding: 20px 24px 40px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 32px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
+p { margin: 6px 0; }
+.meta, .note, figcaption { color: #57606a; }
+.note, figcaption { font-size: 13px; max-width: 760px; }
+code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 12px 5px 0; text-align: right; vertical-align: baseline; border-bottom: 1px solid #eaeef2; }
+th:first-child, td:first-child { text-align: left; }
+thead th { font-weight: 600; white-space: nowrap; border-bottom: 2px solid #d0d7de; }
+tr.linger td { background: #f3f7fc; }
+tr.linger .name { font-weight: 600; }
+td .v { display: block; font-weight: 600; }
+td .ci { display: block; color: #57606a; font-size: 12px; white-space: nowrap; }
+td .rule { display: block; max-width: 300px; color: #57606a; font-size: 12px; }
+td.note { text-align: left; }
+.cols { display: flex; flex-wrap: wrap; gap: 16px 48px; }
+figure { margin: 8px 0 24px; max-width: 720px; }
+figure.square { max-width: 420px; }
+svg { max-width: 100%; height: auto; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+svg text { font-size: 12px; fill: #1f2328; }
+svg text.title { font-size: 14px; font-weight: 600; }
+svg text.tick, svg text.dim { fill: #57606a; }
+svg text.nodata { font-size: 16px; fill: #8c959f; }
+svg .grid { stroke: #eaeef2; }
+svg .axis { stroke: #57606a; }
+svg .hover:hover { fill: rgba(0, 0, 0, 0.06); }
+footer { margin-top: 32px; color: #57606a; font-size: 12px; }
+</style>
+</head>
+<body>
+<main>
+<h1>linger replay</h1>
+<p class="meta">input <code>{{.Input}}</code> · model <code>{{.Model}}</code> · {{.Events}} events read, {{.Rejected}} rejected · {{.Sessions}} sessions, {{.Known}} with a known outcome · {{.Invites}} invites</p>
+
+<h2 id="quality">linger against the baselines</h2>
+<p class="note">Over the {{.Known}} sessions with a known outcome. Each figure: value, then its 95% confidence interval and the n it rests on; “–” where there is nothing to rest on. Lead time is the seconds from an invite to the session’s last event.</p>
+<table class="quality">
+<thead><tr><th></th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr{{if .Linger}} class="linger"{{end}}><td><span class="name">{{.Name}}</span><span class="rule">{{.Rule}}</span></td>{{range .Cells}}<td><span class="v">{{.Value}}</span>{{if or .CI .N}}<span class="ci">{{.CI}} {{.N}}</span>{{end}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+
+<div class="cols">
+<section>
+<h2 id="outcomes">Sessions by outcome</h2>
+<table>
+<thead><tr><th>outcome</th><th>sessions</th><th></th></tr></thead>
+<tbody>
+{{range .Outcomes}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td class="note">{{.Note}}</td></tr>
+{{end}}<tr><td>all</td><td>{{.Sessions}}</td><td></td></tr>
+</tbody>
+</table>
+</section>
+<section>
+<h2 id="invites">Invites by reason</h2>
+<table>
+<thead><tr><th>reason</th><th>invites</th><th></th></tr></thead>
+<tbody>
+{{range .Reasons}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td class="note">{{.Note}}</td></tr>
+{{end}}<tr><td>all</td><td>{{.Invites}}</td><td></td></tr>
+</tbody>
+</table>
+</section>
+</div>
+
+<h2 id="signals">Top signals of invites</h2>
+<figure>
+{{.SignalsSVG}}
+<figcaption>How many invites each signal was among the top three contributions of; an invite counts once for each of its top signals, so the shares add up to more than 100%.</figcaption>
+</figure>
+
+<h2 id="plots">Plots</h2>
+<div class="cols">
+<figure>
+{{.HistogramSVG}}
+<figcaption>Highest abandonment score each session reached, by outcome. Each outcome is scaled to 100% of its own sessions, so the shapes compare whatever the sizes: a useful score puts abandoned sessions to the right and purchases to the left. Hover a bin for its counts.</figcaption>
+</figure>
+<figure class="square">
+{{.ROCSVG}}
+<figcaption>True positive rate (abandoned sessions reaching a score) against false positive rate (other sessions reaching it) as the score threshold falls from 1 to 0. The dashed diagonal is a score that knows nothing; the higher the curve, the better.</figcaption>
+</figure>
+<figure>
+{{.ThresholdsSVG}}
+<figcaption>Invite rate and precision if the abandonment threshold were each value, the other rules as configured. A higher threshold invites fewer sessions, and should invite them more precisely. Hover a point for its values.</figcaption>
+</figure>
+</div>
+
+<footer>95% confidence intervals: Wilson’s for proportions, Hanley and McNeil’s for the AUC, order statistics for lead-time percentiles. Sessions whose outcome is unknown (censored) are left out of every figure. Written by linger replay.</footer>
+</main>
+</body>
+</html>
+`))
+
+// Plot colours are the Okabe–Ito palette, told apart with colour-blindness
+// too, and the lines also differ by dash, so a grey print still reads.
+const (
+	colourPurchase  = "#009E73"
+	colourAbandoned = "#D55E00"
+	colourBrowse    = "#0072B2"
+	colourRate      = "#0072B2"
+	colourPrecision = "#E69F00"
+	colourChance    = "#8C959F"
+	colourBar       = "#0072B2"
+)
+
+// svgDoc builds one SVG element. Text goes in through svgText and attr,
+// which escape it.
+type svgDoc struct {
+	strings.Builder
+}
+
+func (s *svgDoc) printf(format string, args ...any) { fmt.Fprintf(s, format, args...) }
+
+// attr escapes s for an attribute value or element text.
+func attr(s string) string { return html.EscapeString(s) }
+
+// px formats a coordinate to a tenth of a pixel: finer is invisible and
+// only makes the page bigger.
+func px(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
+
+// open starts an SVG of the given size. The xmlns lets the element be
+// saved as an .svg file on its own; it is a name, nothing is fetched.
+func (s *svgDoc) open(id, class string, width, height float64, title string) {
+	s.printf(`<svg xmlns="http://www.w3.org/2000/svg" id="%s" class="%s" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="%s-title">`,
+		attr(id), attr(class), px(width), px(height), px(width), px(height), attr(id))
+	s.printf(`<title id="%s-title">%s</title>`, attr(id), attr(title))
+}
+
+func (s *svgDoc) close() { s.WriteString("</svg>") }
+
+// svgText writes a text element; anchor is start, middle or end.
+func (s *svgDoc) svgText(x, y float64, anchor, class, text string) {
+	s.printf(`<text x="%s" y="%s" text-anchor="%s"`, px(x), px(y), anchor)
+	if class != "" {
+		s.printf(` class="%s"`, attr(class))
+	}
+	s.printf(`>%s</text>`, attr(text))
+}
+
+// plotArea maps data coordinates to pixels within the margins of an SVG.
+type plotArea struct {
+	width, height            float64
+	left, right, top, bottom float64
+	xmin, xmax, ymin, ymax   float64
+}
+
+func (a plotArea) x(v float64) float64 {
+	return a.left + (v-a.xmin)/(a.xmax-a.xmin)*(a.width-a.left-a.right)
+}
+
+func (a plotArea) y(v float64) float64 {
+	return a.height - a.bottom - (v-a.ymin)/(a.ymax-a.ymin)*(a.height-a.top-a.bottom)
+}
+
+// axes draws the grid, the axes, their ticks and labels, and the axis
+// titles.
+func (s *svgDoc) axes(a plotArea, xticks, yticks []float64, xlabel, ylabel func(float64) string, xtitle, ytitle string) {
+	x0, x1, y0, y1 := a.x(a.xmin), a.x(a.xmax), a.y(a.ymin), a.y(a.ymax)
+	for _, t := range xticks {
+		s.printf(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(a.x(t)), px(y1), px(a.x(t)), px(y0))
+	}
+	for _, t := range yticks {
+		s.printf(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(x0), px(a.y(t)), px(x1), px(a.y(t)))
+	}
+	s.printf(`<path class="axis" fill="none" d="M%s %sV%sH%s"/>`, px(x0), px(y1), px(y0), px(x1))
+	for _, t := range xticks {
+		s.printf(`<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(a.x(t)), px(y0), px(a.x(t)), px(y0+4))
+		s.svgText(a.x(t), y0+17, "middle", "tick", xlabel(t))
+	}
+	for _, t := range yticks {
+		s.printf(`<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(x0-4), px(a.y(t)), px(x0), px(a.y(t)))
+		s.svgText(x0-7, a.y(t)+4, "end", "tick", ylabel(t))
+	}
+	s.svgText((x0+x1)/2, a.height-8, "middle", "", xtitle)
+	s.printf(`<text x="0" y="0" text-anchor="middle" transform="translate(%s %s) rotate(-90)">%s</text>`,
+		px(14), px((y0+y1)/2), attr(ytitle))
+}
+
+// noData writes a plot that has nothing to show: its frame, and why.
+func (s *svgDoc) noData(a plotArea) {
+	s.printf(`<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#d0d7de"/>`,
+		px(a.left), px(a.top), px(a.width-a.left-a.right), px(a.height-a.top-a.bottom))
+	s.svgText((a.left+a.width-a.right)/2, (a.top+a.height-a.bottom)/2, "middle", "nodata", "no data")
+}
+
+// legendItem is a line sample and its label.
+type legendItem struct {
+	label, colour, dash string
+}
+
+// legend draws items in a box whose top-left corner is (x, y) if left, or
+// whose top-right corner is (x, y) otherwise.
+func (s *svgDoc) legend(x, y float64, left bool, items []legendItem) {
+	width := 0.0
+	for _, it := range items {
+		width = max(width, textWidth(it.label))
+	}
+	width += 46
+	if !left {
+		x -= width
+	}
+	h := float64(len(items))*18 + 8
+	s.printf(`<g class="legend"><rect x="%s" y="%s" width="%s" height="%s" fill="#fff" fill-opacity="0.85" stroke="#d0d7de"/>`, px(x), px(y), px(width), px(h))
+	for i, it := range items {
+		ly := y + 13 + float64(i)*18
+		s.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2.5"`, px(x+8), px(ly), px(x+32), px(ly), it.colour)
+		if it.dash != "" {
+			s.printf(` stroke-dasharray="%s"`, it.dash)
+		}
+		s.WriteString("/>")
+		s.svgText(x+38, ly+4, "start", "", it.label)
+	}
+	s.WriteString("</g>")
+}
+
+// legendRow draws items side by side, ending at x, on the line y: above a
+// plot whose curves may run anywhere in it.
+func (s *svgDoc) legendRow(x, y float64, items []legendItem) {
+	width := 0.0
+	for _, it := range items {
+		width += 36 + textWidth(it.label) + 16
+	}
+	x -= width - 16
+	s.WriteString(`<g class="legend">`)
+	for _, it := range items {
+		s.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2.5"`, px(x), px(y-4), px(x+28), px(y-4), it.colour)
+		if it.dash != "" {
+			s.printf(` stroke-dasharray="%s"`, it.dash)
+		}
+		s.WriteString("/>")
+		s.svgText(x+34, y, "start", "", it.label)
+		x += 36 + textWidth(it.label) + 16
+	}
+	s.WriteString("</g>")
+}
+
+// textWidth estimates the width of text at 12px: there is no font metric
+// to ask, and an estimate a little wide only leaves a little room.
+func textWidth(s string) float64 { return 7 * float64(utf8.RuneCountInString(s)) }
+
+// ticks returns the multiples of step from lo to hi.
+func ticks(lo, hi, step float64) []float64 {
+	var t []float64
+	for i := 0; ; i++ {
+		v := lo + float64(i)*step
+		if v > hi+step/1e6 {
+			return t
+		}
+		t = append(t, math.Round(v/step)*step)
+	}
+}
+
+// niceStep is a round step (1, 2, 2.5 or 5 times a power of ten) that
+// divides 0..hi into about n intervals.
+func niceStep(hi float64, n int) float64 {
+	raw := hi / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw*(1-1e-9) {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+// tickNumber formats a tick without trailing zeros: 0.1, 0.25, 1.
+func tickNumber(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+}
+
+// tickPercent formats a proportion tick as a percentage: 0.25 is "25%".
+func tickPercent(v float64) string { return tickNumber(100*v) + "%" }
+
+// Plot sizes, in pixels before scaling: a wide plot for the curves over
+// scores and thresholds, a square one for the ROC.
+const (
+	wideWidth, wideHeight = 720, 380
+	rocSide               = 340
+)
+
+// histogramSVG draws the score distribution of each outcome as steps, each
+// outcome scaled to 100% of its sessions, so that the shapes compare
+// although browsing sessions outnumber abandoned ones many times over.
+func histogramSVG(h ScoreHistogram) string {
+	var s svgDoc
+	bins := h.Bins
+	if bins <= 0 {
+		bins = max(len(h.Purchase), len(h.Abandoned), len(h.Browse))
+	}
+	series := []struct {
+		name         string
+		counts       []int
+		colour, dash string
+		total        int
+	}{
+		{name: "purchase", counts: h.Purchase, colour: colourPurchase, dash: "6 3"},
+		{name: "abandoned", counts: h.Abandoned, colour: colourAbandoned},
+		{name: "browse", counts: h.Browse, colour: colourBrowse, dash: "2 3"},
+	}
+	count := func(c []int, i int) int {
+		if i < len(c) {
+			return c[i]
+		}
+		return 0
+	}
+	peak, anything := 0.0, false
+	for i := range series {
+		for b := 0; b < bins; b++ {
+			series[i].total += count(series[i].counts, b)
+		}
+		anything = anything || series[i].total > 0
+	}
+	for _, se := range series {
+		for b := 0; b < bins && se.total > 0; b++ {
+			peak = max(peak, float64(count(se.counts, b))/float64(se.total))
+		}
+	}
+	a := plotArea{width: wideWidth, height: wideHeight, left: 58, right: 20, top: 40, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
+	s.open("score-histogram", "plot", a.width, a.height, "Abandonment score by outcome (share of each outcome's sessions)")
+	s.svgText(a.left, 22, "start", "title", "Abandonment score by outcome")
+	if bins == 0 || !anything {
+		s.noData(a)
+		s.close()
+		return s.String()
+	}
+	step := niceStep(peak, 5)
+	a.ymax = math.Ceil(peak/step-1e-9) * step
+	s.axes(a, ticks(0, 1, 0.1), ticks(0, a.ymax, step), tickNumber, tickPercent, "highest abandonment score", "share of the outcome's sessions")
+	width := 1 / float64(bins)
+	for _, se := range series {
+		if se.total == 0 {
+			continue
+		}
+		d := "M" + px(a.x(0)) + " " + px(a.y(0))
+		for b := 0; b < bins; b++ {
+			f := float64(count(se.counts, b)) / float64(se.total)
+			d += "V" + px(a.y(f)) + "H" + px(a.x(float64(b+1)*width))
+		}
+		d += "V" + px(a.y(0))
+		s.printf(`<path class="series" data-outcome="%s" d="%s" fill="%s" fill-opacity="0.07" stroke="%s" stroke-width="2" stroke-linejoin="round"`, se.name, d, se.colour, se.colour)
+		if se.dash != "" {
+			s.printf(` stroke-dasharray="%s"`, se.dash)
+		}
+		s.WriteString("/>")
+	}
+	// A transparent band over each bin carries its counts as a tooltip:
+	// the exact figures without a table, and without a script.
+	for b := 0; b < bins; b++ {
+		tip := "score " + fixed(float64(b)*width, 2) + "–" + fixed(float64(b+1)*width, 2)
+		for _, se := range series {
+			c := count(se.counts, b)
+			tip += " · " + se.name + " " + strconv.Itoa(c)
+			if se.total > 0 {
+				tip += " (" + pct(float64(c)/float64(se.total)) + "%)"
+			}
+		}
+		x0, x1 := a.x(float64(b)*width), a.x(float64(b+1)*width)
+		s.printf(`<rect class="bin hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
+			px(x0), px(a.y(a.ymax)), px(x1-x0), px(a.y(0)-a.y(a.ymax)), attr(tip))
+	}
+	var items []legendItem
+	for _, se := range series {
+		items = append(items, legendItem{se.name + " (" + strconv.Itoa(se.total) + " sessions)", se.colour, se.dash})
+	}
+	s.legend(a.width-a.right-8, a.top+8, false, items)
+	s.close()
+	return s.String()
+}
+
+// rocSVG draws the ROC curve of the abandonment score with the diagonal of
+// a score that knows nothing, the AUC in the title.
+func rocSVG(points []Point, auc Estimate) string {
+	var s svgDoc
+	a := plotArea{left: 58, right: 20, top: 40, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
+	a.width, a.height = a.left+a.right+rocSide, a.top+a.bottom+rocSide
+	title := "ROC curve · AUC " + aucFigure(auc).String()
+	s.open("roc", "plot", a.width, a.height, title+" (abandonment score)")
+	s.svgText(a.left, 22, "start", "title", title)
+	var pts []string
+	for _, p := range points {
+		if isFinite(p.X) && isFinite(p.Y) {
+			pts = append(pts, px(a.x(p.X))+","+px(a.y(p.Y)))
+		}
+	}
+	if len(pts) == 0 {
+		s.noData(a)
+		s.close()
+		return s.String()
+	}
+	s.axes(a, ticks(0, 1, 0.1), ticks(0, 1, 0.1), tickNumber, tickNumber, "false positive rate (other sessions)", "true positive rate (abandoned)")
+	s.printf(`<line class="chance" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4"/>`,
+		px(a.x(0)), px(a.y(0)), px(a.x(1)), px(a.y(1)), colourChance)
+	s.printf(`<polyline id="roc-curve" class="series" points="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"/>`,
+		strings.Join(pts, " "), colourBrowse)
+	s.legend(a.width-a.right-8, a.height-a.bottom-8-2*18-8, false, []legendItem{
+		{"linger abandonment score", colourBrowse, ""},
+		{"chance (AUC 0.5)", colourChance, "5 4"},
+	})
+	s.close()
+	return s.String()
+}
+
+// thresholdsSVG draws invite rate and precision against the abandonment
+// threshold. A precision that is not a number (no session reaches the
+// threshold) breaks its line rather than drop to 0. configured, when it is
+// a number in 0..1, is marked with the figures read off the curves there.
+func thresholdsSVG(points []ThresholdPoint, configured float64) string {
+	var s svgDoc
+	a := plotArea{width: wideWidth, height: wideHeight + 16, left: 58, right: 20, top: 56, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
+	s.open("thresholds", "plot", a.width, a.height, "Invite rate and precision against the abandonment threshold")
+	s.svgText(a.left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
+	var usable []ThresholdPoint
+	for _, p := range points {
+		if isFinite(p.Threshold) {
+			usable = append(usable, p)
+		}
+	}
+	if len(usable) == 0 {
+		s.noData(a)
+		s.close()
+		return s.String()
+	}
+	s.axes(a, ticks(0, 1, 0.1), ticks(0, 1, 0.1), tickNumber, tickPercent, "abandonment threshold", "share")
+	if isFinite(configured) && configured >= 0 && configured <= 1 {
+		x := a.x(configured)
+		s.printf(`<line class="configured" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="3 3"/>`,
+			px(x), px(a.y(1)), px(x), px(a.y(0)))
+		label := "configured " + tickNumber(configured)
+		if p, ok := nearest(usable, configured); ok {
+			label += ": invite rate " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
+		}
+		// The label goes at the top, inside, on the side of the line with
+		// room for it, haloed so that a curve under it does not hide it.
+		anchor, lx := "start", x+6
+		if x+6+textWidth(label) > a.width-a.right {
+			anchor, lx = "end", x-6
+		}
+		s.printf(`<text x="%s" y="%s" text-anchor="%s" class="dim" paint-order="stroke" stroke="#fff" stroke-width="4">%s</text>`,
+			px(lx), px(a.y(1)+14), anchor, attr(label))
+	}
+	for _, se := range []struct {
+		name, colour, dash string
+		value              func(ThresholdPoint) float64
+	}{
+		{"invite-rate", colourRate, "", func(p ThresholdPoint) float64 { return p.InviteRate }},
+		{"precision", colourPrecision, "7 3", func(p ThresholdPoint) float64 { return p.Precision }},
+	} {
+		var d strings.Builder
+		pen := false
+		for _, p := range usable {
+			v := se.value(p)
+			if !isFinite(v) {
+				pen = false
+				continue
+			}
+			if pen {
+				d.WriteString("L")
+			} else {
+				d.WriteString("M")
+			}
+			d.WriteString(px(a.x(p.Threshold)) + " " + px(a.y(v)))
+			pen = true
+		}
+		if d.Len() == 0 {
+			continue
+		}
+		s.printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"`, se.name, d.String(), se.colour)
+		if se.dash != "" {
+			s.printf(` stroke-dasharray="%s"`, se.dash)
+		}
+		s.WriteString("/>")
+		for _, p := range usable {
+			if v := se.value(p); isFinite(v) {
+				s.printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, px(a.x(p.Threshold)), px(a.y(v)), se.colour)
+			}
+		}
+	}
+	// A band around each threshold carries its figures as a tooltip.
+	for i, p := range usable {
+		lo, hi := a.xmin, a.xmax
+		if i > 0 {
+			lo = (usable[i-1].Threshold + p.Threshold) / 2
+		}
+		if i < len(usable)-1 {
+			hi = (p.Threshold + usable[i+1].Threshold) / 2
+		}
+		lo, hi = max(lo, a.xmin), min(hi, a.xmax)
+		tip := "threshold " + tickNumber(p.Threshold) + " · invite rate " + percentOrDash(p.InviteRate) + " · precision " + percentOrDash(p.Precision)
+		s.printf(`<rect class="thr hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
+			px(a.x(lo)), px(a.y(1)), px(max(0, a.x(hi)-a.x(lo))), px(a.y(0)-a.y(1)), attr(tip))
+	}
+	s.legendRow(a.width-a.right, 44, []legendItem{
+		{"invite rate", colourRate, ""},
+		{"precision", colourPrecision, "7 3"},
+	})
+	s.close()
+	return s.String()
+}
+
+// nearest is the point whose threshold is nearest t.
+func nearest(points []ThresholdPoint, t float64) (ThresholdPoint, bool) {
+	best, ok := ThresholdPoint{}, false
+	for _, p := range points {
+		if !ok || math.Abs(p.Threshold-t) < math.Abs(best.Threshold-t) {
+			best, ok = p, true
+		}
+	}
+	return best, ok
+}
+
+func percentOrDash(x float64) string {
+	if !isFinite(x) {
+		return noFigure
+	}
+	return pct(x) + "%"
+}
+
+// signalsSVG draws the top signals as horizontal bars, most first, each
+// with its count and share of invites.
+func signalsSVG(signals []SignalCount, more, invites int) string {
+	var s svgDoc
+	// No visible title: the page's heading above it says what it is.
+	const rowHeight, top, right, maxName = 24, 8, 110, 40
+	names := make([]string, len(signals))
+	label := 0.0
+	for i, sc := range signals {
+		names[i] = sc.Name
+		if utf8.RuneCountInString(sc.Name) > maxName {
+			names[i] = string([]rune(sc.Name)[:maxName-1]) + "…"
+		}
+		label = max(label, textWidth(names[i]))
+	}
+	left := min(max(label+16, 120), 320)
+	height := float64(top + max(len(signals), 1)*rowHeight + 16)
+	if more > 0 {
+		height += rowHeight
+	}
+	title := "Top signals of invites"
+	s.open("signals-chart", "bars", wideWidth, height, title)
+	if len(signals) == 0 {
+		s.svgText(wideWidth/2, top+rowHeight/2+4, "middle", "nodata", "no data")
+		s.close()
+		return s.String()
+	}
+	peak := 0
+	for _, sc := range signals {
+		peak = max(peak, sc.Invites)
+	}
+	span := wideWidth - left - right
+	for i, sc := range signals {
+		y := float64(top + i*rowHeight)
+		w := 0.0
+		if peak > 0 {
+			w = span * float64(sc.Invites) / float64(peak)
+		}
+		value := strconv.Itoa(sc.Invites)
+		if invites > 0 {
+			value += " (" + pct(float64(sc.Invites)/float64(invites)) + "%)"
+		}
+		s.svgText(left-8, y+rowHeight/2+4, "end", "", names[i])
+		s.printf(`<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
+			px(left), px(y+4), px(w), px(rowHeight-8), colourBar, attr(sc.Name+": "+value+" invites"))
+		s.svgText(left+w+6, y+rowHeight/2+4, "start", "dim", value)
+	}
+	if more > 0 {
+		s.svgText(left, float64(top+len(signals)*rowHeight+rowHeight/2+4), "start", "dim", "… "+strconv.Itoa(more)+" more")
+	}
+	s.close()
+	return s.String()
+}

@@ -1,0 +1,543 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/render/*.golden from the current code")
+
+// sampleReport is a report as a replay of a day of shop traffic could give:
+// two baselines (one named with "<" and ">" to test escaping), a ROC of 20
+// points, a histogram of 20 bins, 30 threshold points of which the last
+// reach no session, and figures that rest on nothing (n=0).
+func sampleReport() *Report {
+	nan := math.NaN()
+	r := &Report{
+		Input:             "testdata/shop-2026-01-05.jsonl",
+		Model:             "m1-6abb717e",
+		Events:            52418,
+		Rejected:          12,
+		Sessions:          1400,
+		SessionsByOutcome: map[string]int{"purchase": 180, "abandoned": 310, "browse": 850, "censored": 60},
+		Invites:           Invites{Total: 151, Abandonment: 112, Confusion: 39, Holdout: 9, Withdrawn: 4},
+		Quality: Quality{
+			InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+			Precision:  Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
+			Recall:     Estimate{Value: 0.28710, N: 310, Lo: 0.23944, Hi: 0.33997},
+			AUC:        Estimate{Value: 0.84123, N: 1340, Lo: 0.81502, Hi: 0.86744},
+			LeadTime: LeadTime{
+				P50: Estimate{Value: 42.3, N: 151, Lo: 35.1, Hi: 51.0},
+				P90: Estimate{Value: 187.5, N: 151, Lo: 150.2, Hi: 240.8},
+			},
+		},
+		Signals: []SignalCount{
+			{"idle_checkout_s", 71}, {"exit_intent", 64}, {"pricing_revisits", 40},
+			{"cart_value", 38}, {"back_forth", 33}, {"rage_clicks", 21},
+			{"form_errors", 19}, {"pointer_jitter", 11}, {"scroll_reversals", 6},
+			{"coupon_field_focus", 4}, {"shipping_lookups", 2},
+		},
+		Baselines: []Baseline{
+			{
+				Name: "exit-intent", Rule: "pop up on exit intent (pointer leaves toward the tab bar) on any page; vendor default", Invites: 402,
+				Quality: Quality{
+					InviteRate: Estimate{Value: 0.3, N: 1340, Lo: 0.27603, Hi: 0.32507},
+					Precision:  Estimate{Value: 0.27363, N: 402, Lo: 0.23232, Hi: 0.31927},
+					Recall:     Estimate{Value: 0.35484, N: 310, Lo: 0.30363, Hi: 0.40957},
+					AUC:        Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+					LeadTime: LeadTime{
+						P50: Estimate{Value: 3.2, N: 402, Lo: 2.5, Hi: 4.1},
+						P90: Estimate{Value: 19.75, N: 402, Lo: 14.2, Hi: 26.0},
+					},
+				},
+			},
+			{
+				Name: "idle<30s> on <cart>", Rule: "invite after 30 s idle on cart or checkout, at linger's invite rate", Invites: 151,
+				Quality: Quality{
+					InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+					Precision:  Estimate{Value: 0.41060, N: 151, Lo: 0.33527, Hi: 0.49025},
+					Recall:     Estimate{Value: 0.2, N: 310, Lo: 0.15917, Hi: 0.24822},
+					AUC:        Estimate{}, // no score: a rule only fires or not
+					LeadTime: LeadTime{
+						P50: Estimate{Value: 61, N: 151, Lo: 48, Hi: 75},
+						P90: Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+					},
+				},
+			},
+		},
+		Plots: Plots{
+			ScoreHistogram: ScoreHistogram{
+				Bins:      20,
+				Purchase:  []int{61, 38, 24, 16, 11, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+				Abandoned: []int{20, 15, 14, 14, 13, 13, 13, 13, 14, 14, 15, 15, 16, 17, 18, 19, 20, 20, 15, 12},
+				Browse:    []int{400, 170, 95, 60, 38, 25, 17, 12, 9, 7, 5, 4, 3, 2, 1, 1, 1, 0, 0, 0},
+			},
+		},
+	}
+	for i := range 20 {
+		x := math.Pow(float64(i)/19, 2)
+		r.Plots.ROC = append(r.Plots.ROC, Point{X: x, Y: 1 - math.Pow(1-x, 4)})
+	}
+	for i := range 30 {
+		t := float64(i) / 29
+		p := ThresholdPoint{Threshold: t, InviteRate: math.Exp(-5 * t), Precision: 0.22 + 0.6*t}
+		if i >= 27 {
+			p.InviteRate, p.Precision = 0, nan
+		}
+		r.Plots.Thresholds = append(r.Plots.Thresholds, p)
+	}
+	return r
+}
+
+func TestWriteJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "NaN") {
+		t.Errorf("JSON holds NaN:\n%s", out)
+	}
+	if !strings.Contains(out, "\n  \"input\": ") {
+		t.Errorf("JSON not indented:\n%.200s", out)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("JSON does not parse: %v", err)
+	}
+
+	checkQuality := func(where string, m map[string]any) {
+		t.Helper()
+		for _, k := range []string{"invite_rate", "precision", "recall", "auc"} {
+			e, ok := m[k].(map[string]any)
+			if !ok {
+				t.Errorf("%s: %q missing or not an object: %v", where, k, m[k])
+				continue
+			}
+			for _, f := range []string{"value", "n", "ci_low", "ci_high"} {
+				if _, ok := e[f]; !ok {
+					t.Errorf("%s.%s: no %q", where, k, f)
+				}
+			}
+		}
+		lt, ok := m["lead_time_s"].(map[string]any)
+		if !ok {
+			t.Errorf("%s: lead_time_s missing: %v", where, m["lead_time_s"])
+			return
+		}
+		for _, p := range []string{"p50", "p90"} {
+			if _, ok := lt[p].(map[string]any); !ok {
+				t.Errorf("%s: lead_time_s.%s missing", where, p)
+			}
+		}
+	}
+	checkQuality("report", doc)
+	if so, ok := doc["sessions_by_outcome"].(map[string]any); !ok || so["abandoned"] != 310.0 {
+		t.Errorf("sessions_by_outcome = %v", doc["sessions_by_outcome"])
+	}
+	if inv, ok := doc["invites"].(map[string]any); !ok || inv["total"] != 151.0 {
+		t.Errorf("invites = %v", doc["invites"])
+	}
+	baselines, ok := doc["baselines"].([]any)
+	if !ok || len(baselines) != 2 {
+		t.Fatalf("baselines = %v", doc["baselines"])
+	}
+	for i, bl := range baselines {
+		m := bl.(map[string]any)
+		for _, k := range []string{"name", "rule", "invites"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("baselines[%d]: no %q", i, k)
+			}
+		}
+		checkQuality("baselines["+m["name"].(string)+"]", m)
+	}
+
+	// n=0: value and interval null, n 0; both the NaN and the zero
+	// Estimate.
+	for i, bl := range baselines {
+		auc := bl.(map[string]any)["auc"].(map[string]any)
+		want := map[string]any{"value": nil, "n": 0.0, "ci_low": nil, "ci_high": nil}
+		if !reflect.DeepEqual(auc, want) {
+			t.Errorf("baselines[%d].auc = %v, want %v", i, auc, want)
+		}
+	}
+	p90 := baselines[1].(map[string]any)["lead_time_s"].(map[string]any)["p90"].(map[string]any)
+	if p90["value"] != nil || p90["ci_low"] != nil {
+		t.Errorf("n=0 lead time p90 = %v, want nulls", p90)
+	}
+	prec := doc["precision"].(map[string]any)
+	if prec["value"] != 0.5894 || prec["n"] != 151.0 || prec["ci_low"] != 0.50966 {
+		t.Errorf("precision = %v", prec)
+	}
+	thr := doc["plots"].(map[string]any)["thresholds"].([]any)
+	if last := thr[len(thr)-1].(map[string]any); last["precision"] != nil || last["invite_rate"] != 0.0 {
+		t.Errorf("last threshold point = %v, want precision null, invite rate 0", last)
+	}
+
+	// Top-level keys come in the order of the struct.
+	want := []string{"input", "model", "events", "rejected", "sessions", "sessions_by_outcome", "invites",
+		"invite_rate", "precision", "recall", "auc", "lead_time_s", "signals", "baselines", "plots"}
+	if got := topLevelKeys(t, b.Bytes()); !reflect.DeepEqual(got, want) {
+		t.Errorf("top-level keys\n got %v\nwant %v", got, want)
+	}
+}
+
+// topLevelKeys lists an object's keys in the order they are written.
+func topLevelKeys(t *testing.T, doc []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// TestJSONRoundTrip: a report read back from its JSON renders as the
+// original does, figures with nothing to rest on included.
+func TestJSONRoundTrip(t *testing.T) {
+	orig := sampleReport()
+	var j bytes.Buffer
+	if err := orig.WriteJSON(&j); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if p := back.Plots.Thresholds[29].Precision; !math.IsNaN(p) {
+		t.Errorf("null precision read back as %v, want NaN", p)
+	}
+	for _, w := range []func(*Report, *bytes.Buffer) error{
+		func(r *Report, b *bytes.Buffer) error { return r.WriteText(b) },
+		func(r *Report, b *bytes.Buffer) error { return r.WriteHTML(b) },
+		func(r *Report, b *bytes.Buffer) error { return r.WriteJSON(b) },
+	} {
+		var a, b bytes.Buffer
+		if err := w(orig, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := w(&back, &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("rendering differs after a JSON round trip:\n%s\n----\n%s", a.String(), b.String())
+		}
+	}
+}
+
+// TestJSONFieldsMatchReport: the JSON forms in text.go write the fields of
+// report.go, with their names and in their order, so that a field renamed
+// or added there cannot silently go missing from the JSON.
+func TestJSONFieldsMatchReport(t *testing.T) {
+	for _, v := range []any{Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, Point{X: 1, Y: 1}, ThresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
+		var want []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			want = append(want, strings.Split(rt.Field(i).Tag.Get("json"), ",")[0])
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := topLevelKeys(t, b); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: JSON keys %v, struct %v", rt.Name(), got, want)
+		}
+		if got := string(b); strings.Count(got, `":1`) != len(want) {
+			t.Errorf("%s: values lost: %s", rt.Name(), got)
+		}
+	}
+}
+
+func TestWriteTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	golden := filepath.Join("testdata", "render", "report.txt.golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestWriteTextGolden -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("WriteText differs from %s (go test -update refreshes it):\n--- got\n%s\n--- want\n%s", golden, got, want)
+	}
+
+	// Checked on their own too, so that a golden refreshed with -update
+	// cannot make a wrong summary pass.
+	for _, s := range []string{
+		"exit-intent", "idle<30s> on <cart>", // every baseline, named as is: a terminal needs no escaping
+		"58.9% [51.0–66.5] n=151", // linger's precision
+		"27.4% [23.2–31.9] n=402", // a baseline's precision
+		"0.84 [0.82–0.87] n=1340", // AUC
+		"42s [35–51] n=151",       // lead time, whole seconds
+		"3.2s [2.5–4.1] n=402",    // a short lead time, a decimal
+		"abandoned    310  22.1%",
+		"idle_checkout_s",
+	} {
+		if !strings.Contains(got, s) {
+			t.Errorf("text lacks %q:\n%s", s, got)
+		}
+	}
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(line, "exit-intent  ") || strings.HasPrefix(line, "idle<30s> on <cart>  ") {
+			// The AUC of a rule rests on nothing: a dash, not NaN or 0.
+			if strings.Contains(line, "NaN") || !strings.Contains(line, " – ") {
+				t.Errorf("baseline row without a dash for its n=0 AUC: %q", line)
+			}
+		}
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("trailing space: %q", line)
+		}
+	}
+	// The table is aligned: every row of it starts its precision at the
+	// same column.
+	var cols []int
+	for _, line := range strings.Split(got, "\n") {
+		for _, name := range []string{"linger  ", "exit-intent  ", "idle<30s> on <cart>  "} {
+			if strings.HasPrefix(line, name) {
+				fields := regexp.MustCompile(`\d+\.\d%`).FindAllStringIndex(line, -1)
+				if len(fields) < 2 {
+					t.Fatalf("row %q: too few figures", line)
+				}
+				cols = append(cols, len([]rune(line[:fields[1][0]])))
+			}
+		}
+	}
+	if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
+		t.Errorf("precision starts at columns %v, want 3 equal", cols)
+	}
+}
+
+func TestWriteHTML(t *testing.T) {
+	r := sampleReport()
+	var b bytes.Buffer
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if *update {
+		// Not compared, only written, for a look in a browser: go test
+		// -run TestWriteHTML -update, then open the file.
+		if err := os.WriteFile(filepath.Join("testdata", "render", "report.html"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if !strings.HasPrefix(page, "<!DOCTYPE html>") {
+		t.Errorf("page starts %.40q", page)
+	}
+	svgs := regexp.MustCompile(`<svg [^>]*>`).FindAllString(page, -1)
+	plots, bars := 0, 0
+	for _, s := range svgs {
+		switch {
+		case strings.Contains(s, `class="plot"`):
+			plots++
+		case strings.Contains(s, `class="bars"`):
+			bars++
+		}
+	}
+	if len(svgs) != 4 || plots != 3 || bars != 1 {
+		t.Errorf("%d svg elements, %d plots, %d bar charts; want 3 plots and 1 bar chart", len(svgs), plots, bars)
+	}
+
+	// Self-contained: nothing to fetch.
+	rest := strings.ReplaceAll(page, `xmlns="http://www.w3.org/2000/svg"`, "")
+	for _, s := range []string{"http://", "https://", "<script", "<link", "@import", "url(", "src="} {
+		if strings.Contains(strings.ToLower(rest), s) {
+			t.Errorf("page holds %q", s)
+		}
+	}
+
+	// Escaped: the baseline named "idle<30s> on <cart>" shows as text.
+	if strings.Contains(page, "<cart>") || strings.Contains(page, "idle<30s>") {
+		t.Error("a baseline name is not escaped")
+	}
+	if !strings.Contains(page, "idle&lt;30s&gt; on &lt;cart&gt;") {
+		t.Error("the escaped baseline name is missing")
+	}
+	for _, s := range []string{"NaN", "Inf", "%!"} {
+		if strings.Contains(page, s) {
+			t.Errorf("page holds %q", s)
+		}
+	}
+
+	// The summary table shows what the text shows.
+	for _, s := range []string{"58.9%", "[51.0–66.5] n=151", "exit-intent", "idle_checkout_s", "AUC 0.84 [0.82–0.87] n=1340"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+
+	// Each plot's data is there.
+	m := regexp.MustCompile(`<polyline id="roc-curve"[^>]* points="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no ROC curve")
+	}
+	if n := len(strings.Fields(m[1])); n != len(r.Plots.ROC) {
+		t.Errorf("ROC curve has %d points, want %d", n, len(r.Plots.ROC))
+	}
+	if n := strings.Count(page, `class="bin hover"`); n != r.Plots.ScoreHistogram.Bins {
+		t.Errorf("histogram has %d bins, want %d", n, r.Plots.ScoreHistogram.Bins)
+	}
+	for _, o := range []string{"purchase", "abandoned", "browse"} {
+		if !strings.Contains(page, `data-outcome="`+o+`"`) {
+			t.Errorf("histogram has no %s series", o)
+		}
+	}
+	if n := strings.Count(page, `class="thr hover"`); n != len(r.Plots.Thresholds) {
+		t.Errorf("threshold plot has %d points, want %d", n, len(r.Plots.Thresholds))
+	}
+	// Precision breaks where it is not a number: 27 points, one segment.
+	pm := regexp.MustCompile(`data-series="precision" d="([^"]*)"`).FindStringSubmatch(page)
+	if pm == nil || strings.Count(pm[1], "M") != 1 || strings.Count(pm[1], "L") != 26 {
+		t.Errorf("precision line = %v, want one segment of 27 points", pm)
+	}
+	if n := strings.Count(page, `class="bar"`); n != len(r.Signals) {
+		t.Errorf("bar chart has %d bars, want %d", n, len(r.Signals))
+	}
+	if strings.Contains(page, "no data") {
+		t.Error(`a plot with data says "no data"`)
+	}
+
+	checkWellFormed(t, page)
+}
+
+// checkWellFormed parses the page as XML, with HTML's entities and void
+// elements: WriteHTML writes every element closed and every attribute
+// quoted, so a tag left open or a stray "<" fails here.
+func checkWellFormed(t *testing.T, page string) {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(page))
+	d.Strict = true
+	d.AutoClose = xml.HTMLAutoClose
+	d.Entity = xml.HTMLEntity
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" && depth == 0 {
+				return
+			}
+			line, col := d.InputPos()
+			t.Fatalf("not well formed at %d:%d (depth %d): %v", line, col, depth, err)
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+}
+
+// TestEmptyReport: a replay of nothing renders, its plots saying so.
+func TestEmptyReport(t *testing.T) {
+	var r Report
+	var j, txt, h bytes.Buffer
+	if err := r.WriteJSON(&j); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(j.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["baselines"].([]any); !ok {
+		t.Errorf("baselines = %v, want []", doc["baselines"])
+	}
+	if err := r.WriteText(&txt); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(txt.String(), "top signals of invites: none") {
+		t.Errorf("text:\n%s", txt.String())
+	}
+	if err := r.WriteHTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.String(), ">no data<"); n != 4 {
+		t.Errorf(`%d "no data", want 4 (three plots and the bar chart)`, n)
+	}
+	checkWellFormed(t, h.String())
+
+	// Points that are not numbers are no data either.
+	r.Plots.ROC = []Point{{math.NaN(), math.NaN()}}
+	r.Plots.Thresholds = []ThresholdPoint{{Threshold: math.NaN()}}
+	r.Plots.ScoreHistogram = ScoreHistogram{Bins: 20, Purchase: make([]int, 20)}
+	h.Reset()
+	if err := r.WriteHTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.String(), ">no data<"); n != 4 {
+		t.Errorf(`%d "no data", want 4`, n)
+	}
+}
+
+// TestThresholdMarker: the configured threshold is marked with the
+// figures read off the curves there.
+func TestThresholdMarker(t *testing.T) {
+	pts := []ThresholdPoint{{0.6, 0.2, 0.5}, {0.7, 0.1126, 0.625}, {0.8, 0.05, math.NaN()}}
+	s := thresholdsSVG(pts, 0.7)
+	if !strings.Contains(s, `class="configured"`) || !strings.Contains(s, "configured 0.7: invite rate 11.3%, precision 62.5%") {
+		t.Errorf("no marker:\n%s", s)
+	}
+	if s := thresholdsSVG(pts, math.NaN()); strings.Contains(s, `class="configured"`) {
+		t.Error("a marker without a configured threshold")
+	}
+}
+
+func TestFigures(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		got  figure
+		want string
+	}{
+		{proportionFigure(Estimate{Value: 0.4217, N: 512, Lo: 0.3789, Hi: 0.4657}), "42.2% [37.9–46.6] n=512"},
+		{proportionFigure(Estimate{Value: 0, N: 40, Lo: -1e-17, Hi: 0.0876}), "0.0% [0.0–8.8] n=40"},
+		{proportionFigure(Estimate{Value: nan, N: 0, Lo: nan, Hi: nan}), "–"},
+		{proportionFigure(Estimate{}), "–"},
+		{proportionFigure(Estimate{Value: nan, N: 7, Lo: nan, Hi: nan}), "–"},
+		{proportionFigure(Estimate{Value: 0.5, N: 2, Lo: nan, Hi: nan}), "50.0% n=2"},
+		{aucFigure(Estimate{Value: 0.5, N: 9, Lo: 0.1, Hi: 0.9}), "0.50 [0.10–0.90] n=9"},
+		{secondsFigure(Estimate{Value: 9.94, N: 3, Lo: 1, Hi: 30}), "9.9s [1.0–30.0] n=3"},
+		{secondsFigure(Estimate{Value: 10, N: 3, Lo: 1.4, Hi: 30}), "10s [1–30] n=3"},
+	} {
+		if got := c.got.String(); got != c.want {
+			t.Errorf("figure %q, want %q", got, c.want)
+		}
+	}
+	if got := niceStep(0.23, 5); got != 0.05 {
+		t.Errorf("niceStep(0.23, 5) = %v", got)
+	}
+	if got := ticks(0, 1, 0.1); len(got) != 11 || got[10] != 1 {
+		t.Errorf("ticks(0, 1, 0.1) = %v", got)
+	}
+}

@@ -1,0 +1,181 @@
+package learn
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// z95 is the standard normal quantile of 0.975: the half-width of a 95%
+// interval in standard errors.
+const z95 = 1.959963984540054
+
+// Estimate is a figure with the n it rests on and a 95% confidence interval.
+// Its fields match the replay report's Estimate, so that one converts to the
+// other, while learn stays independent of the replay package.
+type Estimate struct {
+	Value float64 `json:"value"`
+	N     int     `json:"n"`
+	Lo    float64 `json:"ci_low"`
+	Hi    float64 `json:"ci_high"`
+}
+
+// Point is a point of a curve; on a ROC curve X is the false positive rate
+// and Y the true positive rate.
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// AUC returns the ROC AUC of scores separating the rows where positive is
+// true from the others: the probability that a random positive scores above
+// a random negative, ties counting one half (the Mann–Whitney U statistic
+// over the positives' average ranks, so that a score that ties a lot is not
+// credited for an arbitrary tie order). N is the number of scores; the 95%
+// interval uses the Hanley–McNeil (1982) standard error, clamped to [0,1].
+// NaN scores rank below every other score. If one class is missing the AUC
+// is undefined and Value, Lo and Hi are NaN. It panics if the lengths
+// differ.
+func AUC(scores []float64, positive []bool) Estimate {
+	checkLengths("AUC", scores, positive)
+	n := len(scores)
+	est := Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
+	var u, negBelow, nPos, nNeg float64
+	forTieGroups(scores, positive, false, func(pos, neg float64) {
+		// Each positive of this group beats every negative below it and
+		// ties with the negatives of its own group.
+		u += pos * (negBelow + neg/2)
+		negBelow += neg
+		nPos += pos
+		nNeg += neg
+	})
+	if nPos == 0 || nNeg == 0 {
+		return est
+	}
+	a := u / (nPos * nNeg)
+	q1 := a / (2 - a)
+	q2 := 2 * a * a / (1 + a)
+	v := (a*(1-a) + (nPos-1)*(q1-a*a) + (nNeg-1)*(q2-a*a)) / (nPos * nNeg)
+	se := math.Sqrt(math.Max(v, 0))
+	est.Value = a
+	est.Lo = math.Max(0, a-z95*se)
+	est.Hi = math.Min(1, a+z95*se)
+	return est
+}
+
+// ROC returns the ROC curve of scores: one point per distinct score, taken
+// as a threshold from the highest down, from (0,0) to (1,1). Tied scores
+// make one diagonal step, the curve of a random order among them, whose area
+// is what AUC counts. If maxPoints > 0 and the curve has more points, it is
+// thinned to at most maxPoints (at least 2, the ends) spaced evenly along
+// the curve's length (x+y grows from 0 to 2 along it), so steep rises and
+// long flats keep their shape; the thinned curve stays within
+// 2/(maxPoints−1) in x+y of the full one. It returns nil if one class is
+// missing, and panics if the lengths differ.
+func ROC(scores []float64, positive []bool, maxPoints int) []Point {
+	checkLengths("ROC", scores, positive)
+	var nPos, nNeg float64
+	for _, p := range positive {
+		if p {
+			nPos++
+		} else {
+			nNeg++
+		}
+	}
+	if nPos == 0 || nNeg == 0 {
+		return nil
+	}
+	pts := []Point{{0, 0}}
+	var tp, fp float64
+	forTieGroups(scores, positive, true, func(pos, neg float64) {
+		tp += pos
+		fp += neg
+		pts = append(pts, Point{X: fp / nNeg, Y: tp / nPos})
+	})
+	// Division can leave the last point a hair off (1,1); it is (1,1).
+	pts[len(pts)-1] = Point{1, 1}
+	if maxPoints <= 0 || len(pts) <= maxPoints {
+		return pts
+	}
+	maxPoints = max(maxPoints, 2)
+	spacing := 2 / float64(maxPoints-1)
+	out := make([]Point, 1, maxPoints)
+	out[0] = pts[0]
+	next := spacing
+	for _, pt := range pts[1 : len(pts)-1] {
+		if s := pt.X + pt.Y; s >= next && len(out) < maxPoints-1 {
+			out = append(out, pt)
+			// Skip every target this point reached, so that one long
+			// step does not use up several points.
+			next = (math.Floor(s/spacing) + 1) * spacing
+		}
+	}
+	return append(out, pts[len(pts)-1])
+}
+
+// forTieGroups calls fn with the number of positives and negatives of each
+// group of equal scores, in ascending score order, or descending if desc.
+func forTieGroups(scores []float64, positive []bool, desc bool, fn func(pos, neg float64)) {
+	order := make([]int, len(scores))
+	for i := range order {
+		order[i] = i
+	}
+	// cmp.Compare orders NaN first and equal to itself, so NaN scores form
+	// one group below all others instead of breaking the sort.
+	slices.SortFunc(order, func(a, b int) int {
+		if desc {
+			return cmp.Compare(scores[b], scores[a])
+		}
+		return cmp.Compare(scores[a], scores[b])
+	})
+	for i := 0; i < len(order); {
+		var pos, neg float64
+		j := i
+		for ; j < len(order) && cmp.Compare(scores[order[j]], scores[order[i]]) == 0; j++ {
+			if positive[order[j]] {
+				pos++
+			} else {
+				neg++
+			}
+		}
+		fn(pos, neg)
+		i = j
+	}
+}
+
+func checkLengths(name string, scores []float64, positive []bool) {
+	if len(scores) != len(positive) {
+		panic(fmt.Sprintf("learn: %s of %d scores with %d labels", name, len(scores), len(positive)))
+	}
+}
+
+// Wilson returns the 95% Wilson score interval of the proportion k/n. Unlike
+// the normal approximation p ± 1.96·√(p(1−p)/n) it stays inside [0,1] and
+// does not collapse to a point at k = 0 or k = n, which matters for the
+// small counts of a rare outcome or a short replay. For n = 0 it returns
+// [0,1]: nothing is known. It panics unless 0 ≤ k ≤ n.
+func Wilson(k, n int) (lo, hi float64) {
+	if k < 0 || k > n {
+		panic(fmt.Sprintf("learn: Wilson(%d, %d): need 0 ≤ k ≤ n", k, n))
+	}
+	if n == 0 {
+		return 0, 1
+	}
+	nf := float64(n)
+	p := float64(k) / nf
+	z2 := z95 * z95
+	denom := 1 + z2/nf
+	centre := (p + z2/(2*nf)) / denom
+	half := z95 * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / denom
+	lo, hi = math.Max(0, centre-half), math.Min(1, centre+half)
+	// Exact ends: at k = 0 (or n) the bound is 0 (or 1) in exact
+	// arithmetic, and rounding should not move it.
+	if k == 0 {
+		lo = 0
+	}
+	if k == n {
+		hi = 1
+	}
+	return lo, hi
+}
