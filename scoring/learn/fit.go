@@ -102,8 +102,10 @@ func (m Model) Score(x []float64) float64 { return sigmoid(m.Logit(x)) }
 
 // Fit fits an L2-regularised logistic regression of d.Y on d.X: it minimises
 // Σ weight·logloss + L2/2·Σ w_j² (standardised weights, bias unpenalised) by
-// Newton's method with a backtracking line search. It reads d.X a few times
-// per iteration and never copies it, so a caller can pass millions of rows.
+// Newton's method with a backtracking line search. It reads d.X three times
+// to check and standardise it, then once per iteration (more only when the
+// line search shortens a step), and never copies it, so a caller can pass
+// millions of rows.
 //
 // Errors: ErrEmpty, ErrOneClass, lengths that do not match, NaN or infinite
 // values or weights, negative weights or L2; ErrNotConverged (wrapped) if

@@ -336,3 +336,18 @@ func BenchmarkFit(b *testing.B) {
 		}
 	}
 }
+
+// With no features the model is the base rate: the bias is its log-odds.
+func TestFitNoFeatures(t *testing.T) {
+	d := Dataset{X: make([][]float64, 10), Y: make([]bool, 10)}
+	for i := range 3 {
+		d.Y[i] = true
+	}
+	m, err := Fit(d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := math.Log(3.0 / 7); math.Abs(m.Bias-want) > 1e-12 || len(m.Weights) != 0 {
+		t.Errorf("got %+v, want bias %v and no weights", m, want)
+	}
+}
