@@ -1,11 +1,13 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,7 +21,11 @@ import (
 // with no script, font or stylesheet fetched from anywhere, so the file can
 // be mailed, attached to a ticket or opened offline and look the same.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return pageTemplate.Execute(w, r.htmlView(math.NaN()))
+	threshold := math.NaN() // 0: a report that does not know it
+	if r.Plots.AbandonmentThreshold > 0 {
+		threshold = r.Plots.AbandonmentThreshold
+	}
+	return pageTemplate.Execute(w, r.htmlView(threshold))
 }
 
 // htmlView is what the page template shows. The SVG is built in Go, every
@@ -302,17 +308,15 @@ type legendItem struct {
 	label, colour, dash string
 }
 
-// legend draws items in a box whose top-left corner is (x, y) if left, or
-// whose top-right corner is (x, y) otherwise.
-func (s *svgDoc) legend(x, y float64, left bool, items []legendItem) {
+// legend draws items in a box whose top-right corner is (x, y), inside a
+// plot, where its curves leave room.
+func (s *svgDoc) legend(x, y float64, items []legendItem) {
 	width := 0.0
 	for _, it := range items {
 		width = max(width, textWidth(it.label))
 	}
 	width += 46
-	if !left {
-		x -= width
-	}
+	x -= width
 	h := float64(len(items))*18 + 8
 	s.printf(`<g class="legend"><rect x="%s" y="%s" width="%s" height="%s" fill="#fff" fill-opacity="0.85" stroke="#d0d7de"/>`, px(x), px(y), px(width), px(h))
 	for i, it := range items {
@@ -432,7 +436,7 @@ func histogramSVG(h ScoreHistogram) string {
 	a := plotArea{width: wideWidth, height: wideHeight, left: 58, right: 20, top: 40, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
 	s.open("score-histogram", "plot", a.width, a.height, "Abandonment score by outcome (share of each outcome's sessions)")
 	s.svgText(a.left, 22, "start", "title", "Abandonment score by outcome")
-	if bins == 0 || !anything {
+	if bins == 0 || !anything || !(peak > 0) {
 		s.noData(a)
 		s.close()
 		return s.String()
@@ -476,7 +480,7 @@ func histogramSVG(h ScoreHistogram) string {
 	for _, se := range series {
 		items = append(items, legendItem{se.name + " (" + strconv.Itoa(se.total) + " sessions)", se.colour, se.dash})
 	}
-	s.legend(a.width-a.right-8, a.top+8, false, items)
+	s.legend(a.width-a.right-8, a.top+8, items)
 	s.close()
 	return s.String()
 }
@@ -506,7 +510,7 @@ func rocSVG(points []Point, auc Estimate) string {
 		px(a.x(0)), px(a.y(0)), px(a.x(1)), px(a.y(1)), colourChance)
 	s.printf(`<polyline id="roc-curve" class="series" points="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"/>`,
 		strings.Join(pts, " "), colourBrowse)
-	s.legend(a.width-a.right-8, a.height-a.bottom-8-2*18-8, false, []legendItem{
+	s.legend(a.width-a.right-8, a.height-a.bottom-8-2*18-8, []legendItem{
 		{"linger abandonment score", colourBrowse, ""},
 		{"chance (AUC 0.5)", colourChance, "5 4"},
 	})
@@ -523,12 +527,15 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 	a := plotArea{width: wideWidth, height: wideHeight + 16, left: 58, right: 20, top: 56, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
 	s.open("thresholds", "plot", a.width, a.height, "Invite rate and precision against the abandonment threshold")
 	s.svgText(a.left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
+	// Points off the axis (0..1) or out of order would draw a line that
+	// doubles back, and tooltip bands that overlap.
 	var usable []ThresholdPoint
 	for _, p := range points {
-		if isFinite(p.Threshold) {
+		if p.Threshold >= 0 && p.Threshold <= 1 {
 			usable = append(usable, p)
 		}
 	}
+	slices.SortStableFunc(usable, func(p, q ThresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
 	if len(usable) == 0 {
 		s.noData(a)
 		s.close()
@@ -541,7 +548,17 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 			px(x), px(a.y(1)), px(x), px(a.y(0)))
 		label := "configured " + tickNumber(configured)
 		if p, ok := nearest(usable, configured); ok {
+			// Read off the nearest point, said so when it is not the
+			// configured threshold itself, and ringed on the curves.
+			if math.Abs(p.Threshold-configured) > 1e-9 {
+				label += " · at " + tickNumber(p.Threshold)
+			}
 			label += ": invite rate " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
+			for _, v := range []float64{p.InviteRate, p.Precision} {
+				if isFinite(v) {
+					s.printf(`<circle class="configured" cx="%s" cy="%s" r="5.5" fill="none" stroke="#1f2328" stroke-width="1.5"/>`, px(a.x(p.Threshold)), px(a.y(v)))
+				}
+			}
 		}
 		// The label goes at the top, inside, on the side of the line with
 		// room for it, haloed so that a curve under it does not hide it.

@@ -78,6 +78,7 @@ func (r *Result) Report(input string) *Report {
 	}
 	rep.Baselines = baselines(known, r.End, nInvited)
 	rep.Plots = plots(known)
+	rep.Plots.AbandonmentThreshold = r.Config.Thresholds.Abandonment
 	return rep
 }
 

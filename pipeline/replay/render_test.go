@@ -275,22 +275,7 @@ func TestWriteTextGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := b.String()
-	golden := filepath.Join("testdata", "render", "report.txt.golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestWriteTextGolden -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("WriteText differs from %s (go test -update refreshes it):\n--- got\n%s\n--- want\n%s", golden, got, want)
-	}
+	checkGolden(t, filepath.Join("testdata", "render", "report.golden.txt"), got)
 
 	// Checked on their own too, so that a golden refreshed with -update
 	// cannot make a wrong summary pass.
@@ -345,13 +330,9 @@ func TestWriteHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	if *update {
-		// Not compared, only written, for a look in a browser: go test
-		// -run TestWriteHTML -update, then open the file.
-		if err := os.WriteFile(filepath.Join("testdata", "render", "report.html"), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// A golden page too, so that a change to the page shows in review, and
+	// can be opened in a browser there.
+	checkGolden(t, filepath.Join("testdata", "render", "report.golden.html"), page)
 
 	if !strings.HasPrefix(page, "<!DOCTYPE html>") {
 		t.Errorf("page starts %.40q", page)
@@ -384,6 +365,11 @@ func TestWriteHTML(t *testing.T) {
 	}
 	if !strings.Contains(page, "idle&lt;30s&gt; on &lt;cart&gt;") {
 		t.Error("the escaped baseline name is missing")
+	}
+	// And in the SVG, which is built outside html/template.
+	sig := signalsSVG([]SignalCount{{`form_errors<"postcode">&more`, 3}}, 0, 3)
+	if strings.Contains(sig, `<"postcode">`) || !strings.Contains(sig, `form_errors&lt;&#34;postcode&#34;&gt;&amp;more`) {
+		t.Errorf("a signal name is not escaped in the SVG:\n%s", sig)
 	}
 	for _, s := range []string{"NaN", "Inf", "%!"} {
 		if strings.Contains(page, s) {
@@ -430,6 +416,28 @@ func TestWriteHTML(t *testing.T) {
 	}
 
 	checkWellFormed(t, page)
+}
+
+// checkGolden compares got with the golden file, or rewrites the file with
+// -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./pipeline/replay -run %s -update creates it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s; if the change is meant, go test ./pipeline/replay -run %s -update refreshes it:\n--- got\n%s\n--- want\n%s",
+			golden, t.Name(), got, want)
+	}
 }
 
 // checkWellFormed parses the page as XML, with HTML's entities and void
@@ -508,6 +516,10 @@ func TestThresholdMarker(t *testing.T) {
 	s := thresholdsSVG(pts, 0.7)
 	if !strings.Contains(s, `class="configured"`) || !strings.Contains(s, "configured 0.7: invite rate 11.3%, precision 62.5%") {
 		t.Errorf("no marker:\n%s", s)
+	}
+	// Between points, the figures are the nearest point's, and say so.
+	if s := thresholdsSVG(pts, 0.72); !strings.Contains(s, "configured 0.72 · at 0.7: invite rate 11.3%") {
+		t.Errorf("marker between points:\n%s", s)
 	}
 	if s := thresholdsSVG(pts, math.NaN()); strings.Contains(s, `class="configured"`) {
 		t.Error("a marker without a configured threshold")

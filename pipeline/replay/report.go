@@ -100,6 +100,8 @@ type Plots struct {
 	// Thresholds is invite rate and precision if the abandonment threshold
 	// were each value in turn (other rules as configured).
 	Thresholds []ThresholdPoint `json:"thresholds"`
+	// AbandonmentThreshold is the configured threshold, marked on that plot.
+	AbandonmentThreshold float64 `json:"abandonment_threshold"`
 }
 
 // ScoreHistogram counts sessions by score bucket and outcome.

@@ -213,22 +213,8 @@ func WriteSweep(w io.Writer, keys []SweepKey, rows []SweepRow, lo, hi float64) e
 			}
 			return ""
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, sweepRate(r.InviteRate), sweepFigure(r.Precision), sweepFigure(r.Recall),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, proportionFigure(r.InviteRate), proportionFigure(r.Precision), proportionFigure(r.Recall),
 			mark(r.Frontier, "*"), mark(r.InBand, "✓"))
 	}
 	return tw.Flush()
-}
-
-func sweepRate(e Estimate) string {
-	if math.IsNaN(e.Value) {
-		return "–"
-	}
-	return fmt.Sprintf("%.1f%% [%.1f–%.1f]", 100*e.Value, 100*e.Lo, 100*e.Hi)
-}
-
-func sweepFigure(e Estimate) string {
-	if math.IsNaN(e.Value) {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f [%.2f–%.2f] n=%d", e.Value, e.Lo, e.Hi, e.N)
 }

@@ -362,7 +362,11 @@ type qualityRow struct {
 }
 
 func (r *Report) qualityRows() []qualityRow {
-	rows := []qualityRow{{name: "linger", rule: "abandonment and confusion scores, as configured (model " + r.Model + ")", invites: r.Invites.Total, q: r.Quality}}
+	rule := "abandonment and confusion scores, as configured"
+	if r.Model != "" {
+		rule += " (model " + r.Model + ")"
+	}
+	rows := []qualityRow{{name: "linger", rule: rule, invites: r.Invites.Total, q: r.Quality}}
 	for _, b := range r.Baselines {
 		rows = append(rows, qualityRow{name: b.Name, rule: b.Rule, invites: b.Invites, q: b.Quality})
 	}
