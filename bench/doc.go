@@ -23,7 +23,16 @@
 // minutes and take about 5 KiB each, so 100 new sessions per second hold
 // some 16 000 sessions in 80 MiB.
 //
-// This package imports only schemas and the standard library: the scoring
-// engine is used by its tests alone, to check that each persona gets the
-// decisions it stands for.
+// Run is the load driver behind `linger bench`: it sends a Stream to
+// Kafka in real time with segmentio/kafka-go (a client other than the
+// processor's franz-go, so every run is an interop test), open loop (an
+// event goes when it is due, whether or not earlier ones were answered, and
+// its latency counts from then), reads the invites back, and measures
+// latency in HdrHistograms, throughput and lag from the processor group's
+// committed offsets, and CPU and memory from the processors' /metrics.
+//
+// Of this project the package imports only schemas, and internal/svgplot
+// for its report: the scoring engine is used by its tests alone, to check
+// that each persona gets the decisions it stands for. The processor is
+// driven over Kafka, never called.
 package bench

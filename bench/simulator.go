@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/lingerhq/linger/schemas"
 )
@@ -134,6 +136,42 @@ func appendID(dst []byte, prefix byte, seed, n uint64) []byte {
 	dst = strconv.AppendUint(dst, seed, 36)
 	dst = append(dst, '-')
 	return strconv.AppendUint(dst, n, 36)
+}
+
+// SessionIndex returns the index of the session whose id is id, if this
+// simulator (its seed) could have made it: a load driver maps decisions
+// back to the sessions it sent without a table of ids.
+func (s *Simulator) SessionIndex(id []byte) (int, bool) {
+	prefix := appendID(make([]byte, 0, 24), 's', s.cfg.Seed, 0)
+	prefix = prefix[:len(prefix)-1] // "s-<seed>-"
+	if len(id) <= len(prefix) || string(id[:len(prefix)]) != string(prefix) {
+		return 0, false
+	}
+	rest := id[len(prefix):]
+	if len(rest) > 1 && rest[0] == '0' || strings.ContainsFunc(string(rest), unicode.IsUpper) {
+		return 0, false // not how appendID writes a number
+	}
+	n, err := strconv.ParseUint(string(rest), 36, 63)
+	if err != nil || n > math.MaxInt {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// MeanEvents returns the mean number of events of the first n sessions
+// (at least 1): with Rate, it sets how many events per second a Stream
+// makes, which a load driver matches to the rate it offers.
+func (s *Simulator) MeanEvents(n int) float64 {
+	n = max(n, 1)
+	pcg := rand.NewPCG(0, 0)
+	r := rand.New(pcg)
+	var sess Session
+	total := 0
+	for i := range n {
+		s.fill(i, &sess, pcg, r)
+		total += sess.Len()
+	}
+	return float64(total) / float64(n)
 }
 
 // Visitors: a share of sessions come back from a visitor of a recent

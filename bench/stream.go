@@ -28,6 +28,8 @@ type Stream struct {
 	pcg *rand.PCG // seeded per session by fill
 	rng *rand.Rand
 
+	from int64 // events before this time (Unix ms) are skipped; 0: none
+
 	live liveHeap
 	free []*liveSession
 	last *liveSession // the session of the event Next returned last
@@ -36,8 +38,9 @@ type Stream struct {
 
 // liveSession is a session in progress in a Stream.
 type liveSession struct {
-	sess Session
-	k    int // its next event
+	sess    Session
+	k       int  // its next event
+	partial bool // its first events were before the Stream's from
 }
 
 // Stream returns a stream of sessions 0 to n-1, or of every session, for
@@ -55,6 +58,23 @@ func (s *Simulator) Stream(n int) *Stream {
 		rng:   rand.New(pcg),
 	}
 }
+
+// StreamFrom is Stream, joined at fromMs (Unix ms): sessions arrive from
+// Config.StartMs as in Stream(n), but events before fromMs are skipped, so
+// the stream begins with the site in full swing, its sessions in progress
+// (their records are marked Partial). Sessions that ended before fromMs
+// are skipped whole; start StartMs at least MaxSessionMs before fromMs for
+// a steady state.
+func (s *Simulator) StreamFrom(n int, fromMs int64) *Stream {
+	st := s.Stream(n)
+	st.from = fromMs
+	return st
+}
+
+// MaxSessionMs bounds the length of every persona's session, first event
+// to last, in ms: a StreamFrom that starts this long before it joins is
+// in its steady state.
+const MaxSessionMs = 10 * 60 * 1000
 
 // Next fills ev with the next event and reports whether there was one. The
 // byte slices of ev are valid until the next call and must not be
@@ -98,7 +118,20 @@ func (st *Stream) start(at int64) {
 	st.started++
 	l.sess.Start = at
 	l.k = 0
-	st.live.push(liveEntry{next: l.sess.TS(0), index: l.sess.Index, s: l})
+	if st.from > at {
+		for l.k < l.sess.Len() && l.sess.TS(l.k) < st.from {
+			l.k++
+		}
+		if l.k == l.sess.Len() {
+			st.free = append(st.free, l) // over before the stream joins
+		} else {
+			l.partial = l.k > 0
+			st.live.push(liveEntry{next: l.sess.TS(l.k), index: l.sess.Index, s: l})
+		}
+	} else {
+		l.partial = false
+		st.live.push(liveEntry{next: l.sess.TS(0), index: l.sess.Index, s: l})
+	}
 
 	gap := 1000 / st.sim.cfg.Rate
 	if !st.sim.cfg.Regular {
@@ -119,21 +152,37 @@ type Record struct {
 	// for the processor.
 	Persona Persona
 	Session int
+	// Last marks the session's last event, Partial one of a session a
+	// StreamFrom joined in progress.
+	Last, Partial bool
 }
 
 // NextRecord fills rec with the next event, encoded, and reports whether
 // there was one. It appends to rec.Key[:0] and rec.Value[:0], so a caller
 // that reuses rec allocates nothing, and one that needs records to outlive
 // the call (a producer that has not sent them yet) passes a fresh one.
-func (st *Stream) NextRecord(rec *Record) bool {
+func (st *Stream) NextRecord(rec *Record) bool { return st.nextRecord(rec, -1) }
+
+// NextRecordAt is NextRecord with the event's time replaced by ts, Unix ms:
+// a load driver stamps each event with the moment it is due to be sent, so
+// event time follows the wall clock as it would on a live site. The order
+// of events and their content stay those of the simulation.
+func (st *Stream) NextRecordAt(rec *Record, ts int64) bool { return st.nextRecord(rec, ts) }
+
+func (st *Stream) nextRecord(rec *Record, ts int64) bool {
 	if !st.Next(&st.ev) {
 		return false
+	}
+	if ts >= 0 {
+		st.ev.TS = ts
 	}
 	rec.Key = append(rec.Key[:0], st.ev.Session...)
 	rec.Value = schemas.AppendEvent(rec.Value[:0], &st.ev)
 	rec.TS = st.ev.TS
 	rec.Persona = st.last.sess.Persona
 	rec.Session = st.last.sess.Index
+	rec.Last = st.last.k == st.last.sess.Len()
+	rec.Partial = st.last.partial
 	return true
 }
 

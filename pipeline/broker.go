@@ -30,6 +30,17 @@ type BrokerConfig struct {
 	// Retention bounds how long records of the non-compacted topics are
 	// kept, so a long demo does not grow without bound. Default: 1h.
 	Retention time.Duration
+	// NoCompaction creates the compacted topics (the state changelog) as
+	// delete topics under Retention instead. kfake compacts on the one
+	// goroutine that serves every request, copying the whole log: at tens
+	// of thousands of state records a second that stalls all clients for
+	// up to a second, which real brokers, cleaning in the background, do
+	// not. Load tests set it; a changelog that is not compacted does not
+	// restore sessions older than Retention.
+	NoCompaction bool
+	// CleanInterval is how often retention (and compaction) run.
+	// Default: 30s.
+	CleanInterval time.Duration
 	// Logger receives the broker's warnings. Default: slog.Default().
 	Logger *slog.Logger
 	// Opts are added to the cluster's options (tests: fault injection).
@@ -60,6 +71,9 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = time.Hour
 	}
+	if cfg.CleanInterval == 0 {
+		cfg.CleanInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -86,7 +100,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		kfake.BrokerConfigs(map[string]string{
 			"log.segment.bytes": strconv.Itoa(segmentBytes),
 			// Compaction and retention run on this ticker.
-			"log.cleaner.backoff.ms": "30000",
+			"log.cleaner.backoff.ms": strconv.FormatInt(cfg.CleanInterval.Milliseconds(), 10),
 		}),
 	}
 	if cfg.DataDir != "" {
@@ -98,14 +112,14 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		return nil, fmt.Errorf("embedded broker on %s: %w", cfg.Addr, err)
 	}
 	b := &Broker{c: c}
-	if err := b.createTopics(int32(cfg.Partitions), cfg.Retention); err != nil {
+	if err := b.createTopics(int32(cfg.Partitions), cfg.Retention, !cfg.NoCompaction); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func (b *Broker) createTopics(partitions int32, retention time.Duration) error {
+func (b *Broker) createTopics(partitions int32, retention time.Duration, compact bool) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 	if err != nil {
 		return err
@@ -123,7 +137,7 @@ func (b *Broker) createTopics(partitions int32, retention time.Duration) error {
 			continue // restored from the data dir
 		}
 		configs := map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(retention.Milliseconds(), 10))}
-		if t.Compacted {
+		if t.Compacted && compact {
 			configs = map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 		}
 		resp, err := adm.CreateTopic(ctx, partitions, 1, configs, t.Name)

@@ -60,6 +60,11 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the wall clock. Default: time.Now.
 	Now func() time.Time
+	// PassthroughTopic, if set, turns the runner into the yardstick of
+	// `linger bench --mode passthrough`: every event is copied to this
+	// topic (created if missing) with the same client and guarantee, and
+	// nothing is scored.
+	PassthroughTopic string
 	// ClientOpts are added to the Kafka client's options (TLS, SASL,
 	// test hooks).
 	ClientOpts []kgo.Opt
@@ -152,6 +157,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
 		}
 		names[t.name] = true
+	}
+	if t := c.PassthroughTopic; t != "" {
+		if err := schemas.ValidateTopicName(t); err != nil {
+			errs = append(errs, fmt.Errorf("--passthrough: %w", err))
+		} else if names[t] {
+			errs = append(errs, fmt.Errorf("--passthrough %s: must differ from the events, invites, DLQ and state topics", t))
+		}
 	}
 	if len(names) != 4 {
 		errs = append(errs, fmt.Errorf("the events, invites, DLQ and state topics must differ (%s, %s, %s, %s)", c.EventsTopic, c.InvitesTopic, c.DLQTopic, c.StateTopic))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 // has failed) and /readyz (readiness: 200 once the group is joined and every
 // assigned partition is served).
 type HTTPServer struct {
+	mux  *http.ServeMux
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{}
@@ -44,6 +46,7 @@ func ListenHTTP(addr string, g prometheus.Gatherer, healthy func() error, ready 
 		fmt.Fprintln(w, "ready")
 	})
 	h := &HTTPServer{
+		mux:  mux,
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		ln:   ln,
 		done: make(chan struct{}),
@@ -55,6 +58,17 @@ func ListenHTTP(addr string, g prometheus.Gatherer, healthy func() error, ready 
 		_ = h.srv.Serve(ln)
 	}()
 	return h, nil
+}
+
+// ServePprof adds Go's profiles under /debug/pprof/: CPU, heap,
+// goroutines, execution traces. They show what a replica spends its time
+// on; serve them only where the address is not reachable from outside.
+func (h *HTTPServer) ServePprof() {
+	h.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	h.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	h.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 // Addr returns the address the server listens on.

@@ -56,6 +56,7 @@ type Metrics struct {
 	Restoring      prometheus.Gauge
 	RestoreTime    prometheus.Histogram
 	RestoreRecord  prometheus.Counter
+	Passthrough    prometheus.Counter
 }
 
 // Version is the release, set at build time with
@@ -122,6 +123,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StateRecords:   counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
 		Restoring:      gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
 		RestoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		Passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
 		RestoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
@@ -131,7 +133,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon,
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
-		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, build,
+		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -612,8 +612,13 @@ func (p *Processor) Abort() {
 }
 
 func (p *Processor) reset() {
+	// Delete the batch's keys rather than clear the map: clear costs the
+	// map's capacity, which one large batch (a restore, a backlog) grows
+	// for good, and small batches would pay it every time.
+	for i := range p.slots[:p.n] {
+		delete(p.table, p.slots[i].hash)
+	}
 	p.n = 0
-	clear(p.table)
 	if len(p.alive) >= p.sweepAt {
 		p.sweep()
 	}

@@ -345,6 +345,9 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic}
+	if r.cfg.PassthroughTopic != "" {
+		topics = append(topics, r.cfg.PassthroughTopic)
+	}
 	td, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("cannot reach the brokers: %w", err)
@@ -361,27 +364,46 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 		return fmt.Errorf("topics %v do not exist: create them (see the README), or point --brokers at `linger broker`, which creates every topic", missing)
 	}
 	events := len(td[r.cfg.EventsTopic].Partitions)
+	created := false
 	if !td.Has(r.cfg.StateTopic) {
-		resp, err := adm.CreateTopic(ctx, int32(events), -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, r.cfg.StateTopic)
-		if err == nil {
-			err = resp.Err
+		if err := createTopic(ctx, adm, r.cfg.StateTopic, events, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
+			return err
 		}
-		switch {
-		case err == nil:
-			r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
-			return nil
-		case errors.Is(err, kerr.TopicAlreadyExists):
-			// Another replica created it a moment ago: check it on the
-			// next round, once the metadata shows it.
-			return fmt.Errorf("the state changelog %s was just created by another replica", r.cfg.StateTopic)
-		default:
-			return fmt.Errorf("create the state changelog %s: %w", r.cfg.StateTopic, err)
+		r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
+		created = true
+	}
+	if t := r.cfg.PassthroughTopic; t != "" && !td.Has(t) {
+		if err := createTopic(ctx, adm, t, events, nil); err != nil {
+			return err
 		}
+		r.log.Info("created the passthrough topic", "topic", t, "partitions", events)
+		created = true
+	}
+	if created {
+		return nil // made here with the events topic's partition count
 	}
 	if n := len(td[r.cfg.StateTopic].Partitions); n != events {
 		return fatalError{fmt.Errorf("the state changelog %s has %d partitions and the events topic %s has %d: they must match, because a session's state lives in the partition number of its events", r.cfg.StateTopic, n, r.cfg.EventsTopic, events)}
 	}
 	return nil
+}
+
+// createTopic creates a topic this replica needs and may make itself.
+func createTopic(ctx context.Context, adm *kadm.Client, name string, partitions int, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, int32(partitions), -1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		// Another replica created it a moment ago: check it on the next
+		// round, once the metadata shows it.
+		return fmt.Errorf("topic %s was just created by another replica", name)
+	default:
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
 }
 
 func (r *Runner) poll(ctx context.Context) kgo.Fetches {
@@ -428,6 +450,9 @@ func (r *Runner) SetScoring(cfg *scoring.Config) { r.reload.Store(cfg) }
 // cycle processes one poll: all partitions in parallel, then publishes
 // their output, then commits or aborts every worker's batch.
 func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
+	if r.cfg.PassthroughTopic != "" {
+		return r.passthrough(ctx, fetches)
+	}
 	if cfg := r.reload.Swap(nil); cfg != nil {
 		// The workers are idle between cycles: the channel sends of the
 		// next jobs order this before their use.
@@ -484,9 +509,9 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 	var err error
 	committed := false
 	if r.sess != nil {
-		committed, err = r.publishTransaction(ctx, busy)
+		committed, err = r.publishTransaction(ctx, r.workerOutputs(busy))
 	} else {
-		err = r.publish(ctx, busy)
+		err = r.publish(ctx, r.workerOutputs(busy))
 		committed = err == nil
 	}
 	if !committed {
@@ -508,6 +533,55 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 	return nil
 }
 
+// passthrough copies every fetched record to the passthrough topic with
+// the same client, batching and guarantee as a scoring cycle, and commits
+// them the same way: what is left is the cost of the transport, the
+// yardstick `linger bench --mode passthrough` measures linger against.
+func (r *Runner) passthrough(ctx context.Context, fetches kgo.Fetches) error {
+	n := fetches.NumRecords()
+	if n == 0 {
+		return nil
+	}
+	copies := func(send func(*kgo.Record)) {
+		fetches.EachRecord(func(rec *kgo.Record) {
+			send(&kgo.Record{Topic: r.cfg.PassthroughTopic, Key: rec.Key, Value: rec.Value})
+		})
+	}
+	r.m.InFlight.Set(float64(n))
+	defer r.m.InFlight.Set(0)
+	if r.sess != nil {
+		committed, err := r.publishTransaction(ctx, copies)
+		if committed {
+			r.m.Passthrough.Add(float64(n))
+			r.markPassed(fetches, false)
+		}
+		return err
+	}
+	if err := r.publish(ctx, copies); err != nil {
+		return err
+	}
+	r.m.Passthrough.Add(float64(n))
+	r.markPassed(fetches, true)
+	return nil
+}
+
+// markPassed sets the lag of the partitions a passthrough cycle copied,
+// and marks their records for the next autocommit if mark is set.
+func (r *Runner) markPassed(fetches kgo.Fetches, mark bool) {
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		last := p.Records[len(p.Records)-1]
+		if mark {
+			r.cl.MarkCommitRecords(last)
+		}
+		if w := r.workers[p.Partition]; w != nil {
+			w.p.m.lag.Set(float64(max(0, p.HighWatermark-last.Offset-1)))
+		}
+	})
+}
+
 // run gives every worker in ws the same job and waits for all of them.
 func (r *Runner) run(ws []*worker, kind jobKind) {
 	var wg sync.WaitGroup
@@ -518,9 +592,35 @@ func (r *Runner) run(ws []*worker, kind jobKind) {
 	wg.Wait()
 }
 
-// produceAll hands every record of the workers' outputs to the client and
-// returns a wait for their acknowledgements.
-func (r *Runner) produceAll(ctx context.Context, busy []*worker, produce func(context.Context, *kgo.Record, func(*kgo.Record, error))) func() error {
+// outputs calls send for every record a cycle publishes.
+type outputs func(send func(*kgo.Record))
+
+// workerOutputs are the workers' decisions, rejects and state records.
+func (r *Runner) workerOutputs(busy []*worker) outputs {
+	return func(send func(*kgo.Record)) {
+		states := 0
+		for _, w := range busy {
+			out := w.out
+			for i := range out.Decisions() {
+				k, v := out.Decision(i)
+				send(&kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v})
+			}
+			for _, rj := range out.Rejected() {
+				send(r.dlqRecord(w.p.partition, rj))
+			}
+			for i := range out.StateRecords() {
+				k, v := out.StateRecord(i)
+				send(&kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.partition, Key: k, Value: v})
+			}
+			states += out.StateRecords()
+		}
+		r.m.StateRecords.Add(float64(states))
+	}
+}
+
+// produceAll hands every record of out to the client and returns a wait
+// for their acknowledgements.
+func (r *Runner) produceAll(ctx context.Context, out outputs, produce func(context.Context, *kgo.Record, func(*kgo.Record, error))) func() error {
 	var (
 		failed   atomic.Int64
 		firstErr atomic.Pointer[error]
@@ -534,26 +634,10 @@ func (r *Runner) produceAll(ctx context.Context, busy []*worker, produce func(co
 			r.m.ProduceErrors.WithLabelValues(rec.Topic).Inc()
 		}
 	}
-	states := 0
-	for _, w := range busy {
-		out := w.out
-		for i := range out.Decisions() {
-			k, v := out.Decision(i)
-			pending.Add(1)
-			produce(ctx, &kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v}, promise)
-		}
-		for _, rj := range out.Rejected() {
-			pending.Add(1)
-			produce(ctx, r.dlqRecord(w.p.partition, rj), promise)
-		}
-		for i := range out.StateRecords() {
-			k, v := out.StateRecord(i)
-			pending.Add(1)
-			produce(ctx, &kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.partition, Key: k, Value: v}, promise)
-		}
-		states += out.StateRecords()
-	}
-	r.m.StateRecords.Add(float64(states))
+	out(func(rec *kgo.Record) {
+		pending.Add(1)
+		produce(ctx, rec, promise)
+	})
 	return func() error {
 		pending.Wait()
 		if n := failed.Load(); n > 0 {
@@ -565,8 +649,8 @@ func (r *Runner) produceAll(ctx context.Context, busy []*worker, produce func(co
 
 // publish (AtLeastOnce) produces the cycle's output and waits for the
 // broker to acknowledge all of it.
-func (r *Runner) publish(ctx context.Context, busy []*worker) error {
-	if err := r.produceAll(ctx, busy, r.cl.Produce)(); err != nil {
+func (r *Runner) publish(ctx context.Context, out outputs) error {
+	if err := r.produceAll(ctx, out, r.cl.Produce)(); err != nil {
 		return fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
 	}
 	return nil
@@ -577,11 +661,11 @@ func (r *Runner) publish(ctx context.Context, busy []*worker) error {
 // transaction committed; an aborted one (a rebalance, a failed request) is
 // not an error: the client rewinds to the committed offsets and the records
 // come again. An error is fatal.
-func (r *Runner) publishTransaction(ctx context.Context, busy []*worker) (bool, error) {
+func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, error) {
 	if err := r.sess.Begin(); err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
-	wait := r.produceAll(ctx, busy, r.sess.Produce)
+	wait := r.produceAll(ctx, out, r.sess.Produce)
 	// A record the broker refused after the client's retries would be
 	// lost by a committed transaction: wait for every record, and abort if
 	// one failed. The aborted batch is processed again, like one a

@@ -18,20 +18,22 @@ import (
 
 // runFlags are the flags of `linger run`; demo shares the processor's part.
 type runFlags struct {
-	brokers    listFlag
-	group      string
-	events     string
-	invites    string
-	dlq        string
-	state      string
-	guarantee  string
-	sessionTO  time.Duration
-	instance   string
-	eventTime  bool
-	http       string
-	cacheBytes byteSize
-	config     string
-	logs       logFlags
+	brokers     listFlag
+	group       string
+	events      string
+	invites     string
+	dlq         string
+	state       string
+	guarantee   string
+	sessionTO   time.Duration
+	instance    string
+	eventTime   bool
+	http        string
+	passthrough string
+	pprof       bool
+	cacheBytes  byteSize
+	config      string
+	logs        logFlags
 }
 
 func (f *runFlags) register(fs *flagSet, withKafka bool) {
@@ -62,6 +64,8 @@ func runCmd(args []string, _, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	f.register(fs, true)
 	fs.StringVar(&f.http, "http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (empty: off)")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the --http address (keep that address private)")
+	fs.StringVar(&f.passthrough, "passthrough", "", "benchmark yardstick: copy every event unscored to this topic (created if missing), as `linger bench --mode passthrough` does")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -87,20 +91,21 @@ func runCmd(args []string, _, stderr io.Writer) error {
 func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scoring.Config) error {
 	reg := prometheus.NewRegistry()
 	runner, err := pipeline.NewRunner(pipeline.Config{
-		Brokers:        f.brokers,
-		Group:          f.group,
-		EventsTopic:    f.events,
-		InvitesTopic:   f.invites,
-		DLQTopic:       f.dlq,
-		StateTopic:     f.state,
-		Guarantee:      pipeline.Guarantee(f.guarantee),
-		SessionTimeout: f.sessionTO,
-		InstanceID:     f.instance,
-		EventTimeOnly:  f.eventTime,
-		CacheBytes:     int(f.cacheBytes),
-		Scoring:        scfg,
-		Logger:         log,
-		Metrics:        pipeline.NewMetrics(reg),
+		Brokers:          f.brokers,
+		Group:            f.group,
+		EventsTopic:      f.events,
+		InvitesTopic:     f.invites,
+		DLQTopic:         f.dlq,
+		StateTopic:       f.state,
+		Guarantee:        pipeline.Guarantee(f.guarantee),
+		SessionTimeout:   f.sessionTO,
+		InstanceID:       f.instance,
+		EventTimeOnly:    f.eventTime,
+		CacheBytes:       int(f.cacheBytes),
+		Scoring:          scfg,
+		PassthroughTopic: f.passthrough,
+		Logger:           log,
+		Metrics:          pipeline.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -110,7 +115,10 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		if srv, err = pipeline.ListenHTTP(f.http, reg, runner.Healthy, runner.Ready); err != nil {
 			return err
 		}
-		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+srv.Addr())
+		if f.pprof {
+			srv.ServePprof()
+		}
+		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+srv.Addr(), "pprof", f.pprof)
 	}
 	if f.config != "" {
 		wctx, stopWatch := context.WithCancel(ctx)

@@ -2,8 +2,6 @@ package replay
 
 import (
 	"cmp"
-	"fmt"
-	"html"
 	"html/template"
 	"io"
 	"math"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lingerhq/linger/internal/svgplot"
 )
 
 // WriteHTML writes the report as one self-contained HTML page: the quality
@@ -29,7 +29,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 // htmlView is what the page template shows. The SVG is built in Go, every
-// text in it escaped by svgText or attr, and handed to the template as
+// text in it escaped by svgplot (Doc.Text, Esc), and handed to the template as
 // trusted HTML; everything else is escaped by html/template.
 type htmlView struct {
 	Input, Model     string
@@ -135,14 +135,7 @@ td.note { text-align: left; }
 .cols { display: flex; flex-wrap: wrap; gap: 16px 48px; }
 figure { margin: 8px 0 24px; max-width: 720px; }
 figure.square { max-width: 420px; }
-svg { max-width: 100%; height: auto; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-svg text { font-size: 12px; fill: #1f2328; }
-svg text.title { font-size: 14px; font-weight: 600; }
-svg text.tick, svg text.dim { fill: #57606a; }
-svg text.nodata { font-size: 16px; fill: #8c959f; }
-svg .grid { stroke: #eaeef2; }
-svg .axis { stroke: #57606a; }
-svg .hover:hover { fill: rgba(0, 0, 0, 0.06); }
+` + svgplot.Style + `svg .hover:hover { fill: rgba(0, 0, 0, 0.06); }
 footer { margin-top: 32px; color: #57606a; font-size: 12px; }
 </style>
 </head>
@@ -223,171 +216,8 @@ const (
 	colourBar       = "#0072B2"
 )
 
-// svgDoc builds one SVG element. Text goes in through svgText and attr,
-// which escape it.
-type svgDoc struct {
-	strings.Builder
-}
-
-func (s *svgDoc) printf(format string, args ...any) { fmt.Fprintf(s, format, args...) }
-
-// attr escapes s for an attribute value or element text.
-func attr(s string) string { return html.EscapeString(s) }
-
-// px formats a coordinate to a tenth of a pixel: finer is invisible and
-// only makes the page bigger.
-func px(x float64) string { return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) }
-
-// open starts an SVG of the given size. The xmlns lets the element be
-// saved as an .svg file on its own; it is a name, nothing is fetched.
-func (s *svgDoc) open(id, class string, width, height float64, title string) {
-	s.printf(`<svg xmlns="http://www.w3.org/2000/svg" id="%s" class="%s" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-labelledby="%s-title">`,
-		attr(id), attr(class), px(width), px(height), px(width), px(height), attr(id))
-	s.printf(`<title id="%s-title">%s</title>`, attr(id), attr(title))
-}
-
-func (s *svgDoc) close() { s.WriteString("</svg>") }
-
-// svgText writes a text element; anchor is start, middle or end.
-func (s *svgDoc) svgText(x, y float64, anchor, class, text string) {
-	s.printf(`<text x="%s" y="%s" text-anchor="%s"`, px(x), px(y), anchor)
-	if class != "" {
-		s.printf(` class="%s"`, attr(class))
-	}
-	s.printf(`>%s</text>`, attr(text))
-}
-
-// plotArea maps data coordinates to pixels within the margins of an SVG.
-type plotArea struct {
-	width, height            float64
-	left, right, top, bottom float64
-	xmin, xmax, ymin, ymax   float64
-}
-
-func (a plotArea) x(v float64) float64 {
-	return a.left + (v-a.xmin)/(a.xmax-a.xmin)*(a.width-a.left-a.right)
-}
-
-func (a plotArea) y(v float64) float64 {
-	return a.height - a.bottom - (v-a.ymin)/(a.ymax-a.ymin)*(a.height-a.top-a.bottom)
-}
-
-// axes draws the grid, the axes, their ticks and labels, and the axis
-// titles.
-func (s *svgDoc) axes(a plotArea, xticks, yticks []float64, xlabel, ylabel func(float64) string, xtitle, ytitle string) {
-	x0, x1, y0, y1 := a.x(a.xmin), a.x(a.xmax), a.y(a.ymin), a.y(a.ymax)
-	for _, t := range xticks {
-		s.printf(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(a.x(t)), px(y1), px(a.x(t)), px(y0))
-	}
-	for _, t := range yticks {
-		s.printf(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(x0), px(a.y(t)), px(x1), px(a.y(t)))
-	}
-	s.printf(`<path class="axis" fill="none" d="M%s %sV%sH%s"/>`, px(x0), px(y1), px(y0), px(x1))
-	for _, t := range xticks {
-		s.printf(`<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(a.x(t)), px(y0), px(a.x(t)), px(y0+4))
-		s.svgText(a.x(t), y0+17, "middle", "tick", xlabel(t))
-	}
-	for _, t := range yticks {
-		s.printf(`<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>`, px(x0-4), px(a.y(t)), px(x0), px(a.y(t)))
-		s.svgText(x0-7, a.y(t)+4, "end", "tick", ylabel(t))
-	}
-	s.svgText((x0+x1)/2, a.height-8, "middle", "", xtitle)
-	s.printf(`<text x="0" y="0" text-anchor="middle" transform="translate(%s %s) rotate(-90)">%s</text>`,
-		px(14), px((y0+y1)/2), attr(ytitle))
-}
-
-// noData writes a plot that has nothing to show: its frame, and why.
-func (s *svgDoc) noData(a plotArea) {
-	s.printf(`<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#d0d7de"/>`,
-		px(a.left), px(a.top), px(a.width-a.left-a.right), px(a.height-a.top-a.bottom))
-	s.svgText((a.left+a.width-a.right)/2, (a.top+a.height-a.bottom)/2, "middle", "nodata", "no data")
-}
-
-// legendItem is a line sample and its label.
-type legendItem struct {
-	label, colour, dash string
-}
-
-// legend draws items in a box whose top-right corner is (x, y), inside a
-// plot, where its curves leave room.
-func (s *svgDoc) legend(x, y float64, items []legendItem) {
-	width := 0.0
-	for _, it := range items {
-		width = max(width, textWidth(it.label))
-	}
-	width += 46
-	x -= width
-	h := float64(len(items))*18 + 8
-	s.printf(`<g class="legend"><rect x="%s" y="%s" width="%s" height="%s" fill="#fff" fill-opacity="0.85" stroke="#d0d7de"/>`, px(x), px(y), px(width), px(h))
-	for i, it := range items {
-		ly := y + 13 + float64(i)*18
-		s.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2.5"`, px(x+8), px(ly), px(x+32), px(ly), it.colour)
-		if it.dash != "" {
-			s.printf(` stroke-dasharray="%s"`, it.dash)
-		}
-		s.WriteString("/>")
-		s.svgText(x+38, ly+4, "start", "", it.label)
-	}
-	s.WriteString("</g>")
-}
-
-// legendRow draws items side by side, ending at x, on the line y: above a
-// plot whose curves may run anywhere in it.
-func (s *svgDoc) legendRow(x, y float64, items []legendItem) {
-	width := 0.0
-	for _, it := range items {
-		width += 36 + textWidth(it.label) + 16
-	}
-	x -= width - 16
-	s.WriteString(`<g class="legend">`)
-	for _, it := range items {
-		s.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2.5"`, px(x), px(y-4), px(x+28), px(y-4), it.colour)
-		if it.dash != "" {
-			s.printf(` stroke-dasharray="%s"`, it.dash)
-		}
-		s.WriteString("/>")
-		s.svgText(x+34, y, "start", "", it.label)
-		x += 36 + textWidth(it.label) + 16
-	}
-	s.WriteString("</g>")
-}
-
-// textWidth estimates the width of text at 12px: there is no font metric
-// to ask, and an estimate a little wide only leaves a little room.
-func textWidth(s string) float64 { return 7 * float64(utf8.RuneCountInString(s)) }
-
-// ticks returns the multiples of step from lo to hi.
-func ticks(lo, hi, step float64) []float64 {
-	var t []float64
-	for i := 0; ; i++ {
-		v := lo + float64(i)*step
-		if v > hi+step/1e6 {
-			return t
-		}
-		t = append(t, math.Round(v/step)*step)
-	}
-}
-
-// niceStep is a round step (1, 2, 2.5 or 5 times a power of ten) that
-// divides 0..hi into about n intervals.
-func niceStep(hi float64, n int) float64 {
-	raw := hi / float64(n)
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 2.5, 5} {
-		if m*mag >= raw*(1-1e-9) {
-			return m * mag
-		}
-	}
-	return 10 * mag
-}
-
-// tickNumber formats a tick without trailing zeros: 0.1, 0.25, 1.
-func tickNumber(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
-}
-
 // tickPercent formats a proportion tick as a percentage: 0.25 is "25%".
-func tickPercent(v float64) string { return tickNumber(100*v) + "%" }
+func tickPercent(v float64) string { return svgplot.TickNumber(100*v) + "%" }
 
 // Plot sizes, in pixels before scaling: a wide plot for the curves over
 // scores and thresholds, a square one for the ROC.
@@ -400,7 +230,7 @@ const (
 // outcome scaled to 100% of its sessions, so that the shapes compare
 // although browsing sessions outnumber abandoned ones many times over.
 func histogramSVG(h ScoreHistogram) string {
-	var s svgDoc
+	var s svgplot.Doc
 	bins := h.Bins
 	if bins <= 0 {
 		bins = max(len(h.Purchase), len(h.Abandoned), len(h.Browse))
@@ -433,31 +263,31 @@ func histogramSVG(h ScoreHistogram) string {
 			peak = max(peak, float64(count(se.counts, b))/float64(se.total))
 		}
 	}
-	a := plotArea{width: wideWidth, height: wideHeight, left: 58, right: 20, top: 40, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
-	s.open("score-histogram", "plot", a.width, a.height, "Abandonment score by outcome (share of each outcome's sessions)")
-	s.svgText(a.left, 22, "start", "title", "Abandonment score by outcome")
+	a := svgplot.Area{Width: wideWidth, Height: wideHeight, Left: 58, Right: 20, Top: 40, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
+	s.Open("score-histogram", "plot", a.Width, a.Height, "Abandonment score by outcome (share of each outcome's sessions)")
+	s.Text(a.Left, 22, "start", "title", "Abandonment score by outcome")
 	if bins == 0 || !anything || !(peak > 0) {
-		s.noData(a)
-		s.close()
+		s.NoData(a)
+		s.Close()
 		return s.String()
 	}
-	step := niceStep(peak, 5)
-	a.ymax = math.Ceil(peak/step-1e-9) * step
-	s.axes(a, ticks(0, 1, 0.1), ticks(0, a.ymax, step), tickNumber, tickPercent, "highest abandonment score", "share of the outcome's sessions")
+	step := svgplot.NiceStep(peak, 5)
+	a.YMax = math.Ceil(peak/step-1e-9) * step
+	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, a.YMax, step), svgplot.TickNumber, tickPercent, "highest abandonment score", "share of the outcome's sessions")
 	width := 1 / float64(bins)
 	for _, se := range series {
 		if se.total == 0 {
 			continue
 		}
-		d := "M" + px(a.x(0)) + " " + px(a.y(0))
+		d := "M" + svgplot.Px(a.X(0)) + " " + svgplot.Px(a.Y(0))
 		for b := 0; b < bins; b++ {
 			f := float64(count(se.counts, b)) / float64(se.total)
-			d += "V" + px(a.y(f)) + "H" + px(a.x(float64(b+1)*width))
+			d += "V" + svgplot.Px(a.Y(f)) + "H" + svgplot.Px(a.X(float64(b+1)*width))
 		}
-		d += "V" + px(a.y(0))
-		s.printf(`<path class="series" data-outcome="%s" d="%s" fill="%s" fill-opacity="0.07" stroke="%s" stroke-width="2" stroke-linejoin="round"`, se.name, d, se.colour, se.colour)
+		d += "V" + svgplot.Px(a.Y(0))
+		s.Printf(`<path class="series" data-outcome="%s" d="%s" fill="%s" fill-opacity="0.07" stroke="%s" stroke-width="2" stroke-linejoin="round"`, se.name, d, se.colour, se.colour)
 		if se.dash != "" {
-			s.printf(` stroke-dasharray="%s"`, se.dash)
+			s.Printf(` stroke-dasharray="%s"`, se.dash)
 		}
 		s.WriteString("/>")
 	}
@@ -472,49 +302,49 @@ func histogramSVG(h ScoreHistogram) string {
 				tip += " (" + pct(float64(c)/float64(se.total)) + "%)"
 			}
 		}
-		x0, x1 := a.x(float64(b)*width), a.x(float64(b+1)*width)
-		s.printf(`<rect class="bin hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
-			px(x0), px(a.y(a.ymax)), px(x1-x0), px(a.y(0)-a.y(a.ymax)), attr(tip))
+		x0, x1 := a.X(float64(b)*width), a.X(float64(b+1)*width)
+		s.Printf(`<rect class="bin hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
+			svgplot.Px(x0), svgplot.Px(a.Y(a.YMax)), svgplot.Px(x1-x0), svgplot.Px(a.Y(0)-a.Y(a.YMax)), svgplot.Esc(tip))
 	}
-	var items []legendItem
+	var items []svgplot.LegendItem
 	for _, se := range series {
-		items = append(items, legendItem{se.name + " (" + strconv.Itoa(se.total) + " sessions)", se.colour, se.dash})
+		items = append(items, svgplot.LegendItem{Label: se.name + " (" + strconv.Itoa(se.total) + " sessions)", Colour: se.colour, Dash: se.dash})
 	}
-	s.legend(a.width-a.right-8, a.top+8, items)
-	s.close()
+	s.Legend(a.Width-a.Right-8, a.Top+8, items)
+	s.Close()
 	return s.String()
 }
 
 // rocSVG draws the ROC curve of the abandonment score with the diagonal of
 // a score that knows nothing, the AUC in the title.
 func rocSVG(points []Point, auc Estimate) string {
-	var s svgDoc
-	a := plotArea{left: 58, right: 20, top: 40, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
-	a.width, a.height = a.left+a.right+rocSide, a.top+a.bottom+rocSide
+	var s svgplot.Doc
+	a := svgplot.Area{Left: 58, Right: 20, Top: 40, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
+	a.Width, a.Height = a.Left+a.Right+rocSide, a.Top+a.Bottom+rocSide
 	title := "ROC curve · AUC " + aucFigure(auc).String()
-	s.open("roc", "plot", a.width, a.height, title+" (abandonment score)")
-	s.svgText(a.left, 22, "start", "title", title)
+	s.Open("roc", "plot", a.Width, a.Height, title+" (abandonment score)")
+	s.Text(a.Left, 22, "start", "title", title)
 	var pts []string
 	for _, p := range points {
 		if isFinite(p.X) && isFinite(p.Y) {
-			pts = append(pts, px(a.x(p.X))+","+px(a.y(p.Y)))
+			pts = append(pts, svgplot.Px(a.X(p.X))+","+svgplot.Px(a.Y(p.Y)))
 		}
 	}
 	if len(pts) == 0 {
-		s.noData(a)
-		s.close()
+		s.NoData(a)
+		s.Close()
 		return s.String()
 	}
-	s.axes(a, ticks(0, 1, 0.1), ticks(0, 1, 0.1), tickNumber, tickNumber, "false positive rate (other sessions)", "true positive rate (abandoned)")
-	s.printf(`<line class="chance" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4"/>`,
-		px(a.x(0)), px(a.y(0)), px(a.x(1)), px(a.y(1)), colourChance)
-	s.printf(`<polyline id="roc-curve" class="series" points="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"/>`,
+	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, 1, 0.1), svgplot.TickNumber, svgplot.TickNumber, "false positive rate (other sessions)", "true positive rate (abandoned)")
+	s.Printf(`<line class="chance" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4"/>`,
+		svgplot.Px(a.X(0)), svgplot.Px(a.Y(0)), svgplot.Px(a.X(1)), svgplot.Px(a.Y(1)), colourChance)
+	s.Printf(`<polyline id="roc-curve" class="series" points="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"/>`,
 		strings.Join(pts, " "), colourBrowse)
-	s.legend(a.width-a.right-8, a.height-a.bottom-8-2*18-8, []legendItem{
-		{"linger abandonment score", colourBrowse, ""},
-		{"chance (AUC 0.5)", colourChance, "5 4"},
+	s.Legend(a.Width-a.Right-8, a.Height-a.Bottom-8-2*18-8, []svgplot.LegendItem{
+		{Label: "linger abandonment score", Colour: colourBrowse, Dash: ""},
+		{Label: "chance (AUC 0.5)", Colour: colourChance, Dash: "5 4"},
 	})
-	s.close()
+	s.Close()
 	return s.String()
 }
 
@@ -523,10 +353,10 @@ func rocSVG(points []Point, auc Estimate) string {
 // threshold) breaks its line rather than drop to 0. configured, when it is
 // a number in 0..1, is marked with the figures read off the curves there.
 func thresholdsSVG(points []ThresholdPoint, configured float64) string {
-	var s svgDoc
-	a := plotArea{width: wideWidth, height: wideHeight + 16, left: 58, right: 20, top: 56, bottom: 48, xmin: 0, xmax: 1, ymin: 0, ymax: 1}
-	s.open("thresholds", "plot", a.width, a.height, "Invite rate and precision against the abandonment threshold")
-	s.svgText(a.left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
+	var s svgplot.Doc
+	a := svgplot.Area{Width: wideWidth, Height: wideHeight + 16, Left: 58, Right: 20, Top: 56, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
+	s.Open("thresholds", "plot", a.Width, a.Height, "Invite rate and precision against the abandonment threshold")
+	s.Text(a.Left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
 	// Points off the axis (0..1) or out of order would draw a line that
 	// doubles back, and tooltip bands that overlap.
 	var usable []ThresholdPoint
@@ -537,37 +367,37 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 	}
 	slices.SortStableFunc(usable, func(p, q ThresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
 	if len(usable) == 0 {
-		s.noData(a)
-		s.close()
+		s.NoData(a)
+		s.Close()
 		return s.String()
 	}
-	s.axes(a, ticks(0, 1, 0.1), ticks(0, 1, 0.1), tickNumber, tickPercent, "abandonment threshold", "share")
+	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, 1, 0.1), svgplot.TickNumber, tickPercent, "abandonment threshold", "share")
 	if isFinite(configured) && configured >= 0 && configured <= 1 {
-		x := a.x(configured)
-		s.printf(`<line class="configured" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="3 3"/>`,
-			px(x), px(a.y(1)), px(x), px(a.y(0)))
-		label := "configured " + tickNumber(configured)
+		x := a.X(configured)
+		s.Printf(`<line class="configured" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="3 3"/>`,
+			svgplot.Px(x), svgplot.Px(a.Y(1)), svgplot.Px(x), svgplot.Px(a.Y(0)))
+		label := "configured " + svgplot.TickNumber(configured)
 		if p, ok := nearest(usable, configured); ok {
 			// Read off the nearest point, said so when it is not the
 			// configured threshold itself, and ringed on the curves.
 			if math.Abs(p.Threshold-configured) > 1e-9 {
-				label += " · at " + tickNumber(p.Threshold)
+				label += " · at " + svgplot.TickNumber(p.Threshold)
 			}
 			label += ": invite rate " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
 			for _, v := range []float64{p.InviteRate, p.Precision} {
 				if isFinite(v) {
-					s.printf(`<circle class="configured" cx="%s" cy="%s" r="5.5" fill="none" stroke="#1f2328" stroke-width="1.5"/>`, px(a.x(p.Threshold)), px(a.y(v)))
+					s.Printf(`<circle class="configured" cx="%s" cy="%s" r="5.5" fill="none" stroke="#1f2328" stroke-width="1.5"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)))
 				}
 			}
 		}
 		// The label goes at the top, inside, on the side of the line with
 		// room for it, haloed so that a curve under it does not hide it.
 		anchor, lx := "start", x+6
-		if x+6+textWidth(label) > a.width-a.right {
+		if x+6+svgplot.TextWidth(label) > a.Width-a.Right {
 			anchor, lx = "end", x-6
 		}
-		s.printf(`<text x="%s" y="%s" text-anchor="%s" class="dim" paint-order="stroke" stroke="#fff" stroke-width="4">%s</text>`,
-			px(lx), px(a.y(1)+14), anchor, attr(label))
+		s.Printf(`<text x="%s" y="%s" text-anchor="%s" class="dim" paint-order="stroke" stroke="#fff" stroke-width="4">%s</text>`,
+			svgplot.Px(lx), svgplot.Px(a.Y(1)+14), anchor, svgplot.Esc(label))
 	}
 	for _, se := range []struct {
 		name, colour, dash string
@@ -589,42 +419,42 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 			} else {
 				d.WriteString("M")
 			}
-			d.WriteString(px(a.x(p.Threshold)) + " " + px(a.y(v)))
+			d.WriteString(svgplot.Px(a.X(p.Threshold)) + " " + svgplot.Px(a.Y(v)))
 			pen = true
 		}
 		if d.Len() == 0 {
 			continue
 		}
-		s.printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"`, se.name, d.String(), se.colour)
+		s.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"`, se.name, d.String(), se.colour)
 		if se.dash != "" {
-			s.printf(` stroke-dasharray="%s"`, se.dash)
+			s.Printf(` stroke-dasharray="%s"`, se.dash)
 		}
 		s.WriteString("/>")
 		for _, p := range usable {
 			if v := se.value(p); isFinite(v) {
-				s.printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, px(a.x(p.Threshold)), px(a.y(v)), se.colour)
+				s.Printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)), se.colour)
 			}
 		}
 	}
 	// A band around each threshold carries its figures as a tooltip.
 	for i, p := range usable {
-		lo, hi := a.xmin, a.xmax
+		lo, hi := a.XMin, a.XMax
 		if i > 0 {
 			lo = (usable[i-1].Threshold + p.Threshold) / 2
 		}
 		if i < len(usable)-1 {
 			hi = (p.Threshold + usable[i+1].Threshold) / 2
 		}
-		lo, hi = max(lo, a.xmin), min(hi, a.xmax)
-		tip := "threshold " + tickNumber(p.Threshold) + " · invite rate " + percentOrDash(p.InviteRate) + " · precision " + percentOrDash(p.Precision)
-		s.printf(`<rect class="thr hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
-			px(a.x(lo)), px(a.y(1)), px(max(0, a.x(hi)-a.x(lo))), px(a.y(0)-a.y(1)), attr(tip))
+		lo, hi = max(lo, a.XMin), min(hi, a.XMax)
+		tip := "threshold " + svgplot.TickNumber(p.Threshold) + " · invite rate " + percentOrDash(p.InviteRate) + " · precision " + percentOrDash(p.Precision)
+		s.Printf(`<rect class="thr hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
+			svgplot.Px(a.X(lo)), svgplot.Px(a.Y(1)), svgplot.Px(max(0, a.X(hi)-a.X(lo))), svgplot.Px(a.Y(0)-a.Y(1)), svgplot.Esc(tip))
 	}
-	s.legendRow(a.width-a.right, 44, []legendItem{
-		{"invite rate", colourRate, ""},
-		{"precision", colourPrecision, "7 3"},
+	s.LegendRow(a.Width-a.Right, 44, []svgplot.LegendItem{
+		{Label: "invite rate", Colour: colourRate, Dash: ""},
+		{Label: "precision", Colour: colourPrecision, Dash: "7 3"},
 	})
-	s.close()
+	s.Close()
 	return s.String()
 }
 
@@ -649,7 +479,7 @@ func percentOrDash(x float64) string {
 // signalsSVG draws the top signals as horizontal bars, most first, each
 // with its count and share of invites.
 func signalsSVG(signals []SignalCount, more, invites int) string {
-	var s svgDoc
+	var s svgplot.Doc
 	// No visible title: the page's heading above it says what it is.
 	const rowHeight, top, right, maxName = 24, 8, 110, 40
 	names := make([]string, len(signals))
@@ -659,7 +489,7 @@ func signalsSVG(signals []SignalCount, more, invites int) string {
 		if utf8.RuneCountInString(sc.Name) > maxName {
 			names[i] = string([]rune(sc.Name)[:maxName-1]) + "…"
 		}
-		label = max(label, textWidth(names[i]))
+		label = max(label, svgplot.TextWidth(names[i]))
 	}
 	left := min(max(label+16, 120), 320)
 	height := float64(top + max(len(signals), 1)*rowHeight + 16)
@@ -667,10 +497,10 @@ func signalsSVG(signals []SignalCount, more, invites int) string {
 		height += rowHeight
 	}
 	title := "Top signals of invites"
-	s.open("signals-chart", "bars", wideWidth, height, title)
+	s.Open("signals-chart", "bars", wideWidth, height, title)
 	if len(signals) == 0 {
-		s.svgText(wideWidth/2, top+rowHeight/2+4, "middle", "nodata", "no data")
-		s.close()
+		s.Text(wideWidth/2, top+rowHeight/2+4, "middle", "nodata", "no data")
+		s.Close()
 		return s.String()
 	}
 	peak := 0
@@ -688,14 +518,14 @@ func signalsSVG(signals []SignalCount, more, invites int) string {
 		if invites > 0 {
 			value += " (" + pct(float64(sc.Invites)/float64(invites)) + "%)"
 		}
-		s.svgText(left-8, y+rowHeight/2+4, "end", "", names[i])
-		s.printf(`<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
-			px(left), px(y+4), px(w), px(rowHeight-8), colourBar, attr(sc.Name+": "+value+" invites"))
-		s.svgText(left+w+6, y+rowHeight/2+4, "start", "dim", value)
+		s.Text(left-8, y+rowHeight/2+4, "end", "", names[i])
+		s.Printf(`<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,
+			svgplot.Px(left), svgplot.Px(y+4), svgplot.Px(w), svgplot.Px(rowHeight-8), colourBar, svgplot.Esc(sc.Name+": "+value+" invites"))
+		s.Text(left+w+6, y+rowHeight/2+4, "start", "dim", value)
 	}
 	if more > 0 {
-		s.svgText(left, float64(top+len(signals)*rowHeight+rowHeight/2+4), "start", "dim", "… "+strconv.Itoa(more)+" more")
+		s.Text(left, float64(top+len(signals)*rowHeight+rowHeight/2+4), "start", "dim", "… "+strconv.Itoa(more)+" more")
 	}
-	s.close()
+	s.Close()
 	return s.String()
 }

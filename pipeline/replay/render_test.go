@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lingerhq/linger/internal/svgplot"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/render/*.golden from the current code")
@@ -546,10 +548,10 @@ func TestFigures(t *testing.T) {
 			t.Errorf("figure %q, want %q", got, c.want)
 		}
 	}
-	if got := niceStep(0.23, 5); got != 0.05 {
+	if got := svgplot.NiceStep(0.23, 5); got != 0.05 {
 		t.Errorf("niceStep(0.23, 5) = %v", got)
 	}
-	if got := ticks(0, 1, 0.1); len(got) != 11 || got[10] != 1 {
+	if got := svgplot.Ticks(0, 1, 0.1); len(got) != 11 || got[10] != 1 {
 		t.Errorf("ticks(0, 1, 0.1) = %v", got)
 	}
 }

@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Result is what one load run measured. Its JSON is the contract for CI
+// and dashboards: names are snake_case and only ever added to.
+type Result struct {
+	// Mode is "linger", or "passthrough" for the bare copy loop.
+	Mode string `json:"mode"`
+	// Brokers the run drove, and whether it started them itself.
+	Brokers  string `json:"brokers"`
+	Embedded bool   `json:"embedded"`
+	// Rate asked for, events/s; 0: as fast as possible.
+	Rate       float64 `json:"rate"`
+	Seed       uint64  `json:"seed"`
+	Mix        string  `json:"mix"`
+	Partitions int     `json:"partitions"`
+	// WarmupSeconds are left out of every figure; DurationSeconds is the
+	// measured window after them.
+	WarmupSeconds   float64 `json:"warmup_s"`
+	DurationSeconds float64 `json:"duration_s"`
+
+	// Sent is the events sent in the window, Processed those the
+	// processor committed in it (its consumer group's offsets).
+	Sent        int64   `json:"sent"`
+	Processed   int64   `json:"processed"`
+	OfferedEPS  float64 `json:"offered_eps"`
+	AchievedEPS float64 `json:"achieved_eps"`
+	// ProduceErrors are events the broker did not take; the run fails on
+	// any.
+	ProduceErrors int64 `json:"produce_errors"`
+	// LagEnd is the processor's lag, in events, when the window closed;
+	// DrainSeconds how long it then took to reach 0.
+	LagEnd       int64   `json:"lag_end"`
+	DrainSeconds float64 `json:"drain_s"`
+
+	// Latency is from the moment an event was due to be sent to the
+	// moment its invite was read, for invites an event triggered.
+	Latency Percentiles `json:"latency_ms"`
+	// TimerDelay is, for invites a silence timer triggered, how long
+	// after the timer's deadline the invite was read.
+	TimerDelay Percentiles `json:"timer_delay_ms"`
+	Invites    int64       `json:"invites"`
+	// TimerInvites are the invites a silence timer triggered, Unmatched
+	// those whose event this run had forgotten or never sent (they count
+	// in neither histogram).
+	TimerInvites int64 `json:"timer_invites"`
+	Unmatched    int64 `json:"unmatched_invites"`
+
+	// CPUMicrosPerEvent is the processors' CPU time in the window per
+	// event processed, Kafka I/O included; RSSBytes their resident
+	// memory at the end (the sum over replicas); BytesPerSession the
+	// growth of RSS over the run per session in their caches.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
+	RSSBytes          int64   `json:"rss_bytes"`
+	RSSMaxBytes       int64   `json:"rss_max_bytes"`
+	BytesPerSession   float64 `json:"bytes_per_session"`
+	CacheEntries      int64   `json:"cache_entries"`
+	CacheMaxBytes     int64   `json:"cache_max_bytes"`
+	CacheEvictions    int64   `json:"cache_evictions"`
+	StateLost         int64   `json:"state_lost"`
+	DLQ               int64   `json:"dlq"`
+
+	// Sessions is how many sessions the run started; InvitesByPersona
+	// how many of each persona were invited at least once.
+	Sessions         int                       `json:"sessions"`
+	InvitesByPersona map[string]PersonaInvites `json:"invites_by_persona"`
+
+	// Guarantee is the processor's, when the run started it.
+	Guarantee string `json:"guarantee,omitempty"`
+	// Passthrough is the run of the bare copy loop that --mode both made
+	// before this one, and PassthroughRatio this run's achieved rate over
+	// its.
+	Passthrough      *Result `json:"passthrough,omitempty"`
+	PassthroughRatio float64 `json:"passthrough_ratio,omitempty"`
+	// Steps are the rates a --step run tried, and MaxSustainableEPS the
+	// highest whose p99 met SLOP99Ms with the processor keeping up; the
+	// rest of the Result is that step's.
+	Steps             []Step  `json:"steps,omitempty"`
+	MaxSustainableEPS float64 `json:"max_sustainable_eps,omitempty"`
+	SLOP99Ms          float64 `json:"slo_p99_ms,omitempty"`
+
+	// Series has one point a second over the whole run, warm-up and drain
+	// included, for plots.
+	Series []Point `json:"series"`
+}
+
+// Percentiles of a latency distribution, in milliseconds.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+}
+
+// PersonaInvites is a persona's row of InvitesByPersona.
+type PersonaInvites struct {
+	Sessions int `json:"sessions"`
+	Invited  int `json:"invited"`
+}
+
+// Step is one rate of a --step run.
+type Step struct {
+	Rate        float64 `json:"rate"`
+	OfferedEPS  float64 `json:"offered_eps"`
+	AchievedEPS float64 `json:"achieved_eps"`
+	P99         float64 `json:"p99_ms"`
+	LagEnd      int64   `json:"lag_end"`
+	OK          bool    `json:"ok"`
+	// Why says what broke, if it did.
+	Why string `json:"why,omitempty"`
+}
+
+// Sustained reports whether r kept up with its rate within the p99 SLO:
+// it processed at least 95% of what was offered, ended the window less
+// than a second of events behind, and its invites' p99 was within slo. It
+// says why not.
+func (r *Result) Sustained(slo time.Duration) (bool, string) {
+	sloMs := float64(slo) / float64(time.Millisecond)
+	switch {
+	case r.AchievedEPS < 0.95*r.OfferedEPS:
+		return false, fmt.Sprintf("processed %s of %s offered", eps(r.AchievedEPS), eps(r.OfferedEPS))
+	case float64(r.LagEnd) > r.OfferedEPS:
+		return false, fmt.Sprintf("%d events behind at the end", r.LagEnd)
+	case r.Latency.Count == 0 && r.Mode != "passthrough":
+		return false, "no invites to time: run longer"
+	case r.Latency.P99 > sloMs:
+		return false, fmt.Sprintf("p99 %s over the SLO of %s", msStr(r.Latency.P99), msStr(sloMs))
+	}
+	return true, ""
+}
+
+// Point is one second of a run.
+type Point struct {
+	// T is the end of the second, seconds after the run's start.
+	T float64 `json:"t"`
+	// Offered and Achieved are events/s sent and processed in it.
+	Offered  float64 `json:"offered_eps"`
+	Achieved float64 `json:"achieved_eps"`
+	// P50 and P99 are of the invites read in it (ms), 0 if none.
+	P50     float64 `json:"p50_ms"`
+	P99     float64 `json:"p99_ms"`
+	Invites int64   `json:"invites"`
+	Lag     int64   `json:"lag"`
+	RSS     int64   `json:"rss_bytes"`
+}
+
+// Latency histograms record microseconds from 1 µs to an hour with three
+// significant digits: 0.1% error at any value.
+const (
+	histMin     = 1
+	histMax     = int64(time.Hour / time.Microsecond)
+	histFigures = 3
+)
+
+func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histFigures) }
+
+// recordMicros records d, clamped into the histogram's range.
+func recordMicros(h *hdrhistogram.Histogram, d time.Duration) {
+	us := min(max(d.Microseconds(), histMin), histMax)
+	_ = h.RecordValue(us) // in range: cannot fail
+}
+
+func percentiles(h *hdrhistogram.Histogram) Percentiles {
+	if h.TotalCount() == 0 {
+		return Percentiles{}
+	}
+	ms := func(us int64) float64 { return math.Round(float64(us)) / 1000 }
+	return Percentiles{
+		Count: h.TotalCount(),
+		P50:   ms(h.ValueAtQuantile(50)),
+		P90:   ms(h.ValueAtQuantile(90)),
+		P99:   ms(h.ValueAtQuantile(99)),
+		P999:  ms(h.ValueAtQuantile(99.9)),
+		Max:   ms(h.Max()),
+	}
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the summary table a person reads after a run.
+func (r *Result) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	rate := "as fast as possible"
+	if r.Rate > 0 {
+		rate = eps(r.Rate)
+	}
+	fmt.Fprintf(tw, "mode\t%s (%s, %d partitions)\n", r.Mode, r.Brokers, r.Partitions)
+	fmt.Fprintf(tw, "asked\t%s for %.0fs after %.0fs of warm-up\n", rate, r.DurationSeconds, r.WarmupSeconds)
+	fmt.Fprintf(tw, "offered\t%s (%d events)\n", eps(r.OfferedEPS), r.Sent)
+	fmt.Fprintf(tw, "achieved\t%s (%d events; lag at the end %d, drained in %.1fs)\n", eps(r.AchievedEPS), r.Processed, r.LagEnd, r.DrainSeconds)
+	if r.Mode != "passthrough" {
+		fmt.Fprintf(tw, "latency\t%s\n", r.Latency.String())
+		fmt.Fprintf(tw, "timer invites\t%d, delay past the deadline %s\n", r.TimerInvites, r.TimerDelay.String())
+		fmt.Fprintf(tw, "invites\t%d (%d not matched to an event)\n", r.Invites, r.Unmatched)
+	}
+	if r.CPUMicrosPerEvent > 0 {
+		fmt.Fprintf(tw, "processor CPU\t%.2f µs/event\n", r.CPUMicrosPerEvent)
+	}
+	if r.RSSBytes > 0 {
+		fmt.Fprintf(tw, "processor RSS\t%s at the end, %s at most\n", mib(r.RSSBytes), mib(r.RSSMaxBytes))
+	}
+	if r.CacheEntries > 0 {
+		fmt.Fprintf(tw, "sessions cached\t%d, %.0f B of RSS each; cache %s, %d evicted, %d lost early\n",
+			r.CacheEntries, r.BytesPerSession, mib(r.CacheMaxBytes), r.CacheEvictions, r.StateLost)
+	}
+	if r.Mode != "passthrough" && r.Sessions > 0 {
+		var rows []string
+		for _, p := range Personas() {
+			c := r.InvitesByPersona[p.String()]
+			if c.Sessions == 0 {
+				continue
+			}
+			rows = append(rows, fmt.Sprintf("%s %d/%d (%.1f%%)", p, c.Invited, c.Sessions, 100*float64(c.Invited)/float64(c.Sessions)))
+		}
+		fmt.Fprintf(tw, "invited\t%s\n", strings.Join(rows, ", "))
+	}
+	return tw.Flush()
+}
+
+// String is the one-line form of p.
+func (p Percentiles) String() string {
+	if p.Count == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d)", msStr(p.P50), msStr(p.P90), msStr(p.P99), msStr(p.P999), msStr(p.Max), p.Count)
+}
+
+func msStr(ms float64) string {
+	switch {
+	case ms >= 1000:
+		return fmt.Sprintf("%.2fs", ms/1000)
+	case ms >= 10:
+		return fmt.Sprintf("%.0fms", ms)
+	default:
+		return fmt.Sprintf("%.2fms", ms)
+	}
+}
+
+func eps(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM/s", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk/s", v/1e3)
+	default:
+		return fmt.Sprintf("%.0f/s", v)
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// procStats is what a load run reads from the processors' /metrics: the
+// sums over every replica.
+type procStats struct {
+	cpuSeconds float64 // process_cpu_seconds_total
+	rssBytes   float64 // process_resident_memory_bytes
+	entries    float64 // linger_cache_entries
+	evictions  float64 // linger_cache_evictions_total
+	maxBytes   float64 // linger_cache_max_bytes
+	lost       float64 // linger_state_lost_total
+	dlq        float64 // linger_dlq_total
+	lag        float64 // linger_partition_lag: records behind, as of each partition's last batch
+	ok         bool    // every replica answered
+}
+
+// scrapedMetrics are the families procStats sums, and where each goes.
+var scrapedMetrics = map[string]func(*procStats) *float64{
+	"process_cpu_seconds_total":     func(s *procStats) *float64 { return &s.cpuSeconds },
+	"process_resident_memory_bytes": func(s *procStats) *float64 { return &s.rssBytes },
+	"linger_cache_entries":          func(s *procStats) *float64 { return &s.entries },
+	"linger_cache_evictions_total":  func(s *procStats) *float64 { return &s.evictions },
+	"linger_cache_max_bytes":        func(s *procStats) *float64 { return &s.maxBytes },
+	"linger_state_lost_total":       func(s *procStats) *float64 { return &s.lost },
+	"linger_dlq_total":              func(s *procStats) *float64 { return &s.dlq },
+	"linger_partition_lag":          func(s *procStats) *float64 { return &s.lag },
+}
+
+// scrape reads every URL (a replica's /metrics) and sums the families of
+// scrapedMetrics. A replica that does not answer leaves ok false, and the
+// run reports no CPU or memory figures for that moment rather than wrong
+// ones.
+func scrape(ctx context.Context, client *http.Client, urls []string) procStats {
+	s := procStats{ok: len(urls) > 0}
+	for _, u := range urls {
+		if err := scrapeOne(ctx, client, u, &s); err != nil {
+			s.ok = false
+		}
+	}
+	return s
+}
+
+func scrapeOne(ctx context.Context, client *http.Client, url string, s *procStats) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return parseMetrics(resp.Body, s)
+}
+
+// parseMetrics adds the samples of the Prometheus text format in r that
+// scrapedMetrics names to s, over all label sets.
+func parseMetrics(r io.Reader, s *procStats) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest, ok := strings.Cut(line, " ")
+		if i := strings.IndexByte(line, '{'); i >= 0 && i < len(name) {
+			name = line[:i]
+			j := strings.LastIndexByte(line, '}')
+			if j < 0 {
+				continue
+			}
+			rest = strings.TrimSpace(line[j+1:])
+			ok = true
+		}
+		field, known := scrapedMetrics[name]
+		if !ok || !known {
+			continue
+		}
+		value, _, _ := strings.Cut(strings.TrimSpace(rest), " ") // a timestamp may follow
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil || math.IsNaN(v) {
+			continue
+		}
+		*field(s) += v
+	}
+	return sc.Err()
+}

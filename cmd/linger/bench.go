@@ -1,0 +1,456 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/schemas"
+)
+
+// benchFlags are the flags of `linger bench`.
+type benchFlags struct {
+	brokers     listFlag
+	embedded    bool
+	rate        float64
+	duration    time.Duration
+	warmup      time.Duration
+	history     time.Duration
+	sessions    int
+	mix         string
+	seed        uint64
+	jsonOut     string
+	htmlOut     string
+	mode        string
+	step        float64
+	slo         time.Duration
+	metrics     listFlag
+	group       string
+	events      string
+	invites     string
+	passthrough string
+	partitions  int
+	cacheBytes  byteSize
+	guarantee   string
+	quiet       bool
+	cpuProfile  string
+}
+
+const (
+	modeLinger      = "linger"
+	modePassthrough = "passthrough"
+	modeBoth        = "both"
+)
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	var f benchFlags
+	fs := newFlagSet("bench", "", `Load-test: drive the processor with simulated visitors at a constant open-loop
+rate (events are sent when due, answered or not), read the invites it publishes,
+and report throughput, end-to-end latency (HdrHistogram), lag, the processor's
+CPU per event and memory, and invites per persona. Events are produced and
+invites read with segmentio/kafka-go, a client other than the processor's.
+
+With --embedded (the default without --brokers) it starts the embedded broker
+and a `+"`linger run`"+` child process for the run; with --brokers it drives a cluster
+where the replicas run on their own (give --metrics for their CPU and memory).`)
+	fs.SetOutput(stderr)
+	fs.Var(&f.brokers, "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
+	fs.BoolVar(&f.embedded, "embedded", false, "start the embedded broker and a `linger run` child process (the default without --brokers)")
+	fs.Float64Var(&f.rate, "rate", 20000, "events per second offered; 0: as fast as the producer can")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "the measured window (per step with --step)")
+	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "left out of the figures; lasts at least until the processor has caught up with the history")
+	fs.DurationVar(&f.history, "history", 3*time.Minute, "start with this much simulated traffic already under way, sent at once, so hesitating visitors are invited from the start (at most 4M events; not at --rate 0)")
+	fs.IntVar(&f.sessions, "sessions", 0, "stop once this many sessions have been sent in full (0: run for --duration)")
+	fs.StringVar(&f.mix, "mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
+	fs.Uint64Var(&f.seed, "seed", 1, "simulator seed: the same seed sends the same visitors")
+	fs.StringVar(&f.jsonOut, "json", "", "write the result as JSON to this file (- for stdout)")
+	fs.StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report to this file")
+	fs.StringVar(&f.mode, "mode", modeLinger, "linger, passthrough (a bare consume→copy→produce loop with the same client settings in place of linger), or both (passthrough, then linger, and their ratio)")
+	fs.Float64Var(&f.step, "step", 0, "ramp: after each window raise the rate by this many events/s until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
+	fs.DurationVar(&f.slo, "slo-p99", 10*time.Millisecond, "the p99 end-to-end latency a rate must meet to count as sustained")
+	fs.Var(&f.metrics, "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
+	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
+	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to send events to")
+	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to read decisions from")
+	fs.StringVar(&f.passthrough, "passthrough-topic", "linger-passthrough", "topic the passthrough loop copies events to")
+	fs.IntVar(&f.partitions, "partitions", 16, "with --embedded: partitions of each topic")
+	f.cacheBytes = pipeline.DefaultCacheBytes
+	fs.Var(&f.cacheBytes, "cache-bytes", "with --embedded: the processor's --cache-bytes")
+	fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "with --embedded: the processor's --guarantee")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process itself (load generator and embedded broker) to this file; the processor's profiles are at its /debug/pprof/ with LINGER_PPROF=true")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	mix, err := bench.ParseMix(f.mix)
+	if err != nil {
+		return fmt.Errorf("--mix: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	var res *bench.Result
+	switch f.mode {
+	case modeBoth:
+		pt, err := f.runMode(ctx, stderr, mix, true)
+		if err != nil {
+			return fmt.Errorf("passthrough: %w", err)
+		}
+		if res, err = f.runMode(ctx, stderr, mix, false); err != nil {
+			return err
+		}
+		res.Passthrough = pt
+		if pt.AchievedEPS > 0 {
+			res.PassthroughRatio = res.AchievedEPS / pt.AchievedEPS
+		}
+	default:
+		if res, err = f.runMode(ctx, stderr, mix, f.mode == modePassthrough); err != nil {
+			return err
+		}
+	}
+	return f.report(stdout, res)
+}
+
+func (f *benchFlags) validate() error {
+	var errs []error
+	if len(f.brokers) > 0 && f.embedded {
+		errs = append(errs, errors.New("--brokers and --embedded exclude each other"))
+	}
+	f.embedded = len(f.brokers) == 0
+	if f.rate < 0 || f.step < 0 {
+		errs = append(errs, errors.New("--rate and --step must not be negative"))
+	}
+	if f.step > 0 && f.rate == 0 {
+		errs = append(errs, errors.New("--step ramps from --rate: give a starting rate above 0"))
+	}
+	if f.duration < time.Second {
+		errs = append(errs, fmt.Errorf("--duration %v: at least 1s", f.duration))
+	}
+	if f.sessions < 0 {
+		errs = append(errs, errors.New("--sessions must not be negative"))
+	}
+	switch f.mode {
+	case modeLinger, modePassthrough, modeBoth:
+	default:
+		errs = append(errs, fmt.Errorf("--mode %q: want linger, passthrough or both", f.mode))
+	}
+	if f.mode == modeBoth && !f.embedded {
+		errs = append(errs, errors.New("--mode both needs --embedded: with --brokers, run each mode against its own replicas"))
+	}
+	if f.partitions < 1 {
+		errs = append(errs, errors.New("--partitions must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// runMode runs the bench against linger or the passthrough loop: a single
+// window, or a ramp with --step.
+func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mix, passthrough bool) (*bench.Result, error) {
+	cfg := bench.LoadConfig{
+		Brokers:     f.brokers,
+		EventsTopic: f.events,
+		OutputTopic: f.invites,
+		Group:       f.group,
+		Passthrough: passthrough,
+		Duration:    f.duration,
+		Warmup:      f.warmup,
+		History:     f.history,
+		Sessions:    f.sessions,
+		Sim:         bench.Config{Seed: f.seed, Mix: mix},
+		Metrics:     f.metrics,
+	}
+	if f.history == 0 {
+		cfg.History = -1
+	}
+	if passthrough {
+		cfg.OutputTopic = f.passthrough
+	}
+	if !f.quiet {
+		cfg.Progress = stderr
+	}
+	if f.embedded {
+		proc, err := startEmbedded(ctx, f, passthrough, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer proc.stop(stderr)
+		cfg.Brokers = []string{proc.broker.Addr()}
+		cfg.Group = proc.group
+		cfg.Metrics = []string{proc.metrics}
+	}
+	what := "linger"
+	if passthrough {
+		what = "passthrough"
+	}
+	if f.step == 0 {
+		cfg.Rate = f.rate
+		fmt.Fprintf(stderr, "bench: %s at %s for %v\n", what, rateText(f.rate), f.duration)
+		res, err := bench.Run(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		f.describe(res)
+		return res, nil
+	}
+	var best *bench.Result
+	var steps []bench.Step
+	for i, rate := 0, f.rate; ; i, rate = i+1, rate+f.step {
+		cfg.Rate = rate
+		// Each step sends visitors of its own: no session spans two.
+		cfg.Sim.Seed = f.seed + uint64(i)
+		fmt.Fprintf(stderr, "bench: %s step %d at %s for %v\n", what, i+1, rateText(rate), f.duration)
+		res, err := bench.Run(ctx, cfg)
+		st := bench.Step{Rate: rate}
+		if err == nil {
+			st.OfferedEPS, st.AchievedEPS, st.P99, st.LagEnd = res.OfferedEPS, res.AchievedEPS, res.Latency.P99, res.LagEnd
+			st.OK, st.Why = res.Sustained(f.slo)
+		} else if errors.Is(err, bench.ErrSaturated) {
+			st.Why = err.Error()
+		} else {
+			return nil, err
+		}
+		steps = append(steps, st)
+		if !st.OK {
+			fmt.Fprintf(stderr, "bench: %s not sustained: %s\n", rateText(rate), st.Why)
+			break
+		}
+		best = res
+		// A later step starts with a fresh history: no backlog of this one.
+		cfg.History = f.history
+	}
+	if best == nil {
+		return nil, fmt.Errorf("not even the first rate, %s, was sustained: %s", rateText(f.rate), steps[0].Why)
+	}
+	f.describe(best)
+	best.Steps = steps
+	best.MaxSustainableEPS = best.OfferedEPS
+	best.SLOP99Ms = float64(f.slo) / float64(time.Millisecond)
+	return best, nil
+}
+
+// describe adds what the flags know and the run does not.
+func (f *benchFlags) describe(res *bench.Result) {
+	res.Embedded = f.embedded
+	if f.embedded {
+		res.Guarantee = f.guarantee
+	}
+}
+
+func rateText(rate float64) string {
+	if rate == 0 {
+		return "as fast as possible"
+	}
+	return strconv.FormatFloat(rate, 'f', -1, 64) + " events/s"
+}
+
+// report writes the summary to stdout and the JSON and HTML files asked for.
+func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
+	if f.jsonOut != "-" {
+		if res.Passthrough != nil {
+			fmt.Fprintf(stdout, "passthrough (the transport alone):\n")
+			if err := res.Passthrough.WriteText(stdout); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "\nlinger:\n")
+		}
+		if err := res.WriteText(stdout); err != nil {
+			return err
+		}
+		if res.Passthrough != nil {
+			fmt.Fprintf(stdout, "\nlinger carries %.2f× the passthrough's throughput\n", res.PassthroughRatio)
+		}
+		if res.Steps != nil {
+			fmt.Fprintf(stdout, "highest sustained rate: %s (p99 ≤ %v)\n", rateText(res.MaxSustainableEPS), f.slo)
+		}
+	}
+	write := func(path string, w func(io.Writer) error) error {
+		if path == "" {
+			return nil
+		}
+		if path == "-" {
+			return w(stdout)
+		}
+		var buf bytes.Buffer
+		if err := w(&buf); err != nil {
+			return err
+		}
+		return os.WriteFile(path, buf.Bytes(), 0o644)
+	}
+	if err := write(f.jsonOut, res.WriteJSON); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	if err := write(f.htmlOut, res.WriteHTML); err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	return nil
+}
+
+// embedded is the embedded broker and the `linger run` child process of a
+// bench run.
+type embedded struct {
+	broker  *pipeline.Broker
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logs    *tailBuffer
+	metrics string
+	group   string
+}
+
+// startEmbedded starts the broker in this process and the processor as a
+// child process, so its CPU and memory are its own, and waits until it is
+// ready.
+func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr io.Writer) (*embedded, error) {
+	broker, err := pipeline.StartBroker(pipeline.BrokerConfig{
+		Addr: "127.0.0.1:0", Partitions: f.partitions,
+		// The broker keeps records in memory: a minute of them, at up to
+		// hundreds of thousands a second, is gigabytes already. The run
+		// reads only what is new, and never restores the processor.
+		Retention: time.Minute, CleanInterval: 10 * time.Second, NoCompaction: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		broker.Close()
+		return nil, fmt.Errorf("find the linger binary for the processor: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		broker.Close()
+		return nil, err
+	}
+	e := &embedded{broker: broker, exited: make(chan struct{}), logs: &tailBuffer{max: 64 << 10},
+		metrics: "http://127.0.0.1:" + port + "/metrics", group: pipeline.DefaultGroup}
+	args := []string{"run", "--brokers", broker.Addr(), "--http", "127.0.0.1:" + port,
+		"--cache-bytes", strconv.Itoa(int(f.cacheBytes)), "--guarantee", f.guarantee,
+		"--events-topic", f.events, "--invites-topic", f.invites, "--log-level", "warn"}
+	if passthrough {
+		e.group = "linger-passthrough"
+		args = append(args, "--passthrough", f.passthrough, "--group", e.group)
+	}
+	e.cmd = exec.Command(exe, args...)
+	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
+	if err := e.cmd.Start(); err != nil {
+		broker.Close()
+		return nil, fmt.Errorf("start the processor: %w", err)
+	}
+	go func() { _ = e.cmd.Wait(); close(e.exited) }()
+	if err := e.waitReady(ctx, port); err != nil {
+		e.stop(stderr)
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bench: broker at %s, processor (pid %d) ready, metrics at %s\n", broker.Addr(), e.cmd.Process.Pid, e.metrics)
+	return e, nil
+}
+
+// waitReady polls the child's /readyz until it answers 200.
+func (e *embedded) waitReady(ctx context.Context, port string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	url := "http://127.0.0.1:" + port + "/readyz"
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.exited:
+			return fmt.Errorf("the processor exited before it was ready (%v); its log:\n%s", e.cmd.ProcessState, e.logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the processor was not ready within 60s; its log:\n%s", e.logs.String())
+		}
+	}
+}
+
+// stop ends the child with SIGTERM (a graceful shutdown: it commits and
+// leaves the group), killing it if that takes over 15s, then the broker.
+// An unclean exit shows the child's log.
+func (e *embedded) stop(stderr io.Writer) {
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(15 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.exited
+	}
+	if st := e.cmd.ProcessState; st != nil && !st.Success() {
+		fmt.Fprintf(stderr, "bench: the processor exited with %v; its log:\n%s", st, e.logs.String())
+	}
+	e.broker.Close()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+// tailBuffer keeps the last max bytes written to it: the child's log,
+// shown if it fails.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

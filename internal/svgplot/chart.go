@@ -1,0 +1,193 @@
+package svgplot
+
+import (
+	"math"
+	"strings"
+)
+
+// Line is one series of a Chart.
+type Line struct {
+	// Label names the line in the legend, Colour and Dash (a
+	// stroke-dasharray, "" for solid) draw it.
+	Label, Colour, Dash string
+	// Y has a value for each X of the chart; NaN (or, on a log scale,
+	// a value not above 0) is no value, a gap in the line.
+	Y []float64
+}
+
+// Chart is a line chart of series sampled at the same x values, such as
+// one point a second of a run. Zero fields take the defaults said.
+type Chart struct {
+	// ID is the SVG element's id, Title is shown above the plot and is its
+	// accessible name.
+	ID, Title string
+	// XTitle and YTitle name the axes.
+	XTitle, YTitle string
+	// X are the x values, increasing.
+	X     []float64
+	Lines []Line
+	// LogY draws y on a log scale, with ticks at 1, 2 and 5 times powers
+	// of ten; otherwise y runs from 0 (or the lowest value, if below).
+	LogY bool
+	// XLabel and YLabel format the tick labels. Default: TickNumber.
+	XLabel, YLabel func(float64) string
+	// BandFrom..BandTo, when BandTo > BandFrom, is an x range shaded and
+	// labelled BandLabel: the measured window of a run, say.
+	BandFrom, BandTo float64
+	BandLabel        string
+	// Width and Height of the SVG in pixels. Default: 720 by 320.
+	Width, Height float64
+}
+
+// bandColour shades the band; the colour of the lines is theirs to choose.
+const bandColour = "#0072B2"
+
+// SVG draws the chart. With no value to show, it draws a frame saying "no
+// data".
+func (c Chart) SVG() string {
+	if c.Width <= 0 {
+		c.Width = 720
+	}
+	if c.Height <= 0 {
+		c.Height = 320
+	}
+	if c.XLabel == nil {
+		c.XLabel = TickNumber
+	}
+	if c.YLabel == nil {
+		c.YLabel = TickNumber
+	}
+	a := Area{Width: c.Width, Height: c.Height, Left: 64, Right: 20, Top: 56, Bottom: 48}
+	var d Doc
+	d.Open(c.ID, "plot", a.Width, a.Height, c.Title)
+	d.Text(a.Left, 22, "start", "title", c.Title)
+
+	// y is the plotted value of v: its log on a log scale.
+	y := func(v float64) (float64, bool) {
+		if c.LogY {
+			if !(v > 0) || math.IsInf(v, 0) {
+				return 0, false
+			}
+			return math.Log10(v), true
+		}
+		return v, finite(v)
+	}
+	var ys []float64 // the plotted values of the points with one
+	for _, l := range c.Lines {
+		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
+			if yv, ok := y(v); ok && finite(c.X[i]) {
+				ys = append(ys, yv)
+			}
+		}
+	}
+	if len(ys) == 0 {
+		d.NoData(a)
+		d.Close()
+		return d.String()
+	}
+	a.XMin, a.XMax = bounds(c.X)
+	if a.XMax <= a.XMin {
+		a.XMin, a.XMax = a.XMin-0.5, a.XMax+0.5
+	}
+	ylo, yhi := bounds(ys)
+	var yticks []float64
+	ylabel := c.YLabel
+	if c.LogY {
+		a.YMin, a.YMax = math.Floor(ylo), math.Ceil(yhi)
+		if a.YMax <= a.YMin {
+			a.YMax++
+		}
+		yticks = logTicks(a.YMin, a.YMax)
+		ylabel = func(t float64) string { return c.YLabel(math.Pow(10, t)) }
+	} else {
+		a.YMin = min(0, ylo)
+		if yhi <= a.YMin {
+			yhi = a.YMin + 1
+		}
+		step := NiceStep(yhi-a.YMin, 5)
+		a.YMin = math.Floor(a.YMin/step+1e-9) * step
+		a.YMax = math.Ceil(yhi/step-1e-9) * step
+		yticks = Ticks(a.YMin, a.YMax, step)
+	}
+	xstep := NiceStep(a.XMax-a.XMin, 8)
+	d.Axes(a, Ticks(math.Ceil(a.XMin/xstep-1e-9)*xstep, a.XMax, xstep), yticks, c.XLabel, ylabel, c.XTitle, c.YTitle)
+
+	if from, to := max(c.BandFrom, a.XMin), min(c.BandTo, a.XMax); c.BandTo > c.BandFrom && to > from {
+		d.Printf(`<rect class="band" x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.07"/>`,
+			Px(a.X(from)), Px(a.Y(a.YMax)), Px(a.X(to)-a.X(from)), Px(a.Y(a.YMin)-a.Y(a.YMax)), bandColour)
+		if c.BandLabel != "" {
+			d.Text(a.X(from)+4, a.Y(a.YMax)+14, "start", "dim", c.BandLabel)
+		}
+	}
+
+	var items []LegendItem
+	for _, l := range c.Lines {
+		var p strings.Builder
+		points := 0 // in the current run of values
+		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
+			yv, ok := y(v)
+			if !ok || !finite(c.X[i]) {
+				if points == 1 {
+					p.WriteString("h0") // a lone value shows as a dot
+				}
+				points = 0
+				continue
+			}
+			if points == 0 {
+				p.WriteString("M")
+			} else {
+				p.WriteString("L")
+			}
+			p.WriteString(Px(a.X(c.X[i])) + " " + Px(a.Y(yv)))
+			points++
+		}
+		if points == 1 {
+			p.WriteString("h0")
+		}
+		items = append(items, LegendItem{Label: l.Label, Colour: l.Colour, Dash: l.Dash})
+		if p.Len() == 0 {
+			continue
+		}
+		d.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"`,
+			Esc(l.Label), p.String(), Esc(l.Colour))
+		if l.Dash != "" {
+			d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
+		}
+		d.WriteString("/>")
+	}
+	d.LegendRow(a.Width-a.Right, 44, items)
+	d.Close()
+	return d.String()
+}
+
+// logTicks are the ticks of a log axis from decade lo to decade hi (the
+// logs of the values): every decade, and 2 and 5 times it when there are
+// few decades.
+func logTicks(lo, hi float64) []float64 {
+	var t []float64
+	for e := lo; e <= hi; e++ {
+		t = append(t, e)
+		if hi-lo <= 3 && e < hi {
+			t = append(t, e+math.Log10(2), e+math.Log10(5))
+		}
+	}
+	return t
+}
+
+// bounds are the least and the greatest of the finite values in v; 0, 0
+// if there are none.
+func bounds(v []float64) (lo, hi float64) {
+	first := true
+	for _, x := range v {
+		if !finite(x) {
+			continue
+		}
+		if first {
+			lo, hi, first = x, x, false
+		}
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
