@@ -38,6 +38,7 @@ type benchFlags struct {
 	htmlOut     string
 	mode        string
 	step        float64
+	maxRate     float64
 	slo         time.Duration
 	metrics     listFlag
 	group       string
@@ -82,6 +83,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report to this file")
 	fs.StringVar(&f.mode, "mode", modeLinger, "linger, passthrough (a bare consume→copy→produce loop with the same client settings in place of linger), or both (passthrough, then linger, and their ratio)")
 	fs.Float64Var(&f.step, "step", 0, "ramp: after each window raise the rate by this many events/s until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
+	fs.Float64Var(&f.maxRate, "max-rate", 0, "with --step: stop the ramp after this rate even if it is sustained (0: no limit)")
 	fs.DurationVar(&f.slo, "slo-p99", 10*time.Millisecond, "the p99 end-to-end latency a rate must meet to count as sustained")
 	fs.Var(&f.metrics, "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
 	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
@@ -150,8 +152,8 @@ func (f *benchFlags) validate() error {
 		errs = append(errs, errors.New("--brokers and --embedded exclude each other"))
 	}
 	f.embedded = len(f.brokers) == 0
-	if f.rate < 0 || f.step < 0 {
-		errs = append(errs, errors.New("--rate and --step must not be negative"))
+	if f.rate < 0 || f.step < 0 || f.maxRate < 0 {
+		errs = append(errs, errors.New("--rate, --step and --max-rate must not be negative"))
 	}
 	if f.step > 0 && f.rate == 0 {
 		errs = append(errs, errors.New("--step ramps from --rate: give a starting rate above 0"))
@@ -248,8 +250,10 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 			break
 		}
 		best = res
-		// A later step starts with a fresh history: no backlog of this one.
-		cfg.History = f.history
+		if f.maxRate > 0 && rate+f.step > f.maxRate {
+			fmt.Fprintf(stderr, "bench: stopping at --max-rate %s\n", rateText(f.maxRate))
+			break
+		}
 	}
 	if best == nil {
 		return nil, fmt.Errorf("not even the first rate, %s, was sustained: %s", rateText(f.rate), steps[0].Why)

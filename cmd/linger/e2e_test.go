@@ -130,8 +130,19 @@ func run(t *testing.T, args ...string) (int, string) {
 
 func runEnv(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := contextWithTimeout(time.Minute)
 	defer cancel()
+	return runCtx(ctx, t, env, args...)
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+// runCtx runs linger to completion, or until ctx ends, and returns its exit
+// code and output.
+func runCtx(ctx context.Context, t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
@@ -148,6 +159,21 @@ func startBroker(t *testing.T, partitions int) string {
 	t.Helper()
 	b := start(t, nil, "broker", "--addr", "127.0.0.1:0", "--partitions", fmt.Sprint(partitions))
 	return b.waitOutput(t, `listening on (127\.0\.0\.1:\d+)`, 20*time.Second)[1]
+}
+
+// waitReady polls a replica's /readyz until it answers 200.
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := httpGet(t, url); code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became ready", url)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -215,16 +241,7 @@ func TestBrokerAndRunAsProcesses(t *testing.T) {
 	// Brokers come from the environment, as in a container.
 	runner := start(t, []string{"LINGER_BROKERS=" + addr, "LINGER_HTTP=127.0.0.1:0"}, "run", "--group", "e2e")
 	httpAddr := runner.waitOutput(t, `addr=http://(127\.0\.0\.1:\d+)`, 20*time.Second)[1]
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if code, _ := httpGet(t, "http://"+httpAddr+"/readyz"); code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never became ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitReady(t, "http://"+httpAddr+"/readyz")
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lingerhq/linger/bench"
+)
+
+// readBenchJSON reads the --json output of a bench run.
+func readBenchJSON(t *testing.T, path string) *bench.Result {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res bench.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	return &res
+}
+
+// checkLatency guards the shape of a latency summary: some samples, in
+// order, and plausible for loopback.
+func checkLatency(t *testing.T, name string, p bench.Percentiles, maxP50 float64) {
+	t.Helper()
+	if p.Count == 0 {
+		t.Fatalf("%s: no samples", name)
+	}
+	if !(0 < p.P50 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.P999 && p.P999 <= p.Max) {
+		t.Errorf("%s: percentiles out of order or zero: %+v", name, p)
+	}
+	if p.P50 > maxP50 {
+		t.Errorf("%s: p50 %.2fms, want under %.0fms on loopback", name, p.P50, maxP50)
+	}
+}
+
+// TestBenchEmbedded runs `linger bench --embedded` as a user would and
+// checks every figure the JSON contract promises against what the run must
+// have seen: the offered rate, the processor keeping up, latencies, CPU and
+// memory read from the child's /metrics, and invites going to hesitating
+// personas and never to bots.
+func TestBenchEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the bench for some 10s")
+	}
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.html")
+	ctx, cancel := contextWithTimeout(2 * time.Minute)
+	defer cancel()
+	code, out := runCtx(ctx, t, nil, "bench", "--rate", "3000", "--duration", "4s", "--warmup", "1s", "--history", "2m",
+		"--partitions", "4", "--json", jsonPath, "--html", htmlPath)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"offered", "achieved", "latency", "processor CPU", "invited", "(warm-up)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	res := readBenchJSON(t, jsonPath)
+	if res.Mode != "linger" || !res.Embedded || res.Guarantee != "exactly-once" || res.Partitions != 4 {
+		t.Errorf("run description: mode %q embedded %v guarantee %q partitions %d", res.Mode, res.Embedded, res.Guarantee, res.Partitions)
+	}
+	if res.OfferedEPS < 2400 || res.OfferedEPS > 3600 {
+		t.Errorf("offered %.0f events/s, asked 3000", res.OfferedEPS)
+	}
+	if res.AchievedEPS < 0.9*res.OfferedEPS || res.AchievedEPS > 1.1*res.OfferedEPS {
+		t.Errorf("achieved %.0f events/s of %.0f offered", res.AchievedEPS, res.OfferedEPS)
+	}
+	if res.DrainSeconds <= 0 {
+		t.Errorf("the processor did not drain (%.1fs)", res.DrainSeconds)
+	}
+	checkLatency(t, "latency", res.Latency, 100)
+	if res.Unmatched > res.Invites/10 {
+		t.Errorf("%d of %d invites not matched to the event that triggered them", res.Unmatched, res.Invites)
+	}
+	if res.CPUMicrosPerEvent <= 0 || res.RSSBytes < 10<<20 || res.RSSMaxBytes < res.RSSBytes || res.CacheEntries == 0 {
+		t.Errorf("processor figures missing: cpu %.2f µs/event, rss %d (max %d), cache entries %d",
+			res.CPUMicrosPerEvent, res.RSSBytes, res.RSSMaxBytes, res.CacheEntries)
+	}
+	if res.CacheMaxBytes != 256<<20 {
+		t.Errorf("cache max bytes %d, want the default 256 MiB", res.CacheMaxBytes)
+	}
+	if len(res.InvitesByPersona) != 6 {
+		t.Errorf("invites_by_persona has %d personas, want 6: %v", len(res.InvitesByPersona), res.InvitesByPersona)
+	}
+	hesitating := 0
+	for _, p := range []string{"hesitator", "confused", "abandoner"} {
+		hesitating += res.InvitesByPersona[p].Invited
+	}
+	if hesitating == 0 {
+		t.Errorf("no hesitating visitor invited: %v", res.InvitesByPersona)
+	}
+	if bots := res.InvitesByPersona["bot"]; bots.Sessions == 0 || bots.Invited != 0 {
+		t.Errorf("bots: %+v, want some sessions and no invite", bots)
+	}
+	if br := res.InvitesByPersona["browser"]; br.Sessions == 0 || br.Invited*20 > br.Sessions {
+		t.Errorf("browsers: %+v, want many sessions and hardly an invite", br)
+	}
+	if len(res.Series) < 5 {
+		t.Errorf("series of %d points", len(res.Series))
+	}
+	page, err := os.ReadFile(htmlPath)
+	if err != nil || !strings.Contains(string(page), "<svg") {
+		t.Errorf("HTML report: %v, %d bytes", err, len(page))
+	}
+}
+
+// TestBenchBothModes runs the passthrough yardstick and linger at the
+// highest rate the producer reaches, and checks the ratio is what the two
+// runs measured.
+func TestBenchBothModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the bench twice")
+	}
+	jsonPath := filepath.Join(t.TempDir(), "both.json")
+	ctx, cancel := contextWithTimeout(2 * time.Minute)
+	defer cancel()
+	code, out := runCtx(ctx, t, nil, "bench", "--mode", "both", "--rate", "0", "--duration", "2s", "--warmup", "1s",
+		"--partitions", "4", "--guarantee", "at-least-once", "--quiet", "--json", jsonPath)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "passthrough's throughput") {
+		t.Errorf("no ratio in the output:\n%s", out)
+	}
+	res := readBenchJSON(t, jsonPath)
+	pt := res.Passthrough
+	if pt == nil || pt.Mode != "passthrough" || res.Mode != "linger" {
+		t.Fatalf("modes: %q, passthrough %+v", res.Mode, pt)
+	}
+	if pt.AchievedEPS < 1000 || res.AchievedEPS < 1000 {
+		t.Errorf("achieved: passthrough %.0f, linger %.0f events/s", pt.AchievedEPS, res.AchievedEPS)
+	}
+	if want := res.AchievedEPS / pt.AchievedEPS; res.PassthroughRatio < want*0.999 || res.PassthroughRatio > want*1.001 {
+		t.Errorf("ratio %.3f, want %.3f", res.PassthroughRatio, want)
+	}
+	if pt.Latency.Count != 0 || pt.CPUMicrosPerEvent <= 0 {
+		t.Errorf("passthrough: latency %+v (it reads no invites), cpu %.2f", pt.Latency, pt.CPUMicrosPerEvent)
+	}
+}
+
+// TestBenchExternalCluster drives a broker and a replica that run on
+// their own, as against a real cluster, with the replica's /metrics given.
+func TestBenchExternalCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the bench for some seconds")
+	}
+	addr := startBroker(t, 4)
+	r := start(t, nil, "run", "--brokers", addr, "--http", "127.0.0.1:0", "--group", "bench-ext")
+	metrics := r.waitOutput(t, `addr=(http://127\.0\.0\.1:\d+)`, 20*time.Second)[1] + "/metrics"
+	waitReady(t, strings.TrimSuffix(metrics, "/metrics")+"/readyz")
+	jsonPath := filepath.Join(t.TempDir(), "ext.json")
+	ctx, cancel := contextWithTimeout(2 * time.Minute)
+	defer cancel()
+	code, out := runCtx(ctx, t, nil, "bench", "--brokers", addr, "--group", "bench-ext", "--metrics", metrics,
+		"--rate", "2000", "--duration", "3s", "--warmup", "1s", "--history", "1m", "--quiet", "--json", jsonPath)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	res := readBenchJSON(t, jsonPath)
+	if res.Embedded || res.Brokers != addr {
+		t.Errorf("embedded %v, brokers %q", res.Embedded, res.Brokers)
+	}
+	if res.AchievedEPS < 0.9*res.OfferedEPS {
+		t.Errorf("achieved %.0f of %.0f", res.AchievedEPS, res.OfferedEPS)
+	}
+	checkLatency(t, "latency", res.Latency, 100)
+	if res.CPUMicrosPerEvent <= 0 || res.RSSBytes == 0 {
+		t.Errorf("no processor figures from %s: %+v", metrics, res)
+	}
+}
+
+// TestBenchStep ramps two steps under a loose SLO and stops at --max-rate;
+// under an impossible SLO it fails on the first step and says why.
+func TestBenchStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the bench for some 20s")
+	}
+	jsonPath := filepath.Join(t.TempDir(), "step.json")
+	ctx, cancel := contextWithTimeout(3 * time.Minute)
+	defer cancel()
+	code, out := runCtx(ctx, t, nil, "bench", "--rate", "1000", "--step", "1000", "--max-rate", "2000", "--slo-p99", "5s",
+		"--duration", "2s", "--warmup", "1s", "--history", "1m", "--partitions", "2", "--quiet", "--json", jsonPath)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	res := readBenchJSON(t, jsonPath)
+	if len(res.Steps) != 2 || !res.Steps[0].OK || !res.Steps[1].OK || res.Steps[1].Rate != 2000 {
+		t.Fatalf("steps: %+v", res.Steps)
+	}
+	if res.MaxSustainableEPS < 1600 || res.MaxSustainableEPS > 2400 || res.SLOP99Ms != 5000 {
+		t.Errorf("max sustainable %.0f events/s under %vms", res.MaxSustainableEPS, res.SLOP99Ms)
+	}
+	if !strings.Contains(out, "highest sustained rate") {
+		t.Errorf("output:\n%s", out)
+	}
+
+	code, out = runCtx(ctx, t, nil, "bench", "--rate", "1000", "--step", "1000", "--slo-p99", "1us",
+		"--duration", "2s", "--warmup", "1s", "--history", "1m", "--partitions", "2", "--quiet")
+	if code != 1 || !strings.Contains(out, "not even the first rate") || !strings.Contains(out, "over the SLO") {
+		t.Errorf("impossible SLO: exit %d:\n%s", code, out)
+	}
+}
+
+// TestBenchFlagErrors checks that contradictory flags fail before anything
+// starts, naming the flag.
+func TestBenchFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mode", "fast"}, "--mode"},
+		{[]string{"--brokers", "127.0.0.1:1", "--embedded"}, "exclude each other"},
+		{[]string{"--rate", "-1"}, "must not be negative"},
+		{[]string{"--rate", "0", "--step", "100"}, "--step ramps"},
+		{[]string{"--duration", "10ms"}, "--duration"},
+		{[]string{"--mix", "bot=x"}, "--mix"},
+		{[]string{"--brokers", "127.0.0.1:1", "--mode", "both"}, "--mode both needs --embedded"},
+	} {
+		code, out := run(t, append([]string{"bench"}, tc.args...)...)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("bench %v: exit %d, want an error naming %q:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+}
