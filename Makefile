@@ -5,9 +5,13 @@ BIN         ?= bin/linger
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X github.com/lingerhq/linger/pipeline.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Benchmarks: make bench BENCH=Process COUNT=10
-BENCH       ?= .
-COUNT       ?= 5
+# Benchmarks: the hot path (decode, state update, score, full process,
+# changelog encode, restore), COUNT runs each for benchstat:
+#   make bench > new.txt; benchstat old.txt new.txt
+# One of them: make bench BENCH=Process COUNT=3
+BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|Cache|Restore|Stream)$$
+BENCHPKGS   ?= ./schemas ./scoring ./pipeline ./bench
+COUNT       ?= 10
 
 .PHONY: build test test-race lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
 
@@ -46,7 +50,7 @@ demo:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/linger demo $(ARGS)
 
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -timeout 60m $(BENCHPKGS)
 
 ## fuzz: a short run of each fuzzer (FUZZTIME each).
 FUZZTIME ?= 30s

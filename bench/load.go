@@ -700,6 +700,10 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 		res.RSSBytes = int64(stats1.rssBytes)
 		res.CacheEntries = int64(stats1.entries)
 		res.CacheMaxBytes = int64(stats1.maxBytes)
+		res.SessionTimeoutSeconds = stats1.timeout
+		if !math.IsInf(stats1.horizon, 0) { // +Inf: nothing written, as in a passthrough
+			res.CacheHorizonSeconds = math.Round(stats1.horizon)
+		}
 		if idle.ok && stats1.entries > 0 {
 			res.BytesPerSession = (stats1.rssBytes - idle.rssBytes) / stats1.entries
 			res.CacheEvictions = int64(stats1.evictions - idle.evictions)

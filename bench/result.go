@@ -68,6 +68,13 @@ type Result struct {
 	CacheEntries      int64   `json:"cache_entries"`
 	CacheMaxBytes     int64   `json:"cache_max_bytes"`
 	CacheEvictions    int64   `json:"cache_evictions"`
+	// CacheHorizonSeconds is how long an untouched session survives in the
+	// cache at this run's write rate (the processors' estimate, smoothed
+	// over a minute, at the window's end); it must exceed
+	// SessionTimeoutSeconds, the scoring config's, or sessions lose their
+	// state while still in progress.
+	CacheHorizonSeconds   float64 `json:"cache_horizon_s"`
+	SessionTimeoutSeconds float64 `json:"session_timeout_s"`
 	StateLost         int64   `json:"state_lost"`
 	DLQ               int64   `json:"dlq"`
 
@@ -221,6 +228,13 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "sessions cached\t%d, %.0f B of RSS each; cache %s, %d evicted, %d lost early\n",
 			r.CacheEntries, r.BytesPerSession, mib(r.CacheMaxBytes), r.CacheEvictions, r.StateLost)
 	}
+	if r.CacheHorizonSeconds > 0 {
+		verdict := "covers"
+		if r.CacheHorizonSeconds < r.SessionTimeoutSeconds {
+			verdict = "does NOT cover"
+		}
+		fmt.Fprintf(tw, "cache horizon\t%s, %s the session timeout of %s\n", seconds(r.CacheHorizonSeconds), verdict, seconds(r.SessionTimeoutSeconds))
+	}
 	if r.Mode != "passthrough" && r.Sessions > 0 {
 		var rows []string
 		for _, p := range Personas() {
@@ -264,5 +278,7 @@ func eps(v float64) string {
 		return fmt.Sprintf("%.0f/s", v)
 	}
 }
+
+func seconds(s float64) string { return time.Duration(math.Round(s) * float64(time.Second)).String() }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -23,11 +23,16 @@ type procStats struct {
 	lost       float64 // linger_state_lost_total
 	dlq        float64 // linger_dlq_total
 	lag        float64 // linger_partition_lag: records behind, as of each partition's last batch
+	horizon    float64 // linger_cache_horizon_seconds, the shortest of the replicas'
+	timeout    float64 // linger_session_timeout_seconds, the longest
 	ok         bool    // every replica answered
 }
 
-// scrapedMetrics are the families procStats sums, and where each goes.
+// scrapedMetrics are the families procStats sums, and where each goes;
+// lowest and highest name the few that are not sums.
 var scrapedMetrics = map[string]func(*procStats) *float64{
+	"linger_cache_horizon_seconds":   func(s *procStats) *float64 { return &s.horizon },
+	"linger_session_timeout_seconds": func(s *procStats) *float64 { return &s.timeout },
 	"process_cpu_seconds_total":     func(s *procStats) *float64 { return &s.cpuSeconds },
 	"process_resident_memory_bytes": func(s *procStats) *float64 { return &s.rssBytes },
 	"linger_cache_entries":          func(s *procStats) *float64 { return &s.entries },
@@ -99,7 +104,16 @@ func parseMetrics(r io.Reader, s *procStats) error {
 		if err != nil || math.IsNaN(v) {
 			continue
 		}
-		*field(s) += v
+		switch f := field(s); name {
+		case "linger_cache_horizon_seconds":
+			if *f == 0 || v < *f {
+				*f = v
+			}
+		case "linger_session_timeout_seconds":
+			*f = max(*f, v)
+		default:
+			*f += v
+		}
 	}
 	return sc.Err()
 }

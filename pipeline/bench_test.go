@@ -82,6 +82,7 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 		b.ReportMetric(float64(st.StateBytes-before.StateBytes)/float64(w), "B/session")
 	}
 	b.ReportMetric(float64(decisions)/float64(b.N)*1000, "decisions/1k-events")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 var (

@@ -37,6 +37,7 @@ type Metrics struct {
 	CacheMaxBytes  prometheus.Gauge
 	CacheEvictions prometheus.Counter
 	CacheHorizon   prometheus.Gauge
+	SessionTimeout prometheus.Gauge
 	StateWritten   prometheus.Counter
 	StateLost      prometheus.Counter
 	StateCorrupt   prometheus.Counter
@@ -105,6 +106,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CacheMaxBytes:  gauge("linger_cache_max_bytes", "The cache's capacity in bytes (--cache-bytes)."),
 		CacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),
 		CacheHorizon:   gauge("linger_cache_horizon_seconds", "Cache bytes ÷ bytes written per second: how long an untouched session survives. Keep it above the session timeout."),
+		SessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),
 		StateWritten:   counter("linger_state_bytes_written_total", "Bytes of session state written to the cache."),
 		StateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
 		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over."),
@@ -130,7 +132,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Events, m.DLQ, m.Invites, m.Holdout, m.Withdrawals, m.Suppressed, m.Score, m.Latency,
 		m.Lag, m.Partitions, m.Rebalances, m.InFlight, m.ProduceErrors, m.Ready,
-		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon,
+		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon, m.SessionTimeout,
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
 		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough, build,

@@ -121,6 +121,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		workers: make(map[int32]*worker),
 	}
 	r.m.CacheMaxBytes.Set(float64(r.store.Stats().MaxBytes))
+	r.m.SessionTimeout.Set(cfg.Scoring.LongestSessionTimeout().Seconds())
 	return r, nil
 }
 
@@ -457,6 +458,7 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 		// The workers are idle between cycles: the channel sends of the
 		// next jobs order this before their use.
 		r.cfg.Scoring = cfg
+		r.m.SessionTimeout.Set(cfg.LongestSessionTimeout().Seconds())
 		for _, w := range r.workers {
 			w.p.SetConfig(cfg)
 		}

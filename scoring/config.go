@@ -313,6 +313,17 @@ func (c *Config) For(site []byte) *Settings {
 	return c.base
 }
 
+// LongestSessionTimeout returns the longest session timeout of the
+// defaults and every site: how long a session's state must survive in the
+// processor's cache.
+func (c *Config) LongestSessionTimeout() time.Duration {
+	ms := c.base.SessionTimeoutMs
+	for _, s := range c.sites {
+		ms = max(ms, s.SessionTimeoutMs)
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
 // Settings are a Config resolved for one site, in the form the hot path
 // uses: times in ms, weights in arrays indexed like Signals().
 type Settings struct {

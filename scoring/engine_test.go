@@ -284,6 +284,40 @@ func TestApplyAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkUpdate is the state update alone: one event folded into a
+// session's sliding-window state.
+func BenchmarkUpdate(b *testing.B) {
+	set := DefaultConfig().For(nil)
+	evs := hesitation("s-b", timelineBase)
+	var st State
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%len(evs) == 0 {
+			st.Reset()
+		}
+		Update(&st, &evs[i%len(evs)], set)
+	}
+}
+
+// BenchmarkScore is feature extraction and both models on a session in
+// mid-hesitation, without the update or the policy.
+func BenchmarkScore(b *testing.B) {
+	e := NewEngine(DefaultConfig())
+	set := e.cfg.For(nil)
+	evs := hesitation("s-b", timelineBase)
+	var st State
+	for i := range evs {
+		Update(&st, &evs[i], set)
+	}
+	at := evs[len(evs)-1].TS
+	b.ReportAllocs()
+	for b.Loop() {
+		e.score(&st, at, set)
+	}
+}
+
+// BenchmarkApply is update, score and policy: what the processor does per
+// event between decoding it and writing its state back.
 func BenchmarkApply(b *testing.B) {
 	e := NewEngine(DefaultConfig())
 	evs := hesitation("s-b", timelineBase)
