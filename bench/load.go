@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -190,7 +191,10 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	var readers []*kafka.Reader
-	if !cfg.Passthrough {
+	// A passthrough's copies are read to time the transport alone, but not
+	// at rate 0: reading every event back would take the CPU the run
+	// measures.
+	if !cfg.Passthrough || cfg.Rate > 0 {
 		if readers, err = l.openReaders(ctx); err != nil {
 			return nil, err
 		}
@@ -449,7 +453,7 @@ func (l *load) countSent(n int) {
 	l.sentMu.Unlock()
 }
 
-// sentIn returns the events sent in second sec and before it.
+// sentBy returns the events sent in second sec and before it.
 func (l *load) sentBy(sec int) int64 {
 	l.sentMu.Lock()
 	defer l.sentMu.Unlock()
@@ -501,8 +505,60 @@ func (l *load) read(ctx context.Context, r *kafka.Reader) {
 		if err != nil {
 			return // ctx ended or the reader was closed
 		}
-		l.decision(m.Value, time.Now())
+		if l.cfg.Passthrough {
+			l.copied(m.Key, m.Value, time.Now())
+		} else {
+			l.decision(m.Value, time.Now())
+		}
 	}
+}
+
+// copied times one event a passthrough copied, read at readAt: the
+// transport's own latency, for comparison with linger's.
+func (l *load) copied(key, value []byte, readAt time.Time) {
+	ts, ok := eventTS(value)
+	if !ok {
+		return
+	}
+	idx, ok := l.sim.SessionIndex(key)
+	if !ok {
+		return
+	}
+	l.sessions.mu.Lock()
+	var due int64
+	matched := false
+	if slot := l.sessions.lookup(idx); slot != nil {
+		due, matched = slot.match(l.startNs, ts)
+	}
+	l.sessions.mu.Unlock()
+	if !matched || due < l.warmNs.Load() {
+		return
+	}
+	lat := readAt.Sub(l.start) - time.Duration(due)
+	l.histMu.Lock()
+	recordMicros(l.lat, lat)
+	recordMicros(l.second, lat)
+	l.secInvites++
+	l.histMu.Unlock()
+}
+
+// eventTS returns the "ts" of a v1 event as the simulator writes it,
+// without decoding the rest.
+func eventTS(value []byte) (int64, bool) {
+	i := bytes.Index(value, []byte(`"ts":`))
+	if i < 0 {
+		return 0, false
+	}
+	var ts int64
+	n := 0
+	for _, c := range value[i+5:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		ts = ts*10 + int64(c-'0')
+		n++
+	}
+	return ts, n > 0
 }
 
 // decision times one decision read at readAt.

@@ -24,8 +24,7 @@ import (
 
 // ---- sessionTable ----
 
-// The table grows chunk by chunk across the 65 536-slot boundary without
-// moving slots, and lookup answers nil outside the sessions seen.
+// Guards sessionTable growth across the 65536-slot chunk boundary, stable slots, and nil lookups outside 0..n-1.
 func TestSessionTableGrowth(t *testing.T) {
 	const chunk = 1 << chunkBits
 	if chunk != 65536 {
@@ -94,8 +93,7 @@ func TestSessionTableGrowth(t *testing.T) {
 	}
 }
 
-// sent keeps the latest recentSends due offsets in a ring, newest at
-// sent[(n-1)%recentSends], and the latest persona, last and partial flags.
+// Guards sent(): a ring of the latest 3 due offsets, newest at (n-1)%3, and the latest persona/last/partial flags.
 func TestSessionTableSentRing(t *testing.T) {
 	var tb sessionTable
 	offs := []int64{-5_000_000, 10, 20, 30, 40, 50, 60}
@@ -124,8 +122,7 @@ func TestSessionTableSentRing(t *testing.T) {
 	}
 }
 
-// match finds, newest first, the due offset among the latest 3 sends
-// whose wall time in ms is the invite's event time, and none older.
+// Guards match(): newest-first search of the latest 3 offsets for the one whose (startNs+off)/1e6 is the event ms.
 func TestSessionTableMatch(t *testing.T) {
 	// The run starts 0.4 ms into a millisecond.
 	const startNs = int64(1_767_225_600_000_400_000)
@@ -195,9 +192,7 @@ func TestSessionTableMatch(t *testing.T) {
 	}
 }
 
-// personaCounts counts per persona the sessions sent in full (last event
-// sent, not joined in progress) and those of them invited, ignoring unsent
-// slots below n.
+// Guards personaCounts(): only finished, non-partial sessions count, invited among them, unsent slots ignored.
 func TestSessionTablePersonaCounts(t *testing.T) {
 	var tb sessionTable
 	type send struct {
@@ -257,6 +252,13 @@ linger_cache_evictions_total 3
 linger_cache_max_bytes 6.7108864e+07
 linger_cache_bytes 4e+07
 linger_state_lost_total 2
+# HELP linger_cache_horizon_seconds Cache bytes ÷ bytes written per second.
+# TYPE linger_cache_horizon_seconds gauge
+linger_cache_horizon_seconds 1234.5
+# HELP linger_session_timeout_seconds The scoring config's longest session timeout.
+# TYPE linger_session_timeout_seconds gauge
+linger_session_timeout_seconds 1800
+linger_cache_horizon_seconds_x 1
 # HELP linger_dlq_total Records sent to the DLQ, by problem.
 # TYPE linger_dlq_total counter
 linger_dlq_total{reason="invalid_json"} 4
@@ -277,12 +279,10 @@ go_goroutines 42
 // wantExposition is procStats of exposition, ok aside.
 var wantExposition = procStats{
 	cpuSeconds: 12.5, rssBytes: 104857600, entries: 5000, evictions: 3,
-	maxBytes: 67108864, lost: 2, dlq: 5, lag: 42,
+	maxBytes: 67108864, lost: 2, dlq: 5, lag: 42, horizon: 1234.5, timeout: 1800,
 }
 
-// parseMetrics sums the known families over their label sets, reads past
-// timestamps, and ignores NaN, comments, other metrics and look-alike
-// names.
+// Guards parseMetrics on a realistic exposition: label sets summed, timestamps, NaN, comments and look-alikes skipped.
 func TestParseMetrics(t *testing.T) {
 	var s procStats
 	if err := parseMetrics(strings.NewReader(exposition), &s); err != nil {
@@ -291,16 +291,18 @@ func TestParseMetrics(t *testing.T) {
 	if s != wantExposition {
 		t.Errorf("parseMetrics =\n%+v\nwant\n%+v", s, wantExposition)
 	}
-	// It adds to what s holds: a second replica's figures sum.
+	// It adds to what s holds: a second replica's figures sum, but for
+	// the horizon (the least) and the timeout (the most).
 	if err := parseMetrics(strings.NewReader(exposition), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.cpuSeconds != 25 || s.lag != 84 || s.dlq != 10 {
-		t.Errorf("two parses: cpu %v lag %v dlq %v, want 25 84 10", s.cpuSeconds, s.lag, s.dlq)
+	if s.cpuSeconds != 25 || s.lag != 84 || s.dlq != 10 || s.horizon != 1234.5 || s.timeout != 1800 {
+		t.Errorf("two parses: cpu %v lag %v dlq %v horizon %v timeout %v, want 25 84 10 1234.5 1800",
+			s.cpuSeconds, s.lag, s.dlq, s.horizon, s.timeout)
 	}
 }
 
-// Each family in isolation, so a mix-up of two fields shows.
+// Guards that each scraped family lands in its own procStats field.
 func TestParseMetricsFamilies(t *testing.T) {
 	cases := []struct {
 		in   string
@@ -314,6 +316,9 @@ func TestParseMetricsFamilies(t *testing.T) {
 		{"linger_state_lost_total 6\n", procStats{lost: 6}},
 		{`linger_dlq_total{reason="too_large"} 8` + "\n", procStats{dlq: 8}},
 		{`linger_partition_lag{partition="3"} 9 1767225600000` + "\n", procStats{lag: 9}},
+		{"linger_cache_horizon_seconds 900\n", procStats{horizon: 900}},
+		{"linger_cache_horizon_seconds +Inf\n", procStats{horizon: math.Inf(1)}},
+		{"linger_session_timeout_seconds 1800\n", procStats{timeout: 1800}},
 		{"process_cpu_seconds_total_x 1\n", procStats{}},
 		{"process_cpu_seconds_total{} 2\n", procStats{cpuSeconds: 2}},
 		{"process_cpu_seconds_total NaN\n", procStats{}},
@@ -335,7 +340,54 @@ func TestParseMetricsFamilies(t *testing.T) {
 	}
 }
 
-// scrape sums over replicas and is ok only if every replica answered 200.
+// replicaStats parses one exposition per replica into one procStats, as
+// scrape does.
+func replicaStats(t *testing.T, replicas ...string) procStats {
+	t.Helper()
+	var s procStats
+	for _, r := range replicas {
+		if err := parseMetrics(strings.NewReader(r), &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// Guards the horizon as the least over replicas (+Inf for none written) and the timeout as the most, in any order.
+func TestParseMetricsHorizonTimeout(t *testing.T) {
+	h := func(v string) string { return "linger_cache_horizon_seconds " + v + "\n" }
+	to := func(v string) string { return "linger_session_timeout_seconds " + v + "\n" }
+	cases := []struct {
+		replicas []string
+		horizon  float64
+		timeout  float64
+	}{
+		{[]string{h("900") + to("1800"), h("300") + to("3600"), h("+Inf") + to("600")}, 300, 3600},
+		{[]string{h("+Inf") + to("600"), h("300") + to("3600"), h("900") + to("1800")}, 300, 3600},
+		{[]string{h("300"), h("900")}, 300, 0},
+		{[]string{h("+Inf"), h("+Inf")}, math.Inf(1), 0},
+		{[]string{h("+Inf"), h("450.5")}, 450.5, 0},
+		{[]string{h("NaN"), h("450.5")}, 450.5, 0},
+		{[]string{to("600"), to("NaN"), to("60")}, 0, 600},
+	}
+	for _, c := range cases {
+		s := replicaStats(t, c.replicas...)
+		if s.horizon != c.horizon || s.timeout != c.timeout {
+			t.Errorf("%q: horizon %v timeout %v, want %v %v", c.replicas, s.horizon, s.timeout, c.horizon, c.timeout)
+		}
+	}
+}
+
+// Guards that a replica whose horizon gauge still reads 0 weighs the same wherever it is in --metrics.
+func TestParseMetricsHorizonZeroOrder(t *testing.T) {
+	a := replicaStats(t, "linger_cache_horizon_seconds 0\n", "linger_cache_horizon_seconds 300\n")
+	b := replicaStats(t, "linger_cache_horizon_seconds 300\n", "linger_cache_horizon_seconds 0\n")
+	if a.horizon != b.horizon {
+		t.Errorf("horizons {0, 300}: %v; {300, 0}: %v", a.horizon, b.horizon)
+	}
+}
+
+// Guards scrape(): sums over replicas, ok only if every URL answered 200 (500, unreachable, bad URL, none, cancelled).
 func TestScrape(t *testing.T) {
 	serve := func(status int, body string) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -347,7 +399,8 @@ func TestScrape(t *testing.T) {
 		return srv
 	}
 	a := serve(http.StatusOK, exposition)
-	b := serve(http.StatusOK, "process_cpu_seconds_total 0.5\nlinger_partition_lag{partition=\"2\"} 8\n")
+	b := serve(http.StatusOK, "process_cpu_seconds_total 0.5\nlinger_partition_lag{partition=\"2\"} 8\n"+
+		"linger_cache_horizon_seconds 600\nlinger_session_timeout_seconds 3600\n")
 	broken := serve(http.StatusInternalServerError, exposition)
 	gone := httptest.NewServer(http.NotFoundHandler())
 	goneURL := gone.URL
@@ -363,8 +416,8 @@ func TestScrape(t *testing.T) {
 	}
 
 	s = scrape(ctx, client, []string{a.URL, b.URL})
-	if !s.ok || s.cpuSeconds != 13 || s.lag != 50 || s.rssBytes != wantExposition.rssBytes {
-		t.Errorf("two replicas: %+v; want ok, cpu 13, lag 50, rss %v", s, wantExposition.rssBytes)
+	if !s.ok || s.cpuSeconds != 13 || s.lag != 50 || s.rssBytes != wantExposition.rssBytes || s.horizon != 600 || s.timeout != 3600 {
+		t.Errorf("two replicas: %+v; want ok, cpu 13, lag 50, rss %v, horizon 600, timeout 3600", s, wantExposition.rssBytes)
 	}
 
 	for _, c := range []struct {
@@ -390,8 +443,7 @@ func TestScrape(t *testing.T) {
 	}
 }
 
-// scrape reads what client_golang's handler serves, configured as the
-// processor's (OpenMetrics enabled, gzip).
+// Guards scrape() against client_golang's own handler, configured as the processor's (OpenMetrics, gzip).
 func TestScrapePromhttp(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_partition_lag", Help: "Records behind."}, []string{"partition"})
@@ -399,7 +451,11 @@ func TestScrapePromhttp(t *testing.T) {
 	entries := prometheus.NewGauge(prometheus.GaugeOpts{Name: "linger_cache_entries", Help: "Cached."})
 	lost := prometheus.NewCounter(prometheus.CounterOpts{Name: "linger_state_lost_total", Help: "Lost."})
 	hist := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_partition_lag_seconds", Help: "Look-alike."})
-	reg.MustRegister(lag, dlq, entries, lost, hist)
+	horizon := prometheus.NewGauge(prometheus.GaugeOpts{Name: "linger_cache_horizon_seconds", Help: "Horizon."})
+	timeout := prometheus.NewGauge(prometheus.GaugeOpts{Name: "linger_session_timeout_seconds", Help: "Timeout."})
+	reg.MustRegister(lag, dlq, entries, lost, hist, horizon, timeout)
+	horizon.Set(math.Inf(1)) // nothing written yet
+	timeout.Set(1800)
 	lag.WithLabelValues("0").Set(10)
 	lag.WithLabelValues("1").Set(32)
 	lag.WithLabelValues("11").Set(100)
@@ -412,7 +468,7 @@ func TestScrapePromhttp(t *testing.T) {
 	defer srv.Close()
 
 	s := scrape(context.Background(), srv.Client(), []string{srv.URL, srv.URL})
-	want := procStats{lag: 284, dlq: 10, entries: 10000, lost: 4, ok: true}
+	want := procStats{lag: 284, dlq: 10, entries: 10000, lost: 4, horizon: math.Inf(1), timeout: 1800, ok: true}
 	if s != want {
 		t.Errorf("scrape of promhttp twice = %+v, want %+v", s, want)
 	}
@@ -420,13 +476,12 @@ func TestScrapePromhttp(t *testing.T) {
 
 // ---- Simulator ----
 
-// SessionIndex inverts session ids of its own seed and rejects every other
-// string, for seeds whose ids take one or many base-36 digits.
+// Guards SessionIndex: round-trips Session(i).ID, rejects other seeds, prefixes, uppercase, leading zeros, garbage.
 func TestSessionIndex(t *testing.T) {
 	for _, seed := range []uint64{0, 1, 35, 36*36 + 1, math.MaxUint64} {
 		sim := newSim(t, Config{Seed: seed})
 		indexes := []int{1 << 20, 36*36*36 - 1, 1<<40 + 3, math.MaxInt}
-		for i := range 1500 {
+		for i := range 1000 {
 			indexes = append(indexes, i)
 		}
 		for _, i := range indexes {
@@ -487,8 +542,7 @@ func TestSessionIndex(t *testing.T) {
 	}
 }
 
-// MeanEvents is the mean length of the first n sessions (n at least 1),
-// deterministic for a config and different for another.
+// Guards MeanEvents: the mean Len of the first n (≥1) sessions, positive, deterministic, seed- and mix-dependent.
 func TestMeanEvents(t *testing.T) {
 	sim := newSim(t, Config{Seed: 8})
 	const n = 400
@@ -524,12 +578,11 @@ func TestMeanEvents(t *testing.T) {
 
 // ---- Stream ----
 
-// NextRecordAt stamps ts into both the record and its JSON, and changes
-// nothing else; NextRecord keeps the simulated times.
+// Guards NextRecordAt stamping ts into rec.TS and the JSON only, and NextRecord keeping simulated times.
 func TestNextRecordAt(t *testing.T) {
 	cfg := Config{Seed: 4, Rate: 50}
 	simA, simB := newSim(t, cfg), newSim(t, cfg)
-	a, b, c := simA.Stream(40), simB.Stream(40), newSim(t, cfg).Stream(40)
+	a, b, c := simA.Stream(25), simB.Stream(25), newSim(t, cfg).Stream(25)
 	var ra, rb, rc Record
 	var dec schemas.Decoder
 	var ev schemas.Event
@@ -600,20 +653,18 @@ func TestNextRecordAt(t *testing.T) {
 	if b.NextRecordAt(&rb, 1) || c.NextRecordAt(&rc, -1) {
 		t.Error("NextRecordAt went on after NextRecord ended")
 	}
-	if len(first) != 40 || n < 40 {
-		t.Errorf("%d records of %d sessions, want 40 sessions", n, len(first))
+	if len(first) != 25 || n < 25 {
+		t.Errorf("%d records of %d sessions, want 25 sessions", n, len(first))
 	}
 }
 
-// StreamFrom(n, from) is Stream(n) with the events before from dropped:
-// the same events in the same order, Partial exactly on sessions that had
-// begun, sessions over before from absent, Last once per session.
+// Guards StreamFrom(n, from) as Stream(n) minus events before from: Partial, skipped sessions, Last once each.
 func TestStreamFrom(t *testing.T) {
 	for _, regular := range []bool{false, true} {
 		cfg := Config{Seed: 21, Rate: 20, Regular: regular}
-		const n = 800 // 40 s of arrivals
+		const n = 500 // 25 s of arrivals
 		full := newSim(t, cfg).Stream(n)
-		from := newSim(t, cfg).Config().StartMs + 20_000
+		from := newSim(t, cfg).Config().StartMs + 18_000
 		joined := newSim(t, cfg).StreamFrom(n, from)
 
 		begun := map[int]bool{}   // sessions with an event before from
@@ -678,12 +729,11 @@ func TestStreamFrom(t *testing.T) {
 	}
 }
 
-// Every session lasts at most MaxSessionMs: a StreamFrom that starts that
-// long before it joins is in its steady state.
+// Guards MaxSessionMs as a bound on every session's length, which StreamFrom's steady state relies on.
 func TestStreamFromMaxSessionMs(t *testing.T) {
 	sim := newSim(t, Config{Seed: 21})
 	longest := int64(0)
-	for i := range 5000 {
+	for i := range 3000 {
 		s := sim.Session(i)
 		if s.TS(0) != s.Start {
 			t.Fatalf("session %d begins %d ms after its start", i, s.TS(0)-s.Start)
@@ -715,14 +765,12 @@ func eventsPerSecond(t *testing.T, st *Stream, from int64, secs int) []int {
 	return nil
 }
 
-// A StreamFrom started MaxSessionMs before it joins is in full swing at
-// once: events per second of event time match Rate × MeanEvents from the
-// first seconds, where a Stream started then is nearly empty.
+// Guards StreamFrom starting in full swing (≈ Rate × MeanEvents events/s at once), unlike a cold Stream.
 func TestStreamFromSteadyRate(t *testing.T) {
 	const from = int64(1_800_000_000_000)
 	const secs, chunk = 24, 6
 	base := Config{Seed: 9, Rate: 10, Regular: true}
-	steady := base.Rate * newSim(t, base).MeanEvents(20000)
+	steady := base.Rate * newSim(t, base).MeanEvents(5000)
 
 	joinedCfg := base
 	joinedCfg.StartMs = from - MaxSessionMs
@@ -763,8 +811,7 @@ func okResult() Result {
 	}
 }
 
-// Sustained checks, in order, throughput, end lag, invites and p99, and
-// says which broke.
+// Guards Sustained's checks in order (throughput, end lag, invites, p99 vs SLO) and their messages.
 func TestSustained(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -798,8 +845,7 @@ func TestSustained(t *testing.T) {
 	}
 }
 
-// percentiles reads a histogram of known microseconds back in ms, and
-// recordMicros clamps into the histogram's range.
+// Guards percentiles() of known microseconds read back in ms, and recordMicros' clamping.
 func TestPercentiles(t *testing.T) {
 	if p := percentiles(newHistogram()); p != (Percentiles{}) {
 		t.Errorf("empty histogram: %+v", p)
@@ -876,6 +922,7 @@ func fullResult() *Result {
 		Invites:    950, TimerInvites: 40, Unmatched: 10,
 		CPUMicrosPerEvent: 21.5, RSSBytes: 96 << 20, RSSMaxBytes: 100 << 20, BytesPerSession: 412,
 		CacheEntries: 5000, CacheMaxBytes: 64 << 20, CacheEvictions: 3, StateLost: 2, DLQ: 1,
+		CacheHorizonSeconds: 2400, SessionTimeoutSeconds: 1800,
 		Sessions: 130,
 		InvitesByPersona: map[string]PersonaInvites{
 			"browser": {Sessions: 60, Invited: 3}, "abandoner": {Sessions: 40, Invited: 31},
@@ -885,8 +932,7 @@ func fullResult() *Result {
 	}
 }
 
-// WriteText prints each figure on its line, skips what was not measured,
-// and prints a zero Result without panicking.
+// Guards WriteText's lines for a full, passthrough, horizon and zero Result.
 func TestWriteText(t *testing.T) {
 	lines := textLines(t, fullResult())
 	want := []string{
@@ -900,24 +946,65 @@ func TestWriteText(t *testing.T) {
 		"processor CPU 21.50 µs/event",
 		"processor RSS 96.0 MiB at the end, 100.0 MiB at most",
 		"sessions cached 5000, 412 B of RSS each; cache 64.0 MiB, 3 evicted, 2 lost early",
+		"cache horizon 40m0s, covers the session timeout of 30m0s",
 		"invited browser 3/60 (5.0%), hesitator 12/30 (40.0%), abandoner 31/40 (77.5%)",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("WriteText:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 
-	// Passthrough: no invites to speak of.
-	r := fullResult()
-	r.Mode = "passthrough"
-	r.Rate = 0
-	for _, l := range textLines(t, r) {
-		for _, p := range []string{"latency", "timer invites", "invites", "invited"} {
-			if strings.HasPrefix(l, p+" ") {
-				t.Errorf("passthrough: line %q", l)
+	// Passthrough: no invites to speak of; the copies' latency if it was
+	// timed.
+	for _, timed := range []bool{false, true} {
+		r := fullResult()
+		r.Mode = "passthrough"
+		r.Rate = 0
+		if !timed {
+			r.Latency = Percentiles{}
+		}
+		latency := ""
+		for _, l := range textLines(t, r) {
+			for _, p := range []string{"timer invites", "invites", "invited"} {
+				if strings.HasPrefix(l, p+" ") {
+					t.Errorf("passthrough: line %q", l)
+				}
+			}
+			if strings.HasPrefix(l, "latency ") {
+				latency = l
+			}
+			if strings.HasPrefix(l, "asked") && l != "asked as fast as possible for 30s after 5s of warm-up" {
+				t.Errorf("passthrough at rate 0: %q", l)
 			}
 		}
-		if strings.HasPrefix(l, "asked") && l != "asked as fast as possible for 30s after 5s of warm-up" {
-			t.Errorf("passthrough at rate 0: %q", l)
+		want := ""
+		if timed {
+			want = "latency p50 3.20ms p90 8.10ms p99 24ms p99.9 61ms max 1.40s (900) (event to its copy)"
+		}
+		if latency != want {
+			t.Errorf("passthrough, latency timed %v: latency line %q, want %q", timed, latency, want)
+		}
+	}
+
+	// The horizon's verdict; no line without a horizon.
+	for _, c := range []struct {
+		horizon, timeout float64
+		want             string // "": no line
+	}{
+		{1800, 1800, "cache horizon 30m0s, covers the session timeout of 30m0s"},
+		{1200, 1800, "cache horizon 20m0s, does NOT cover the session timeout of 30m0s"},
+		{90, 0, "cache horizon 1m30s"}, // a processor that does not report its timeout
+		{0, 1800, ""},
+	} {
+		r := fullResult()
+		r.CacheHorizonSeconds, r.SessionTimeoutSeconds = c.horizon, c.timeout
+		got := ""
+		for _, l := range textLines(t, r) {
+			if strings.HasPrefix(l, "cache horizon") {
+				got = l
+			}
+		}
+		if got != c.want {
+			t.Errorf("horizon %v, timeout %v: %q, want %q", c.horizon, c.timeout, got, c.want)
 		}
 	}
 
@@ -936,8 +1023,7 @@ func TestWriteText(t *testing.T) {
 	}
 }
 
-// WriteJSON keeps the snake_case names CI and dashboards read, and the
-// Result round-trips through them.
+// Guards WriteJSON's snake_case contract (offered_eps, latency_ms.p99, invites_by_persona, ...) and round-trip.
 func TestWriteJSON(t *testing.T) {
 	r := fullResult()
 	var buf bytes.Buffer
@@ -953,6 +1039,7 @@ func TestWriteJSON(t *testing.T) {
 		"rss_bytes": float64(96 << 20), "bytes_per_session": 412.0, "sent": 60000.0, "processed": 59700.0,
 		"lag_end": 12.0, "drain_s": 1.5, "warmup_s": 5.0, "duration_s": 30.0, "invites": 950.0,
 		"timer_invites": 40.0, "unmatched_invites": 10.0, "sessions": 130.0, "seed": 7.0,
+		"cache_horizon_s": 2400.0, "session_timeout_s": 1800.0,
 	} {
 		if got, ok := m[key]; !ok || got != want {
 			t.Errorf("%q = %v (present %v), want %v", key, got, ok, want)
@@ -1008,5 +1095,16 @@ func TestWriteJSON(t *testing.T) {
 	buf.Reset()
 	if err := (&Result{}).WriteJSON(&buf); err != nil || !json.Valid(buf.Bytes()) {
 		t.Errorf("zero Result: %v: %s", err, buf.Bytes())
+	}
+}
+
+// Guards that a run that did not drain (DrainSeconds -1) says so in the text summary, as the HTML report does.
+func TestWriteTextDidNotDrain(t *testing.T) {
+	r := fullResult()
+	r.DrainSeconds = -1
+	for _, l := range textLines(t, r) {
+		if strings.HasPrefix(l, "achieved ") && (strings.Contains(l, "-1.0s") || !strings.Contains(l, "did not drain")) {
+			t.Errorf("a run that did not drain: %q", l)
+		}
 	}
 }

@@ -75,8 +75,8 @@ type Result struct {
 	// state while still in progress.
 	CacheHorizonSeconds   float64 `json:"cache_horizon_s"`
 	SessionTimeoutSeconds float64 `json:"session_timeout_s"`
-	StateLost         int64   `json:"state_lost"`
-	DLQ               int64   `json:"dlq"`
+	StateLost             int64   `json:"state_lost"`
+	DLQ                   int64   `json:"dlq"`
 
 	// Sessions is how many sessions the run started; InvitesByPersona
 	// how many of each persona were invited at least once.
@@ -131,8 +131,8 @@ type Step struct {
 }
 
 // Sustained reports whether r kept up with its rate within the p99 SLO:
-// it processed at least 95% of what was offered, ended the window less
-// than a second of events behind, and its invites' p99 was within slo. It
+// it processed at least 95% of what was offered, ended the window at most
+// a second of events behind, and its invites' p99 was within slo. It
 // says why not.
 func (r *Result) Sustained(slo time.Duration) (bool, string) {
 	sloMs := float64(slo) / float64(time.Millisecond)
@@ -212,7 +212,14 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "mode\t%s (%s, %d partitions)\n", r.Mode, r.Brokers, r.Partitions)
 	fmt.Fprintf(tw, "asked\t%s for %.0fs after %.0fs of warm-up\n", rate, r.DurationSeconds, r.WarmupSeconds)
 	fmt.Fprintf(tw, "offered\t%s (%d events)\n", eps(r.OfferedEPS), r.Sent)
-	fmt.Fprintf(tw, "achieved\t%s (%d events; lag at the end %d, drained in %.1fs)\n", eps(r.AchievedEPS), r.Processed, r.LagEnd, r.DrainSeconds)
+	drained := fmt.Sprintf("drained in %.1fs", r.DrainSeconds)
+	if r.DrainSeconds < 0 {
+		drained = "did not drain in time"
+	}
+	fmt.Fprintf(tw, "achieved\t%s (%d events; lag at the end %d, %s)\n", eps(r.AchievedEPS), r.Processed, r.LagEnd, drained)
+	if r.Mode == "passthrough" && r.Latency.Count > 0 {
+		fmt.Fprintf(tw, "latency\t%s (event to its copy)\n", r.Latency.String())
+	}
 	if r.Mode != "passthrough" {
 		fmt.Fprintf(tw, "latency\t%s\n", r.Latency.String())
 		fmt.Fprintf(tw, "timer invites\t%d, delay past the deadline %s\n", r.TimerInvites, r.TimerDelay.String())
@@ -229,11 +236,15 @@ func (r *Result) WriteText(w io.Writer) error {
 			r.CacheEntries, r.BytesPerSession, mib(r.CacheMaxBytes), r.CacheEvictions, r.StateLost)
 	}
 	if r.CacheHorizonSeconds > 0 {
-		verdict := "covers"
-		if r.CacheHorizonSeconds < r.SessionTimeoutSeconds {
-			verdict = "does NOT cover"
+		verdict := ""
+		switch {
+		case r.SessionTimeoutSeconds == 0: // a processor that does not say
+		case r.CacheHorizonSeconds < r.SessionTimeoutSeconds:
+			verdict = ", does NOT cover the session timeout of " + seconds(r.SessionTimeoutSeconds)
+		default:
+			verdict = ", covers the session timeout of " + seconds(r.SessionTimeoutSeconds)
 		}
-		fmt.Fprintf(tw, "cache horizon\t%s, %s the session timeout of %s\n", seconds(r.CacheHorizonSeconds), verdict, seconds(r.SessionTimeoutSeconds))
+		fmt.Fprintf(tw, "cache horizon\t%s%s\n", seconds(r.CacheHorizonSeconds), verdict)
 	}
 	if r.Mode != "passthrough" && r.Sessions > 0 {
 		var rows []string

@@ -28,19 +28,20 @@ type procStats struct {
 	ok         bool    // every replica answered
 }
 
-// scrapedMetrics are the families procStats sums, and where each goes;
-// lowest and highest name the few that are not sums.
+// scrapedMetrics are the families procStats reads, and where each goes:
+// sums over label sets and replicas, but for the horizon (the shortest)
+// and the session timeout (the longest).
 var scrapedMetrics = map[string]func(*procStats) *float64{
 	"linger_cache_horizon_seconds":   func(s *procStats) *float64 { return &s.horizon },
 	"linger_session_timeout_seconds": func(s *procStats) *float64 { return &s.timeout },
-	"process_cpu_seconds_total":     func(s *procStats) *float64 { return &s.cpuSeconds },
-	"process_resident_memory_bytes": func(s *procStats) *float64 { return &s.rssBytes },
-	"linger_cache_entries":          func(s *procStats) *float64 { return &s.entries },
-	"linger_cache_evictions_total":  func(s *procStats) *float64 { return &s.evictions },
-	"linger_cache_max_bytes":        func(s *procStats) *float64 { return &s.maxBytes },
-	"linger_state_lost_total":       func(s *procStats) *float64 { return &s.lost },
-	"linger_dlq_total":              func(s *procStats) *float64 { return &s.dlq },
-	"linger_partition_lag":          func(s *procStats) *float64 { return &s.lag },
+	"process_cpu_seconds_total":      func(s *procStats) *float64 { return &s.cpuSeconds },
+	"process_resident_memory_bytes":  func(s *procStats) *float64 { return &s.rssBytes },
+	"linger_cache_entries":           func(s *procStats) *float64 { return &s.entries },
+	"linger_cache_evictions_total":   func(s *procStats) *float64 { return &s.evictions },
+	"linger_cache_max_bytes":         func(s *procStats) *float64 { return &s.maxBytes },
+	"linger_state_lost_total":        func(s *procStats) *float64 { return &s.lost },
+	"linger_dlq_total":               func(s *procStats) *float64 { return &s.dlq },
+	"linger_partition_lag":           func(s *procStats) *float64 { return &s.lag },
 }
 
 // scrape reads every URL (a replica's /metrics) and sums the families of
@@ -106,7 +107,9 @@ func parseMetrics(r io.Reader, s *procStats) error {
 		}
 		switch f := field(s); name {
 		case "linger_cache_horizon_seconds":
-			if *f == 0 || v < *f {
+			// 0 is a replica that has not measured yet (its first
+			// estimate comes a few seconds in), not a horizon of 0.
+			if v > 0 && (*f == 0 || v < *f) {
 				*f = v
 			}
 		case "linger_session_timeout_seconds":

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -112,6 +113,15 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.embedded {
+		// This process holds the embedded broker, which keeps a minute of
+		// records in memory and allocates as it serves them: at the
+		// default GOGC its collector runs twice a second and takes one of
+		// the two cores for tens of ms each time, delaying every client.
+		// Collecting less often costs memory, which the machine has; the
+		// processor, a child process, keeps its own setting.
+		debug.SetGCPercent(400)
+	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
