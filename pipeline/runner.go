@@ -52,6 +52,12 @@ type Runner struct {
 	failed atomic.Pointer[error]
 	// reload holds a scoring config waiting to be taken up between cycles.
 	reload atomic.Pointer[scoring.Config]
+
+	// revoked is set by the revoke callback of a transactional session,
+	// and pollCancel ends the poll in flight, so that the loop ends the
+	// session's transaction state before the next rebalance: see loop.
+	revoked    atomic.Bool
+	pollCancel atomic.Pointer[context.CancelFunc]
 }
 
 // worker owns one partition's Processor and runs its jobs on its own
@@ -412,6 +418,8 @@ func (r *Runner) poll(ctx context.Context) kgo.Fetches {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Tick)
 	defer cancel()
 	if r.sess != nil {
+		r.pollCancel.Store(&cancel)
+		defer r.pollCancel.Store(nil)
 		return r.sess.PollRecords(ctx, r.cfg.MaxPollRecords)
 	}
 	return r.cl.PollRecords(ctx, r.cfg.MaxPollRecords)
@@ -436,6 +444,20 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 				r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		if r.revoked.Swap(false) && fetches.NumRecords() == 0 {
+			// franz-go's transactional session calls our revoke callback
+			// once, then ignores revokes until its next End: an idle
+			// replica would keep the workers (and fire the timers) of
+			// partitions it gave up in a second rebalance. End resets
+			// it; no transaction is open, so it only rewinds to the
+			// committed offsets, which an idle replica has reached. (A
+			// poll with records publishes a transaction, which ends it.)
+			// The callback cancelled the poll, so this runs before the
+			// next rebalance's callbacks: the poll's return blocks them.
+			if _, err := r.sess.End(pctx, kgo.TryAbort); err != nil {
+				return fmt.Errorf("end the transaction session after a revoke: %w", err)
+			}
+		}
 		if err := r.cycle(pctx, fetches); err != nil {
 			return err
 		}
@@ -716,9 +738,15 @@ func (r *Runner) dlqRecord(partition int32, rj Rejected) *kgo.Record {
 func (r *Runner) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	var added []int32
 	for _, p := range assigned[r.cfg.EventsTopic] {
-		if r.workers[p] == nil {
-			added = append(added, p)
+		if r.workers[p] != nil {
+			// The client reports only partitions new to this replica: a
+			// worker still here was revoked without our being told (see
+			// loop), and another replica may have changed its sessions
+			// since. Start again from the changelog.
+			r.log.Warn("assigned a partition this replica still held; restoring it again", "partition", p)
+			r.drop([]int32{p})
 		}
+		added = append(added, p)
 	}
 	r.m.Rebalances.WithLabelValues("assigned").Inc()
 	if len(added) > 0 {
@@ -890,6 +918,12 @@ func (r *Runner) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 		}
 	}
 	r.m.Rebalances.WithLabelValues("revoked").Inc()
+	if r.sess != nil && len(revoked[r.cfg.EventsTopic]) > 0 {
+		r.revoked.Store(true)
+		if cancel := r.pollCancel.Load(); cancel != nil {
+			(*cancel)()
+		}
+	}
 	r.drop(revoked[r.cfg.EventsTopic])
 	if len(revoked[r.cfg.EventsTopic]) > 0 {
 		r.log.Info("partitions lost to a rebalance", "lost", revoked[r.cfg.EventsTopic], "owned", r.owned())

@@ -95,3 +95,45 @@ func TestScaleOutMovesStateAndTimers(t *testing.T) {
 	}
 	t.Logf("%d decisions; hand-over in %v", len(want.ByID), time.Since(left).Round(time.Millisecond))
 }
+
+// TestRevokesWhileIdle: a replica that gives partitions up twice with no
+// traffic in between must drop them both times. franz-go's transactional
+// session calls the revoke callback only once between two transaction
+// ends, so an idle replica once kept workers (and fired timers) for
+// partitions another replica owned.
+func TestRevokesWhileIdle(t *testing.T) {
+	b := startBroker(t, 16)
+	cl := newClient(t, b.Addr())
+	adm := kadm.NewClient(cl)
+	topics := scenarioTopics(t, adm, "idle-revokes", 16)
+	replica := func() *runningRunner { return startRunner(t, b.Addr(), topics) }
+	owned := func(rs ...*runningRunner) (sum float64, each []float64) {
+		for _, r := range rs {
+			v := testutilValue(r.m.Partitions)
+			sum += v
+			each = append(each, v)
+		}
+		return sum, each
+	}
+	a := replica()
+	waitFor(t, "the first replica owning all 16 partitions", 20*time.Second, func() bool {
+		return testutilValue(a.m.Partitions) == 16 && a.Ready()
+	})
+	bb := replica()
+	waitFor(t, "two replicas sharing the 16 partitions", 20*time.Second, func() bool {
+		sum, each := owned(a, bb)
+		return sum == 16 && each[1] > 0 && a.Ready() && bb.Ready()
+	})
+	c := replica()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		sum, each := owned(a, bb, c)
+		if sum == 16 && each[2] > 0 && a.Ready() && bb.Ready() && c.Ready() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions owned per replica %v: sum %v, want 16 (a replica kept workers of partitions it gave up)", each, sum)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
