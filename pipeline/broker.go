@@ -43,8 +43,12 @@ type BrokerConfig struct {
 	CleanInterval time.Duration
 	// Logger receives the broker's warnings. Default: slog.Default().
 	Logger *slog.Logger
-	// Opts are added to the cluster's options (tests: fault injection).
+	// Opts are added to the cluster's options (tests: fault injection,
+	// TLS, SASL users).
 	Opts []kfake.Opt
+	// ClientOpts are added to the options of the client that creates the
+	// topics: the TLS and SASL credentials Opts ask for.
+	ClientOpts []kgo.Opt
 }
 
 // Broker is the embedded Kafka-protocol broker (franz-go's kfake) with every
@@ -112,15 +116,15 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		return nil, fmt.Errorf("embedded broker on %s: %w", cfg.Addr, err)
 	}
 	b := &Broker{c: c}
-	if err := b.createTopics(int32(cfg.Partitions), cfg.Retention, !cfg.NoCompaction); err != nil {
+	if err := b.createTopics(int32(cfg.Partitions), cfg.Retention, !cfg.NoCompaction, cfg.ClientOpts); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func (b *Broker) createTopics(partitions int32, retention time.Duration, compact bool) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+func (b *Broker) createTopics(partitions int32, retention time.Duration, compact bool, opts []kgo.Opt) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addr())}, opts...)...)
 	if err != nil {
 		return err
 	}

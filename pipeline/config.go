@@ -65,8 +65,11 @@ type Config struct {
 	// topic (created if missing) with the same client and guarantee, and
 	// nothing is scored.
 	PassthroughTopic string
-	// ClientOpts are added to the Kafka client's options (TLS, SASL,
-	// test hooks).
+	// Security is the TLS and SASL of every Kafka client the runner
+	// opens. Default: plaintext, no authentication.
+	Security Security
+	// ClientOpts are added to every Kafka client's options, after those
+	// of Security (test hooks).
 	ClientOpts []kgo.Opt
 }
 
@@ -179,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPollRecords < 0 {
 		errs = append(errs, fmt.Errorf("max poll records must be positive, got %d", c.MaxPollRecords))
+	}
+	if err := c.Security.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

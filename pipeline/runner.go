@@ -43,6 +43,11 @@ type Runner struct {
 	sess *kgo.GroupTransactSession // ExactlyOnce only
 	adm  *kadm.Client              // the admin client of waitForTopics
 
+	// opts are the options every client starts with: the seed brokers,
+	// the logger, TLS and SASL. Then come each client's own, then
+	// cfg.ClientOpts.
+	opts []kgo.Opt
+
 	// workers is touched only by the poll loop and the group callbacks,
 	// which BlockRebalanceOnPoll runs one at a time.
 	workers map[int32]*worker
@@ -119,12 +124,17 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
+	sec, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, err
+	}
 	r := &Runner{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		m:       cfg.Metrics,
 		store:   NewStore(cfg.CacheBytes),
 		workers: make(map[int32]*worker),
+		opts:    append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(newKgoLogger(cfg.Logger))}, sec...),
 	}
 	r.m.CacheMaxBytes.Set(float64(r.store.Stats().MaxBytes))
 	r.m.SessionTimeout.Set(cfg.Scoring.LongestSessionTimeout().Seconds())
@@ -253,11 +263,16 @@ func isRetryable(err error) bool {
 	return !errors.As(err, &fe)
 }
 
+// withOpts returns the options of a client: the runner's, the client's
+// own, then cfg.ClientOpts.
+func (r *Runner) withOpts(own ...kgo.Opt) []kgo.Opt {
+	opts := append(slices.Clip(r.opts), own...)
+	return append(opts, r.cfg.ClientOpts...)
+}
+
 func (r *Runner) clientOpts() []kgo.Opt {
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(r.cfg.Brokers...),
 		kgo.ClientID("linger"),
-		kgo.WithLogger(newKgoLogger(r.log)),
 		kgo.ConsumerGroup(r.cfg.Group),
 		kgo.ConsumeTopics(r.cfg.EventsTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -283,7 +298,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 	} else {
 		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
 	}
-	return append(opts, r.cfg.ClientOpts...)
+	return r.withOpts(opts...)
 }
 
 // changelogPartitioner writes state records to the partition number of the
@@ -306,24 +321,31 @@ func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 // waitForTopics retries, with backoff and a log line each time, until the
 // brokers answer and the topics exist, creating the state changelog if it
 // is missing: a broker that is down at start is a wait, not a crash loop.
-// It returns the admin client it used, for restores.
+// Credentials or certificates the brokers reject are not worth a wait: it
+// returns ErrAuthentication or ErrTLS at once. It returns the admin client
+// it used, for restores.
 func (r *Runner) waitForTopics(ctx context.Context) (*kgo.Client, error) {
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(r.cfg.Brokers...), kgo.WithLogger(newKgoLogger(r.log)),
+	watch := new(saslWatch)
+	cl, err := kgo.NewClient(r.withOpts(
 		// The client answers metadata requests from a cache younger than
 		// this: keep it short, so topics created meanwhile show soon.
-		kgo.MetadataMinAge(250 * time.Millisecond),
-	}, r.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.WithHooks(watch),
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	adm := kadm.NewClient(cl)
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		watch.cut.Store(0)
 		err := r.checkTopics(ctx, adm)
 		if err == nil {
 			return cl, nil
+		}
+		if serr := r.cfg.Security.explain(err, watch.cut.Load() > 0); serr != nil {
+			cl.Close()
+			return nil, serr
 		}
 		var fatal fatalError
 		if errors.As(err, &fatal) {
@@ -862,18 +884,15 @@ func (r *Runner) restore(ctx context.Context, p *Processor) error {
 		return fmt.Errorf("offsets of %s/%d unavailable", r.cfg.StateTopic, p.partition)
 	}
 	if start.Offset < end.Offset {
-		opts := append([]kgo.Opt{
-			kgo.SeedBrokers(r.cfg.Brokers...),
-			kgo.WithLogger(newKgoLogger(r.log)),
+		cl, err := kgo.NewClient(r.withOpts(
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.StateTopic: {p.partition: kgo.NewOffset().At(start.Offset)}}),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			// Control records (transaction markers) take offsets too: with
 			// them, the restore sees its way to the end offset.
 			kgo.KeepControlRecords(),
-			kgo.FetchMaxBytes(64 << 20),
-			kgo.FetchMaxPartitionBytes(32 << 20),
-		}, r.cfg.ClientOpts...)
-		cl, err := kgo.NewClient(opts...)
+			kgo.FetchMaxBytes(64<<20),
+			kgo.FetchMaxPartitionBytes(32<<20),
+		)...)
 		if err != nil {
 			return err
 		}
