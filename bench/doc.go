@@ -30,6 +30,8 @@
 // its latency counts from then), reads the invites back, and measures
 // latency in HdrHistograms, throughput and lag from the processor group's
 // committed offsets, and CPU and memory from the processors' /metrics.
+// LoadConfig.Security gives each of its connections TLS and SASL (PLAIN,
+// SCRAM-SHA-256 or SCRAM-SHA-512), as kafka-go takes them.
 //
 // Of this project the package imports only schemas, and internal/svgplot
 // for its report: the scoring engine is used by its tests alone, to check

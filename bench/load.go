@@ -66,6 +66,8 @@ type LoadConfig struct {
 	Metrics []string
 	// Progress, if set, gets a line a second while the run goes.
 	Progress io.Writer
+	// Security is the TLS and SASL of every connection to the brokers.
+	Security Security
 	// MaxInFlight bounds events handed to the producer and not yet
 	// acknowledged. At --rate 0 it is the backpressure; at a fixed rate
 	// a run that hits it is over capacity and is reported as such, rather
@@ -112,6 +114,9 @@ func (c *LoadConfig) withDefaults() (LoadConfig, error) {
 	if cc.MaxInFlight == 0 {
 		cc.MaxInFlight = 200_000
 	}
+	if _, err := cc.Security.mechanism(); err != nil {
+		return cc, err
+	}
 	return cc, nil
 }
 
@@ -126,10 +131,12 @@ const nominalRate = 300_000
 
 // load is one run in progress.
 type load struct {
-	cfg    LoadConfig
-	sim    *Simulator
-	client *kafka.Client
-	http   *http.Client
+	cfg       LoadConfig
+	sim       *Simulator
+	client    *kafka.Client
+	transport *kafka.Transport // nil: kafka-go's default
+	dialer    *kafka.Dialer    // the readers'; nil: kafka-go's default
+	http      *http.Client
 
 	start   time.Time // t=0: the first event is due then
 	startNs int64     // start, Unix ns
@@ -165,19 +172,45 @@ type load struct {
 // returns the measurements of the window. The processor must be running
 // (and ready) already: Run does not start it.
 func Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
+	l, err := newLoad(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	return l.run(ctx)
+}
+
+// newLoad checks cfg and makes the run's Kafka clients; close lets go of
+// their connections.
+func newLoad(cfg LoadConfig) (*load, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	l := &load{
 		cfg:    cfg,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
 		http:   &http.Client{Timeout: 5 * time.Second},
 		lat:    newHistogram(),
 		timer:  newHistogram(),
 		second: newHistogram(),
 	}
-	return l.run(ctx)
+	if l.transport, err = cfg.Security.transport(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if l.dialer, err = cfg.Security.dialer(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	l.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	if l.transport != nil {
+		l.client.Transport = l.transport
+	}
+	return l, nil
+}
+
+func (l *load) close() {
+	if l.transport != nil {
+		l.transport.CloseIdleConnections()
+	}
 }
 
 func (l *load) run(ctx context.Context) (*Result, error) {
@@ -269,7 +302,7 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 func (l *load) partitions(ctx context.Context, topic string) ([]int, error) {
 	md, err := l.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("bench: metadata of %s from %v: %w", topic, l.cfg.Brokers, err)
+		return nil, fmt.Errorf("bench: metadata of %s from %v: %w", topic, l.cfg.Brokers, l.cfg.Security.explain(err))
 	}
 	for _, t := range md.Topics {
 		if t.Name != topic {
@@ -333,12 +366,9 @@ func (l *load) committed(ctx context.Context) (int64, error) {
 	return sum, nil
 }
 
-// produce sends events until ctx ends or the sessions are all sent. At a
-// fixed rate an event is due at its simulated time, which follows the wall
-// clock (the history is due at once): it is sent then, and its latency
-// counts from then even if the producer is late. At rate 0 events go as
-// fast as MaxInFlight lets, stamped when sent.
-func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error {
+// writer returns the run's producer: asynchronous, each batch acknowledged
+// to completed.
+func (l *load) writer() *kafka.Writer {
 	w := &kafka.Writer{
 		Addr:     kafka.TCP(l.cfg.Brokers...),
 		Topic:    l.cfg.EventsTopic,
@@ -352,6 +382,19 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 		Async:        true,
 		Completion:   l.completed,
 	}
+	if l.transport != nil {
+		w.Transport = l.transport
+	}
+	return w
+}
+
+// produce sends events until ctx ends or the sessions are all sent. At a
+// fixed rate an event is due at its simulated time, which follows the wall
+// clock (the history is due at once): it is sent then, and its latency
+// counts from then even if the producer is late. At rate 0 events go as
+// fast as MaxInFlight lets, stamped when sent.
+func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error {
+	w := l.writer()
 	defer w.Close()
 	asFast := l.cfg.Rate == 0
 	const maxBatch = 4096
@@ -489,6 +532,7 @@ func (l *load) openReaders(ctx context.Context) ([]*kafka.Reader, error) {
 			// Chat front-ends read committed: invites of an aborted
 			// transaction were never decided.
 			IsolationLevel: kafka.ReadCommitted,
+			Dialer:         l.dialer,
 		})
 		if err := r.SetOffset(ends[i]); err != nil {
 			return nil, fmt.Errorf("bench: reader of %s/%d: %w", l.cfg.OutputTopic, p, err)
