@@ -14,6 +14,7 @@ BENCHPKGS   ?= ./schemas ./scoring ./pipeline ./bench
 COUNT       ?= 10
 
 .PHONY: build test test-race lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
+.PHONY: deploy-check
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/linger
@@ -61,3 +62,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+## deploy-check: the Dockerfile's build line as shell, deploy's Go tests,
+## promtool check/test rules, kubeconform on deploy/kubernetes (see deploy/check.sh).
+deploy-check:
+	bash deploy/check.sh
