@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -122,10 +124,7 @@ func TestCompose(t *testing.T) {
 		s, _ := c.(string)
 		script += s
 	}
-	created := map[string][2]string{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*create\s+(\S+)\s+(\S+)\s+(\S+)\s*$`).FindAllStringSubmatch(script, -1) {
-		created[m[1]] = [2]string{m[2], m[3]}
-	}
+	created := runTopicInit(t, script, obj(init, "environment"))
 	coPartitions := ""
 	for _, tp := range schemaTopics(t) {
 		c, ok := created[tp.name]
@@ -252,4 +251,58 @@ func volumeSources(t *testing.T, service any) []string {
 		out = append(out, src)
 	}
 	return out
+}
+
+// runTopicInit runs topic-init's script with bash as compose would (after
+// its $$ escapes and ${VAR:-default} defaults), kafka-topics.sh replaced by
+// a stub that records its arguments, and returns the partitions and cleanup
+// policy of each topic it creates.
+func runTopicInit(t *testing.T, script string, env map[string]any) map[string][2]string {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash to run topic-init's script")
+	}
+	const tool = "/opt/kafka/bin/kafka-topics.sh"
+	if !strings.Contains(script, tool) {
+		t.Fatalf("topic-init: the script does not run %s", tool)
+	}
+	dir := t.TempDir()
+	log, stub := filepath.Join(dir, "calls"), filepath.Join(dir, "kafka-topics.sh")
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"$@\" >> \"$STUB_LOG\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", strings.ReplaceAll(strings.ReplaceAll(script, "$$", "$"), tool, stub))
+	cmd.Env = append(os.Environ(), "STUB_LOG="+log)
+	interp := regexp.MustCompile(`^\$\{[A-Z_]+:-(.*)\}$`)
+	for k, v := range env {
+		s := fmt.Sprint(v)
+		if m := interp.FindStringSubmatch(s); m != nil {
+			s = m[1]
+		}
+		cmd.Env = append(cmd.Env, k+"="+s)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("topic-init: the script failed: %v\n%s", err, out)
+	}
+	created := map[string][2]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, log))), "\n") {
+		args := strings.Fields(line)
+		flag := func(name string) string {
+			for i := range len(args) - 1 {
+				if args[i] == name {
+					return args[i+1]
+				}
+			}
+			return ""
+		}
+		if flag("--bootstrap-server") != "kafka:9092" {
+			t.Errorf("topic-init: kafka-topics.sh %s: not against kafka:9092", line)
+		}
+		if !slices.Contains(args, "--create") {
+			continue
+		}
+		policy := strings.TrimPrefix(flag("--config"), "cleanup.policy=")
+		created[flag("--topic")] = [2]string{flag("--partitions"), policy}
+	}
+	return created
 }
