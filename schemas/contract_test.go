@@ -239,7 +239,10 @@ var bytesType = reflect.TypeFor[[]byte]()
 // content (AppendEvent leaves out empty optional strings, so nil and empty
 // are one value). It walks the struct by reflection so that a field added
 // to Event is compared without anyone remembering to add it here.
-func eventDiff(a, b *Event) []string {
+func eventDiff(a, b *Event) []string { return structDiff(a, b) }
+
+// structDiff is eventDiff for a pointer to any struct of the contract.
+func structDiff(a, b any) []string {
 	var diff []string
 	var walk func(path string, x, y reflect.Value)
 	walk = func(path string, x, y reflect.Value) {
@@ -427,7 +430,7 @@ func TestAppendDecisionMatchesSchema(t *testing.T) {
 // TestSchemasDescribeEveryProperty holds the schemas to their purpose: they
 // are the documentation collector and front-end authors read.
 func TestSchemasDescribeEveryProperty(t *testing.T) {
-	for _, file := range []string{"event.v1.schema.json", "decision.v1.schema.json"} {
+	for _, file := range []string{"event.v1.schema.json", "decision.v1.schema.json", "capacity.v1.schema.json", "feedback.v1.schema.json"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -474,6 +477,7 @@ func TestSchemaEnumsMatchCodec(t *testing.T) {
 		{"decision.v1.schema.json", []string{"properties", "page", "properties", "kind", "enum"}, PageKinds()},
 		{"decision.v1.schema.json", []string{"properties", "reason", "enum"}, Reasons()},
 		{"decision.v1.schema.json", []string{"properties", "action", "enum"}, actionNames[1:]},
+		{"feedback.v1.schema.json", []string{"allOf", "0", "if", "properties", "type", "enum"}, FeedbackTypes()[1:]},
 	} {
 		b, err := os.ReadFile(c.file)
 		if err != nil {

@@ -53,3 +53,42 @@ func ExampleAppendDecision() {
 	// Output:
 	// {"v":1,"id":"s-7f3a9c21e4/3","session":"s-7f3a9c21e4","action":"invite","reason":"confusion","score":0.7702,"scores":{"abandonment":0.33,"confusion":0.7702},"signals":[{"name":"field_errors","value":3,"weight":0.61,"detail":"email"}],"page":{"url":"/checkout/shipping","kind":"checkout"},"event_ts":1732530150000,"decided_at":1732530150012,"expires_at":1732530210012,"model":"m1-1a2b3c4d","holdout":false,"team":"service"}
 }
+
+func ExampleCapacityDecoder_Decode() {
+	var d schemas.CapacityDecoder // one per reader, reused
+	var c schemas.Capacity
+	key := []byte("shop-eu/sales") // site/team
+	value := []byte(`{"v":1,"type":"capacity","site":"shop-eu","team":"sales","agents":4,"free_slots":3,"avg_handle_s":240,"ts":1732530000000}`)
+	if err := d.Decode(key, value, 1732530600000, &c); err != nil {
+		fmt.Println("to the DLQ, reason", schemas.ProblemOf(err))
+		return
+	}
+	fmt.Printf("%s/%s: %d free of %d agents, %gs a chat, from %d\n", c.Site, c.Team, c.FreeSlots, c.Agents, c.AvgHandleS, c.TS)
+
+	err := d.Decode([]byte("shop-eu/service"), value, 1732530600000, &c)
+	fmt.Println("to the DLQ, reason", schemas.ProblemOf(err))
+	// Output:
+	// shop-eu/sales: 3 free of 4 agents, 240s a chat, from 1732530000000
+	// to the DLQ, reason key_mismatch
+}
+
+func ExampleAppendFeedback() {
+	f := schemas.Feedback{
+		Type:     schemas.FeedbackAccepted,
+		InviteID: []byte("s-7f3a9c21e4/1"),
+		Session:  []byte("s-7f3a9c21e4"),
+		Site:     []byte("shop-eu"),
+		Team:     []byte("sales"),
+		TS:       1732530049000,
+	}
+	b := schemas.AppendFeedback(nil, &f)
+	fmt.Println(string(b))
+
+	var d schemas.FeedbackDecoder
+	var back schemas.Feedback
+	err := d.Decode(f.Session, b, 0, &back)
+	fmt.Println(err, back.Type, string(back.InviteID))
+	// Output:
+	// {"v":1,"type":"invite_accepted","invite_id":"s-7f3a9c21e4/1","session":"s-7f3a9c21e4","site":"shop-eu","team":"sales","ts":1732530049000}
+	// <nil> invite_accepted s-7f3a9c21e4/1
+}

@@ -1,0 +1,194 @@
+package schemas
+
+import (
+	"fmt"
+	"slices"
+)
+
+// FeedbackType is a feedback record's "type": what became of an invite.
+// FeedbackUnknown stands for any type this release does not know: such
+// records are counted and skipped, for forward compatibility.
+type FeedbackType uint8
+
+// Feedback types of contract v1.
+const (
+	FeedbackUnknown FeedbackType = iota
+	// FeedbackShown: the front-end showed the invite to the visitor.
+	FeedbackShown
+	// FeedbackAccepted: the visitor accepted it.
+	FeedbackAccepted
+	// FeedbackDeclined: the visitor dismissed it.
+	FeedbackDeclined
+	// FeedbackExpired: it was not shown, or not answered, before it
+	// expired (expires_at), or the front-end withdrew it.
+	FeedbackExpired
+	// FeedbackChatStarted: an agent and the visitor started chatting on it.
+	FeedbackChatStarted
+	numFeedbackTypes
+)
+
+var feedbackNames = []string{"unknown", "invite_shown", "invite_accepted", "invite_declined", "invite_expired", "chat_started"}
+
+// String returns the wire name of t ("unknown" for FeedbackUnknown).
+func (t FeedbackType) String() string {
+	if t < numFeedbackTypes {
+		return feedbackNames[t]
+	}
+	return "unknown"
+}
+
+// FeedbackTypes lists every feedback type's wire name, FeedbackUnknown's
+// "unknown" first, so metrics can initialise one series per type. The
+// slice is a copy.
+func FeedbackTypes() []string { return slices.Clone(feedbackNames) }
+
+// MaxInviteIDBytes bounds invite_id: a decision id is the session id (at
+// most MaxIDBytes), '/' and a sequence number.
+const MaxInviteIDBytes = 2 * MaxIDBytes
+
+// Feedback is one v1 record of chat-feedback: a chat front-end's report of
+// what became of an invite. It is keyed by session id, on a topic with as
+// many partitions as visitor-events, so the replica that owns a session
+// sees its feedback.
+//
+// Byte-slice fields point into the FeedbackDecoder that filled the record,
+// or into the value it decoded, and are valid until its next Decode.
+type Feedback struct {
+	Type FeedbackType
+	// InviteID is the id of the invite decision the feedback is about.
+	InviteID []byte
+	// Session is the session id, equal to the record key.
+	Session []byte
+	// Visitor, Site and Team are optional copies of the decision's.
+	Visitor []byte
+	Site    []byte
+	Team    []byte
+	// TS is when it happened at the front-end, Unix ms.
+	TS int64
+}
+
+// AppendFeedback appends f as a v1 feedback JSON object. Optional fields
+// that are empty are left out.
+func AppendFeedback(dst []byte, f *Feedback) []byte {
+	w := objWriter{b: dst}
+	w.open()
+	w.int("v", Version)
+	w.strs("type", f.Type.String())
+	w.str("invite_id", f.InviteID)
+	w.str("session", f.Session)
+	if len(f.Visitor) > 0 {
+		w.str("visitor", f.Visitor)
+	}
+	if len(f.Site) > 0 {
+		w.str("site", f.Site)
+	}
+	if len(f.Team) > 0 {
+		w.str("team", f.Team)
+	}
+	w.int("ts", f.TS)
+	w.close()
+	return w.b
+}
+
+// Field slots of the feedback decoder.
+const (
+	fbV = iota
+	fbType
+	fbInviteID
+	fbSession
+	fbVisitor
+	fbSite
+	fbTeam
+	fbTS
+)
+
+func feedbackField(key []byte) int {
+	switch string(key) {
+	case "v":
+		return fbV
+	case "type":
+		return fbType
+	case "invite_id":
+		return fbInviteID
+	case "session":
+		return fbSession
+	case "visitor":
+		return fbVisitor
+	case "site":
+		return fbSite
+	case "team":
+		return fbTeam
+	case "ts":
+		return fbTS
+	}
+	return -1
+}
+
+// FeedbackDecoder decodes v1 feedback records. It keeps its scratch space
+// between calls, so decoding allocates nothing once warm. It is not safe
+// for concurrent use: give each partition worker its own.
+type FeedbackDecoder struct{ r recordDecoder }
+
+// Decode validates value, a chat-feedback record value, against contract v1
+// and fills f. key is the record key, which must equal the session id.
+// nowMs is the processor's clock in Unix ms, for the future-ts check; 0
+// skips it.
+//
+// It returns nil for a valid record, ErrUnknownType (with the envelope
+// fields of f set) for a valid envelope of a type this release does not
+// know, and a *DecodeError (its Problem is the DLQ reason) for anything
+// else. Byte slices in f point into value or into the decoder: they are
+// valid while value is unchanged and until the next call.
+func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) error {
+	*f = Feedback{}
+	if d.r.index == nil {
+		d.r.index = feedbackField
+	}
+	r := &d.r
+	if err := r.scan(value); err != nil {
+		return err
+	}
+	if err := r.version(fbV); err != nil {
+		return err
+	}
+	if r.val(fbSession).kind == jAbsent {
+		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "absent"}
+	}
+	var err error
+	if f.Session, err = strOf(r.val(fbSession), "session", MaxIDBytes); err != nil {
+		return err
+	}
+	if len(f.Session) == 0 {
+		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "empty"}
+	}
+	if string(key) != string(f.Session) {
+		return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: fmt.Sprintf("record key %q differs from session %q", key, f.Session)}
+	}
+	if f.TS, err = r.ts(fbTS, nowMs); err != nil {
+		return err
+	}
+	if r.val(fbType).kind == jAbsent {
+		return missing("type")
+	}
+	typ, err := strOf(r.val(fbType), "type", -1)
+	if err != nil {
+		return err
+	}
+	f.Type = FeedbackType(enumIndex(feedbackNames, typ))
+	for _, o := range [...]struct {
+		slot int
+		name string
+		dst  *[]byte
+	}{{fbVisitor, "visitor", &f.Visitor}, {fbSite, "site", &f.Site}, {fbTeam, "team", &f.Team}} {
+		if *o.dst, err = r.str(o.slot, o.name, MaxIDBytes); err != nil {
+			return err
+		}
+	}
+	if f.Type == FeedbackUnknown {
+		return ErrUnknownType
+	}
+	if f.InviteID, err = r.required(fbInviteID, "invite_id", MaxInviteIDBytes); err != nil {
+		return err
+	}
+	return nil
+}
