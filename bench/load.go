@@ -345,6 +345,10 @@ func (l *load) endOffsets(ctx context.Context, topic string, parts []int) ([]int
 	return out, nil
 }
 
+// offsetsPatience is how long the committed offsets may stay unreadable
+// before a run gives up.
+const offsetsPatience = 30 * time.Second
+
 // committed returns the sum over the events topic's partitions of the
 // processor group's committed offsets less the offsets at the start: the
 // events of this run it has processed and committed.
@@ -694,6 +698,7 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 	// A processor that never catches up is measured anyway, after this
 	// long: its lag then shows why.
 	maxWarm := minWarm + 120
+	var failing time.Time // since when the committed offsets cannot be read
 	// Caught up: behind by less than 50 ms of events, by the processors'
 	// own count; by committed offsets (without metrics), less than 1.5s,
 	// as at-least-once commits once a second.
@@ -735,7 +740,18 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 		}
 		done, err := l.committed(ctx)
 		if err != nil {
-			return nil, err
+			// A broker swamped by the load may not answer within the
+			// second: the sample repeats the last one, and only a broker
+			// silent for offsetsPatience ends the run.
+			if failing.IsZero() {
+				failing = time.Now()
+			}
+			if time.Since(failing) > offsetsPatience {
+				return nil, fmt.Errorf("%w (for %v)", err, offsetsPatience)
+			}
+			done = prev
+		} else {
+			failing = time.Time{}
 		}
 		stats := scrape(ctx, l.http, cfg.Metrics)
 		lag := max(0, l.acked.Load()-done)

@@ -204,6 +204,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	for {
 		start := time.Now()
 		err := r.session(ctx, pctx)
+		if err != nil && ctx.Err() != nil && pctx.Err() != nil {
+			return fmt.Errorf("the shutdown timeout (%v) passed before the last batch was published and committed; it was not, and the partitions' next owner processes it again: %w", r.cfg.ShutdownTimeout, err)
+		}
 		if err == nil || ctx.Err() != nil || !isRetryable(err) {
 			return err
 		}
