@@ -62,9 +62,31 @@ type Config struct {
 	// HoldoutPercent of sessions (by a hash of the session id) form the
 	// control group: decided, marked holdout, not to be shown. Default: 0.
 	HoldoutPercent float64 `yaml:"holdout_percent"`
-	// Teams routes each reason to a chat team.
-	// Default: abandonment → sales, confusion → service.
+	// Teams routes each reason to a chat team when no rule of Routes
+	// matches. Default: abandonment → sales, confusion → service.
 	Teams PerReason[string] `yaml:"teams"`
+	// Routes send a decision to a chat team by reason, page kind and URL:
+	// the first rule that matches wins; a decision no rule matches goes to
+	// its reason's team in Teams. A rule with eligible: true also makes the
+	// pages it matches eligible for invites (for that reason), whatever
+	// their kind. Default: none.
+	Routes []Route `yaml:"routes"`
+	// MaxPageViewsPerMinute: a session with more page views than this
+	// within a minute of event time is not a human (a crawler the collector
+	// did not flag). It is marked for the rest of the session and never
+	// invited (outcome inhuman_rate). Default: 60; 0 turns the check off.
+	MaxPageViewsPerMinute int `yaml:"max_page_views_per_minute"`
+	// FrequencyCap limits invites per visitor across sessions, by event
+	// time. It is enforced when the engine has a VisitorCaps table
+	// (WithVisitorCaps). Default: 1 invite per 24h; invites: 0 turns it off.
+	FrequencyCap FrequencyCap `yaml:"frequency_cap"`
+	// Capacity turns the chat teams' capacity (chat-capacity records) into
+	// invite budgets; see CapacityConfig.
+	Capacity CapacityConfig `yaml:"capacity"`
+	// RateBand measures, per site, the share of eligible sessions that are
+	// invited against a band, and can steer the thresholds to keep it
+	// there; see RateBandConfig.
+	RateBand RateBandConfig `yaml:"rate_band"`
 	// Models holds the bias and weights of each model; a signal left out
 	// keeps its default weight, a weight of 0 turns it off.
 	Models PerReason[ModelConfig] `yaml:"models"`
@@ -77,6 +99,96 @@ type Config struct {
 	base  *Settings
 	sites map[string]*Settings
 }
+
+// Route is one rule of Config.Routes. Every condition that is set must
+// hold for the rule to match.
+type Route struct {
+	// Reason is abandonment or confusion; empty matches both.
+	Reason string `yaml:"reason,omitempty"`
+	// Kinds are page kinds; empty matches any.
+	Kinds []string `yaml:"kinds,omitempty"`
+	// URL is a glob on the page URL as the events send it: '*' matches
+	// any run of bytes ('/' and '?' included), '?' any one byte, anything
+	// else itself; the whole URL must match. Empty matches any.
+	URL string `yaml:"url,omitempty"`
+	// Team is the chat team the decision goes to. Required.
+	Team string `yaml:"team"`
+	// Eligible makes the pages the rule matches eligible for invites even
+	// if their kind is not in eligible_pages.
+	Eligible bool `yaml:"eligible,omitempty"`
+}
+
+// FrequencyCap is at most Invites invites per visitor within any span of
+// Per, across the visitor's sessions.
+type FrequencyCap struct {
+	// Invites allowed per visitor within Per; at most MaxCapInvites.
+	// Default: 1; 0 turns the cap off.
+	Invites int `yaml:"invites"`
+	// Per is the span. Default: 24h.
+	Per time.Duration `yaml:"per"`
+}
+
+// CapacityConfig turns capacity into invite budgets. Per partition, a
+// team's budget is a bucket of tokens: it holds at most
+// free_slots × invites_per_slot ÷ partitions and refills at
+// agents × invites_per_slot ÷ avg_handle_s ÷ partitions tokens a second,
+// from the latest chat-capacity record at or before the decision's event
+// time; an invite spends one (see Budget for the whole rule).
+type CapacityConfig struct {
+	// InvitesPerSlot is how many invites one free slot is worth: more
+	// than 1 when many invites are declined or ignored. Default: 1.
+	InvitesPerSlot float64 `yaml:"invites_per_slot"`
+	// ScarceRaise is how far the threshold rises as a team's budget runs
+	// out, as a share of the distance from the threshold to 1: the score
+	// must reach threshold + scarce_raise × (1 − threshold) × (1 − fill),
+	// fill being the bucket's tokens ÷ its size. Default: 0.5; 0 turns it off.
+	ScarceRaise float64 `yaml:"scarce_raise"`
+	// StaleAfter: a capacity record older than this at the decision's
+	// event time no longer counts, and the static budget applies.
+	// Default: 0, a record counts until a newer one replaces it.
+	StaleAfter time.Duration `yaml:"stale_after"`
+	// StaticPerMinute is a team's budget without capacity data: invites a
+	// minute for the whole site's team, split over the partitions like
+	// capacity. Default: 0, unlimited.
+	StaticPerMinute float64 `yaml:"static_invites_per_minute"`
+	// StaticBurst is the most invites the static budget lets out at once
+	// (the bucket's size). Default: 0, one minute's worth.
+	StaticBurst float64 `yaml:"static_burst"`
+}
+
+// RateBandConfig is the invite-rate band of a site: the share of eligible
+// sessions (sessions that reached a moment where the policy would invite
+// them, whatever their score) that were invited, over a sliding window of
+// event time, holdout included.
+type RateBandConfig struct {
+	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
+	MinPercent float64 `yaml:"min_percent"`
+	MaxPercent float64 `yaml:"max_percent"`
+	// Window is the sliding window the share is measured over.
+	// Default: 1h.
+	Window time.Duration `yaml:"window"`
+	// Controller turns on the controller: every Every of event time, when
+	// at least MinSessions eligible sessions are in the window, it lowers
+	// the thresholds by Step while the share is under the band and raises
+	// them by Step while it is over, within [MinOffset, MaxOffset].
+	// Default: false.
+	Controller bool `yaml:"controller"`
+	// Step is the threshold change of one adjustment. Default: 0.02.
+	Step float64 `yaml:"step"`
+	// Every is the event time between adjustments. Default: 5m.
+	Every time.Duration `yaml:"every"`
+	// MinOffset and MaxOffset bound the controller's threshold offset.
+	// Default: -0.1 and 0.1.
+	MinOffset float64 `yaml:"min_offset"`
+	MaxOffset float64 `yaml:"max_offset"`
+	// MinSessions is the fewest eligible sessions in the window (in one
+	// partition) for the controller to act on the share. Default: 20.
+	MinSessions int `yaml:"min_sessions"`
+}
+
+// MaxCapInvites bounds FrequencyCap.Invites: a visitor's record keeps the
+// times of their latest MaxCapInvites invites.
+const MaxCapInvites = 16
 
 // PerReason holds one value per decision reason.
 type PerReason[T any] struct {
@@ -110,19 +222,27 @@ const (
 // every registered signal's default weight.
 func DefaultConfig() *Config {
 	c := &Config{
-		SessionTimeout:       30 * time.Minute,
-		AllowedLateness:      5 * time.Second,
-		Silence:              30 * time.Second,
-		SilenceMax:           5 * time.Minute,
-		SilencePages:         []string{"cart", "checkout", "pricing"},
-		Window:               time.Minute,
-		BreathingSpace:       15 * time.Second,
-		InviteTTL:            60 * time.Second,
-		Cooldown:             5 * time.Minute,
-		MaxInvitesPerSession: 1,
-		EligiblePages:        []string{"cart", "checkout", "pricing", "product"},
-		Thresholds:           PerReason[float64]{Abandonment: 0.7, Confusion: 0.7},
-		Teams:                PerReason[string]{Abandonment: "sales", Confusion: "service"},
+		SessionTimeout:        30 * time.Minute,
+		AllowedLateness:       5 * time.Second,
+		Silence:               30 * time.Second,
+		SilenceMax:            5 * time.Minute,
+		SilencePages:          []string{"cart", "checkout", "pricing"},
+		Window:                time.Minute,
+		BreathingSpace:        15 * time.Second,
+		InviteTTL:             60 * time.Second,
+		Cooldown:              5 * time.Minute,
+		MaxInvitesPerSession:  1,
+		EligiblePages:         []string{"cart", "checkout", "pricing", "product"},
+		Thresholds:            PerReason[float64]{Abandonment: 0.7, Confusion: 0.7},
+		Teams:                 PerReason[string]{Abandonment: "sales", Confusion: "service"},
+		Routes:                []Route{},
+		MaxPageViewsPerMinute: 60,
+		FrequencyCap:          FrequencyCap{Invites: 1, Per: 24 * time.Hour},
+		Capacity:              CapacityConfig{InvitesPerSlot: 1, ScarceRaise: 0.5},
+		RateBand: RateBandConfig{
+			MinPercent: 3, MaxPercent: 10, Window: time.Hour,
+			Step: 0.02, Every: 5 * time.Minute, MinOffset: -0.1, MaxOffset: 0.1, MinSessions: 20,
+		},
 		Models: PerReason[ModelConfig]{
 			Abandonment: ModelConfig{Bias: defaultAbandonmentBias, Weights: map[string]float64{}},
 			Confusion:   ModelConfig{Bias: defaultConfusionBias, Weights: map[string]float64{}},
@@ -223,6 +343,73 @@ func (c *Config) Validate() error {
 	if !(c.HoldoutPercent >= 0 && c.HoldoutPercent <= 100) {
 		bad("holdout_percent must be between 0 and 100, got %v", c.HoldoutPercent)
 	}
+	for i, r := range c.Routes {
+		at := fmt.Sprintf("routes[%d]", i)
+		if r.Reason != "" && modelIndex(r.Reason) < 0 {
+			bad("%s.reason: %q is not a reason (abandonment, confusion)", at, r.Reason)
+		}
+		for _, k := range r.Kinds {
+			if _, ok := schemas.ParsePageKind(k); !ok {
+				bad("%s.kinds: %q is not a page kind (%s)", at, k, strings.Join(schemas.PageKinds(), ", "))
+			}
+		}
+		if r.Team == "" {
+			bad("%s.team must not be empty", at)
+		} else if strings.Contains(r.Team, "/") || len(r.Team) > schemas.MaxIDBytes {
+			bad("%s.team %q must be at most %d bytes, without '/' (capacity records are keyed site/team)", at, r.Team, schemas.MaxIDBytes)
+		}
+		if len(r.URL) > schemas.MaxURLBytes {
+			bad("%s.url is longer than %d bytes", at, schemas.MaxURLBytes)
+		}
+	}
+	for m := range numModels {
+		if t := *c.Teams.at(m); strings.Contains(t, "/") || len(t) > schemas.MaxIDBytes {
+			bad("teams.%s %q must be at most %d bytes, without '/'", modelNames[m], t, schemas.MaxIDBytes)
+		}
+	}
+	if c.MaxPageViewsPerMinute < 0 {
+		bad("max_page_views_per_minute must not be negative, got %d", c.MaxPageViewsPerMinute)
+	}
+	if fc := c.FrequencyCap; fc.Invites < 0 || fc.Invites > MaxCapInvites {
+		bad("frequency_cap.invites must be between 0 and %d, got %d", MaxCapInvites, fc.Invites)
+	} else if fc.Invites > 0 && fc.Per <= 0 {
+		bad("frequency_cap.per must be positive, got %v", fc.Per)
+	}
+	cc := c.Capacity
+	if !(cc.InvitesPerSlot > 0) || !finite(cc.InvitesPerSlot) {
+		bad("capacity.invites_per_slot must be positive, got %v", cc.InvitesPerSlot)
+	}
+	if !(cc.ScarceRaise >= 0 && cc.ScarceRaise <= 1) {
+		bad("capacity.scarce_raise must be between 0 and 1, got %v", cc.ScarceRaise)
+	}
+	if cc.StaleAfter < 0 {
+		bad("capacity.stale_after must not be negative, got %v", cc.StaleAfter)
+	}
+	if !(cc.StaticPerMinute >= 0) || !finite(cc.StaticPerMinute) {
+		bad("capacity.static_invites_per_minute must not be negative, got %v", cc.StaticPerMinute)
+	}
+	if !(cc.StaticBurst >= 0) || !finite(cc.StaticBurst) {
+		bad("capacity.static_burst must not be negative, got %v", cc.StaticBurst)
+	}
+	rb := c.RateBand
+	if !(rb.MinPercent >= 0 && rb.MinPercent <= rb.MaxPercent && rb.MaxPercent <= 100) {
+		bad("rate_band: want 0 ≤ min_percent ≤ max_percent ≤ 100, got %v and %v", rb.MinPercent, rb.MaxPercent)
+	}
+	if rb.Window < time.Second {
+		bad("rate_band.window must be at least 1s, got %v", rb.Window)
+	}
+	if rb.Every <= 0 {
+		bad("rate_band.every must be positive, got %v", rb.Every)
+	}
+	if !(rb.Step > 0 && rb.Step <= 1) {
+		bad("rate_band.step must be in (0, 1], got %v", rb.Step)
+	}
+	if !(rb.MinOffset >= -1 && rb.MinOffset <= 0 && rb.MaxOffset >= 0 && rb.MaxOffset <= 1) {
+		bad("rate_band: want -1 ≤ min_offset ≤ 0 ≤ max_offset ≤ 1, got %v and %v", rb.MinOffset, rb.MaxOffset)
+	}
+	if rb.MinSessions < 0 {
+		bad("rate_band.min_sessions must not be negative, got %d", rb.MinSessions)
+	}
 	for _, k := range sortedKeys(c.Scales) {
 		if SignalByName(k) == nil {
 			bad("scales: %q is not a signal", k)
@@ -287,6 +474,11 @@ func (c *Config) clone() *Config {
 	n.Models.Confusion.Weights = cloneMap(c.Models.Confusion.Weights)
 	n.Scales = cloneMap(c.Scales)
 	n.Sites = cloneMap(c.Sites)
+	n.Routes = make([]Route, len(c.Routes))
+	for i, r := range c.Routes {
+		r.Kinds = append([]string(nil), r.Kinds...)
+		n.Routes[i] = r
+	}
 	n.base, n.sites = nil, nil
 	return &n
 }
@@ -345,9 +537,26 @@ type Settings struct {
 	// HoldoutBasisPoints of sessions (out of 10000) are held out.
 	HoldoutBasisPoints uint64
 	Team               [numModels][]byte
-	Bias               [numModels]float64
-	Weight             [numModels]Vector
-	Scale              Vector
+	// Routes are Config.Routes compiled; RouteEligible says whether any
+	// of them makes pages eligible.
+	Routes        []route
+	RouteEligible bool
+	// MaxViewsPerMinute is max_page_views_per_minute (0: off).
+	MaxViewsPerMinute uint32
+	// CapInvites within CapPerMs per visitor (CapInvites 0: off).
+	CapInvites int
+	CapPerMs   int64
+	// Capacity, resolved: see CapacityConfig.
+	InvitesPerSlot  float64
+	ScarceRaise     float64
+	StaleAfterMs    int64
+	StaticPerMinute float64
+	StaticBurst     float64
+	// Band is the rate band, resolved: shares in 0..1, times in ms.
+	Band   bandSettings
+	Bias   [numModels]float64
+	Weight [numModels]Vector
+	Scale  Vector
 
 	// Model is a stable name of these settings ("m1-" and a hash of every
 	// value above): a decision says which config made it.
@@ -379,6 +588,34 @@ func (c *Config) settings() *Settings {
 		kind, _ := schemas.ParsePageKind(k)
 		s.SilencePage[kind] = true
 	}
+	for _, r := range c.Routes {
+		cr := route{team: []byte(r.Team), eligible: r.Eligible, url: []byte(r.URL), reasons: 1<<numModels - 1}
+		if r.Reason != "" {
+			cr.reasons = 1 << modelIndex(r.Reason)
+		}
+		for _, k := range r.Kinds {
+			kind, _ := schemas.ParsePageKind(k)
+			cr.kinds |= 1 << kind
+		}
+		s.Routes = append(s.Routes, cr)
+		s.RouteEligible = s.RouteEligible || r.Eligible
+	}
+	s.MaxViewsPerMinute = uint32(c.MaxPageViewsPerMinute)
+	if c.FrequencyCap.Invites > 0 {
+		s.CapInvites, s.CapPerMs = c.FrequencyCap.Invites, c.FrequencyCap.Per.Milliseconds()
+	}
+	cc := c.Capacity
+	s.InvitesPerSlot, s.ScarceRaise, s.StaleAfterMs = cc.InvitesPerSlot, cc.ScarceRaise, cc.StaleAfter.Milliseconds()
+	s.StaticPerMinute, s.StaticBurst = cc.StaticPerMinute, cc.StaticBurst
+	if s.StaticPerMinute > 0 && s.StaticBurst == 0 {
+		s.StaticBurst = s.StaticPerMinute
+	}
+	rb := c.RateBand
+	s.Band = bandSettings{
+		min: rb.MinPercent / 100, max: rb.MaxPercent / 100, windowMs: max(rb.Window.Milliseconds(), 1000),
+		controller: rb.Controller, step: rb.Step, everyMs: max(rb.Every.Milliseconds(), 1),
+		minOffset: rb.MinOffset, maxOffset: rb.MaxOffset, minSessions: uint32(rb.MinSessions),
+	}
 	for m := range numModels {
 		s.Threshold[m] = *c.Thresholds.at(m)
 		s.Team[m] = []byte(*c.Teams.at(m))
@@ -408,6 +645,11 @@ func (s *Settings) hash() uint32 {
 	fmt.Fprintf(h, "%d %d %d %d %d %d %v %v %d %q %v\n", s.SessionTimeoutMs, s.WindowMs, s.BreathingMs,
 		s.InviteTTLMs, s.CooldownMs, s.MaxInvites, s.Eligible, s.Threshold, s.HoldoutBasisPoints, s.Team, s.Bias)
 	fmt.Fprintf(h, "timers %d %d %d %v\n", s.AllowedLatenessMs, s.SilenceMs, s.SilenceMaxMs, s.SilencePage)
+	fmt.Fprintf(h, "loop %d %d %d %v %v %d %v %v %+v\n", s.MaxViewsPerMinute, s.CapInvites, s.CapPerMs, s.InvitesPerSlot,
+		s.ScarceRaise, s.StaleAfterMs, s.StaticPerMinute, s.StaticBurst, s.Band)
+	for _, r := range s.Routes {
+		fmt.Fprintf(h, "route %d %d %q %q %v\n", r.reasons, r.kinds, r.url, r.team, r.eligible)
+	}
 	for _, sig := range registry {
 		fmt.Fprintf(h, "%s %v %v %v\n", sig.Name, s.Weight[Abandonment][sig.index], s.Weight[Confusion][sig.index], s.Scale[sig.index])
 	}

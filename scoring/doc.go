@@ -7,6 +7,17 @@
 // the decisions `linger run` gives on the same events, and what lets a data
 // engineer test a new signal with a table test.
 //
+// The closed loop with the chat team lives here too, as pure logic the
+// pipeline feeds: routing of decisions to teams (Config.Routes), each
+// partition's share of the teams' capacity and the invite-rate band
+// (Budget, persisted by the pipeline with the partition's state), the
+// capacity records by event time (CapacityTable, one per replica, fed from
+// chat-capacity) and the per-visitor frequency cap (VisitorCaps, one per
+// replica, fed from linger-visitors). An Engine is given them with
+// WithBudget, WithCapacity and WithVisitorCaps; what the policy made of
+// each moment is Engine.Outcome, whose suppressed values name the cause
+// (SuppressedReasons: the metrics labels).
+//
 // A new signal is one file, signal_<name>.go: the feature, its doc comment
 // (what it detects, in which units), its default weights and its
 // registration. TestSignalCoverage fails when a registered signal is not

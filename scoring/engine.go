@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/lingerhq/linger/schemas"
@@ -31,10 +32,30 @@ const (
 	SuppressedBreathing // too early in the session
 	SuppressedCap       // the session had its invites
 	SuppressedCooldown  // too soon after the last invite
+	// SuppressedInhuman: more page views a minute than a human makes
+	// (max_page_views_per_minute); checked right after SuppressedBot.
+	SuppressedInhuman
+	// SuppressedFrequencyCap: the visitor had their invites across
+	// sessions (frequency_cap; needs WithVisitorCaps).
+	SuppressedFrequencyCap
+	// SuppressedNoCapacity: the team has no free slot at the decision's
+	// event time, or the partition's share of its budget is spent.
+	SuppressedNoCapacity
+	// SuppressedRateBand: the score reached the configured threshold but
+	// not the one the invite-rate controller raised it to.
+	SuppressedRateBand
+	// SuppressedScarce: the team's budget is scarce and the score did not
+	// reach the threshold raised for it (capacity.scarce_raise).
+	SuppressedScarce
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"none", "invite", "withdraw", "bot", "converted", "page", "breathing_space", "session_cap", "cooldown"}
+// Holdout is not an outcome: a session in the control group is decided
+// like any other (OutcomeInvite, budget admission included) and published
+// with holdout: true, so front-ends do not show it.
+
+var outcomeNames = [numOutcomes]string{"none", "invite", "withdraw", "bot", "converted", "page", "breathing_space", "session_cap", "cooldown",
+	"inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity"}
 
 // String returns the outcome's name, the reason label of suppressed invites.
 func (o Outcome) String() string {
@@ -47,28 +68,88 @@ func (o Outcome) String() string {
 // Suppressed reports whether o is an invite the policy held back.
 func (o Outcome) Suppressed() bool { return o >= SuppressedBot && o < numOutcomes }
 
-// SuppressedReasons lists the names of the suppressed outcomes.
-func SuppressedReasons() []string { return outcomeNames[SuppressedBot:] }
+// SuppressedReasons lists the names of the suppressed outcomes, the
+// reason (cause) label of the suppression counter: bot, converted, page,
+// breathing_space, session_cap, cooldown, inhuman_rate, frequency_cap,
+// no_capacity, rate_band, scarce_capacity. The slice is a copy.
+func SuppressedReasons() []string { return slices.Clone(outcomeNames[SuppressedBot:]) }
 
 // Engine applies events to sessions, scores them and decides, for one
-// worker: it holds scratch space, so it is not safe for concurrent use, and
-// it allocates nothing per event once warm.
+// partition worker: it holds scratch space and the partition's Budget, so
+// it is not safe for concurrent use, and it allocates nothing per event
+// once warm.
+//
+// The closed loop with the chat platform needs three things from the
+// pipeline, given as options: the partition's Budget (WithBudget: its
+// state goes to the changelog), the replica's CapacityTable (WithCapacity:
+// fed from chat-capacity) and the replica's VisitorCaps (WithVisitorCaps:
+// fed from linger-visitors). Without them an engine has a budget of its
+// own over one partition, no capacity data (every team gets the static
+// budget, unlimited by default) and no frequency cap across sessions.
 type Engine struct {
 	cfg *Config
 
-	raw     Vector // last signal values, natural units
-	scaled  Vector
-	scores  [numModels]float64
-	outcome Outcome
-	set     *Settings
-	timer   bool // the moment being decided is a timer's, not an event's
+	raw       Vector // last signal values, natural units
+	scaled    Vector
+	scores    [numModels]float64
+	outcome   Outcome
+	set       *Settings
+	timer     bool    // the moment being decided is a timer's, not an event's
+	team      []byte  // team of the last invite or would-be invite
+	threshold float64 // the score that invite needed
+
+	budget   *Budget
+	caps     *CapacityTable
+	visitors *VisitorCaps
 }
 
+// EngineOption configures an Engine.
+type EngineOption func(*Engine)
+
+// WithBudget gives the engine its partition's budget: capacity split over
+// b's partitions, and the invite-rate band. Default: NewBudget(1).
+func WithBudget(b *Budget) EngineOption { return func(e *Engine) { e.budget = b } }
+
+// WithCapacity gives the engine the replica's capacity table. Default: none,
+// every team gets its site's static budget.
+func WithCapacity(t *CapacityTable) EngineOption { return func(e *Engine) { e.caps = t } }
+
+// WithVisitorCaps gives the engine the replica's visitor table, which
+// enforces frequency_cap and to which the engine records every invite of a
+// visitor. Default: none, no cap across sessions.
+func WithVisitorCaps(v *VisitorCaps) EngineOption { return func(e *Engine) { e.visitors = v } }
+
 // NewEngine returns an engine deciding with cfg.
-func NewEngine(cfg *Config) *Engine { return &Engine{cfg: cfg} }
+func NewEngine(cfg *Config, opts ...EngineOption) *Engine {
+	e := &Engine{cfg: cfg}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.budget == nil {
+		e.budget = NewBudget(1)
+	}
+	return e
+}
 
 // Config returns the engine's config.
 func (e *Engine) Config() *Config { return e.cfg }
+
+// SetConfig makes the engine decide with cfg from the next event on,
+// keeping its budget and tables: a config reload.
+func (e *Engine) SetConfig(cfg *Config) { e.cfg = cfg }
+
+// Budget returns the engine's partition budget.
+func (e *Engine) Budget() *Budget { return e.budget }
+
+// Team returns the team of the last Apply or Fire's invite or would-be
+// invite (a score over its threshold on an eligible page), nil if there was
+// none: the team label of per-team metrics. It is valid until the next call.
+func (e *Engine) Team() []byte { return e.team }
+
+// Threshold returns the score the last invite or would-be invite had to
+// reach: its reason's threshold, moved by the rate-band controller and
+// raised when its team's budget is scarce. 0 when no check got that far.
+func (e *Engine) Threshold() float64 { return e.threshold }
 
 // Apply updates s with ev, scores s as of ev's time and applies the policy.
 // It reports whether a decision was made, and fills d if so (reusing d's
@@ -79,6 +160,7 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 		site = s.Site
 	}
 	set := e.cfg.For(site)
+	e.team, e.threshold = nil, 0
 	Update(s, ev, set)
 	e.score(s, ev.TS, set)
 
@@ -88,7 +170,9 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 		ev.TS < s.InviteAt+set.InviteTTLMs {
 		e.outcome = OutcomeWithdraw
 		s.Flags |= FlagWithdrawn
-		e.fill(s, ev.Session, ev.TS, set, d, schemas.ActionWithdraw, int(s.InviteReason)-1)
+		m := int(s.InviteReason) - 1
+		e.team = set.teamOf(int(s.InviteRoute)-1, m)
+		e.fill(s, ev.Session, ev.TS, set, d, schemas.ActionWithdraw, m, e.team, inHoldout(ev.Session, set.HoldoutBasisPoints))
 		decided = true
 	} else {
 		decided = e.decide(s, ev.Session, ev.TS, set, d)
@@ -104,6 +188,7 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 // the timer happened to run. Fire sets the next deadline.
 func (e *Engine) Fire(s *State, at int64, d *schemas.Decision) (decided, expired bool) {
 	set := e.cfg.For(s.Site)
+	e.team, e.threshold = nil, 0
 	if at >= s.Last+set.SessionTimeoutMs {
 		e.outcome = OutcomeNone
 		return false, true
@@ -146,41 +231,140 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 	}
 }
 
+// decide applies the policy to the scores of s at event time at, in this
+// order: the thresholds (moved by the rate-band controller) pick the
+// reason, whose route gives the team and says whether the page is
+// eligible; then the session's rules (Policy), the visitor's frequency cap,
+// the team's capacity budget, the controller's threshold and the threshold
+// scarcity raises. The first rule that says no is the outcome.
 func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *schemas.Decision) bool {
-	// The winner is the model furthest above its threshold.
-	best, margin := -1, 0.0
+	e.team, e.threshold = nil, 0
+	// The band counts a session as eligible the first time the policy
+	// would invite it, whatever its score.
+	if s.Flags&FlagEligible == 0 && policy(s, at, set, set.eligibleAny(s.Kind, s.URL)) == OutcomeInvite {
+		s.Flags |= FlagEligible
+		e.budget.note(s.Site, at, &set.Band, 1, 0)
+	}
+	offset := 0.0
+	if set.Band.controller {
+		offset = e.budget.offset(s.Site, at, &set.Band)
+	}
+	// The winner is the model furthest above its threshold, among those
+	// whose route makes the page eligible.
+	best, bestRoute, margin := -1, -1, 0.0
+	ineligible := false
 	for m := range numModels {
-		if diff := e.scores[m] - set.Threshold[m]; diff >= 0 && (best < 0 || diff > margin) {
-			best, margin = m, diff
+		base := set.Threshold[m]
+		eff := effThreshold(base, offset)
+		if e.scores[m] < min(base, eff) {
+			continue
+		}
+		r := set.routeFor(m, s.Kind, s.URL)
+		if !set.eligibleFor(r, s.Kind) {
+			ineligible = true
+			continue
+		}
+		if diff := e.scores[m] - eff; best < 0 || diff > margin {
+			best, bestRoute, margin = m, r, diff
 		}
 	}
 	if best < 0 {
 		e.outcome = OutcomeNone
+		if ineligible {
+			e.outcome = policy(s, at, set, false)
+		}
 		return false
 	}
-	if e.outcome = Policy(s, at, set); e.outcome != OutcomeInvite {
+	e.team = set.teamOf(bestRoute, best)
+	if e.outcome = policy(s, at, set, true); e.outcome != OutcomeInvite {
 		return false
+	}
+	if e.visitors != nil && set.CapInvites > 0 && len(s.Visitor) > 0 &&
+		!e.visitors.Allow(s.Visitor, at, set.CapInvites, set.CapPerMs) {
+		e.outcome = SuppressedFrequencyCap
+		return false
+	}
+	eff := effThreshold(set.Threshold[best], offset)
+	e.threshold = eff
+	g := e.budget.check(e.caps, s.Site, e.team, at, set)
+	if g.limited {
+		if g.noSlots || g.tokens < drawUnit(session, s.Seq+1) {
+			e.outcome = SuppressedNoCapacity
+			return false
+		}
+		e.threshold = eff + set.ScarceRaise*(1-eff)*(1-g.fill())
+	}
+	switch score := e.scores[best]; {
+	case score < eff:
+		e.outcome = SuppressedRateBand
+		return false
+	case score < e.threshold:
+		e.outcome = SuppressedScarce
+		return false
+	}
+	holdout := inHoldout(session, set.HoldoutBasisPoints)
+	if g.limited && !holdout {
+		g.spend()
+	}
+	if s.Invites == 0 {
+		e.budget.note(s.Site, at, &set.Band, 0, 1)
+	}
+	if e.visitors != nil && len(s.Visitor) > 0 {
+		e.visitors.Record(s.Visitor, at)
 	}
 	s.Invites++
 	s.InviteAt = at
 	s.InviteReason = uint8(best + 1)
+	s.InviteRoute = uint8(bestRoute + 1)
 	s.Flags &^= FlagWithdrawn
-	e.fill(s, session, at, set, d, schemas.ActionInvite, best)
+	e.fill(s, session, at, set, d, schemas.ActionInvite, best, e.team, holdout)
 	s.InviteSeq = s.Seq
 	return true
 }
 
-// Policy returns OutcomeInvite if the policy lets s be invited at event time
-// at, whatever its scores, or the rule that holds the invite back. Decisions
-// apply it to a score over its threshold; backtests ask it of every moment,
-// to know what another threshold would have done.
+// drawUnit returns a number in (0, 1] that is a hash of the session id and
+// a decision number: the budget's admission draw, the same in every replay.
+func drawUnit(session []byte, n uint32) float64 {
+	h := uint64(14695981039346656037)
+	for _, c := range session {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	for range 4 {
+		h ^= uint64(n & 0xff)
+		h *= 1099511628211
+		n >>= 8
+	}
+	// FNV's low bits mix poorly: finish with a splitmix64 round.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h>>11+1) / (1 << 53)
+}
+
+// Policy returns OutcomeInvite if the session's own rules let s be invited
+// at event time at, whatever its scores, or the rule that holds the invite
+// back: bot, inhuman_rate, converted, page (no eligible page kind, and no
+// route that makes the page eligible for some reason), breathing_space,
+// session_cap, cooldown. Decisions apply it to a score over its threshold,
+// then the rules that need more than the session (frequency cap, capacity,
+// rate band); backtests ask it of every moment, to know what another
+// threshold would have done.
 func Policy(s *State, at int64, set *Settings) Outcome {
+	return policy(s, at, set, set.eligibleAny(s.Kind, s.URL))
+}
+
+func policy(s *State, at int64, set *Settings, eligible bool) Outcome {
 	switch {
 	case s.Flags&FlagBot != 0:
 		return SuppressedBot
+	case s.Flags&FlagInhuman != 0:
+		return SuppressedInhuman
 	case s.Flags&(FlagPurchased|FlagChatOpen) != 0:
 		return SuppressedConverted
-	case !set.Eligible[s.Kind&15]:
+	case !eligible:
 		return SuppressedPage
 	case at-s.Start < set.BreathingMs:
 		return SuppressedBreathing
@@ -192,8 +376,9 @@ func Policy(s *State, at int64, set *Settings) Outcome {
 	return OutcomeInvite
 }
 
-// fill writes a decision of model m, taking the next decision sequence.
-func (e *Engine) fill(s *State, session []byte, at int64, set *Settings, d *schemas.Decision, action schemas.Action, m int) {
+// fill writes a decision of model m for team, taking the next decision
+// sequence.
+func (e *Engine) fill(s *State, session []byte, at int64, set *Settings, d *schemas.Decision, action schemas.Action, m int, team []byte, holdout bool) {
 	s.Seq++
 	d.ID = schemas.AppendDecisionID(d.ID[:0], session, s.Seq)
 	d.Session = append(d.Session[:0], session...)
@@ -216,8 +401,8 @@ func (e *Engine) fill(s *State, session []byte, at int64, set *Settings, d *sche
 	// and a decision that reaches a lagging front-end late is not shown.
 	d.ExpiresAt = at + set.InviteTTLMs
 	d.Model = append(d.Model[:0], set.Model...)
-	d.Holdout = inHoldout(session, set.HoldoutBasisPoints)
-	d.Team = append(d.Team[:0], set.Team[m]...)
+	d.Holdout = holdout
+	d.Team = append(d.Team[:0], team...)
 }
 
 // topSignals puts the largest positive contributions to model m in d,

@@ -27,6 +27,13 @@ const (
 	FlagInFieldFocus
 	// FlagWithdrawn: the last invite was taken back.
 	FlagWithdrawn
+	// FlagInhuman: the session viewed pages faster than a human does
+	// (max_page_views_per_minute); never invited.
+	FlagInhuman
+	// FlagEligible: the session reached a moment where the policy would
+	// invite it, whatever its score, and was counted in its site's
+	// invite-rate band.
+	FlagEligible
 )
 
 // decayUnit is the fixed-point scale of decayed counters: a stored 100 is
@@ -95,6 +102,17 @@ type State struct {
 	InviteSeq    uint32 // Seq of the last invite
 	InviteAt     int64  // event time of the last invite
 	InviteReason uint8
+	// InviteRoute is the index+1 of the route rule that sent the last
+	// invite to its team, 0 for the reason's team: a withdraw names the
+	// same team.
+	InviteRoute uint8
+
+	// Page-view rate, for max_page_views_per_minute: the session's minutes
+	// count from Start; RateMinute is the current one plus 1 (0: no view
+	// counted yet), RateCur the views in it, RatePrev in the one before.
+	RateMinute uint32
+	RateCur    uint32
+	RatePrev   uint32
 
 	// Deadline is the event time at which the session next needs attention
 	// without an event (NextDeadline): a silence check or its expiry. It
@@ -254,6 +272,10 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	w.bytes(s.Session)
 	w.rel(s.Armed, s.Start)
 	w.rel(s.Checked, s.Start)
+	w.u(uint64(s.InviteRoute))
+	w.u(uint64(s.RateMinute))
+	w.u(uint64(s.RateCur))
+	w.u(uint64(s.RatePrev))
 
 	var m [maxMaskBytes]byte
 	n := binary.PutUvarint(m[:], w.mask)
@@ -311,6 +333,10 @@ const (
 	bitSession
 	bitArmed
 	bitChecked
+	bitInviteRoute
+	bitRateMinute
+	bitRateCur
+	bitRatePrev
 	numBitsV1
 )
 
@@ -319,8 +345,8 @@ const (
 var (
 	fields32 = [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
 		bitHiddenCount, bitExitD, bitCartItems, bitFocuses, bitChurn, bitReedits, bitErrorsD, bitRageD, bitDeadD,
-		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq}
-	fields8 = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason}
+		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev}
+	fields8 = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
 )
 
 var errCorrupt = fmt.Errorf("%w: truncated or corrupt", ErrBadState)
@@ -447,6 +473,10 @@ func decodeV1(b []byte, s *State) error {
 	s.Deadline = rel(bitDeadline)
 	s.Armed = rel(bitArmed)
 	s.Checked = rel(bitChecked)
+	s.InviteRoute = uint8(raw[bitInviteRoute])
+	s.RateMinute = uint32(raw[bitRateMinute])
+	s.RateCur = uint32(raw[bitRateCur])
+	s.RatePrev = uint32(raw[bitRatePrev])
 	return nil
 }
 

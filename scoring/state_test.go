@@ -32,7 +32,7 @@ func randomState(r *rand.Rand) State {
 		return b
 	}
 	return State{
-		Flags: Flags(r.Uint32N(1 << 7)), Start: start, Last: edge(), ActiveAt: rel(), Events: u32(),
+		Flags: Flags(r.Uint32N(1 << 9)), Start: start, Last: edge(), ActiveAt: rel(), Events: u32(),
 		PageSince: rel(), Kind: uint8(r.IntN(11)), PageViews: u32(), Distinct: u32(),
 		Pages:     [3]uint16{uint16(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32())},
 		BackForth: u32(), PriceViews: u32(), IdleLongestMs: u32(), IdleCartMs: u32(),
@@ -42,6 +42,7 @@ func randomState(r *rand.Rand) State {
 		Focuses: u32(), Churn: u32(), Reedits: u32(), ErrorsD: u32(), RageD: u32(), DeadD: u32(),
 		MovesD: u32(), TurnsD: u32(), Scrolls: u32(), Seq: u32(), Invites: u32(), InviteSeq: u32(),
 		InviteAt: rel(), InviteReason: uint8(r.IntN(3)), Deadline: rel(),
+		InviteRoute: uint8(r.IntN(256)), RateMinute: u32(), RateCur: u32(), RatePrev: u32(),
 		Visitor: str(40), Site: str(10), URL: str(MaxStateURL), ErrField: str(MaxStateField),
 	}
 }

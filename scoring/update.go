@@ -65,6 +65,9 @@ func Update(s *State, ev *schemas.Event, set *Settings) {
 	case schemas.TypePageView:
 		s.active(ts)
 		s.pageView(ev.Page, ts)
+		if set.MaxViewsPerMinute > 0 {
+			s.countView(ts, set.MaxViewsPerMinute)
+		}
 	case schemas.TypeIdle:
 		ms := clampU32(ev.MS)
 		if ms > s.IdleLongestMs {
@@ -138,6 +141,36 @@ func Update(s *State, ev *schemas.Event, set *Settings) {
 		if ev.ChatAction == schemas.ChatOpen {
 			s.Flags |= FlagChatOpen
 		}
+	}
+}
+
+// rateSpanMs is the span max_page_views_per_minute counts over.
+const rateSpanMs = 60_000
+
+// countView counts a page view at ts in the page-view rate and marks the
+// session inhuman when more than limit views fall within a minute. The
+// rate is a sliding minute estimated from two fixed ones, the session's
+// current minute and the one before it (minutes count from Start), the
+// previous one weighted by how much of it the sliding minute still covers.
+// A late view counts in the current minute.
+func (s *State) countView(ts int64, limit uint32) {
+	minute := uint32(min(max(ts-s.Start, 0)/rateSpanMs, math.MaxUint32-1)) + 1
+	switch {
+	case minute == s.RateMinute+1:
+		s.RateMinute, s.RatePrev, s.RateCur = minute, s.RateCur, 0
+	case minute > s.RateMinute:
+		s.RateMinute, s.RatePrev, s.RateCur = minute, 0, 0
+	}
+	if s.RateCur < math.MaxUint32 {
+		s.RateCur++
+	}
+	if s.Flags&FlagInhuman != 0 {
+		return
+	}
+	into := ts - s.Start - int64(s.RateMinute-1)*rateSpanMs // ms into the current minute
+	covered := 1 - float64(min(max(into, 0), rateSpanMs))/rateSpanMs
+	if float64(s.RateCur)+float64(s.RatePrev)*covered > float64(limit) {
+		s.Flags |= FlagInhuman
 	}
 }
 
@@ -293,7 +326,7 @@ func hash16(b []byte) uint16 {
 func NextDeadline(s *State, set *Settings) int64 {
 	d := s.Last + set.SessionTimeoutMs
 	if set.SilenceMs <= 0 || !set.SilencePage[s.Kind&15] || s.ActiveAt == 0 ||
-		s.Flags&(FlagBot|FlagPurchased|FlagChatOpen) != 0 || s.Invites >= set.MaxInvites {
+		s.Flags&(FlagBot|FlagInhuman|FlagPurchased|FlagChatOpen) != 0 || s.Invites >= set.MaxInvites {
 		return d
 	}
 	ref := max(s.Last, s.Checked)
