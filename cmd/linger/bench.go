@@ -51,6 +51,8 @@ type benchFlags struct {
 	guarantee   string
 	quiet       bool
 	cpuProfile  string
+	sec         securityFlags
+	security    pipeline.Security // from sec, with --brokers
 }
 
 const (
@@ -97,6 +99,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "with --embedded: the processor's --guarantee")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process itself (load generator and embedded broker) to this file; the processor's profiles are at its /debug/pprof/ with LINGER_PPROF=true")
+	f.sec.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -185,6 +188,14 @@ func (f *benchFlags) validate() error {
 	if f.partitions < 1 {
 		errs = append(errs, errors.New("--partitions must be at least 1"))
 	}
+	if f.embedded && f.sec.set() {
+		errs = append(errs, fmt.Errorf("the --tls-* and --sasl-* flags (and %s) are for --brokers: the embedded broker speaks plaintext", envSASLPassword))
+	} else if !f.embedded {
+		var err error
+		if f.security, err = f.sec.security(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -212,6 +223,13 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 	}
 	if !f.quiet {
 		cfg.Progress = stderr
+	}
+	if !f.embedded {
+		tlsCfg, err := f.security.TLSConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Security = bench.Security{TLS: tlsCfg, SASLMechanism: f.security.SASLMechanism, User: f.security.User, Password: string(f.security.Password)}
 	}
 	if f.embedded {
 		proc, err := startEmbedded(ctx, f, passthrough, stderr)

@@ -209,10 +209,10 @@ func hesitatingSessions(n int, t0 int64) (keys, values [][]byte) {
 }
 
 // readInvites consumes chat-invites read committed until it has n decisions.
-func readInvites(t *testing.T, addr string, n int) []*schemas.Decision {
+func readInvites(t *testing.T, addr string, n int, opts ...kgo.Opt) []*schemas.Decision {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(schemas.TopicInvites),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(schemas.TopicInvites),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

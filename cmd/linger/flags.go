@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/lingerhq/linger/pipeline"
 )
 
 // flagSet is a flag.FlagSet whose flags also read LINGER_<FLAG> environment
@@ -163,4 +165,68 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", l.format)
+}
+
+// securityFlags are the TLS and SASL flags of every command that takes
+// --brokers.
+type securityFlags struct {
+	tls          bool
+	caFile       string
+	certFile     string
+	keyFile      string
+	serverName   string
+	mechanism    string
+	user         string
+	passwordFile string
+}
+
+// envSASLPassword holds the SASL password when no file does. There is no
+// --sasl-password flag: a command line is visible to every user of the
+// machine (ps, /proc).
+const envSASLPassword = "LINGER_SASL_PASSWORD"
+
+func (s *securityFlags) register(fs *flagSet) {
+	fs.BoolVar(&s.tls, "tls", false, "connect to the brokers with TLS (implied by any --tls-* flag)")
+	fs.StringVar(&s.caFile, "tls-ca-file", "", "PEM file of the CA certificates that sign the brokers' certificates, trusted besides the system's")
+	fs.StringVar(&s.certFile, "tls-cert-file", "", "PEM file of the client certificate, for brokers that require one (with --tls-key-file)")
+	fs.StringVar(&s.keyFile, "tls-key-file", "", "PEM file of the client certificate's private key")
+	fs.StringVar(&s.serverName, "tls-server-name", "", "the name the brokers' certificates carry, if not the host dialed")
+	fs.StringVar(&s.mechanism, "sasl-mechanism", "", "SASL authentication: plain, scram-sha-256 or scram-sha-512 (plain only with TLS: it sends the password as is)")
+	fs.StringVar(&s.user, "sasl-user", "", "SASL user name")
+	fs.StringVar(&s.passwordFile, "sasl-password-file", "", "file holding the SASL password (one line); or set the password in "+envSASLPassword)
+}
+
+// security returns the flags as a pipeline.Security, with the password
+// read from its file or the environment, checked.
+func (s *securityFlags) security() (pipeline.Security, error) {
+	sec := pipeline.Security{
+		TLS: s.tls, CAFile: s.caFile, CertFile: s.certFile, KeyFile: s.keyFile, ServerName: s.serverName,
+		SASLMechanism: s.mechanism, User: s.user,
+	}
+	env, inEnv := os.LookupEnv(envSASLPassword)
+	switch {
+	case s.passwordFile != "" && inEnv:
+		return sec, fmt.Errorf("both --sasl-password-file and %s are set: use one", envSASLPassword)
+	case s.passwordFile != "":
+		b, err := os.ReadFile(s.passwordFile)
+		if err != nil {
+			return sec, fmt.Errorf("--sasl-password-file: %w", err)
+		}
+		// The file's last line break is not part of the password.
+		pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if pw == "" {
+			return sec, fmt.Errorf("--sasl-password-file %s is empty", s.passwordFile)
+		}
+		sec.Password = pipeline.Secret(pw)
+	case inEnv:
+		sec.Password = pipeline.Secret(env)
+	}
+	return sec, sec.Validate()
+}
+
+// set reports whether any TLS or SASL flag (or the password's variable)
+// is set.
+func (s *securityFlags) set() bool {
+	_, inEnv := os.LookupEnv(envSASLPassword)
+	return *s != securityFlags{} || inEnv
 }

@@ -34,6 +34,8 @@ type runFlags struct {
 	cacheBytes  byteSize
 	config      string
 	logs        logFlags
+	sec         securityFlags
+	security    pipeline.Security // from sec, once parsed
 }
 
 func (f *runFlags) register(fs *flagSet, withKafka bool) {
@@ -48,6 +50,7 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
 		fs.StringVar(&f.instance, "instance-id", "", "this replica's name in its transactional id; give each running replica its own, stable across restarts (e.g. the pod name) (default: host name and a random suffix)")
 		fs.BoolVar(&f.eventTime, "event-time-only", false, "advance idle partitions' watermarks by event time only, never by the wall clock (strictly deterministic runs)")
+		f.sec.register(fs)
 	}
 	f.cacheBytes = pipeline.DefaultCacheBytes
 	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state (fastcache ring); size it as described in the README")
@@ -77,6 +80,9 @@ func runCmd(args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.security, err = f.sec.security(); err != nil {
+		return err
+	}
 	scfg, err := f.scoringConfig()
 	if err != nil {
 		return err
@@ -104,6 +110,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		CacheBytes:       int(f.cacheBytes),
 		Scoring:          scfg,
 		PassthroughTopic: f.passthrough,
+		Security:         f.security,
 		Logger:           log,
 		Metrics:          pipeline.NewMetrics(reg),
 	})
@@ -125,7 +132,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		defer stopWatch()
 		go watchConfig(wctx, log, f.config, scfg, runner.SetScoring, 2*time.Second)
 	}
-	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "group", f.group, "guarantee", f.guarantee,
+	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "kafka", f.security, "group", f.group, "guarantee", f.guarantee,
 		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
 	runErr := runner.Run(ctx)
 
