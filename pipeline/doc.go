@@ -3,8 +3,10 @@
 // are processed in offset order), keeps session state in fastcache, runs the
 // scoring engine, publishes decisions to chat-invites and bad input to the
 // DLQ, commits offsets only after what they caused is acknowledged, and
-// exposes Prometheus metrics and health endpoints. It also holds the
-// embedded Kafka-protocol broker used by the demo and tests.
+// exposes Prometheus metrics and health endpoints. Every Kafka client it
+// opens connects with the TLS and SASL of Config.Security (security.go),
+// whose password never prints. It also holds the embedded Kafka-protocol
+// broker used by the demo and tests.
 //
 // Metrics, all on the Registerer given to NewMetrics:
 //

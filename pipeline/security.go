@@ -305,7 +305,7 @@ func (s *Security) explain(err error, saslCut bool) error {
 		return fmt.Errorf("%w: the brokers do not answer in TLS: drop --tls, or dial their TLS listener: %w", ErrTLS, err)
 	case errors.As(err, &op) && op.Op == "remote error" && s.TLSEnabled():
 		// crypto/tls reports an alert the peer sent this way.
-		return fmt.Errorf("%w: the brokers refused the handshake (a client certificate missing or not trusted?): %w", ErrTLS, err)
+		return fmt.Errorf("%w: the brokers refused the handshake (a client certificate missing or not trusted? see --tls-cert-file): %w", ErrTLS, err)
 	}
 	return nil
 }

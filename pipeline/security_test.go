@@ -342,7 +342,7 @@ func TestRunRejectsBadTLS(t *testing.T) {
 	}{
 		{"unknown CA", mtls.Addr(), Security{CAFile: other.CAFile, CertFile: other.ClientCertFile, KeyFile: other.ClientKeyFile}, "--tls-ca-file"},
 		{"system roots only", mtls.Addr(), Security{TLS: true}, "unknown authority"},
-		{"no client certificate", mtls.Addr(), Security{CAFile: certs.CAFile}, "client certificate"},
+		{"no client certificate", mtls.Addr(), Security{CAFile: certs.CAFile}, "--tls-cert-file"},
 		{"another name", byName.Addr(), Security{CAFile: named.CAFile}, "--tls-server-name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -203,25 +203,31 @@ func (s *securityFlags) security() (pipeline.Security, error) {
 		TLS: s.tls, CAFile: s.caFile, CertFile: s.certFile, KeyFile: s.keyFile, ServerName: s.serverName,
 		SASLMechanism: s.mechanism, User: s.user,
 	}
+	var pwErr error
 	env, inEnv := os.LookupEnv(envSASLPassword)
 	switch {
 	case s.passwordFile != "" && inEnv:
-		return sec, fmt.Errorf("both --sasl-password-file and %s are set: use one", envSASLPassword)
+		pwErr = fmt.Errorf("both --sasl-password-file and %s are set: use one", envSASLPassword)
 	case s.passwordFile != "":
 		b, err := os.ReadFile(s.passwordFile)
 		if err != nil {
-			return sec, fmt.Errorf("--sasl-password-file: %w", err)
+			pwErr = fmt.Errorf("--sasl-password-file: %w", err)
+			break
 		}
 		// The file's last line break is not part of the password.
 		pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		if pw == "" {
-			return sec, fmt.Errorf("--sasl-password-file %s is empty", s.passwordFile)
+			pwErr = fmt.Errorf("--sasl-password-file %s is empty", s.passwordFile)
 		}
 		sec.Password = pipeline.Secret(pw)
 	case inEnv:
 		sec.Password = pipeline.Secret(env)
 	}
-	return sec, sec.Validate()
+	check := sec
+	if pwErr != nil {
+		check.Password = "-" // its problem is said already, not again as missing
+	}
+	return sec, errors.Join(pwErr, check.Validate())
 }
 
 // set reports whether any TLS or SASL flag (or the password's variable)

@@ -196,6 +196,7 @@ func TestSecurityFlagErrors(t *testing.T) {
 		{"no password", nil, []string{"run", "--brokers", "x:1", "--sasl-mechanism", "plain", "--sasl-user", "u"}, 1, "LINGER_SASL_PASSWORD"},
 		{"empty password file", nil, []string{"run", "--brokers", "x:1", "--sasl-mechanism", "plain", "--sasl-user", "u", "--sasl-password-file", empty}, 1, "is empty"},
 		{"missing password file", nil, []string{"run", "--brokers", "x:1", "--sasl-mechanism", "plain", "--sasl-user", "u", "--sasl-password-file", "/no/such/pw"}, 1, "--sasl-password-file: open /no/such/pw"},
+		{"every problem at once", nil, []string{"run", "--brokers", "x:1", "--sasl-mechanism", "plain", "--sasl-password-file", "/no/such/pw", "--tls-cert-file", certs.ClientCertFile}, 1, "open /no/such/pw: no such file or directory\n--sasl-mechanism plain needs --sasl-user\n--tls-cert-file " + certs.ClientCertFile + " without --tls-key-file"},
 		{"password twice", []string{"LINGER_SASL_PASSWORD=" + e2ePassword}, []string{"run", "--brokers", "x:1", "--sasl-mechanism", "plain", "--sasl-user", "u", "--sasl-password-file", pwFile}, 1, "use one"},
 		{"cert without key", nil, []string{"run", "--brokers", "x:1", "--tls-cert-file", certs.ClientCertFile}, 1, "without --tls-key-file"},
 		{"CA file is a key", nil, []string{"run", "--brokers", "x:1", "--tls-ca-file", certs.ClientKeyFile}, 1, "--tls-ca-file " + certs.ClientKeyFile},
