@@ -14,9 +14,9 @@ import (
 
 // HTTPServer serves /metrics, /healthz (liveness: 200 unless the processor
 // has failed) and /readyz (readiness: 200 once the group is joined and every
-// assigned partition is served).
+// assigned partition is served), or, started by Serve, any handler.
 type HTTPServer struct {
-	mux  *http.ServeMux
+	mux  *http.ServeMux // ListenHTTP's, for ServePprof
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{}
@@ -45,9 +45,29 @@ func ListenHTTP(addr string, g prometheus.Gatherer, healthy func() error, ready 
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	h := serve(ln, mux)
+	h.mux = mux
+	return h, nil
+}
+
+// Serve starts serving handler on addr (host:port; port 0 picks a free
+// one), with the same server settings as ListenHTTP: headers must arrive
+// within 5 s and fit in 64 KiB, idle connections close after 2 min. There is
+// no read or write timeout for whole requests: a handler that streams
+// (Server-Sent Events) or reads a body sets its own deadlines with
+// http.ResponseController.
+func Serve(addr string, handler http.Handler) (*HTTPServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	return serve(ln, handler), nil
+}
+
+func serve(ln net.Listener, handler http.Handler) *HTTPServer {
 	h := &HTTPServer{
-		mux:  mux,
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		srv: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+			MaxHeaderBytes: 64 << 10, IdleTimeout: 2 * time.Minute},
 		ln:   ln,
 		done: make(chan struct{}),
 	}
@@ -57,12 +77,13 @@ func ListenHTTP(addr string, g prometheus.Gatherer, healthy func() error, ready 
 		// once the listener is gone; neither needs more than ending.
 		_ = h.srv.Serve(ln)
 	}()
-	return h, nil
+	return h
 }
 
-// ServePprof adds Go's profiles under /debug/pprof/: CPU, heap,
-// goroutines, execution traces. They show what a replica spends its time
-// on; serve them only where the address is not reachable from outside.
+// ServePprof adds Go's profiles under /debug/pprof/ (a server started by
+// ListenHTTP only): CPU, heap, goroutines, execution traces. They show what
+// a replica spends its time on; serve them only where the address is not
+// reachable from outside.
 func (h *HTTPServer) ServePprof() {
 	h.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	h.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/pipeline/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -159,39 +160,19 @@ func produce(t *testing.T, cl *kgo.Client, topic string, recs []rec) {
 }
 
 // collector reads a topic from the start, read committed, in the background.
-type collector struct {
-	mu   sync.Mutex
-	recs []*kgo.Record
-}
+type collector struct{ *kafkatest.Collector }
 
 func collect(t *testing.T, addr, topic string, opts ...kgo.Opt) *collector {
 	t.Helper()
-	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
-	c := &collector{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil || fs.IsClientClosed() {
-				return
-			}
-			c.mu.Lock()
-			c.recs = append(c.recs, fs.Records()...)
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return c
+	c, err := kafkatest.Collect(addr, topic, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &collector{c}
 }
 
-func (c *collector) snapshot() []*kgo.Record {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*kgo.Record(nil), c.recs...)
-}
+func (c *collector) snapshot() []*kgo.Record { return c.Records() }
 
 func (c *collector) waitN(t *testing.T, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()

@@ -15,6 +15,10 @@ type kgoLogger struct {
 	level kgo.LogLevel
 }
 
+// KafkaLogger returns l as a franz-go logger the way the runner's clients
+// log: warn and above, info too when l logs debug.
+func KafkaLogger(l *slog.Logger) kgo.Logger { return newKgoLogger(l) }
+
 func newKgoLogger(l *slog.Logger) kgo.Logger {
 	level := kgo.LogLevelWarn
 	if l.Enabled(context.Background(), slog.LevelDebug) {
