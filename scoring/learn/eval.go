@@ -179,3 +179,30 @@ func Wilson(k, n int) (lo, hi float64) {
 	}
 	return lo, hi
 }
+
+// WilsonDifference returns the difference of two proportions, d = k1/n1 −
+// k2/n2, with its 95% interval by Newcombe's hybrid score method (method 10
+// of Newcombe 1998, "Interval estimation for the difference between
+// independent proportions"): each proportion's Wilson interval [l, u] gives
+// the bounds
+//
+//	lo = d − √((p1 − l1)² + (u2 − p2)²)
+//	hi = d + √((u1 − p1)² + (p2 − l2)²)
+//
+// Unlike the normal approximation d ± 1.96·√(p1(1−p1)/n1 + p2(1−p2)/n2),
+// it stays inside [−1, 1] and does not collapse to a point when a count is
+// 0 or all, which matters for the small groups of a holdout. With n1 or n2
+// 0 nothing is known: d is NaN and the interval [−1, 1]. It panics unless
+// 0 ≤ k ≤ n for both.
+func WilsonDifference(k1, n1, k2, n2 int) (d, lo, hi float64) {
+	l1, u1 := Wilson(k1, n1)
+	l2, u2 := Wilson(k2, n2)
+	if n1 == 0 || n2 == 0 {
+		return math.NaN(), -1, 1
+	}
+	p1, p2 := float64(k1)/float64(n1), float64(k2)/float64(n2)
+	d = p1 - p2
+	lo = d - math.Hypot(p1-l1, u2-p2)
+	hi = d + math.Hypot(u1-p1, p2-l2)
+	return d, math.Max(-1, lo), math.Min(1, hi)
+}

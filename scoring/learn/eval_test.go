@@ -175,6 +175,34 @@ func TestWilson(t *testing.T) {
 	}
 }
 
+// TestWilsonDifference checks the examples of Newcombe (1998), table II,
+// method 10, to the four decimals printed there.
+func TestWilsonDifference(t *testing.T) {
+	cases := []struct {
+		k1, n1, k2, n2 int
+		lo, hi         float64
+	}{
+		{56, 70, 48, 80, 0.0524, 0.3339},
+		{9, 10, 3, 10, 0.1705, 0.8090},
+		{5, 56, 0, 29, -0.0381, 0.1926},
+		{0, 10, 0, 20, -0.1611, 0.2775},
+		{0, 10, 0, 10, -0.2775, 0.2775},
+		{10, 10, 0, 20, 0.6791, 1},
+		{10, 10, 0, 10, 0.6075, 1},
+	}
+	for _, c := range cases {
+		d, lo, hi := WilsonDifference(c.k1, c.n1, c.k2, c.n2)
+		want := float64(c.k1)/float64(c.n1) - float64(c.k2)/float64(c.n2)
+		if !near(d, want, 1e-12) || !near(lo, c.lo, 0.00005) || !near(hi, c.hi, 0.00005) {
+			t.Errorf("WilsonDifference(%d/%d − %d/%d) = %.4f [%.4f, %.4f], want %.4f [%.4f, %.4f]",
+				c.k1, c.n1, c.k2, c.n2, d, lo, hi, want, c.lo, c.hi)
+		}
+	}
+	if d, lo, hi := WilsonDifference(3, 10, 0, 0); !math.IsNaN(d) || lo != -1 || hi != 1 {
+		t.Errorf("with n2 = 0: %v [%v, %v], want NaN [-1, 1]", d, lo, hi)
+	}
+}
+
 func TestKFold(t *testing.T) {
 	const n, k = 103, 5
 	folds := KFold(n, k, 42)
