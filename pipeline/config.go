@@ -24,6 +24,16 @@ type Config struct {
 	// names in schemas/topics.go. The state topic (the changelog) is created
 	// if missing, compacted, with as many partitions as the events topic.
 	EventsTopic, InvitesTopic, DLQTopic, StateTopic string
+	// CapacityTopic (chat-capacity) and VisitorsTopic (linger-visitors)
+	// are broadcast tables every replica reads in full, outside the group:
+	// the chat teams' capacity, and each visitor's recent invites for the
+	// frequency cap. The visitors topic is created if missing, compacted;
+	// without a capacity topic the static budgets apply.
+	CapacityTopic, VisitorsTopic string
+	// TablesLoadTimeout bounds how long a replica waits at start to read
+	// the broadcast tables up to their end before it processes events.
+	// Default: 30s.
+	TablesLoadTimeout time.Duration
 	// Guarantee is ExactlyOnce (default) or AtLeastOnce.
 	Guarantee Guarantee
 	// SessionTimeout is the consumer group's session timeout, and the
@@ -114,6 +124,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.StateTopic == "" {
 		c.StateTopic = schemas.TopicState
+	}
+	if c.CapacityTopic == "" {
+		c.CapacityTopic = schemas.TopicCapacity
+	}
+	if c.VisitorsTopic == "" {
+		c.VisitorsTopic = schemas.TopicVisitors
+	}
+	if c.TablesLoadTimeout == 0 {
+		c.TablesLoadTimeout = 30 * time.Second
 	}
 	if c.Guarantee == "" {
 		c.Guarantee = ExactlyOnce

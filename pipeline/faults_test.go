@@ -9,6 +9,7 @@ import (
 
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/scoring"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -32,10 +33,24 @@ func scenarioTopics(t *testing.T, adm *kadm.Client, name string, partitions int3
 	return func(c *Config) {
 		c.Group = "g-" + name
 		c.EventsTopic, c.InvitesTopic, c.DLQTopic, c.StateTopic = "events-"+name, "invites-"+name, "dlq-"+name, "state-"+name
+		c.CapacityTopic, c.VisitorsTopic = "capacity-"+name, "visitors-"+name
 		c.EventTimeOnly = true
+		c.Scoring = noCapScoring(t)
 		c.SessionTimeout = 6 * time.Second
 		c.CacheBytes = 64 << 20
 	}
+}
+
+// noCapScoring is the default scoring config without the frequency cap
+// across sessions: the one rule whose decisions depend on the order in
+// which partitions run, so runs that must decide alike leave it out.
+func noCapScoring(t *testing.T) *scoring.Config {
+	t.Helper()
+	cfg, err := scoring.ParseConfig([]byte("frequency_cap:\n  invites: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // referenceRun processes recs with one replica, undisturbed, on topics of

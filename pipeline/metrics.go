@@ -3,6 +3,7 @@ package pipeline
 import (
 	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
@@ -58,6 +59,20 @@ type Metrics struct {
 	RestoreTime    prometheus.Histogram
 	RestoreRecord  prometheus.Counter
 	Passthrough    prometheus.Counter
+
+	// The closed loop with the chat team: the broadcast tables, each
+	// site's invite-rate band and each team's budget, summed over this
+	// replica's partitions.
+	TableRecords    *prometheus.CounterVec
+	VisitorsCapped  prometheus.Gauge
+	VisitorsDropped prometheus.Gauge
+	CapacityKeys    prometheus.Gauge
+	BandShare       *prometheus.GaugeVec
+	BandBound       *prometheus.GaugeVec
+	BandOffset      *prometheus.GaugeVec
+	BudgetTokens    *prometheus.GaugeVec
+	BudgetSize      *prometheus.GaugeVec
+	loop            loopStats
 }
 
 // Version is the release, set at build time with
@@ -127,6 +142,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RestoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 		Passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
 		RestoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
+
+		TableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
+		VisitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
+		VisitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
+		CapacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
+		BandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
+		BandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
+		BandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The band controller's threshold offset per site (0 with the controller off), averaged over this replica's partitions."}, []string{"site"}),
+		BudgetTokens:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_tokens", Help: "Invites a chat team may still receive from this replica's partitions (its capacity share), per site and team."}, []string{"site", "team"}),
+		BudgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
+	}
+	m.loop.m = m
+	for _, t := range []string{"capacity", "visitors"} {
+		for _, r := range []string{"ok", "bad", "refused"} {
+			m.TableRecords.WithLabelValues(t, r)
+		}
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
@@ -136,6 +167,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
 		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough, build,
+		m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -254,6 +286,97 @@ func (pm *partitionMetrics) flush(commit bool, timers int) {
 func (pm *partitionMetrics) forget() {
 	pm.m.Lag.DeleteLabelValues(pm.partition)
 	pm.m.WatermarkDelay.DeleteLabelValues(pm.partition)
+	pm.m.loop.forget(pm.partition)
+}
+
+// loopStats sums the partitions' budgets (bands and team buckets) into the
+// replica's gauges. Each worker hands in its budget's figures after a
+// commit that changed it; the sums are over the latest figures of each
+// partition this replica owns.
+type loopStats struct {
+	m     *Metrics
+	mu    sync.Mutex
+	bands map[string]map[string]scoring.BandStatus // site → partition → status
+	teams map[[2]string]map[string]scoring.TeamBudget
+}
+
+// update takes in partition's budget figures.
+func (l *loopStats) update(partition string, b *scoring.Budget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bands == nil {
+		l.bands = map[string]map[string]scoring.BandStatus{}
+		l.teams = map[[2]string]map[string]scoring.TeamBudget{}
+	}
+	b.Bands(func(s scoring.BandStatus) {
+		byPart := l.bands[s.Site]
+		if byPart == nil {
+			byPart = map[string]scoring.BandStatus{}
+			l.bands[s.Site] = byPart
+		}
+		byPart[partition] = s
+		l.setBand(s.Site)
+	})
+	b.Teams(func(t scoring.TeamBudget) {
+		k := [2]string{t.Site, t.Team}
+		byPart := l.teams[k]
+		if byPart == nil {
+			byPart = map[string]scoring.TeamBudget{}
+			l.teams[k] = byPart
+		}
+		byPart[partition] = t
+		l.setTeam(k)
+	})
+}
+
+// forget drops a partition this replica no longer owns from the sums.
+func (l *loopStats) forget(partition string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for site, byPart := range l.bands {
+		if _, ok := byPart[partition]; ok {
+			delete(byPart, partition)
+			l.setBand(site)
+		}
+	}
+	for k, byPart := range l.teams {
+		if _, ok := byPart[partition]; ok {
+			delete(byPart, partition)
+			l.setTeam(k)
+		}
+	}
+}
+
+func (l *loopStats) setBand(site string) {
+	var eligible, invited uint32
+	var offset, lo, hi float64
+	for _, s := range l.bands[site] {
+		eligible += s.Eligible
+		invited += s.Invited
+		offset += s.Offset
+		lo, hi = s.Min, s.Max
+	}
+	share := 0.0
+	if eligible > 0 {
+		share = float64(invited) / float64(eligible)
+	}
+	if n := len(l.bands[site]); n > 0 {
+		offset /= float64(n)
+	}
+	l.m.BandShare.WithLabelValues(site).Set(share)
+	l.m.BandOffset.WithLabelValues(site).Set(offset)
+	l.m.BandBound.WithLabelValues(site, "min").Set(lo)
+	l.m.BandBound.WithLabelValues(site, "max").Set(hi)
+}
+
+func (l *loopStats) setTeam(k [2]string) {
+	var tokens, size float64
+	for _, t := range l.teams[k] {
+		tokens += max(t.Tokens, 0)
+		size += t.Size
+	}
+	l.m.BudgetTokens.WithLabelValues(k[0], k[1]).Set(tokens)
+	l.m.BudgetSize.WithLabelValues(k[0], k[1]).Set(size)
 }
 
 // unregisteredMetrics returns handles on a registry nobody scrapes, for a

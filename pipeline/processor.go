@@ -74,6 +74,17 @@ type Processor struct {
 	buf []byte // state read from the store
 	key []byte
 	out Output
+
+	// budget is the partition's share of the chat teams' capacity and its
+	// invite-rate bands: partition state like its event time, written with
+	// it to the changelog; cBudget is its encoding as of the last Commit,
+	// which an Abort goes back to.
+	budget     *scoring.Budget
+	cBudget    []byte
+	capacity   *scoring.CapacityTable
+	visitors   *scoring.VisitorCaps
+	partitions int
+	capped     []int64 // the event times of out.visitors' invites, for Abort
 }
 
 type slot struct {
@@ -89,10 +100,11 @@ type slot struct {
 // Output is what one batch produced. Its slices are valid until the next
 // Begin of the same Processor.
 type Output struct {
-	arena []byte
-	inv   []span
-	dlq   []Rejected
-	state []stateRecord
+	arena    []byte
+	inv      []span
+	dlq      []Rejected
+	state    []stateRecord
+	visitors []span // visitor id → its invite record, for linger-visitors
 }
 
 type span struct{ k0, k1, v0, v1 int }
@@ -138,8 +150,21 @@ func (o *Output) StateRecord(i int) (key, value []byte) {
 	return key, value
 }
 
+// VisitorRecords returns the number of visitor records of the batch: one
+// per visitor the batch invited, for the linger-visitors topic.
+func (o *Output) VisitorRecords() int { return len(o.visitors) }
+
+// VisitorRecord returns the i-th visitor record: the visitor id and the
+// visitor's recent invites (scoring.VisitorCaps.AppendRecord).
+func (o *Output) VisitorRecord(i int) (key, value []byte) {
+	s := o.visitors[i]
+	return o.arena[s.k0:s.k1:s.k1], o.arena[s.v0:s.v1:s.v1]
+}
+
 // Empty reports whether the batch produced nothing to publish.
-func (o *Output) Empty() bool { return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 }
+func (o *Output) Empty() bool {
+	return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 && len(o.visitors) == 0
+}
 
 // ProcessorConfig is what a Processor needs besides its partition.
 type ProcessorConfig struct {
@@ -159,6 +184,15 @@ type ProcessorConfig struct {
 	// Observe, if set, is called after every scored moment (an event or a
 	// timer), for backtests and training; nil in production.
 	Observe func(*Observation)
+	// Partitions is the events topic's partition count: each partition
+	// spends 1/Partitions of a chat team's capacity. Default: 1.
+	Partitions int
+	// Capacity is the replica's chat-capacity table, shared by its
+	// partitions; nil: no capacity data (the static budgets apply).
+	Capacity *scoring.CapacityTable
+	// Visitors is the replica's per-visitor frequency-cap table, shared by
+	// its partitions; nil: no cap across sessions.
+	Visitors *scoring.VisitorCaps
 }
 
 // Observation is one scored moment of a session, for ProcessorConfig.Observe.
@@ -194,18 +228,22 @@ func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
 		cfg.Store = NewStore(0)
 	}
 	p := &Processor{
-		partition: partition,
-		store:     cfg.Store,
-		engine:    scoring.NewEngine(cfg.Scoring),
-		cfg:       cfg.Scoring,
-		now:       cfg.Now,
-		lateness:  cfg.Scoring.For(nil).AllowedLatenessMs,
-		wallClock: cfg.WallClockAdvance,
-		observe:   cfg.Observe,
-		table:     make(map[uint64]int32),
-		alive:     make(map[uint64]int64),
-		sweepAt:   4096,
+		partition:  partition,
+		store:      cfg.Store,
+		budget:     scoring.NewBudget(max(cfg.Partitions, 1)),
+		capacity:   cfg.Capacity,
+		visitors:   cfg.Visitors,
+		partitions: max(cfg.Partitions, 1),
+		cfg:        cfg.Scoring,
+		now:        cfg.Now,
+		lateness:   cfg.Scoring.For(nil).AllowedLatenessMs,
+		wallClock:  cfg.WallClockAdvance,
+		observe:    cfg.Observe,
+		table:      make(map[uint64]int32),
+		alive:      make(map[uint64]int64),
+		sweepAt:    4096,
 	}
+	p.engine = p.newEngine(cfg.Scoring)
 	binary.BigEndian.PutUint32(p.prefix[:], cfg.Epoch)
 	if cfg.Metrics != nil {
 		p.m = cfg.Metrics.forPartition(partition)
@@ -219,8 +257,21 @@ func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
 // config reload takes effect between events, never within one.
 func (p *Processor) SetConfig(cfg *scoring.Config) {
 	p.cfg = cfg
-	p.engine = scoring.NewEngine(cfg)
+	p.engine.SetConfig(cfg)
 	p.lateness = cfg.For(nil).AllowedLatenessMs
+}
+
+// newEngine returns an engine deciding with cfg over the partition's
+// budget and the replica's shared tables.
+func (p *Processor) newEngine(cfg *scoring.Config) *scoring.Engine {
+	opts := []scoring.EngineOption{scoring.WithBudget(p.budget)}
+	if p.capacity != nil {
+		opts = append(opts, scoring.WithCapacity(p.capacity))
+	}
+	if p.visitors != nil {
+		opts = append(opts, scoring.WithVisitorCaps(p.visitors))
+	}
+	return scoring.NewEngine(cfg, opts...)
 }
 
 // Begin starts a batch.
@@ -231,6 +282,8 @@ func (p *Processor) Begin() {
 	clear(p.out.dlq)
 	p.out.dlq = p.out.dlq[:0]
 	p.out.state = p.out.state[:0]
+	p.out.visitors = p.out.visitors[:0]
+	p.capped = p.capped[:0]
 }
 
 // Process handles one record of the batch. key and value must stay unchanged
@@ -402,6 +455,20 @@ func (p *Processor) emit() {
 		p.m.n.withdrawals[d.Reason]++
 	}
 	p.m.n.latencies = append(p.m.n.latencies, float64(d.DecidedAt-d.EventTS)/1000)
+	if p.visitors != nil && d.Action == schemas.ActionInvite && len(d.Visitor) > 0 {
+		// The engine counted the invite (holdout ones too, so both groups
+		// see the same cap) against the visitor's cap: the visitor's
+		// record goes to linger-visitors with the batch, for the other
+		// replicas and the next owner.
+		k0 := len(p.out.arena)
+		a := append(p.out.arena, d.Visitor...)
+		v0 := len(a)
+		if a, ok := p.visitors.AppendRecord(a, d.Visitor); ok {
+			p.out.visitors = append(p.out.visitors, span{k0, v0, v0, len(a)})
+			p.out.arena = a
+			p.capped = append(p.capped, d.EventTS)
+		}
+	}
 	a := p.out.arena
 	k0 := len(a)
 	a = append(a, d.Session...)
@@ -503,35 +570,46 @@ func (p *Processor) End() *Output {
 		sl.val = span{k0, v0, v0, len(a)}
 		p.out.state = append(p.out.state, stateRecord{span: sl.val})
 	}
-	if p.metaDirty {
+	if p.metaDirty || p.budget.Dirty() {
 		// The partition's own record, under the empty key (no session id
 		// is empty): its newest event time, so a restore resumes the
-		// watermark where it was.
+		// watermark where it was, and its budget.
 		k0 := len(a)
-		a = appendPartitionMeta(a, p.maxTS)
+		a = appendPartitionMeta(a, p.maxTS, p.budget)
 		p.out.state = append(p.out.state, stateRecord{span: span{k0, k0, k0, len(a)}})
+		p.metaDirty = true
 	}
 	p.out.arena = a
 	return &p.out
 }
 
-// partitionMetaVersion versions the partition record's encoding.
-const partitionMetaVersion = 1
+// The partition record's encodings: version 1 holds the newest event time;
+// version 2 the budget after it.
+const (
+	partitionMetaV1 = 1
+	partitionMetaV2 = 2
+)
 
-func appendPartitionMeta(dst []byte, maxTS int64) []byte {
-	dst = append(dst, partitionMetaVersion)
-	return binary.AppendVarint(dst, maxTS)
+func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget) []byte {
+	dst = append(dst, partitionMetaV2)
+	dst = binary.AppendVarint(dst, maxTS)
+	return b.AppendBinary(dst)
 }
 
-func decodePartitionMeta(b []byte) (maxTS int64, err error) {
-	if len(b) < 2 || b[0] != partitionMetaVersion {
-		return 0, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+// decodePartitionMeta reads a partition record; budget is the encoded
+// budget it holds, empty in a version 1 record.
+func decodePartitionMeta(b []byte) (maxTS int64, budget []byte, err error) {
+	if len(b) < 2 || (b[0] != partitionMetaV1 && b[0] != partitionMetaV2) {
+		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
 	}
 	v, n := binary.Varint(b[1:])
 	if n <= 0 {
-		return 0, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
 	}
-	return v, nil
+	if b[0] == partitionMetaV2 {
+		budget = b[1+n:]
+	}
+	return v, budget, nil
 }
 
 // Commit makes the batch durable in memory, once its output is published:
@@ -558,6 +636,15 @@ func (p *Processor) Commit() {
 		if e := p.expiryMinute(&sl.st); e != sl.expiry {
 			p.track(sl.hash, e)
 		}
+	}
+	if p.metaDirty {
+		// The partition record is the batch's last state record; its
+		// budget is what an Abort goes back to.
+		_, v := p.out.StateRecord(len(p.out.state) - 1)
+		_, budget, _ := decodePartitionMeta(v)
+		p.cBudget = append(p.cBudget[:0], budget...)
+		p.m.m.loop.update(p.m.partition, p.budget)
+		p.budget.MarkClean()
 	}
 	p.cMaxTS, p.cWatermark, p.metaDirty = p.maxTS, p.watermark, false
 	if p.watermark > 0 {
@@ -607,6 +694,16 @@ func (p *Processor) Abort() {
 	}
 	p.popped = p.popped[:0]
 	p.maxTS, p.watermark, p.metaDirty = p.cMaxTS, p.cWatermark, false
+	if p.budget.Dirty() {
+		// Empty (nothing committed yet) decodes to an empty budget.
+		_ = scoring.DecodeBudget(p.cBudget, p.budget)
+	}
+	// The batch comes again: its invites must not find themselves in the
+	// visitors' caps.
+	for i, at := range p.capped {
+		visitor, _ := p.out.VisitorRecord(i)
+		p.visitors.Forget(visitor, at)
+	}
 	p.m.flush(false, len(p.timers))
 	p.reset()
 }
@@ -660,11 +757,17 @@ func (p *Processor) sweep() {
 func (p *Processor) Restore(key, value []byte) error {
 	p.restored++
 	if len(key) == 0 {
-		maxTS, err := decodePartitionMeta(value)
+		maxTS, budget, err := decodePartitionMeta(value)
 		if err != nil {
 			return err
 		}
 		p.maxTS = max(p.maxTS, maxTS)
+		if len(budget) > 0 {
+			if err := scoring.DecodeBudget(budget, p.budget); err != nil {
+				return fmt.Errorf("restore the partition's budget: %w", err)
+			}
+			p.cBudget = append(p.cBudget[:0], budget...)
+		}
 		return nil
 	}
 	h := xxhash.Sum64(key)

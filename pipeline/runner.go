@@ -58,6 +58,11 @@ type Runner struct {
 	// reload holds a scoring config waiting to be taken up between cycles.
 	reload atomic.Pointer[scoring.Config]
 
+	// tables are the broadcast tables (chat capacity, visitor caps) every
+	// partition's engine shares; partitions is the events topic's count.
+	tables     *tables
+	partitions int
+
 	// revoked is set by the revoke callback of a transactional session,
 	// and pollCancel ends the poll in flight, so that the loop ends the
 	// session's transaction state before the next rebalance: see loop.
@@ -136,6 +141,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		workers: make(map[int32]*worker),
 		opts:    append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(newKgoLogger(cfg.Logger))}, sec...),
 	}
+	r.tables = newTables(r.m, r.log)
 	r.m.CacheMaxBytes.Set(float64(r.store.Stats().MaxBytes))
 	r.m.SessionTimeout.Set(cfg.Scoring.LongestSessionTimeout().Seconds())
 	return r, nil
@@ -192,6 +198,30 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		stopStats()
 		<-statsDone
 	}()
+
+	if r.cfg.PassthroughTopic == "" {
+		tablesCtx, stopTables := context.WithCancel(context.Background())
+		tablesDone := make(chan struct{})
+		go func() {
+			defer close(tablesDone)
+			if err := r.tables.read(tablesCtx, r.opts, r.cfg.CapacityTopic, r.cfg.VisitorsTopic); err != nil {
+				r.log.Warn("cannot read the broadcast tables (chat capacity, visitor caps): static budgets, no cap across replicas", "err", err)
+			}
+		}()
+		defer func() {
+			stopTables()
+			<-tablesDone
+		}()
+		// Decisions use the chat teams' capacity as of their event time:
+		// read what the topics hold before the first event.
+		select {
+		case <-r.tables.loaded:
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.cfg.TablesLoadTimeout):
+			r.log.Warn("the broadcast tables are not loaded yet; going on, decisions meanwhile may miss capacity records and visitor caps", "waited", r.cfg.TablesLoadTimeout)
+		}
+	}
 
 	// Publishing outlives ctx by the shutdown timeout, so a cycle that is
 	// in flight when the signal comes still completes.
@@ -376,7 +406,7 @@ type fatalError struct{ error }
 func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic}
+	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic, r.cfg.VisitorsTopic}
 	if r.cfg.PassthroughTopic != "" {
 		topics = append(topics, r.cfg.PassthroughTopic)
 	}
@@ -396,6 +426,7 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 		return fmt.Errorf("topics %v do not exist: create them (see the README), or point --brokers at `linger broker`, which creates every topic", missing)
 	}
 	events := len(td[r.cfg.EventsTopic].Partitions)
+	r.partitions = events
 	created := false
 	if !td.Has(r.cfg.StateTopic) {
 		if err := createTopic(ctx, adm, r.cfg.StateTopic, events, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
@@ -403,6 +434,14 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 		}
 		r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
 		created = true
+	}
+	if t := r.cfg.VisitorsTopic; !td.Has(t) && r.cfg.PassthroughTopic == "" {
+		// Compacted, and deleted after the longest cap window would be
+		// better still; compaction alone keeps one record per visitor.
+		if err := createTopic(ctx, adm, t, events, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}); err != nil {
+			return err
+		}
+		r.log.Info("created the visitors topic", "topic", t, "partitions", events)
 	}
 	if t := r.cfg.PassthroughTopic; t != "" && !td.Has(t) {
 		if err := createTopic(ctx, adm, t, events, nil); err != nil {
@@ -661,6 +700,10 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 				k, v := out.StateRecord(i)
 				send(&kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.partition, Key: k, Value: v})
 			}
+			for i := range out.VisitorRecords() {
+				k, v := out.VisitorRecord(i)
+				send(&kgo.Record{Topic: r.cfg.VisitorsTopic, Key: k, Value: v})
+			}
 			states += out.StateRecords()
 		}
 		r.m.StateRecords.Add(float64(states))
@@ -814,6 +857,7 @@ func (r *Runner) newProcessor(partition int32) *Processor {
 	return NewProcessor(partition, ProcessorConfig{
 		Epoch: r.store.nextEpoch(), Store: r.store, Scoring: r.cfg.Scoring, Now: r.cfg.Now,
 		Metrics: r.m, WallClockAdvance: !r.cfg.EventTimeOnly,
+		Partitions: r.partitions, Capacity: r.tables.capacity, Visitors: r.tables.visitors,
 	})
 }
 
@@ -1020,6 +1064,9 @@ func (r *Runner) statsLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			st := r.store.Stats()
+			r.m.VisitorsCapped.Set(float64(r.tables.visitors.Len()))
+			r.m.VisitorsDropped.Set(float64(r.tables.visitors.Dropped()))
+			r.m.CapacityKeys.Set(float64(r.tables.capacity.Stats().Keys))
 			r.m.CacheEntries.Set(float64(st.Entries))
 			r.m.CacheBytes.Set(float64(st.Bytes))
 			r.m.TimerEntries.Set(float64(r.store.Timers()))

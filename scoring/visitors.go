@@ -87,6 +87,25 @@ func (v *VisitorCaps) Record(visitor []byte, at int64) {
 	e.times = addTime(e.times, at)
 }
 
+// Forget takes back an invite of visitor at event time at that Record
+// added: the pipeline calls it when the batch that decided the invite is
+// aborted, since the batch is processed again and would otherwise find its
+// own invite in the cap.
+func (v *VisitorCaps) Forget(visitor []byte, at int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.index[string(visitor)]
+	if e == nil {
+		return
+	}
+	for i, t := range e.times {
+		if t == at {
+			e.times = append(e.times[:i], e.times[i+1:]...)
+			return
+		}
+	}
+}
+
 // entry returns visitor's entry, made the most recently written, creating
 // it (and dropping the least recently written one if full).
 func (v *VisitorCaps) entry(visitor []byte) *visitorEntry {

@@ -24,6 +24,8 @@ type runFlags struct {
 	invites     string
 	dlq         string
 	state       string
+	capacity    string
+	visitors    string
 	guarantee   string
 	sessionTO   time.Duration
 	instance    string
@@ -46,6 +48,8 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to publish decisions to")
 		fs.StringVar(&f.dlq, "dlq-topic", schemas.TopicDLQ, "topic for input that is not a valid event")
 		fs.StringVar(&f.state, "state-topic", schemas.TopicState, "compacted changelog of session state (created if missing, as many partitions as the events topic)")
+		fs.StringVar(&f.capacity, "capacity-topic", schemas.TopicCapacity, "compacted topic of the chat teams' free slots, read in full by every replica (missing: the static budgets of the scoring config apply)")
+		fs.StringVar(&f.visitors, "visitors-topic", schemas.TopicVisitors, "compacted topic of each visitor's recent invites, for the frequency cap across sessions; read in full by every replica (created if missing)")
 		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per batch) or at-least-once")
 		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
 		fs.StringVar(&f.instance, "instance-id", "", "this replica's name in its transactional id; give each running replica its own, stable across restarts (e.g. the pod name) (default: host name and a random suffix)")
@@ -103,6 +107,8 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		InvitesTopic:     f.invites,
 		DLQTopic:         f.dlq,
 		StateTopic:       f.state,
+		CapacityTopic:    f.capacity,
+		VisitorsTopic:    f.visitors,
 		Guarantee:        pipeline.Guarantee(f.guarantee),
 		SessionTimeout:   f.sessionTO,
 		InstanceID:       f.instance,

@@ -139,8 +139,14 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer func() { <-sem }()
 			pr := partResult{sessions: map[string]*Session{}}
 			tr := tracker{sessions: pr.sessions, observe: o.Observe}
+			// Each partition spends its share of the chat teams' budgets,
+			// as a live one does. The frequency cap across sessions is
+			// per partition here: partitions run side by side, in no
+			// order a live run would share, so a table common to them
+			// would make the replay depend on goroutine scheduling.
 			proc := pipeline.NewProcessor(int32(p), pipeline.ProcessorConfig{
 				Epoch: uint32(p + 1), Store: store, Scoring: o.Config, Observe: tr.observe1,
+				Partitions: o.Partitions, Visitors: scoring.NewVisitorCaps(0),
 			})
 			collect := func(out *pipeline.Output) {
 				for i := range out.Decisions() {

@@ -13,6 +13,7 @@ import (
 	"github.com/lingerhq/linger/pipeline/kafkatest"
 	"github.com/lingerhq/linger/pipeline/replay"
 	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -24,7 +25,14 @@ func TestReplayDecidesAsRun(t *testing.T) {
 	const partitions = 6
 	recs := toReplay(bench.GenerateRecords(5, 40000))
 
-	res, err := replay.Run(recs, replay.Options{Partitions: partitions, NoDrain: true})
+	// Without the frequency cap across sessions: live, it is shared by the
+	// replica's partitions in the order they run; a replay keeps one per
+	// partition.
+	cfg, err := scoring.ParseConfig([]byte("frequency_cap:\n  invites: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := replay.Run(recs, replay.Options{Partitions: partitions, NoDrain: true, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +64,7 @@ func TestReplayDecidesAsRun(t *testing.T) {
 	if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pipeline.NewRunner(pipeline.Config{Brokers: []string{b.Addr()}, EventTimeOnly: true, Logger: quiet, CacheBytes: 64 << 20})
+	r, err := pipeline.NewRunner(pipeline.Config{Brokers: []string{b.Addr()}, EventTimeOnly: true, Logger: quiet, CacheBytes: 64 << 20, Scoring: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
