@@ -1,14 +1,12 @@
 package pipeline
 
 import (
-	"runtime"
 	"strconv"
 	"sync"
 
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics holds every metric the pipeline exports. Label values that are
@@ -159,16 +157,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.TableRecords.WithLabelValues(t, r)
 		}
 	}
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
-	build.WithLabelValues(Version, runtime.Version()).Set(1)
+	RegisterProcessMetrics(reg)
 	reg.MustRegister(m.Events, m.DLQ, m.Invites, m.Holdout, m.Withdrawals, m.Suppressed, m.Score, m.Latency,
 		m.Lag, m.Partitions, m.Rebalances, m.InFlight, m.ProduceErrors, m.Ready,
 		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon, m.SessionTimeout,
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
-		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough, build,
-		m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough,
+		m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize)
 	return m
 }
 

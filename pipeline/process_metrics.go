@@ -9,8 +9,8 @@ import (
 
 // RegisterProcessMetrics registers what every linger process exports
 // besides its own metrics: linger_build_info and the Go and process
-// collectors. It is for commands without a Runner (the gateway); NewMetrics
-// registers the same for a Runner.
+// collectors. NewMetrics calls it; a command without a Runner (the
+// gateway) calls it on its own registry.
 func RegisterProcessMetrics(reg prometheus.Registerer) {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
