@@ -44,6 +44,8 @@ type htmlView struct {
 	HistogramSVG     template.HTML
 	ROCSVG           template.HTML
 	ThresholdsSVG    template.HTML
+	// Measured is the outcomes section, when the input held feedback.
+	Measured *measuredView
 }
 
 type htmlRow struct {
@@ -97,6 +99,10 @@ func (r *Report) htmlView(threshold float64) htmlView {
 	v.HistogramSVG = template.HTML(histogramSVG(r.Plots.ScoreHistogram))
 	v.ROCSVG = template.HTML(rocSVG(r.Plots.ROC, r.AUC))
 	v.ThresholdsSVG = template.HTML(thresholdsSVG(r.Plots.Thresholds, threshold))
+	if r.Outcomes != nil {
+		v.Measured = r.Outcomes.measuredView()
+		v.Measured.Intro = strconv.Itoa(r.Outcomes.Feedback) + " feedback records in the input, on the replayed decisions."
+	}
 	return v
 }
 
@@ -104,17 +110,9 @@ func (r *Report) htmlView(threshold float64) htmlView {
 // for more than the terminal.
 const htmlTopSignals = 15
 
-// The page is written to parse as XML too (every element closed, every
-// attribute quoted, no "<" or "&" in the style sheet), which is what lets
-// the test check that it is well formed with encoding/xml.
-var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8"/>
-<meta name="viewport" content="width=device-width, initial-scale=1"/>
-<title>linger replay · {{.Input}}</title>
-<style>
-body { margin: 0; background: #fff; color: #1f2328; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+// pageStyle is the style sheet of the report pages, the replay's and
+// `linger report`'s, with the plots' classes.
+const pageStyle = `body { margin: 0; background: #fff; color: #1f2328; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 main { max-width: 1240px; margin: 0 auto; padding: 20px 24px 40px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 32px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
@@ -137,7 +135,21 @@ figure { margin: 8px 0 24px; max-width: 720px; }
 figure.square { max-width: 420px; }
 ` + svgplot.Style + `svg .hover:hover { fill: rgba(0, 0, 0, 0.06); }
 footer { margin-top: 32px; color: #57606a; font-size: 12px; }
-</style>
+td.name, th.name { text-align: left; }
+ul.note { padding-left: 20px; }
+`
+
+// The page is written to parse as XML too (every element closed, every
+// attribute quoted, no "<" or "&" in the style sheet), which is what lets
+// the test check that it is well formed with encoding/xml.
+var pageTemplate = template.Must(template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>linger replay · {{.Input}}</title>
+<style>
+` + pageStyle + `</style>
 </head>
 <body>
 <main>
@@ -198,11 +210,14 @@ footer { margin-top: 32px; color: #57606a; font-size: 12px; }
 </figure>
 </div>
 
-<footer>95% confidence intervals: Wilson’s for proportions, Hanley and McNeil’s for the AUC, order statistics for lead-time percentiles. Sessions whose outcome is unknown (censored) are left out of every figure. Written by linger replay.</footer>
+{{with .Measured}}<h2 id="measured">Measured outcomes</h2>
+<p class="note">{{.Intro}}</p>
+{{template "measured" .}}
+{{end}}<footer>95% confidence intervals: Wilson’s for proportions, Hanley and McNeil’s for the AUC, order statistics for lead-time percentiles{{if .Measured}}, Newcombe’s hybrid score interval for the uplift{{end}}. Sessions whose outcome is unknown (censored) are left out of every figure. Written by linger replay.</footer>
 </main>
 </body>
 </html>
-`))
+`)).Parse(measuredSection))
 
 // Plot colours are the Okabe–Ito palette, told apart with colour-blindness
 // too, and the lines also differ by dash, so a grey print still reads.

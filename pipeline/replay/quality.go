@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -79,6 +80,10 @@ func (r *Result) Report(input string) *Report {
 	rep.Baselines = baselines(known, r.End, nInvited)
 	rep.Plots = plots(known)
 	rep.Plots.AbandonmentThreshold = r.Config.Thresholds.Abandonment
+	if r.outcomes != nil {
+		rep.Outcomes = r.outcomes.Outcomes()
+		rep.Outcomes.Suppressed = &Suppressed{Sources: []string{SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
+	}
 	return rep
 }
 
@@ -137,6 +142,16 @@ func proportion(k, n int) Estimate {
 	}
 	lo, hi := learn.Wilson(k, n)
 	return Estimate{Value: float64(k) / float64(n), N: n, Lo: lo, Hi: hi}
+}
+
+// difference is k1/n1 − k2/n2 with Newcombe's interval (learn.WilsonDifference);
+// its n is n1 + n2, or 0 when either is 0: there is nothing to compare.
+func difference(k1, n1, k2, n2 int) Estimate {
+	if n1 == 0 || n2 == 0 {
+		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	}
+	d, lo, hi := learn.WilsonDifference(k1, n1, k2, n2)
+	return Estimate{Value: d, N: n1 + n2, Lo: lo, Hi: hi}
 }
 
 // quantile returns the p-quantile of xs with a distribution-free 95%

@@ -11,6 +11,7 @@ package replay
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -60,6 +61,11 @@ type Result struct {
 	// End is the newest event time of the input.
 	End    int64
 	Config *scoring.Config
+	// outcomes tallies the decisions with the input's feedback records
+	// and its events, nil when it has no feedback; suppressed counts the
+	// would-be invites the policy held back, by cause.
+	outcomes   *OutcomeTally
+	suppressed map[string]int64
 }
 
 // Session is what a replay learned of one session.
@@ -104,12 +110,43 @@ func Run(recs []Record, o Options) (*Result, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 512 << 20
 	}
-	res := &Result{Sessions: map[string]*Session{}, Config: o.Config}
+	res := &Result{Sessions: map[string]*Session{}, Config: o.Config, suppressed: map[string]int64{}}
+	feedback := 0
+	for i := range recs {
+		if recs[i].Feedback {
+			feedback++
+		}
+	}
+	if feedback > 0 {
+		res.outcomes = NewOutcomeTally()
+	}
 
-	// Split by partition, keeping the order within each.
+	// Split by partition, keeping the order within each. Feedback records
+	// go to the outcomes tally, with the events.
 	parts := make([][]int, o.Partitions)
 	part := kgo.StickyKeyPartitioner(nil).ForTopic(schemas.TopicEvents)
+	var (
+		evDec schemas.Decoder
+		fbDec schemas.FeedbackDecoder
+		ev    schemas.Event
+		fb    schemas.Feedback
+	)
 	for i := range recs {
+		if res.outcomes != nil {
+			if recs[i].Feedback {
+				if fbDec.Decode(recs[i].Key, recs[i].Value, 0, &fb) == nil {
+					res.outcomes.AddFeedback(&fb)
+				} else {
+					res.outcomes.Skip()
+				}
+				continue
+			}
+			if err := evDec.Decode(recs[i].Key, recs[i].Value, 0, &ev); err == nil || errors.Is(err, schemas.ErrUnknownType) {
+				res.outcomes.AddEvent(&ev)
+			} else {
+				res.outcomes.Skip()
+			}
+		}
 		p := 0
 		if len(recs[i].Key) > 0 {
 			p = part.Partition(&kgo.Record{Key: recs[i].Key}, o.Partitions)
@@ -120,9 +157,10 @@ func Run(recs []Record, o Options) (*Result, error) {
 
 	store := pipeline.NewStore(o.CacheBytes)
 	type partResult struct {
-		decisions []*schemas.Decision
-		sessions  map[string]*Session
-		rejected  int
+		decisions  []*schemas.Decision
+		sessions   map[string]*Session
+		rejected   int
+		suppressed map[string]int64
 	}
 	results := make([]partResult, o.Partitions)
 	var done int64
@@ -137,8 +175,8 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			pr := partResult{sessions: map[string]*Session{}}
-			tr := tracker{sessions: pr.sessions, observe: o.Observe}
+			pr := partResult{sessions: map[string]*Session{}, suppressed: map[string]int64{}}
+			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.Observe}
 			// Each partition spends its share of the chat teams' budgets,
 			// as a live one does. The frequency cap across sessions is
 			// per partition here: partitions run side by side, in no
@@ -173,7 +211,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 				if o.Progress != nil {
 					progressMu.Lock()
 					done += int64(min(batchSize, len(idx)-i))
-					o.Progress(int(done), len(recs))
+					o.Progress(int(done), len(recs)-feedback)
 					progressMu.Unlock()
 				}
 			}
@@ -195,8 +233,11 @@ func Run(recs []Record, o Options) (*Result, error) {
 		for id, s := range pr.sessions {
 			res.Sessions[id] = s
 		}
+		for cause, n := range pr.suppressed {
+			res.suppressed[cause] += n
+		}
 	}
-	res.Events = len(recs) - res.Rejected
+	res.Events = len(recs) - feedback - res.Rejected
 	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
 		if a.EventTS != b.EventTS {
 			return cmpInt(a.EventTS, b.EventTS)
@@ -211,6 +252,11 @@ func Run(recs []Record, o Options) (*Result, error) {
 		s.Invited, s.InviteAt, s.InviteReason = true, d.EventTS, d.Reason
 		for _, sig := range d.Signals {
 			s.Signals = append(s.Signals, sig.Name)
+		}
+	}
+	if res.outcomes != nil {
+		for _, d := range res.Decisions {
+			res.outcomes.AddDecision(d)
 		}
 	}
 	if o.Decisions != nil {
@@ -235,13 +281,17 @@ func cmpInt(a, b int64) int {
 // tracker follows the sessions of one partition through the processor's
 // observations.
 type tracker struct {
-	sessions map[string]*Session
-	observe  func(*pipeline.Observation)
+	sessions   map[string]*Session
+	suppressed map[string]int64 // by cause, as linger_suppressed_total
+	observe    func(*pipeline.Observation)
 }
 
 func (t *tracker) observe1(o *pipeline.Observation) {
 	if t.observe != nil {
 		t.observe(o)
+	}
+	if o.Outcome.Suppressed() {
+		t.suppressed[o.Outcome.String()]++
 	}
 	st := o.State
 	s := t.sessions[string(st.Session)]

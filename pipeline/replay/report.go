@@ -30,6 +30,10 @@ type Report struct {
 	Baselines []Baseline `json:"baselines"`
 	// Plots holds the data of the HTML report's plots.
 	Plots Plots `json:"plots"`
+	// Outcomes is what the replayed invites achieved by the feedback in
+	// the input (shown, accepted, ...), and the conversion of invited and
+	// holdout sessions; absent when the input holds no feedback.
+	Outcomes *Outcomes `json:"outcomes,omitempty"`
 }
 
 // Invites counts decisions of a replay.

@@ -22,6 +22,10 @@ import (
 type Record struct {
 	Key, Value []byte
 	TS         int64
+	// Feedback marks a chat-feedback record (its type is a feedback
+	// type): the replay measures outcomes with it, and does not process
+	// it as an event.
+	Feedback bool
 }
 
 // Formats lists the input formats Read understands.
@@ -58,7 +62,9 @@ func Read(r io.Reader, format string) ([]Record, error) {
 // ReadJSONL reads v1 events, one JSON object per line, as on the topic. The
 // record key is the event's session; a line that is not a valid event is
 // kept as it is (keyed by its session if it has one), so the replay counts
-// it as run would send it to the DLQ.
+// it as run would send it to the DLQ. Lines of v1 feedback (chat-feedback
+// records, told apart by their type: invite_shown, ...) may be mixed in:
+// they are marked Feedback.
 func ReadJSONL(r io.Reader) ([]Record, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), schemas.MaxEventBytes*4)
@@ -69,12 +75,13 @@ func ReadJSONL(r io.Reader) ([]Record, error) {
 			continue
 		}
 		var head struct {
+			Type    string          `json:"type"`
 			Session string          `json:"session"`
 			TS      json.RawMessage `json:"ts"`
 		}
 		_ = json.Unmarshal(line, &head) // a bad line is the processor's to judge
 		ts, _ := strconv.ParseInt(string(head.TS), 10, 64)
-		recs = append(recs, Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts})
+		recs = append(recs, Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, Feedback: feedbackTypes[head.Type]})
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -84,6 +91,17 @@ func ReadJSONL(r io.Reader) ([]Record, error) {
 	}
 	return recs, nil
 }
+
+// feedbackTypes are the type values of feedback records.
+var feedbackTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range schemas.FeedbackTypes() {
+		if t != schemas.FeedbackUnknown.String() {
+			m[t] = true
+		}
+	}
+	return m
+}()
 
 // ReadREES46 reads the REES46 e-commerce CSV ("eCommerce behavior data from
 // multi category store", Kaggle): view rows become product page views,

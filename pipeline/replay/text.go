@@ -29,13 +29,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	h.Purchase, h.Abandoned, h.Browse = nonNil(h.Purchase), nonNil(h.Abandoned), nonNil(h.Browse)
 	c.Plots.ROC = nonNil(c.Plots.ROC)
 	c.Plots.Thresholds = nonNil(c.Plots.Thresholds)
+	if c.Outcomes != nil {
+		oc := *c.Outcomes
+		oc.Groups = nonNil(oc.Groups)
+		c.Outcomes = &oc
+	}
+	return writeJSON(w, &c)
+}
 
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	// Names and rules are read by people and scripts, not embedded in
 	// HTML: "<" is clearer than "\u003c".
 	enc.SetEscapeHTML(false)
-	return enc.Encode(&c)
+	return enc.Encode(v)
 }
 
 func nonNil[T any](s []T) []T {
@@ -257,11 +266,21 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 
-	// Padded cells leave spaces at the end of some lines: trim them, so
-	// that the golden file and a copy-paste hold no invisible tails.
-	lines := strings.SplitAfter(b.String(), "\n")
+	if r.Outcomes != nil {
+		fmt.Fprintf(&b, "\nmeasured outcomes: %d feedback records on the replayed decisions\n", r.Outcomes.Feedback)
+		if err := r.Outcomes.writeSection(&b); err != nil {
+			return err
+		}
+	}
+	return writeTrimmed(w, b.String())
+}
+
+// writeTrimmed writes s without the spaces at the end of its lines that
+// padded cells leave, so that a golden file and a copy-paste hold no
+// invisible tails.
+func writeTrimmed(w io.Writer, s string) error {
 	var out strings.Builder
-	for _, l := range lines {
+	for _, l := range strings.SplitAfter(s, "\n") {
 		nl := strings.HasSuffix(l, "\n")
 		out.WriteString(strings.TrimRight(l, " \n"))
 		if nl {

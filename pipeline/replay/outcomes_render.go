@@ -1,0 +1,262 @@
+package replay
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteJSON writes the outcomes as indented JSON, fields in struct order,
+// figures that rest on nothing as null (as Report.WriteJSON does).
+func (o *Outcomes) WriteJSON(w io.Writer) error {
+	c := *o
+	c.Groups = nonNil(c.Groups)
+	return writeJSON(w, &c)
+}
+
+// WriteText writes the outcomes for the terminal: what was read, then the
+// section the replay report shows too.
+func (o *Outcomes) WriteText(w io.Writer) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "linger report\t%s → %s (%s)\n", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339), windowLength(o.To.Sub(o.From)))
+	fmt.Fprintf(tw, "read\t%d events, %d decisions, %d feedback records; %d skipped (not valid v1)\n", o.Events, o.Decisions, o.Feedback, o.Skipped)
+	fmt.Fprintf(tw, "sessions\t%d with events, of which bought: %s\n", o.Sessions, proportionFigure(o.Conversion))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := o.writeSection(&b); err != nil {
+		return err
+	}
+	return writeTrimmed(w, b.String())
+}
+
+// windowLength formats a window's length to the minute: "7d", "24h",
+// "90m", "3h25m".
+func windowLength(d time.Duration) string {
+	m := int64(d.Round(time.Minute) / time.Minute)
+	switch {
+	case m >= 2*24*60 && m%(24*60) == 0:
+		return fmt.Sprintf("%dd", m/(24*60))
+	case m < 60:
+		return fmt.Sprintf("%dm", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%dh", m/60)
+	}
+	return fmt.Sprintf("%dh%dm", m/60, m%60)
+}
+
+// writeSection writes the tables of counts and rates per site, reason and
+// team, the notes that qualify them, and the suppressed invites by cause.
+func (o *Outcomes) writeSection(b *bytes.Buffer) error {
+	rows := o.rows()
+	fmt.Fprintln(b)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	// Counts align to the right, under titles aligned so too.
+	cols := make([][]string, len(outcomeCounts))
+	for c, col := range outcomeCounts {
+		cells := []string{col.title}
+		for _, g := range rows {
+			cells = append(cells, strconv.Itoa(col.count(g)))
+		}
+		cols[c] = padCells(cells, true)
+	}
+	fmt.Fprint(tw, "site\treason\tteam")
+	for c := range outcomeCounts {
+		fmt.Fprintf(tw, "\t%s", cols[c][0])
+	}
+	fmt.Fprintln(tw)
+	for i, g := range rows {
+		fmt.Fprint(tw, groupNames(g, i == len(rows)-1))
+		for c := range outcomeCounts {
+			fmt.Fprintf(tw, "\t%s", cols[c][i+1])
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(b, "\nrates: value [95%% CI] n. acceptance: accepted/shown; conversion: sessions that bought at or after\ntheir first invite, shown or not (intent to treat); uplift: invited − holdout conversion, in points (pp)\n")
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "site\treason\tteam")
+	for _, c := range outcomeRates {
+		fmt.Fprintf(tw, "\t%s", c.title)
+	}
+	fmt.Fprintln(tw)
+	cols = make([][]string, len(outcomeRates))
+	for c, col := range outcomeRates {
+		figs := make([]figure, len(rows))
+		for i, g := range rows {
+			figs[i] = col.figure(g)
+		}
+		cols[c] = figureCells(figs)
+	}
+	for i, g := range rows {
+		fmt.Fprint(tw, groupNames(g, i == len(rows)-1))
+		for c := range outcomeRates {
+			fmt.Fprintf(tw, "\t%s", cols[c][i])
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if notes := o.notes(); len(notes) > 0 {
+		fmt.Fprintln(b)
+		for _, n := range notes {
+			fmt.Fprintf(b, "note: %s\n", n)
+		}
+	}
+
+	fmt.Fprintln(b)
+	if o.Suppressed == nil {
+		fmt.Fprintln(b, "suppressed by cause: "+noSuppressed)
+		return nil
+	}
+	fmt.Fprintf(b, "suppressed by cause (%s)\n", o.Suppressed.source())
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	reasons := o.Suppressed.reasons()
+	counts := make([]string, len(reasons))
+	for i, r := range reasons {
+		counts[i] = strconv.FormatInt(o.Suppressed.ByReason[r], 10)
+	}
+	counts = padCells(counts, true)
+	for i, r := range reasons {
+		fmt.Fprintf(tw, "  %s\t%s\n", oneLine(r), counts[i])
+	}
+	if len(reasons) == 0 {
+		fmt.Fprintln(tw, "  none")
+	}
+	return tw.Flush()
+}
+
+// noSuppressed says why suppressions are missing and how to get them.
+const noSuppressed = "not on any topic; give --metrics with each replica's /metrics URL to include them"
+
+// rows is the groups, then the total.
+func (o *Outcomes) rows() []OutcomeGroup {
+	return append(slices.Clip(o.Groups), o.Total)
+}
+
+// groupNames is the site, reason and team cells of a row: "all" for the
+// total, "–" for a name the decisions left empty.
+func groupNames(g OutcomeGroup, total bool) string {
+	if total {
+		return "all\t\t"
+	}
+	name := func(s string) string {
+		if s == "" {
+			return noFigure
+		}
+		return oneLine(s)
+	}
+	return name(g.Site) + "\t" + name(g.Reason) + "\t" + name(g.Team)
+}
+
+// outcomeCounts are the count columns, shared by the text and the HTML.
+var outcomeCounts = []struct {
+	title string
+	count func(OutcomeGroup) int
+}{
+	{"invites", func(g OutcomeGroup) int { return g.Invites }},
+	{"holdout", func(g OutcomeGroup) int { return g.Holdout }},
+	{"withdrawn", func(g OutcomeGroup) int { return g.Withdrawn }},
+	{"shown", func(g OutcomeGroup) int { return g.Shown }},
+	{"accepted", func(g OutcomeGroup) int { return g.Accepted }},
+	{"declined", func(g OutcomeGroup) int { return g.Declined }},
+	{"expired", func(g OutcomeGroup) int { return g.Expired }},
+	{"chats", func(g OutcomeGroup) int { return g.ChatsStarted }},
+}
+
+// outcomeRates are the rate columns, shared by the text and the HTML.
+var outcomeRates = []struct {
+	title  string
+	figure func(OutcomeGroup) figure
+}{
+	{"acceptance", func(g OutcomeGroup) figure { return proportionFigure(g.AcceptanceRate) }},
+	{"conversion invited", func(g OutcomeGroup) figure { return proportionFigure(g.InvitedConversion) }},
+	{"conversion holdout", func(g OutcomeGroup) figure { return proportionFigure(g.HoldoutConversion) }},
+	{"uplift", func(g OutcomeGroup) figure { return upliftFigure(g.Uplift) }},
+}
+
+// upliftFigure shows a difference of proportions in percentage points,
+// signed, "+3.2pp [-1.0–+7.5]".
+func upliftFigure(e Estimate) figure {
+	signed := func(x float64) string {
+		s := pct(x)
+		if s != "0.0" && !strings.HasPrefix(s, "-") {
+			s = "+" + s
+		}
+		return s
+	}
+	f := estimateFigure(e, signed)
+	if f.value != noFigure {
+		f.value += "pp"
+	}
+	return f
+}
+
+// notes are what qualifies the figures: feedback that names no invite,
+// holdout invites that were shown, decided sessions without events.
+func (o *Outcomes) notes() []string {
+	var n []string
+	if o.UnmatchedFeedback > 0 {
+		n = append(n, plural(o.UnmatchedFeedback, "feedback record names", "feedback records name")+" no invite read (decided before the start?): left out")
+	}
+	if o.Total.HoldoutShown > 0 {
+		n = append(n, plural(o.Total.HoldoutShown, "holdout invite was", "holdout invites were")+" reported shown: a front-end shows holdout:true decisions, which blurs the uplift")
+	}
+	if o.SessionsWithoutEvents > 0 {
+		n = append(n, plural(o.SessionsWithoutEvents, "decided session has", "decided sessions have")+" no event read (another events topic, or a shorter retention?)")
+	}
+	if o.Total.Invites > 0 && o.Total.Holdout == 0 {
+		n = append(n, "no holdout invites: no uplift without a control group (holdout_percent in the scoring config)")
+	}
+	return n
+}
+
+// plural is "1 <one>" or "n <many>".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// source says where the counts come from.
+func (s *Suppressed) source() string {
+	switch {
+	case len(s.Sources) == 1 && s.Sources[0] == SuppressedByReplay:
+		return "counted by the replay"
+	case len(s.Sources) == 1:
+		return "linger_suppressed_total of " + s.Sources[0] + ", since it started"
+	}
+	return fmt.Sprintf("linger_suppressed_total summed over %d replicas, since each started", len(s.Sources))
+}
+
+// SuppressedByReplay is the source of suppressions a replay counted.
+const SuppressedByReplay = "replay"
+
+// reasons lists the causes, most first (ties by name).
+func (s *Suppressed) reasons() []string {
+	r := slices.Sorted(maps.Keys(s.ByReason))
+	slices.SortStableFunc(r, func(a, b string) int {
+		x, y := s.ByReason[a], s.ByReason[b]
+		switch {
+		case x > y:
+			return -1
+		case x < y:
+			return 1
+		}
+		return 0
+	})
+	return r
+}
