@@ -29,6 +29,7 @@ var commands = []command{
 	{"demo", "embedded broker + visitor simulator + processor in one process, printing invites live", demoCmd},
 	{"broker", "run the embedded Kafka-protocol broker with every topic linger uses", brokerCmd},
 	{"replay", "backtest: run recorded traffic through the scoring, report what the decisions would have achieved", replayCmd},
+	{"report", "measured outcomes: invites shown, accepted, declined, expired, and the conversion of invited vs holdout sessions", reportCmd},
 	{"train", "fit the abandonment model's weights to recorded sessions, or evaluate on the UCI Online Shoppers data", trainCmd},
 	{"bench", "load-test: drive the processor with simulated visitors at a fixed rate, report throughput, latency, CPU and memory", benchCmd},
 	{"config", "print the default scoring config, check a config file, or list the signals", configCmd},
