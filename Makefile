@@ -45,7 +45,8 @@ tidy-check:
 
 check: lint tidy-check test test-race
 
-## demo: embedded broker + visitor simulator + processor, invites printed live.
+## demo: embedded broker + visitor simulator + processor, invites printed live,
+## and the gateway with the demo shop on http://127.0.0.1:8080 (ARGS="--listen ADDR").
 ## Ctrl-C stops it; `make demo ARGS="--duration 30s"` stops by itself.
 demo:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/linger demo $(ARGS)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,7 +18,9 @@ import (
 
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/gateway"
 	"github.com/lingerhq/linger/schemas"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -31,6 +36,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Duration("warmup", 5*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds (hesitators are invited 2 to 5 minutes into their visit)")
 	partitions := fs.Int("partitions", 4, "partitions of each topic of the embedded broker")
 	fs.StringVar(&f.http, "http", "", "address for /metrics, /healthz and /readyz (empty: off)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the demo shop and the gateway, for a real visitor beside the simulated ones (empty: off; if taken, a free port)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -79,6 +85,15 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		broker.Addr(), *partitions, *rate, *seed, m, scfg.Model())
 	if *warmup > 0 {
 		fmt.Fprintf(stdout, "replaying the last %v of traffic at once, then live. Ctrl-C stops.\n", *warmup)
+	}
+
+	if *listen != "" {
+		gw, err := startDemoGateway(log, broker.Addr(), *listen)
+		if err != nil {
+			return err
+		}
+		defer gw.stop(log)
+		fmt.Fprintf(stdout, "demo shop and gateway: open %s and shop beside the simulated visitors (your session's decisions print here too, as w-...)\n", gw.url())
 	}
 
 	// The processor runs until the demo ends; the simulator and the invite
@@ -270,4 +285,18 @@ func (d *demo) status() {
 	}
 	d.printf("── %s  %d events · %d sessions · %d invites (%.1f%% of sessions) · %d withdrawn · %s\n",
 		time.Now().Format("15:04:05"), ev, ss, inv, pct, d.withdraws.Load(), rates)
+}
+
+// startDemoGateway serves the demo shop and the gateway on listen, or on a
+// free port if listen is taken (another demo runs), with a secret of its
+// own.
+func startDemoGateway(log *slog.Logger, broker, listen string) (*runningGateway, error) {
+	cfg := gateway.Config{Brokers: []string{broker}, Secret: randomSecret(), Shop: true, Logger: log, Registerer: prometheus.NewRegistry()}
+	gw, err := startGateway(cfg, listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(listen)
+		log.Warn("demo shop: address in use, taking a free port", "listen", listen)
+		gw, err = startGateway(cfg, net.JoinHostPort(host, "0"))
+	}
+	return gw, err
 }
