@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,6 +56,17 @@ type benchFlags struct {
 	security    pipeline.Security // from sec, with --brokers
 }
 
+// maxSessionsRun bounds a run that --sessions alone ends.
+const maxSessionsRun = 24 * time.Hour
+
+// given reports whether the flag name was set, on the command line or from
+// its environment variable.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 const (
 	modeLinger      = "linger"
 	modePassthrough = "passthrough"
@@ -79,7 +91,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "the measured window (per step with --step)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "left out of the figures; lasts at least until the processor has caught up with the history")
 	fs.DurationVar(&f.history, "history", 3*time.Minute, "start with this much simulated traffic already under way, sent at once, so hesitating visitors are invited from the start (at most 4M events; not at --rate 0)")
-	fs.IntVar(&f.sessions, "sessions", 0, "stop once this many sessions have been sent in full (0: run for --duration)")
+	fs.IntVar(&f.sessions, "sessions", 0, "stop once this many sessions have been sent in full, or at the end of --duration if given first (0: run for --duration)")
 	fs.StringVar(&f.mix, "mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
 	fs.Uint64Var(&f.seed, "seed", 1, "simulator seed: the same seed sends the same visitors")
 	fs.StringVar(&f.jsonOut, "json", "", "write the result as JSON to this file (- for stdout)")
@@ -106,6 +118,10 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	if f.sessions > 0 && !given(fs.FlagSet, "duration") {
+		// --sessions alone (a flood) runs until the sessions are sent.
+		f.duration = maxSessionsRun
 	}
 	if err := f.validate(); err != nil {
 		return err
@@ -247,7 +263,11 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 	}
 	if f.step == 0 {
 		cfg.Rate = f.rate
-		fmt.Fprintf(stderr, "bench: %s at %s for %v\n", what, rateText(f.rate), f.duration)
+		until := fmt.Sprint("for ", f.duration)
+		if f.sessions > 0 {
+			until = fmt.Sprintf("until %d sessions are sent (at most %v)", f.sessions, f.duration)
+		}
+		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, rateText(f.rate), until)
 		res, err := bench.Run(ctx, cfg)
 		if err != nil {
 			return nil, err
