@@ -30,6 +30,12 @@ type Config struct {
 	// frequency cap. The visitors topic is created if missing, compacted;
 	// without a capacity topic the static budgets apply.
 	CapacityTopic, VisitorsTopic string
+	// FeedbackTopic (chat-feedback) carries what the chat front-ends made
+	// of the invites, keyed by session on as many partitions as the events
+	// topic: the group consumes it with the events, partition p of both
+	// on the same replica. Without it (or with another partition count)
+	// the replica goes on without feedback.
+	FeedbackTopic string
 	// TablesLoadTimeout bounds how long a replica waits at start to read
 	// the broadcast tables up to their end before it processes events.
 	// Default: 30s.
@@ -127,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CapacityTopic == "" {
 		c.CapacityTopic = schemas.TopicCapacity
+	}
+	if c.FeedbackTopic == "" {
+		c.FeedbackTopic = schemas.TopicFeedback
 	}
 	if c.VisitorsTopic == "" {
 		c.VisitorsTopic = schemas.TopicVisitors

@@ -61,6 +61,8 @@ type Metrics struct {
 	// The closed loop with the chat team: the broadcast tables, each
 	// site's invite-rate band and each team's budget, summed over this
 	// replica's partitions.
+	Feedback        *prometheus.CounterVec
+	FeedbackOrphans prometheus.Counter
 	TableRecords    *prometheus.CounterVec
 	VisitorsCapped  prometheus.Gauge
 	VisitorsDropped prometheus.Gauge
@@ -141,6 +143,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
 		RestoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
 
+		Feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
+		FeedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
 		TableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
 		VisitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
 		VisitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
@@ -164,7 +168,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
 		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
 		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough,
-		m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize)
+		m.Feedback, m.FeedbackOrphans, m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize)
 	return m
 }
 
@@ -182,6 +186,7 @@ type partitionMetrics struct {
 	holdout     [3]prometheus.Counter
 	withdrawals [3]prometheus.Counter
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
+	feedback    [8]prometheus.Counter  // by schemas.FeedbackType
 	score       [2]*localHist
 	lag         prometheus.Gauge
 	watermark   prometheus.Gauge
@@ -196,6 +201,8 @@ type pendingCounts struct {
 	late, lost, corrupt, collisions uint64
 	indexDropped, timersDropped     uint64
 	expired, silence, rearmed       uint64
+	feedback                        [8]uint64
+	feedbackUnknown                 uint64
 	latencies                       []float64
 }
 
@@ -220,6 +227,9 @@ func (m *Metrics) forPartition(p int32) *partitionMetrics {
 	}
 	for o := scoring.SuppressedBot; o.Suppressed(); o++ {
 		pm.suppressed[o] = m.Suppressed.WithLabelValues(o.String())
+	}
+	for i, t := range schemas.FeedbackTypes() {
+		pm.feedback[i] = m.Feedback.WithLabelValues(t)
 	}
 	pm.score[0] = m.Score.local(0) // abandonment, the order of schemas.Reasons
 	pm.score[1] = m.Score.local(1)
@@ -262,6 +272,12 @@ func (pm *partitionMetrics) flush(commit bool, timers int) {
 	for _, l := range n.latencies {
 		m.Latency.Observe(l)
 	}
+	for i, c := range pm.feedback {
+		if c != nil {
+			add(c, n.feedback[i])
+		}
+	}
+	add(m.FeedbackOrphans, n.feedbackUnknown)
 	add(m.LateEvents, n.late)
 	add(m.StateLost, n.lost)
 	add(m.StateCorrupt, n.corrupt)

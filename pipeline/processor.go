@@ -44,9 +44,11 @@ type Processor struct {
 	observe   func(*Observation)
 	obs       Observation
 
-	dec schemas.Decoder
-	ev  schemas.Event
-	d   schemas.Decision
+	dec  schemas.Decoder
+	ev   schemas.Event
+	d    schemas.Decision
+	fdec schemas.FeedbackDecoder
+	fb   schemas.Feedback
 
 	nowMs int64 // the clock at Begin, for the future-ts check and the cap
 
@@ -118,6 +120,7 @@ type stateRecord struct {
 type Rejected struct {
 	Key, Value []byte // the record, unchanged
 	Offset     int64
+	Feedback   bool // from the feedback topic, not the events topic
 	Problem    schemas.Problem
 	Detail     string
 }
@@ -305,8 +308,13 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 		p.out.dlq = append(p.out.dlq, Rejected{Key: key, Value: value, Offset: offset, Problem: problem, Detail: detail})
 		return
 	}
+	p.m.n.events[p.ev.Type]++
+	p.apply()
+}
+
+// apply applies p.ev, a valid event, to its session and decides.
+func (p *Processor) apply() {
 	ev := &p.ev
-	p.m.n.events[ev.Type]++
 	if ev.TS < p.maxTS-p.lateness {
 		p.m.n.late++
 	}
@@ -342,6 +350,47 @@ func (p *Processor) report(at int64, typ schemas.Type, st *scoring.State, decide
 // maxWatermarkLeadMs keeps the watermark within a minute of the wall clock,
 // so one client with a wrong clock cannot expire a partition's sessions.
 const maxWatermarkLeadMs = 60_000
+
+// Feedback handles one record of the feedback topic's partition of the
+// same number, before the batch's events: what the chat front-end made of
+// an invite. invite_shown marks the session's invite shown, so it is no
+// longer withdrawn; chat_started is the visitor opening chat, as a chat
+// open event would say; the others are only counted. Feedback of a session
+// this partition does not hold (expired, never seen) changes nothing.
+func (p *Processor) Feedback(key, value []byte, offset int64) {
+	err := p.fdec.Decode(key, value, p.nowMs, &p.fb)
+	if err != nil {
+		if errors.Is(err, schemas.ErrUnknownType) {
+			p.m.n.feedback[schemas.FeedbackUnknown]++
+			return
+		}
+		problem, detail := schemas.ProblemInternal, err.Error()
+		var de *schemas.DecodeError
+		if errors.As(err, &de) {
+			problem = de.Problem
+		}
+		p.m.n.dlq[problem]++
+		p.out.dlq = append(p.out.dlq, Rejected{Key: key, Value: value, Offset: offset, Problem: problem, Detail: detail, Feedback: true})
+		return
+	}
+	f := &p.fb
+	p.m.n.feedback[f.Type]++
+	sl := p.slotByHash(xxhash.Sum64(f.Session), nil)
+	if sl == nil || sl.st.IsNew() || !bytes.Equal(sl.st.Session, f.Session) {
+		p.m.n.feedbackUnknown++
+		return
+	}
+	switch f.Type {
+	case schemas.FeedbackShown:
+		if sl.st.Invites > 0 && sl.st.Flags&scoring.FlagShown == 0 {
+			sl.st.Flags |= scoring.FlagShown
+			sl.noEncode = false
+		}
+	case schemas.FeedbackChatStarted:
+		p.ev = schemas.Event{Type: schemas.TypeChat, ChatAction: schemas.ChatOpen, Session: f.Session, Site: f.Site, TS: f.TS}
+		p.apply()
+	}
+}
 
 // Tick advances the watermark of an idle partition by the wall time since
 // its last record, if wall-clock advance is on and the partition is caught

@@ -62,6 +62,7 @@ type Runner struct {
 	// partition's engine shares; partitions is the events topic's count.
 	tables     *tables
 	partitions int
+	feedback   bool // the feedback topic is consumed with the events
 
 	// revoked is set by the revoke callback of a transactional session,
 	// and pollCancel ends the poll in flight, so that the loop ends the
@@ -77,8 +78,9 @@ type worker struct {
 	in   chan job
 	done chan struct{}
 
-	batch kgo.FetchTopicPartition
-	out   *Output
+	batch    kgo.FetchTopicPartition
+	feedback kgo.FetchTopicPartition // of the feedback topic, applied first
+	out      *Output
 }
 
 type jobKind uint8
@@ -100,6 +102,9 @@ func (w *worker) run() {
 		switch j.kind {
 		case jobProcess:
 			w.p.Begin()
+			for _, rec := range w.feedback.Records {
+				w.p.Feedback(rec.Key, rec.Value, rec.Offset)
+			}
 			for _, rec := range w.batch.Records {
 				w.p.Process(rec.Key, rec.Value, rec.Offset)
 			}
@@ -303,12 +308,21 @@ func (r *Runner) withOpts(own ...kgo.Opt) []kgo.Opt {
 	return append(opts, r.cfg.ClientOpts...)
 }
 
+// consumed are the topics the group consumes: the events, and the
+// feedback when there is a feedback topic to go with them.
+func (r *Runner) consumed() []string {
+	if r.feedback {
+		return []string{r.cfg.EventsTopic, r.cfg.FeedbackTopic}
+	}
+	return []string{r.cfg.EventsTopic}
+}
+
 func (r *Runner) clientOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.ClientID("linger"),
 		kgo.ConsumerGroup(r.cfg.Group),
-		kgo.ConsumeTopics(r.cfg.EventsTopic),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeTopics(r.consumed()...),
+		kgo.Balancers(coPartitioned{GroupBalancer: kgo.CooperativeStickyBalancer(), lead: r.cfg.EventsTopic, follow: r.cfg.FeedbackTopic}),
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(r.onAssigned),
@@ -406,7 +420,7 @@ type fatalError struct{ error }
 func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic, r.cfg.VisitorsTopic}
+	topics := []string{r.cfg.EventsTopic, r.cfg.InvitesTopic, r.cfg.DLQTopic, r.cfg.StateTopic, r.cfg.VisitorsTopic, r.cfg.FeedbackTopic}
 	if r.cfg.PassthroughTopic != "" {
 		topics = append(topics, r.cfg.PassthroughTopic)
 	}
@@ -434,6 +448,16 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 		}
 		r.log.Info("created the state changelog", "topic", r.cfg.StateTopic, "partitions", events)
 		created = true
+	}
+	r.feedback = false
+	if t := r.cfg.FeedbackTopic; r.cfg.PassthroughTopic == "" && td.Has(t) && td[t].Err == nil {
+		if n := len(td[t].Partitions); n == events {
+			r.feedback = true
+		} else {
+			r.log.Warn("the feedback topic's partition count differs from the events topic's; going on without feedback", "topic", t, "partitions", n, "events_partitions", events)
+		}
+	} else if r.cfg.PassthroughTopic == "" {
+		r.log.Info("no feedback topic; going on without feedback", "topic", t)
 	}
 	if t := r.cfg.VisitorsTopic; !td.Has(t) && r.cfg.PassthroughTopic == "" {
 		// Compacted, and deleted after the longest cap window would be
@@ -550,7 +574,7 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	for _, w := range r.workers {
-		w.batch = kgo.FetchTopicPartition{}
+		w.batch, w.feedback = kgo.FetchTopicPartition{}, kgo.FetchTopicPartition{}
 	}
 	records := 0
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -558,6 +582,11 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		w := r.workers[p.Partition]
+		if p.Topic == r.cfg.FeedbackTopic && w != nil {
+			w.feedback = p
+			records += len(p.Records)
+			return
+		}
 		if w == nil {
 			// Assignment starts a worker before fetching, and the client
 			// returns nothing of a partition once it is revoked or lost;
@@ -571,7 +600,7 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 	// Every worker runs: those without records may have timers due.
 	busy := r.busy[:0]
 	for _, w := range r.workers {
-		if len(w.batch.Records) > 0 {
+		if len(w.batch.Records) > 0 && w.batch.Topic == r.cfg.EventsTopic {
 			last := w.batch.Records[len(w.batch.Records)-1]
 			w.p.SetCaughtUp(w.batch.HighWatermark <= last.Offset+1)
 		}
@@ -786,6 +815,10 @@ func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, err
 }
 
 func (r *Runner) dlqRecord(partition int32, rj Rejected) *kgo.Record {
+	source := r.cfg.EventsTopic
+	if rj.Feedback {
+		source = r.cfg.FeedbackTopic
+	}
 	return &kgo.Record{
 		Topic: r.cfg.DLQTopic,
 		Key:   rj.Key,
@@ -793,7 +826,7 @@ func (r *Runner) dlqRecord(partition int32, rj Rejected) *kgo.Record {
 		Headers: []kgo.RecordHeader{
 			{Key: schemas.HeaderDLQReason, Value: []byte(rj.Problem.String())},
 			{Key: schemas.HeaderDLQError, Value: []byte(rj.Detail)},
-			{Key: schemas.HeaderSourceTopic, Value: []byte(r.cfg.EventsTopic)},
+			{Key: schemas.HeaderSourceTopic, Value: []byte(source)},
 			{Key: schemas.HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(partition), 10)},
 			{Key: schemas.HeaderSourceOffset, Value: strconv.AppendInt(nil, rj.Offset, 10)},
 		},

@@ -165,7 +165,9 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 	e.score(s, ev.TS, set)
 
 	var decided bool
-	if s.Invites > 0 && s.Flags&FlagWithdrawn == 0 &&
+	// A withdraw takes back an invite the visitor has not seen yet: once
+	// the front-end reported it shown, the chat is theirs to close.
+	if s.Invites > 0 && s.Flags&(FlagWithdrawn|FlagShown) == 0 &&
 		(ev.Type == schemas.TypePurchase || ev.Type == schemas.TypeChat && ev.ChatAction == schemas.ChatOpen) &&
 		ev.TS < s.InviteAt+set.InviteTTLMs {
 		e.outcome = OutcomeWithdraw
@@ -316,7 +318,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	s.InviteAt = at
 	s.InviteReason = uint8(best + 1)
 	s.InviteRoute = uint8(bestRoute + 1)
-	s.Flags &^= FlagWithdrawn
+	s.Flags &^= FlagWithdrawn | FlagShown
 	e.fill(s, session, at, set, d, schemas.ActionInvite, best, e.team, holdout)
 	s.InviteSeq = s.Seq
 	return true

@@ -34,6 +34,9 @@ const (
 	// invite it, whatever its score, and was counted in its site's
 	// invite-rate band.
 	FlagEligible
+	// FlagShown: the chat front-end reported the last invite shown
+	// (invite_shown on chat-feedback): it is no longer withdrawn.
+	FlagShown
 )
 
 // decayUnit is the fixed-point scale of decayed counters: a stored 100 is

@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/lingerhq/linger/schemas"
+)
+
+// hesitation is a session that is invited at 100 s (idle at checkout with
+// a full cart), in the v1 wire format.
+func hesitation(session string, t0 int64) []string {
+	ev := func(at int64, body string) string {
+		return fmt.Sprintf(`{"v":1,"session":%q,"visitor":"v-%s","site":"shop","ts":%d,%s}`, session, session, t0+at*1000, body)
+	}
+	return []string{
+		ev(0, `"type":"page_view","page":{"url":"/p/desk","kind":"product"}`),
+		ev(5, `"type":"cart","action":"add","value":49900,"items":1,"page":{"url":"/p/desk","kind":"product"}`),
+		ev(10, `"type":"page_view","page":{"url":"/checkout/payment","kind":"checkout"}`),
+		ev(11, `"type":"checkout","step":2,"page":{"url":"/checkout/payment","kind":"checkout"}`),
+		ev(100, `"type":"idle","ms":89000,"page":{"url":"/checkout/payment","kind":"checkout"}`),
+	}
+}
+
+// sessionOf returns the session id of a record value, its key.
+func sessionOf(value string) []byte {
+	rest := strings.SplitN(value, `"session":"`, 2)[1]
+	return []byte(rest[:strings.IndexByte(rest, '"')])
+}
+
+// TestFeedback: a purchase soon after an invite withdraws it, unless the
+// front-end reported it shown; chat_started counts as the visitor opening
+// chat; feedback of an unknown session changes nothing; bad feedback goes
+// to the DLQ marked as feedback.
+func TestFeedback(t *testing.T) {
+	const t0 = 1_767_225_600_000
+	purchase := func(s string) string {
+		return fmt.Sprintf(`{"v":1,"type":"purchase","session":%q,"ts":%d,"value":49900,"items":1,"page":{"url":"/thanks","kind":"checkout"}}`, s, t0+120_000)
+	}
+	feedback := func(typ, s string, at int64) string {
+		return fmt.Sprintf(`{"v":1,"type":%q,"invite_id":"%s/1","session":%q,"site":"shop","ts":%d}`, typ, s, s, t0+at*1000)
+	}
+	for _, c := range []struct {
+		name     string
+		feedback []string // after the invite, before the purchase
+		want     string   // the actions decided, in order
+	}{
+		{"not shown: withdrawn", nil, "invite withdraw"},
+		{"shown: stays", []string{feedback("invite_shown", "s-f", 101)}, "invite"},
+		{"another session's feedback", []string{feedback("invite_shown", "s-other", 101)}, "invite withdraw"},
+		{"chat started before the purchase", []string{feedback("chat_started", "s-f", 101)}, "invite withdraw"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+			var got []string
+			batch := func(events, feedback []string) {
+				p.Begin()
+				for i, f := range feedback {
+					p.Feedback(sessionOf(f), []byte(f), int64(i))
+				}
+				for i, e := range events {
+					p.Process(sessionOf(e), []byte(e), int64(i))
+				}
+				out := p.End()
+				if len(out.Rejected()) > 0 {
+					t.Fatalf("rejected: %+v", out.Rejected())
+				}
+				for i := range out.Decisions() {
+					_, v := out.Decision(i)
+					d, err := schemas.ParseDecision(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, d.Action.String())
+				}
+				p.Commit()
+			}
+			batch(hesitation("s-f", t0), nil)
+			batch(nil, c.feedback)
+			batch([]string{purchase("s-f")}, nil)
+			if s := strings.Join(got, " "); s != c.want {
+				t.Errorf("decisions %q, want %q", s, c.want)
+			}
+		})
+	}
+
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+	p.Begin()
+	p.Feedback([]byte("s-x"), []byte(`{"v":1,"type":"invite_shown","session":"s-x"}`), 7)
+	p.Feedback([]byte("s-x"), []byte(`{"v":1,"type":"invite_hovered","invite_id":"s-x/1","session":"s-x","ts":1}`), 8)
+	out := p.End()
+	if rj := out.Rejected(); len(rj) != 1 || !rj[0].Feedback || rj[0].Offset != 7 {
+		t.Fatalf("rejected %+v, want the record at offset 7, marked as feedback", rj)
+	}
+	if n := p.m.n.feedback[schemas.FeedbackUnknown]; n != 1 {
+		t.Errorf("unknown feedback types counted %d, want 1", n)
+	}
+}
