@@ -156,6 +156,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BudgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
 	}
 	m.loop.m = m
+	// The band families exist from the start, for dashboards and alerts:
+	// with the sessions without a site, whose band reads 0–1 (nothing to
+	// alert on) until their first eligible session.
+	m.BandShare.WithLabelValues("")
+	m.BandOffset.WithLabelValues("")
+	m.BandBound.WithLabelValues("", "min")
+	m.BandBound.WithLabelValues("", "max").Set(1)
 	for _, t := range []string{"capacity", "visitors"} {
 		for _, r := range []string{"ok", "bad", "refused"} {
 			m.TableRecords.WithLabelValues(t, r)
