@@ -17,6 +17,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lingerhq/linger/pipeline"
 	"github.com/lingerhq/linger/schemas"
@@ -58,6 +59,9 @@ type Result struct {
 	Sessions  map[string]*Session
 	Events    int
 	Rejected  int
+	// CapacityRecords are the input's chat-capacity records the replay
+	// decided with (CapacityRejected the ones it could not read).
+	CapacityRecords, CapacityRejected int
 	// End is the newest event time of the input.
 	End    int64
 	Config *scoring.Config
@@ -131,7 +135,24 @@ func Run(recs []Record, o Options) (*Result, error) {
 		ev    schemas.Event
 		fb    schemas.Feedback
 	)
+	var capacity *scoring.CapacityTable
+	var capDec schemas.CapacityDecoder
+	var c schemas.Capacity
 	for i := range recs {
+		if recs[i].Capacity {
+			// All of them up front: the table answers by event time, so a
+			// decision sees the record of its moment, as live.
+			if capacity == nil {
+				capacity = scoring.NewCapacityTable(scoring.CapacityTableOptions{History: 100 * 365 * 24 * time.Hour, PerKey: 1 << 20})
+			}
+			if capDec.Decode(recs[i].Key, recs[i].Value, math.MaxInt64/2, &c) == nil {
+				capacity.Put(&c)
+				res.CapacityRecords++
+			} else {
+				res.CapacityRejected++
+			}
+			continue
+		}
 		if res.outcomes != nil {
 			if recs[i].Feedback {
 				if fbDec.Decode(recs[i].Key, recs[i].Value, 0, &fb) == nil {
@@ -184,7 +205,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 			// would make the replay depend on goroutine scheduling.
 			proc := pipeline.NewProcessor(int32(p), pipeline.ProcessorConfig{
 				Epoch: uint32(p + 1), Store: store, Scoring: o.Config, Observe: tr.observe1,
-				Partitions: o.Partitions, Visitors: scoring.NewVisitorCaps(0),
+				Partitions: o.Partitions, Visitors: scoring.NewVisitorCaps(0), Capacity: capacity,
 			})
 			collect := func(out *pipeline.Output) {
 				for i := range out.Decisions() {
@@ -237,7 +258,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 			res.suppressed[cause] += n
 		}
 	}
-	res.Events = len(recs) - feedback - res.Rejected
+	res.Events = len(recs) - feedback - res.CapacityRecords - res.CapacityRejected - res.Rejected
 	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
 		if a.EventTS != b.EventTS {
 			return cmpInt(a.EventTS, b.EventTS)

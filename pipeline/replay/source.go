@@ -26,6 +26,10 @@ type Record struct {
 	// type): the replay measures outcomes with it, and does not process
 	// it as an event.
 	Feedback bool
+	// Capacity marks a chat-capacity record (type "capacity", keyed by
+	// site/team): the replay's capacity table holds it, by event time, as
+	// a live replica's does.
+	Capacity bool
 }
 
 // Formats lists the input formats Read understands.
@@ -64,7 +68,8 @@ func Read(r io.Reader, format string) ([]Record, error) {
 // kept as it is (keyed by its session if it has one), so the replay counts
 // it as run would send it to the DLQ. Lines of v1 feedback (chat-feedback
 // records, told apart by their type: invite_shown, ...) may be mixed in:
-// they are marked Feedback.
+// they are marked Feedback; and lines of v1 capacity (chat-capacity
+// records, type "capacity"), marked Capacity.
 func ReadJSONL(r io.Reader) ([]Record, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), schemas.MaxEventBytes*4)
@@ -77,11 +82,17 @@ func ReadJSONL(r io.Reader) ([]Record, error) {
 		var head struct {
 			Type    string          `json:"type"`
 			Session string          `json:"session"`
+			Site    string          `json:"site"`
+			Team    string          `json:"team"`
 			TS      json.RawMessage `json:"ts"`
 		}
 		_ = json.Unmarshal(line, &head) // a bad line is the processor's to judge
 		ts, _ := strconv.ParseInt(string(head.TS), 10, 64)
-		recs = append(recs, Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, Feedback: feedbackTypes[head.Type]})
+		rec := Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, Feedback: feedbackTypes[head.Type]}
+		if head.Type == schemas.CapacityType {
+			rec.Key, rec.Capacity = schemas.AppendCapacityKey(nil, []byte(head.Site), []byte(head.Team)), true
+		}
+		recs = append(recs, rec)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
