@@ -22,7 +22,7 @@ type Metrics struct {
 	Suppressed  *prometheus.CounterVec
 	// Score is filled per batch by the workers (see batchHistogram).
 	Score   *batchHistogram
-	Latency prometheus.Histogram
+	Latency *prometheus.HistogramVec
 
 	Lag           *prometheus.GaugeVec
 	Partitions    prometheus.Gauge
@@ -105,10 +105,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Suppressed:  counterVec("linger_suppressed_total", "Would-be invites (a score over its threshold) the policy held back, by rule.", "reason", scoring.SuppressedReasons()),
 		Score: newBatchHistogram("linger_score", "Scores computed, one per event and model.", "model",
 			reasons, prometheus.LinearBuckets(0.05, 0.05, 20)),
-		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "linger_decision_latency_seconds", Help: "Time from a decision's event time to the decision.",
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "linger_decision_latency_seconds", Help: "Time from a decision's event time to the decision, by trigger: event (the event that came in), or timer (a silence timer, which fires once the watermark, the newest event time less the allowed lateness, passes its deadline: about the allowed lateness by design).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
-		}),
+		}, []string{"trigger"}),
 		Lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_partition_lag", Help: "Records behind the high watermark, per assigned partition."}, []string{"partition"}),
 		Partitions:    gauge("linger_partitions_assigned", "Partitions of the events topic this replica owns."),
 		Rebalances:    counterVec("linger_rebalances_total", "Group rebalance callbacks, by kind.", "kind", []string{"assigned", "revoked", "lost"}),
@@ -156,6 +156,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BudgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
 	}
 	m.loop.m = m
+	m.Latency.WithLabelValues("event")
+	m.Latency.WithLabelValues("timer")
 	// The band families exist from the start, for dashboards and alerts:
 	// with the sessions without a site, whose band reads 0–1 (nothing to
 	// alert on) until their first eligible session.
@@ -194,6 +196,7 @@ type partitionMetrics struct {
 	withdrawals [3]prometheus.Counter
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
 	feedback    [8]prometheus.Counter  // by schemas.FeedbackType
+	latency     [2]prometheus.Observer // event, timer
 	score       [2]*localHist
 	lag         prometheus.Gauge
 	watermark   prometheus.Gauge
@@ -210,7 +213,7 @@ type pendingCounts struct {
 	expired, silence, rearmed       uint64
 	feedback                        [8]uint64
 	feedbackUnknown                 uint64
-	latencies                       []float64
+	latencies, timerLatencies       []float64
 }
 
 func (m *Metrics) forPartition(p int32) *partitionMetrics {
@@ -238,6 +241,7 @@ func (m *Metrics) forPartition(p int32) *partitionMetrics {
 	for i, t := range schemas.FeedbackTypes() {
 		pm.feedback[i] = m.Feedback.WithLabelValues(t)
 	}
+	pm.latency[0], pm.latency[1] = m.Latency.WithLabelValues("event"), m.Latency.WithLabelValues("timer")
 	pm.score[0] = m.Score.local(0) // abandonment, the order of schemas.Reasons
 	pm.score[1] = m.Score.local(1)
 	return pm
@@ -248,8 +252,8 @@ func (m *Metrics) forPartition(p int32) *partitionMetrics {
 func (pm *partitionMetrics) flush(commit bool, timers int) {
 	n := &pm.n
 	if !commit {
-		lat := n.latencies[:0]
-		*n = pendingCounts{latencies: lat}
+		lat, tlat := n.latencies[:0], n.timerLatencies[:0]
+		*n = pendingCounts{latencies: lat, timerLatencies: tlat}
 		pm.score[0].discard()
 		pm.score[1].discard()
 		return
@@ -277,7 +281,10 @@ func (pm *partitionMetrics) flush(commit bool, timers int) {
 		add(pm.withdrawals[r], n.withdrawals[r])
 	}
 	for _, l := range n.latencies {
-		m.Latency.Observe(l)
+		pm.latency[0].Observe(l)
+	}
+	for _, l := range n.timerLatencies {
+		pm.latency[1].Observe(l)
 	}
 	for i, c := range pm.feedback {
 		if c != nil {
@@ -297,8 +304,8 @@ func (pm *partitionMetrics) flush(commit bool, timers int) {
 	add(m.TimersFired.WithLabelValues("rearm"), n.rearmed)
 	pm.score[0].flush()
 	pm.score[1].flush()
-	lat := n.latencies[:0]
-	*n = pendingCounts{latencies: lat}
+	lat, tlat := n.latencies[:0], n.timerLatencies[:0]
+	*n = pendingCounts{latencies: lat, timerLatencies: tlat}
 }
 
 // forget removes the partition's own series, when it leaves this replica.

@@ -87,6 +87,7 @@ type Processor struct {
 	visitors   *scoring.VisitorCaps
 	partitions int
 	capped     []int64 // the event times of out.visitors' invites, for Abort
+	firing     bool    // a timer is deciding: its latency is counted apart
 }
 
 type slot struct {
@@ -456,7 +457,9 @@ func (p *Processor) fire(t timer) {
 	p.m.n.silence++
 	p.count()
 	if decided {
+		p.firing = true
 		p.emit()
+		p.firing = false
 	}
 	if p.observe != nil {
 		p.report(t.at, schemas.TypeUnknown, st, decided)
@@ -503,7 +506,11 @@ func (p *Processor) emit() {
 	case schemas.ActionWithdraw:
 		p.m.n.withdrawals[d.Reason]++
 	}
-	p.m.n.latencies = append(p.m.n.latencies, float64(d.DecidedAt-d.EventTS)/1000)
+	if lat := float64(d.DecidedAt-d.EventTS) / 1000; p.firing {
+		p.m.n.timerLatencies = append(p.m.n.timerLatencies, lat)
+	} else {
+		p.m.n.latencies = append(p.m.n.latencies, lat)
+	}
 	if p.visitors != nil && d.Action == schemas.ActionInvite && len(d.Visitor) > 0 {
 		// The engine counted the invite (holdout ones too, so both groups
 		// see the same cap) against the visitor's cap: the visitor's

@@ -147,6 +147,12 @@ func NewRunner(cfg Config) (*Runner, error) {
 		opts:    append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(newKgoLogger(cfg.Logger))}, sec...),
 	}
 	r.tables = newTables(r.m, r.log)
+	// The topics this replica produces to, at zero from the start.
+	for _, t := range []string{cfg.InvitesTopic, cfg.DLQTopic, cfg.StateTopic, cfg.VisitorsTopic, cfg.PassthroughTopic} {
+		if t != "" {
+			r.m.ProduceErrors.WithLabelValues(t)
+		}
+	}
 	r.m.CacheMaxBytes.Set(float64(r.store.Stats().MaxBytes))
 	r.m.SessionTimeout.Set(cfg.Scoring.LongestSessionTimeout().Seconds())
 	return r, nil
