@@ -88,6 +88,9 @@ type Processor struct {
 	partitions int
 	capped     []int64 // the event times of out.visitors' invites, for Abort
 	firing     bool    // a timer is deciding: its latency is counted apart
+
+	budgetStale bool  // the budget changed since the gauges last took it
+	budgetShown int64 // the clock when they did, ms
 }
 
 type slot struct {
@@ -699,8 +702,14 @@ func (p *Processor) Commit() {
 		_, v := p.out.StateRecord(len(p.out.state) - 1)
 		_, budget, _ := decodePartitionMeta(v)
 		p.cBudget = append(p.cBudget[:0], budget...)
-		p.m.m.loop.update(p.m.partition, p.budget)
 		p.budget.MarkClean()
+		p.budgetStale = true
+	}
+	if p.budgetStale && p.nowMs-p.budgetShown >= 1000 {
+		// The gauges take a second's changes at once: their update
+		// allocates, which once a batch would show on the hot path.
+		p.m.m.loop.update(p.m.partition, p.budget)
+		p.budgetStale, p.budgetShown = false, p.nowMs
 	}
 	p.cMaxTS, p.cWatermark, p.metaDirty = p.maxTS, p.watermark, false
 	if p.watermark > 0 {
