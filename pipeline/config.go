@@ -189,6 +189,13 @@ func (c *Config) Validate() error {
 		}
 		names[t.name] = true
 	}
+	for _, t := range []struct{ flag, name string }{{"capacity-topic", c.CapacityTopic}, {"visitors-topic", c.VisitorsTopic}, {"feedback-topic", c.FeedbackTopic}} {
+		if err := schemas.ValidateTopicName(t.name); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
+		} else if names[t.name] {
+			errs = append(errs, fmt.Errorf("--%s %s: must differ from the events, invites, DLQ and state topics", t.flag, t.name))
+		}
+	}
 	if t := c.PassthroughTopic; t != "" {
 		if err := schemas.ValidateTopicName(t); err != nil {
 			errs = append(errs, fmt.Errorf("--passthrough: %w", err))

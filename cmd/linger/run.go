@@ -26,6 +26,7 @@ type runFlags struct {
 	state       string
 	capacity    string
 	visitors    string
+	feedback    string
 	guarantee   string
 	sessionTO   time.Duration
 	instance    string
@@ -50,6 +51,7 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.StringVar(&f.state, "state-topic", schemas.TopicState, "compacted changelog of session state (created if missing, as many partitions as the events topic)")
 		fs.StringVar(&f.capacity, "capacity-topic", schemas.TopicCapacity, "compacted topic of the chat teams' free slots, read in full by every replica (missing: the static budgets of the scoring config apply)")
 		fs.StringVar(&f.visitors, "visitors-topic", schemas.TopicVisitors, "compacted topic of each visitor's recent invites, for the frequency cap across sessions; read in full by every replica (created if missing)")
+		fs.StringVar(&f.feedback, "feedback-topic", schemas.TopicFeedback, "what the chat front-ends made of the invites (shown, accepted, ...), consumed with the events: it must have as many partitions as the events topic (missing: no feedback)")
 		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per batch) or at-least-once")
 		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
 		fs.StringVar(&f.instance, "instance-id", "", "this replica's name in its transactional id; give each running replica its own, stable across restarts (e.g. the pod name) (default: host name and a random suffix)")
@@ -109,6 +111,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		StateTopic:       f.state,
 		CapacityTopic:    f.capacity,
 		VisitorsTopic:    f.visitors,
+		FeedbackTopic:    f.feedback,
 		Guarantee:        pipeline.Guarantee(f.guarantee),
 		SessionTimeout:   f.sessionTO,
 		InstanceID:       f.instance,
