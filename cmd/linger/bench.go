@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,6 +55,25 @@ type benchFlags struct {
 	cpuProfile  string
 	sec         securityFlags
 	security    pipeline.Security // from sec, with --brokers
+}
+
+// memTotal returns the machine's memory in bytes (MemTotal of
+// /proc/meminfo), or 0 where it cannot tell.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // maxSessionsRun bounds a run that --sessions alone ends.
@@ -138,8 +158,14 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 		// default GOGC its collector runs twice a second and takes one of
 		// the two cores for tens of ms each time, delaying every client.
 		// Collecting less often costs memory, which the machine has; the
-		// processor, a child process, keeps its own setting.
+		// processor, a child process, keeps its own setting. But at full
+		// speed the broker holds gigabytes, and five times that would not
+		// fit: a soft limit of a third of the machine's memory makes the
+		// collector work harder as the heap nears it.
 		debug.SetGCPercent(400)
+		if total := memTotal(); total > 0 {
+			debug.SetMemoryLimit(total / 3)
+		}
 	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
