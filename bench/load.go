@@ -522,6 +522,17 @@ func (l *load) openReaders(ctx context.Context) ([]*kafka.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	// kafka-go backs off after an empty fetch, 100 ms at first: a
+	// read_committed fetch that records of a transaction not yet committed
+	// woke up comes back empty, so every invite would wait that long
+	// behind one (it was the bench's ~100 ms stall every few seconds with
+	// exactly-once). Invites are sparse: poll again at once. A
+	// passthrough's copies are dense, and polling at once would only add
+	// fetches to a busy broker.
+	backoffMin, backoffMax := time.Millisecond, 5*time.Millisecond
+	if l.cfg.Passthrough {
+		backoffMin, backoffMax = 0, 0 // kafka-go's defaults
+	}
 	readers := make([]*kafka.Reader, len(parts))
 	for i, p := range parts {
 		r := kafka.NewReader(kafka.ReaderConfig{
@@ -532,7 +543,9 @@ func (l *load) openReaders(ctx context.Context) ([]*kafka.Reader, error) {
 			MaxBytes:  8 << 20,
 			// With MinBytes 1 a fetch returns as soon as there is a
 			// record; MaxWait only bounds an idle one.
-			MaxWait: 200 * time.Millisecond,
+			MaxWait:        200 * time.Millisecond,
+			ReadBackoffMin: backoffMin,
+			ReadBackoffMax: backoffMax,
 			// Chat front-ends read committed: invites of an aborted
 			// transaction were never decided.
 			IsolationLevel: kafka.ReadCommitted,
