@@ -60,6 +60,10 @@ fuzz:
 	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzEventSchemaAgreement$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./scoring -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzCapacity$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzFeedback$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./scoring -run '^$$' -fuzz '^FuzzDecodeBudget$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./scoring -run '^$$' -fuzz '^FuzzVisitorRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin
