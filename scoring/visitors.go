@@ -242,6 +242,11 @@ func decodeVisitorRecord(b []byte, times *[MaxCapInvites]int64) (int, error) {
 	if k <= 0 || count > uint64(len(b)) {
 		return 0, fmt.Errorf("%w: bad count", ErrBadVisitorRecord)
 	}
+	if count == 0 {
+		// AppendRecord writes none: a visitor without invites has no
+		// record (an empty value forgets one).
+		return 0, fmt.Errorf("%w: no invite times", ErrBadVisitorRecord)
+	}
 	b = b[k:]
 	n := 0
 	var prev int64
