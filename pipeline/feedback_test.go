@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -95,5 +98,30 @@ func TestFeedback(t *testing.T) {
 	}
 	if n := p.m.n.feedback[schemas.FeedbackUnknown]; n != 1 {
 		t.Errorf("unknown feedback types counted %d, want 1", n)
+	}
+}
+
+// TestRestoreSkipsCorruptRecords: changelog records that do not decode (a
+// session's state, the partition record, its budget) are counted and
+// skipped: a restore that failed on them for good would leave the
+// partition unserved.
+func TestRestoreSkipsCorruptRecords(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock, Metrics: m})
+	for _, rec := range []struct{ k, v string }{
+		{"s-bad", "\xff not a state"},
+		{"", "\x09"},                     // a partition record of an unknown version
+		{"", "\x02\x80\x80\x01\xff\xff"}, // version 2 with a budget that does not decode
+	} {
+		if err := p.Restore([]byte(rec.k), []byte(rec.v)); err != nil {
+			t.Errorf("Restore(%q): %v, want it skipped", rec.k, err)
+		}
+	}
+	p.FinishRestore()
+	if n := testutilValue(m.StateCorrupt); n != 3 {
+		t.Errorf("corrupt records counted %v, want 3", n)
+	}
+	if _, found := p.store.get(nil, p.storeKey(nil, xxhash.Sum64String("s-bad"))); found {
+		t.Error("the corrupt state was loaded into the cache")
 	}
 }

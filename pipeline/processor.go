@@ -821,15 +821,20 @@ func (p *Processor) sweep() {
 // the first Begin, then FinishRestore.
 func (p *Processor) Restore(key, value []byte) error {
 	p.restored++
+	// A record that does not decode is counted and skipped, never a
+	// reason to stop: a partition whose restore failed for good would not
+	// be served at all.
 	if len(key) == 0 {
 		maxTS, budget, err := decodePartitionMeta(value)
 		if err != nil {
-			return err
+			p.m.m.StateCorrupt.Inc()
+			return nil
 		}
 		p.maxTS = max(p.maxTS, maxTS)
 		if len(budget) > 0 {
 			if err := scoring.DecodeBudget(budget, p.budget); err != nil {
-				return fmt.Errorf("restore the partition's budget: %w", err)
+				p.m.m.StateCorrupt.Inc() // the budget starts over, empty
+				budget = nil
 			}
 			p.cBudget = append(p.cBudget[:0], budget...)
 		}
@@ -847,7 +852,10 @@ func (p *Processor) Restore(key, value []byte) error {
 	}
 	var st scoring.State
 	if err := scoring.DecodeState(value, &st); err != nil {
-		return fmt.Errorf("restore %q: %w", key, err)
+		// The session starts over, as a corrupt state in the cache does.
+		p.m.m.StateCorrupt.Inc()
+		p.store.del(p.key)
+		return nil
 	}
 	p.store.set(p.key, value, true)
 	p.track(h, p.expiryMinute(&st))
