@@ -124,7 +124,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),
 		StateWritten:   counter("linger_state_bytes_written_total", "Bytes of session state written to the cache."),
 		StateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
-		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over."),
+		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over, in the cache or in the changelog at a restore (changelog records that do not decode are skipped)."),
 		IndexDropped:   counter("linger_session_index_dropped_total", "Sessions not tracked for loss detection because the index was full."),
 		Collisions:     counter("linger_session_hash_collisions_total", "Sessions started over because another session id had the same 64-bit key hash."),
 
