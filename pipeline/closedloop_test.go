@@ -31,13 +31,20 @@ func TestClosedLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 10 s")
 	}
+	for _, g := range []Guarantee{ExactlyOnce, AtLeastOnce} {
+		t.Run(string(g), func(t *testing.T) { closedLoop(t, g) })
+	}
+}
+
+func closedLoop(t *testing.T, guarantee Guarantee) {
 	const partitions = 4
+	name := "loop-" + string(guarantee)
 	b := startBroker(t, partitions)
 	cl := newClient(t, b.Addr())
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	base := scenarioTopics(t, adm, "loop", partitions)
-	for _, topic := range []string{"feedback-loop", "capacity-loop"} {
+	base := scenarioTopics(t, adm, name, partitions)
+	for _, topic := range []string{"feedback-" + name, "capacity-" + name} {
 		if resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil || resp.Err != nil {
 			t.Fatal(err, resp.Err)
 		}
@@ -49,8 +56,9 @@ func TestClosedLoop(t *testing.T) {
 	cfg := func(c *Config) {
 		base(c)
 		c.Scoring = scfg
-		c.FeedbackTopic = "feedback-loop"
-		c.CapacityTopic = "capacity-loop"
+		c.FeedbackTopic = "feedback-" + name
+		c.CapacityTopic = "capacity-" + name
+		c.Guarantee = guarantee
 	}
 
 	recs := bench.GenerateRecords(3, 150000)
@@ -64,7 +72,7 @@ func TestClosedLoop(t *testing.T) {
 		var out []*kgo.Record
 		for _, team := range []string{"sales", "service"} {
 			c := schemas.Capacity{Site: []byte(bench.DefaultSite), Team: []byte(team), Agents: 50, FreeSlots: slots, AvgHandleS: 60, TS: at}
-			out = append(out, &kgo.Record{Topic: "capacity-loop",
+			out = append(out, &kgo.Record{Topic: "capacity-" + name,
 				Key:   schemas.AppendCapacityKey(nil, c.Site, c.Team),
 				Value: schemas.AppendCapacity(nil, &c)})
 		}
@@ -79,28 +87,28 @@ func TestClosedLoop(t *testing.T) {
 	var fb []*kgo.Record
 	for i, r := range recs[:200] {
 		f := schemas.Feedback{Type: schemas.FeedbackShown, InviteID: append(append([]byte{}, r.Key...), "/1"...), Session: r.Key, TS: first + int64(i)}
-		fb = append(fb, &kgo.Record{Topic: "feedback-loop", Key: r.Key, Value: schemas.AppendFeedback(nil, &f)})
+		fb = append(fb, &kgo.Record{Topic: "feedback-" + name, Key: r.Key, Value: schemas.AppendFeedback(nil, &f)})
 	}
 	if err := cl.ProduceSync(ctx, fb...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
 	r1, r2 := startRunner(t, b.Addr(), cfg), startRunner(t, b.Addr(), cfg)
-	produceRecords(t, cl, "events-loop", recs)
-	if err := kafkatest.WaitCommitted(ctx, adm, "g-loop", "events-loop", time.Minute); err != nil {
+	produceRecords(t, cl, "events-"+name, recs)
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-"+name, "events-"+name, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := kafkatest.WaitCommitted(ctx, adm, "g-loop", "feedback-loop", time.Minute); err != nil {
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-"+name, "feedback-"+name, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
 	// Co-partitioned: every member owns feedback partition p exactly when
 	// it owns events partition p.
-	groups, err := adm.DescribeGroups(ctx, "g-loop")
+	groups, err := adm.DescribeGroups(ctx, "g-"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range groups["g-loop"].Members {
+	for _, m := range groups["g-"+name].Members {
 		ca, ok := m.Assigned.AsConsumer()
 		if !ok {
 			t.Fatalf("member %s: not a consumer assignment", m.MemberID)
@@ -109,8 +117,8 @@ func TestClosedLoop(t *testing.T) {
 		for _, tp := range ca.Topics {
 			owned[tp.Topic] = tp.Partitions
 		}
-		if len(owned["events-loop"]) == 0 || !sameSet(owned["events-loop"], owned["feedback-loop"]) {
-			t.Errorf("member %s owns events %v and feedback %v", m.MemberID, owned["events-loop"], owned["feedback-loop"])
+		if len(owned["events-"+name]) == 0 || !sameSet(owned["events-"+name], owned["feedback-"+name]) {
+			t.Errorf("member %s owns events %v and feedback %v", m.MemberID, owned["events-"+name], owned["feedback-"+name])
 		}
 	}
 	shown := testutilValue(r1.m.Feedback.WithLabelValues("invite_shown")) + testutilValue(r2.m.Feedback.WithLabelValues("invite_shown"))
@@ -120,7 +128,7 @@ func TestClosedLoop(t *testing.T) {
 	r1.stop(t)
 	r2.stop(t)
 
-	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-loop", 30*time.Second)
+	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-"+name, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -652,6 +652,9 @@ func (r *Runner) cycle(ctx context.Context, fetches kgo.Fetches) error {
 			}
 			w.p.m.lag.Set(float64(max(0, w.batch.HighWatermark-last.Offset-1)))
 		}
+		if recs := w.feedback.Records; len(recs) > 0 && r.sess == nil {
+			r.cl.MarkCommitRecords(recs[len(recs)-1])
+		}
 	}
 	return nil
 }
