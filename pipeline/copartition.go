@@ -21,6 +21,8 @@ type coPartitioned struct {
 	lead, follow string
 }
 
+// MemberBalancer wraps the inner balancer's member balancer, which does
+// the work for the lead topic.
 func (c coPartitioned) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
 	b, topics, err := c.GroupBalancer.MemberBalancer(members)
 	if err != nil {
@@ -29,16 +31,22 @@ func (c coPartitioned) MemberBalancer(members []kmsg.JoinGroupResponseMember) (k
 	return coPartitionedMembers{inner: b, lead: c.lead, follow: c.follow}, topics, nil
 }
 
+// coPartitionedMembers balances one round: the lead topic by the inner
+// balancer, the follow topic by mirroring it.
 type coPartitionedMembers struct {
 	inner        kgo.GroupMemberBalancer
 	lead, follow string
 }
 
+// Balance is BalanceOrError for balancers that cannot fail.
 func (m coPartitionedMembers) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 	into, _ := m.BalanceOrError(topics)
 	return into
 }
 
+// BalanceOrError balances every topic but the follow one with the inner
+// balancer, then gives each member the follow partitions numbered like the
+// lead partitions it got.
 func (m coPartitionedMembers) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAssignment, error) {
 	lead := make(map[string]int32, len(topics))
 	for t, n := range topics {
