@@ -303,17 +303,23 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 			p.m.n.events[schemas.TypeUnknown]++
 			return
 		}
-		problem, detail := schemas.ProblemInternal, err.Error()
-		var de *schemas.DecodeError
-		if errors.As(err, &de) {
-			problem = de.Problem
-		}
-		p.m.n.dlq[problem]++
-		p.out.dlq = append(p.out.dlq, Rejected{Key: key, Value: value, Offset: offset, Problem: problem, Detail: detail})
+		p.reject(Rejected{Key: key, Value: value, Offset: offset}, err)
 		return
 	}
 	p.m.n.events[p.ev.Type]++
 	p.apply()
+}
+
+// reject sends rj, a record that did not decode with err, to the DLQ
+// with the problem err names, and counts it.
+func (p *Processor) reject(rj Rejected, err error) {
+	rj.Problem, rj.Detail = schemas.ProblemInternal, err.Error()
+	var de *schemas.DecodeError
+	if errors.As(err, &de) {
+		rj.Problem = de.Problem
+	}
+	p.m.n.dlq[rj.Problem]++
+	p.out.dlq = append(p.out.dlq, rj)
 }
 
 // apply applies p.ev, a valid event, to its session and decides.
@@ -368,13 +374,7 @@ func (p *Processor) Feedback(key, value []byte, offset int64) {
 			p.m.n.feedback[schemas.FeedbackUnknown]++
 			return
 		}
-		problem, detail := schemas.ProblemInternal, err.Error()
-		var de *schemas.DecodeError
-		if errors.As(err, &de) {
-			problem = de.Problem
-		}
-		p.m.n.dlq[problem]++
-		p.out.dlq = append(p.out.dlq, Rejected{Key: key, Value: value, Offset: offset, Problem: problem, Detail: detail, Feedback: true})
+		p.reject(Rejected{Key: key, Value: value, Offset: offset, Feedback: true}, err)
 		return
 	}
 	f := &p.fb

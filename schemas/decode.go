@@ -211,25 +211,12 @@ func (d *Decoder) set(f int, v jval) {
 // and until the next call.
 func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 	ev.Reset()
-	if len(value) > MaxEventBytes {
-		return &DecodeError{Problem: ProblemTooLarge, Detail: fmt.Sprintf("value is %d bytes, the limit is %d", len(value), MaxEventBytes)}
-	}
 	if d.member == nil {
 		d.member = d.topMember
 	}
 	d.present = 0
-	// Unescaped strings are never longer than their input, so scratch
-	// never grows during a scan and earlier strings stay put.
-	if cap(d.s.scratch) < len(value) {
-		d.s.scratch = make([]byte, 0, max(len(value), 512))
-	}
-	d.s = scanner{b: value, scratch: d.s.scratch[:0]}
-	kind := d.s.top(d.member)
-	if d.s.err != "" {
-		return &DecodeError{Problem: ProblemInvalidJSON, Detail: jsonError{d.s.err, d.s.i}.Error()}
-	}
-	if kind != jObject {
-		return &DecodeError{Problem: ProblemNotObject, Detail: "value is a JSON " + jkindNames[kind] + ", not an object"}
+	if err := scanObject(&d.s, value, d.member, 512); err != nil {
+		return err
 	}
 	return d.fill(key, nowMs, ev)
 }

@@ -29,20 +29,30 @@ func (d *recordDecoder) val(f int) jval {
 // scan reads value into the field table: it returns a *DecodeError for a
 // value that is too large, not JSON or not an object.
 func (d *recordDecoder) scan(value []byte) error {
-	if len(value) > MaxEventBytes {
-		return &DecodeError{Problem: ProblemTooLarge, Detail: fmt.Sprintf("value is %d bytes, the limit is %d", len(value), MaxEventBytes)}
-	}
 	if d.member == nil {
 		d.member = d.topMember
 	}
 	d.present = 0
-	if cap(d.s.scratch) < len(value) {
-		d.s.scratch = make([]byte, 0, max(len(value), 256))
+	return scanObject(&d.s, value, d.member, 256)
+}
+
+// scanObject scans value, a record's whole value, with s, calling member
+// for each top-level member; it returns a *DecodeError for a value that is
+// too large, not JSON or not an object. s keeps its scratch space between
+// calls (at least scratchMin bytes once it grows): unescaped strings are
+// never longer than their input, so scratch never grows during a scan and
+// earlier strings stay put.
+func scanObject(s *scanner, value []byte, member func([]byte), scratchMin int) error {
+	if len(value) > MaxEventBytes {
+		return &DecodeError{Problem: ProblemTooLarge, Detail: fmt.Sprintf("value is %d bytes, the limit is %d", len(value), MaxEventBytes)}
 	}
-	d.s = scanner{b: value, scratch: d.s.scratch[:0]}
-	kind := d.s.top(d.member)
-	if d.s.err != "" {
-		return &DecodeError{Problem: ProblemInvalidJSON, Detail: jsonError{d.s.err, d.s.i}.Error()}
+	if cap(s.scratch) < len(value) {
+		s.scratch = make([]byte, 0, max(len(value), scratchMin))
+	}
+	*s = scanner{b: value, scratch: s.scratch[:0]}
+	kind := s.top(member)
+	if s.err != "" {
+		return &DecodeError{Problem: ProblemInvalidJSON, Detail: jsonError{s.err, s.i}.Error()}
 	}
 	if kind != jObject {
 		return &DecodeError{Problem: ProblemNotObject, Detail: "value is a JSON " + jkindNames[kind] + ", not an object"}
