@@ -215,7 +215,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		tablesDone := make(chan struct{})
 		go func() {
 			defer close(tablesDone)
-			if err := r.tables.read(tablesCtx, r.opts, r.cfg.CapacityTopic, r.cfg.VisitorsTopic); err != nil {
+			if err := r.tables.read(tablesCtx, r.adm, r.opts, r.cfg.CapacityTopic, r.cfg.VisitorsTopic); err != nil {
 				r.log.Warn("cannot read the broadcast tables (chat capacity, visitor caps): static budgets, no cap across replicas", "err", err)
 			}
 		}()

@@ -43,16 +43,12 @@ func newTables(m *Metrics, log *slog.Logger) *tables {
 // markLoaded records that the start-up read is done (or given up).
 func (t *tables) markLoaded() { t.loadedOnce.Do(func() { close(t.loaded) }) }
 
-// read consumes the capacity and visitors topics until ctx ends. opts are
-// the client options (brokers, TLS, SASL, logger). Topics that do not exist
-// are skipped: without chat-capacity the static budgets apply.
-func (t *tables) read(ctx context.Context, opts []kgo.Opt, capacityTopic, visitorsTopic string) error {
-	adm, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	ends, err := t.endOffsets(ctx, kadm.NewClient(adm), capacityTopic, visitorsTopic)
-	adm.Close()
+// read consumes the capacity and visitors topics until ctx ends. adm is
+// the replica's admin client, for the end offsets at start; opts are the
+// client options (brokers, TLS, SASL, logger). Topics that do not exist are
+// skipped: without chat-capacity the static budgets apply.
+func (t *tables) read(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, capacityTopic, visitorsTopic string) error {
+	ends, err := t.endOffsets(ctx, adm, capacityTopic, visitorsTopic)
 	if err != nil {
 		t.markLoaded()
 		return err
