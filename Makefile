@@ -3,7 +3,7 @@
 GO          ?= go
 BIN         ?= bin/linger
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X github.com/lingerhq/linger/pipeline.Version=$(VERSION)
+LDFLAGS     := -X github.com/lingerhq/linger/internal/buildinfo.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Benchmarks: the hot path (decode, state update, score, full process,
 # changelog encode, restore), COUNT runs each for benchstat:

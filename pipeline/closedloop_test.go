@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 )
@@ -121,7 +121,7 @@ func closedLoop(t *testing.T, guarantee Guarantee) {
 			t.Errorf("member %s owns events %v and feedback %v", m.MemberID, owned["events-"+name], owned["feedback-"+name])
 		}
 	}
-	shown := testutilValue(r1.m.Feedback.WithLabelValues("invite_shown")) + testutilValue(r2.m.Feedback.WithLabelValues("invite_shown"))
+	shown := testutilValue(r1.m.feedback.WithLabelValues("invite_shown")) + testutilValue(r2.m.feedback.WithLabelValues("invite_shown"))
 	if shown != float64(len(fb)) {
 		t.Errorf("feedback counted %v, want %d", shown, len(fb))
 	}
@@ -159,7 +159,7 @@ func closedLoop(t *testing.T, guarantee Guarantee) {
 	if sd := math.Sqrt(0.25 * 0.75 / float64(before)); math.Abs(share-0.25) > 4*sd {
 		t.Errorf("holdout share %.3f of %d invites, want 0.25 ± %.3f", share, before, 4*sd)
 	}
-	suppressed := testutilValue(r1.m.Suppressed.WithLabelValues("no_capacity")) + testutilValue(r2.m.Suppressed.WithLabelValues("no_capacity"))
+	suppressed := testutilValue(r1.m.suppressed.WithLabelValues("no_capacity")) + testutilValue(r2.m.suppressed.WithLabelValues("no_capacity"))
 	if suppressed == 0 {
 		t.Error("no would-be invite counted as suppressed for no_capacity")
 	}

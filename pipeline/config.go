@@ -8,8 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -59,7 +61,7 @@ type Config struct {
 	// 500ms.
 	Tick time.Duration
 	// CacheBytes bounds session state memory. Default: 256 MiB; at least
-	// MinCacheBytes.
+	// partition.MinCacheBytes.
 	CacheBytes int
 	// Scoring is the scoring config. Default: scoring.DefaultConfig().
 	Scoring *scoring.Config
@@ -71,9 +73,10 @@ type Config struct {
 	// Logger receives the runner's and the Kafka client's logs.
 	// Default: slog.Default().
 	Logger *slog.Logger
-	// Metrics receives the pipeline's metrics. Default: a set on a private
+	// Registerer receives the replica's metrics (the package doc lists
+	// them), with the Go and process collectors. Default: a private
 	// registry.
-	Metrics *Metrics
+	Registerer prometheus.Registerer
 	// Now is the wall clock. Default: time.Now.
 	Now func() time.Time
 	// PassthroughTopic, if set, turns the runner into the yardstick of
@@ -88,9 +91,6 @@ type Config struct {
 	// of Security (test hooks).
 	ClientOpts []kgo.Opt
 }
-
-// DefaultCacheBytes is the default CacheBytes.
-const DefaultCacheBytes = 256 << 20
 
 // DefaultGroup is the default consumer group.
 const DefaultGroup = "linger"
@@ -157,7 +157,7 @@ func (c *Config) setDefaults() {
 		c.Tick = 500 * time.Millisecond
 	}
 	if c.CacheBytes == 0 {
-		c.CacheBytes = DefaultCacheBytes
+		c.CacheBytes = partition.DefaultCacheBytes
 	}
 	if c.Scoring == nil {
 		c.Scoring = scoring.DefaultConfig()

@@ -1,14 +1,23 @@
-// Package pipeline is linger's Kafka side: it consumes visitor-events as a
-// consumer group (one worker per assigned partition, so a session's events
-// are processed in offset order), keeps session state in fastcache, runs the
-// scoring engine, publishes decisions to chat-invites and bad input to the
-// DLQ, commits offsets only after what they caused is acknowledged, and
-// exposes Prometheus metrics and health endpoints. Every Kafka client it
-// opens connects with the TLS and SASL of Config.Security (security.go),
-// whose password never prints. It also holds the embedded Kafka-protocol
-// broker used by the demo and tests.
+// Package pipeline is one linger replica on Kafka: the Runner consumes
+// visitor-events as a member of a consumer group (one worker goroutine per
+// assigned partition, so a session's events are processed in offset order),
+// hands each partition's records to its partition.Processor (the engine,
+// which knows no Kafka), publishes the decisions, DLQ records and state
+// changes it returns, in one transaction with the offsets under exactly-once,
+// restores a partition's state from the changelog when it is assigned, reads
+// the broadcast tables, and exposes Prometheus metrics and health endpoints.
+// Every Kafka client it opens connects with the TLS and SASL of
+// Config.Security, whose password never prints.
 //
-// Metrics, all on the Registerer given to NewMetrics:
+// Its files follow the replica's jobs: runner.go (lifecycle, clients),
+// topics.go (which topics, created or awaited at start), cycle.go (the poll
+// cycle and the workers), publish.go (publishing under either guarantee),
+// passthrough.go (the bench's yardstick), rebalance.go (assignment, restore,
+// revoke), tables.go and copartition.go (broadcast tables, co-partitioned
+// feedback), stats.go and metrics.go (metrics), security.go, http.go. The
+// embedded broker is in package broker below it.
+//
+// Metrics, all on Config.Registerer:
 //
 //	linger_events_total{type}                 events read, by type ("unknown" for types this release skips)
 //	linger_dlq_total{reason}                  records sent to the DLQ, by problem

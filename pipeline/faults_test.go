@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,7 +56,7 @@ func noCapScoring(t *testing.T) *scoring.Config {
 
 // referenceRun processes recs with one replica, undisturbed, on topics of
 // its own, and returns its decisions: what every other run must decide.
-func referenceRun(t *testing.T, b *Broker, cl *kgo.Client, name string, partitions int32, recs []bench.Record) *kafkatest.Decisions {
+func referenceRun(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, partitions int32, recs []bench.Record) *kafkatest.Decisions {
 	t.Helper()
 	ctx := context.Background()
 	adm := kadm.NewClient(cl)
@@ -153,8 +154,8 @@ func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 	if err := kafkatest.WaitCommitted(ctx, adm, "g-flt", "events-flt", 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	aborted := testutilValue(r1.m.Transactions.WithLabelValues("aborted")) + testutilValue(r2.m.Transactions.WithLabelValues("aborted"))
-	restarts := testutilValue(r1.m.ClientRestarts) + testutilValue(r2.m.ClientRestarts)
+	aborted := testutilValue(r1.m.transactions.WithLabelValues("aborted")) + testutilValue(r2.m.transactions.WithLabelValues("aborted"))
+	restarts := testutilValue(r1.m.clientRestarts) + testutilValue(r2.m.clientRestarts)
 	if aborted+restarts == 0 {
 		t.Error("no transaction aborted and no client restarted: the faults were not felt, or not counted")
 	}

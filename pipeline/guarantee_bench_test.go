@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,7 +23,7 @@ import (
 // process, from the group's join to its last commit.
 func BenchmarkGuarantees(b *testing.B) {
 	const events = 300_000
-	br, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 8, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	br, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 8, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func BenchmarkGuarantees(b *testing.B) {
 		r, err := NewRunner(Config{
 			Brokers: []string{br.Addr()}, Group: group, Guarantee: g, EventTimeOnly: true,
 			EventsTopic: "events-bench", InvitesTopic: "invites-bench", DLQTopic: "dlq-bench", StateTopic: "state-" + group,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry(),
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -1,16 +1,18 @@
 package pipeline
 
 import (
-	"sort"
 	"sync"
+
+	"github.com/lingerhq/linger/pipeline/partition"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// batchHistogram is a Prometheus histogram that partition workers fill in
-// local counts and merge once per batch. The client library's Observe costs
-// atomic adds, per event, on cache lines that every worker shares; scores
-// are observed twice per event, so they go through this instead.
+// batchHistogram is a Prometheus histogram that partition workers fill with
+// the counts of a whole batch at once (partition.ScoreCounts). The client
+// library's Observe costs atomic adds, per event, on cache lines that every
+// worker shares; scores are observed twice per event, so they go through
+// this instead.
 type batchHistogram struct {
 	desc   *prometheus.Desc
 	upper  []float64 // bucket upper bounds, ascending, +Inf implied
@@ -53,46 +55,17 @@ func (h *batchHistogram) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// localHist is one worker's unmerged observations of one series.
-type localHist struct {
-	h      *batchHistogram
-	s      *histSeries
-	counts []uint64
-	count  uint64
-	sum    float64
-}
-
-func (h *batchHistogram) local(series int) *localHist {
-	return &localHist{h: h, s: h.series[series], counts: make([]uint64, len(h.upper)+1)}
-}
-
-// observe counts v in the first bucket whose upper bound is ≥ v, as the
-// Prometheus client does.
-func (l *localHist) observe(v float64) {
-	l.counts[sort.SearchFloat64s(l.h.upper, v)]++
-	l.count++
-	l.sum += v
-}
-
-// discard forgets the local counts (their batch was aborted).
-func (l *localHist) discard() {
-	clear(l.counts)
-	l.count, l.sum = 0, 0
-}
-
-// flush merges the local counts into the series and clears them.
-func (l *localHist) flush() {
-	if l.count == 0 {
+// add merges a batch's score counts, bucketed by partition.ScoreBuckets
+// (the histogram's own bounds), into the series.
+func (s *histSeries) add(c *partition.ScoreCounts) {
+	if c.Count == 0 {
 		return
 	}
-	s := l.s
 	s.mu.Lock()
-	for i, c := range l.counts {
-		s.counts[i] += c
-		l.counts[i] = 0
+	for i, n := range c.Buckets {
+		s.counts[i] += n
 	}
-	s.count += l.count
-	s.sum += l.sum
+	s.count += c.Count
+	s.sum += c.Sum
 	s.mu.Unlock()
-	l.count, l.sum = 0, 0
 }

@@ -4,17 +4,19 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
 // TestBatchHistogramMatchesClient: what workers merge per batch reads the
-// same as the client library's histogram fed the same values one by one.
+// same as the client library's histogram fed the same values one by one,
+// and the engine's buckets are the client's.
 func TestBatchHistogramMatchesClient(t *testing.T) {
-	upper := prometheus.LinearBuckets(0.05, 0.05, 20)
+	upper := partition.ScoreBuckets
 	ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: upper})
 	h := newBatchHistogram("linger_score", "help", "model", []string{"a", "b"}, upper)
-	w1, w2 := h.local(0), h.local(0)
+	var w1, w2 partition.ScoreCounts // two workers' batches
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 10000 {
 		v := r.Float64()
@@ -23,16 +25,17 @@ func TestBatchHistogramMatchesClient(t *testing.T) {
 		}
 		ref.Observe(v)
 		if i%2 == 0 {
-			w1.observe(v)
+			w1.Observe(v)
 		} else {
-			w2.observe(v)
+			w2.Observe(v)
 		}
 		if i%1000 == 0 {
-			w1.flush()
+			h.series[0].add(&w1)
+			w1 = partition.ScoreCounts{}
 		}
 	}
-	w1.flush()
-	w2.flush()
+	h.series[0].add(&w1)
+	h.series[0].add(&w2)
 
 	var want, got dto.Metric
 	if err := ref.Write(&want); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -13,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,51 +24,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// quietLogger keeps test output readable; set LINGER_TEST_LOG=1 to see logs.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// testLoggerTo logs to the test and to sb, for tests that read the logs.
-func testLoggerTo(t *testing.T, sb *strings.Builder) *slog.Logger {
-	var mu sync.Mutex
-	return slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, lockedBuilder{&mu, sb}), &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type lockedBuilder struct {
-	mu *sync.Mutex
-	sb *strings.Builder
-}
-
-func (w lockedBuilder) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.sb.Write(b)
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}
-
 // startBroker starts the embedded broker on a free loopback port with every
 // topic created, and closes it when the test ends.
-func startBroker(t *testing.T, partitions int, opts ...kfake.Opt) *Broker {
+func startBroker(t *testing.T, partitions int, opts ...kfake.Opt) *broker.Broker {
 	t.Helper()
-	return startBrokerNodes(t, partitions, 1, opts...)
+	return kafkatest.StartBroker(t, broker.Config{Partitions: partitions, Opts: opts})
 }
 
-func startBrokerNodes(t *testing.T, partitions, nodes int, opts ...kfake.Opt) *Broker {
+func startBrokerNodes(t *testing.T, partitions, nodes int, opts ...kfake.Opt) *broker.Broker {
 	t.Helper()
-	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: partitions, Nodes: nodes, Logger: testLogger(t), Opts: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
+	return kafkatest.StartBroker(t, broker.Config{Partitions: partitions, Nodes: nodes, Opts: opts})
 }
 
 type runningRunner struct {
@@ -97,9 +63,9 @@ func startRunner(t *testing.T, addr string, mutate func(*Config)) *runningRunner
 	reg := prometheus.NewRegistry()
 	cfg := Config{
 		Brokers:    []string{addr},
-		Logger:     testLogger(t),
-		Metrics:    NewMetrics(reg),
-		CacheBytes: MinCacheBytes,
+		Logger:     kafkatest.Logger(t),
+		Registerer: reg,
+		CacheBytes: partition.MinCacheBytes,
 		ClientOpts: []kgo.Opt{
 			// Fast heartbeats: rebalances are noticed within 100 ms.
 			kgo.HeartbeatInterval(100 * time.Millisecond),
@@ -125,17 +91,6 @@ func startRunner(t *testing.T, addr string, mutate func(*Config)) *runningRunner
 	return rr
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
@@ -146,11 +101,11 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func produce(t *testing.T, cl *kgo.Client, topic string, recs []rec) {
+func produce(t *testing.T, cl *kgo.Client, topic string, recs []kafkatest.Record) {
 	t.Helper()
 	krs := make([]*kgo.Record, len(recs))
 	for i, r := range recs {
-		krs[i] = &kgo.Record{Topic: topic, Key: r.key, Value: r.value}
+		krs[i] = &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -176,7 +131,7 @@ func (c *collector) snapshot() []*kgo.Record { return c.Records() }
 
 func (c *collector) waitN(t *testing.T, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d records", n), timeout, func() bool { return len(c.snapshot()) >= n })
+	kafkatest.WaitFor(t, fmt.Sprintf("%d records", n), timeout, func() bool { return len(c.snapshot()) >= n })
 	return c.snapshot()
 }
 
@@ -198,12 +153,12 @@ func decisions(t *testing.T, recs []*kgo.Record) []*schemas.Decision {
 
 // offline runs the same records through a Processor without Kafka: what
 // linger run must publish.
-func offline(recs []rec) map[string]string {
-	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: time.Now})
+func offline(recs []kafkatest.Record) map[string]string {
+	p := partition.New(0, partition.Config{Epoch: 1, Store: partition.NewStore(0), Now: time.Now})
 	want := map[string]string{}
 	p.Begin()
 	for i, r := range recs {
-		p.Process(r.key, r.value, int64(i))
+		p.Process(r.Key, r.Value, int64(i))
 	}
 	out := p.End()
 	p.Commit()
@@ -219,9 +174,9 @@ func TestRunPublishesDecisions(t *testing.T) {
 	b := startBroker(t, 4)
 	invites := collect(t, b.Addr(), schemas.TopicInvites)
 	r := startRunner(t, b.Addr(), nil)
-	waitFor(t, "ready", 10*time.Second, r.Ready)
+	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 
-	recs := hesitators(40)
+	recs := kafkatest.Hesitators(0, 40)
 	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
 	want := offline(recs)
 	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
@@ -257,17 +212,17 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 	dlq := collect(t, b.Addr(), schemas.TopicDLQ)
 	invites := collect(t, b.Addr(), schemas.TopicInvites)
 	r := startRunner(t, b.Addr(), nil)
-	waitFor(t, "ready", 10*time.Second, r.Ready)
+	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 
 	cl := newClient(t, b.Addr())
-	bad := []rec{
-		{[]byte("s-bad"), []byte(`not json`)},
-		{[]byte("s-bad"), []byte(`{"v":1,"type":"idle","session":"s-bad","ts":"yesterday","ms":1}`)},
-		{[]byte("s-bad"), []byte(strings.Repeat(" ", schemas.MaxEventBytes+1))},
+	bad := []kafkatest.Record{
+		{Key: []byte("s-bad"), Value: []byte(`not json`)},
+		{Key: []byte("s-bad"), Value: []byte(`{"v":1,"type":"idle","session":"s-bad","ts":"yesterday","ms":1}`)},
+		{Key: []byte("s-bad"), Value: []byte(strings.Repeat(" ", schemas.MaxEventBytes+1))},
 	}
 	// Bad input first, then good input behind it on the same partitions:
 	// bad records must not stall anything.
-	produce(t, cl, schemas.TopicEvents, append(bad, hesitators(5)...))
+	produce(t, cl, schemas.TopicEvents, append(bad, kafkatest.Hesitators(0, 5)...))
 	got := dlq.waitN(t, len(bad), 15*time.Second)
 	wantReasons := []string{"invalid_json", "wrong_type", "too_large"}
 	for i, rec := range got {
@@ -278,7 +233,7 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 		if h[schemas.HeaderDLQReason] != wantReasons[i] || h[schemas.HeaderSourceTopic] != schemas.TopicEvents || h[schemas.HeaderDLQError] == "" {
 			t.Errorf("DLQ record %d headers %v, want reason %s", i, h, wantReasons[i])
 		}
-		if string(rec.Value) != string(bad[i].value) || string(rec.Key) != string(bad[i].key) {
+		if string(rec.Value) != string(bad[i].Value) || string(rec.Key) != string(bad[i].Key) {
 			t.Errorf("DLQ record %d changed the input", i)
 		}
 		if h[schemas.HeaderSourceOffset] != fmt.Sprint(i) {
@@ -286,7 +241,7 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 		}
 	}
 	invites.waitN(t, 5, 15*time.Second)
-	if v := testutilValue(r.m.DLQ.WithLabelValues("too_large")); v != 1 {
+	if v := testutilValue(r.m.dlq.WithLabelValues("too_large")); v != 1 {
 		t.Fatalf("linger_dlq_total{reason=too_large} = %v", v)
 	}
 }
@@ -295,7 +250,7 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 // runner stops without committing, and a restart publishes them.
 func TestNoDecisionLostWhenPublishFails(t *testing.T) {
 	b := startBroker(t, 2)
-	recs := hesitators(20)
+	recs := kafkatest.Hesitators(0, 20)
 	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
 	var refuse sync.Mutex
 	refusing := true
@@ -365,22 +320,22 @@ func TestRebalanceLosesNothing(t *testing.T) {
 	invites := collect(t, b.Addr(), schemas.TopicInvites)
 	a := startRunner(t, b.Addr(), nil)
 	c := startRunner(t, b.Addr(), nil)
-	waitFor(t, "both replicas to own partitions", 15*time.Second, func() bool {
-		return a.Ready() && c.Ready() && testutilValue(a.m.Partitions) > 0 && testutilValue(c.m.Partitions) > 0 &&
-			testutilValue(a.m.Partitions)+testutilValue(c.m.Partitions) == 8
+	kafkatest.WaitFor(t, "both replicas to own partitions", 15*time.Second, func() bool {
+		return a.Ready() && c.Ready() && testutilValue(a.m.partitions) > 0 && testutilValue(c.m.partitions) > 0 &&
+			testutilValue(a.m.partitions)+testutilValue(c.m.partitions) == 8
 	})
 
 	cl := newClient(t, b.Addr())
-	before, after := hesitatorsFrom(0, 30), hesitatorsFrom(30, 30)
+	before, after := kafkatest.Hesitators(0, 30), kafkatest.Hesitators(30, 30)
 	produce(t, cl, schemas.TopicEvents, before)
 	invites.waitN(t, 30, 15*time.Second)
-	if testutilValue(a.m.Invites.WithLabelValues("abandonment")) == 0 || testutilValue(c.m.Invites.WithLabelValues("abandonment")) == 0 {
+	if testutilValue(a.m.invites.WithLabelValues("abandonment")) == 0 || testutilValue(c.m.invites.WithLabelValues("abandonment")) == 0 {
 		t.Fatal("both replicas should have decided for their own partitions")
 	}
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the survivor to own every partition", 15*time.Second, func() bool { return testutilValue(c.m.Partitions) == 8 })
+	kafkatest.WaitFor(t, "the survivor to own every partition", 15*time.Second, func() bool { return testutilValue(c.m.partitions) == 8 })
 	produce(t, cl, schemas.TopicEvents, after)
 
 	want := offline(append(before, after...))
@@ -419,19 +374,19 @@ func TestBrokerDownAtStart(t *testing.T) {
 	if r.Ready() {
 		t.Fatal("ready without a broker")
 	}
-	b, err := StartBroker(BrokerConfig{Addr: addr, Partitions: 2, Logger: testLogger(t)})
+	b, err := broker.Start(broker.Config{Addr: addr, Partitions: 2, Logger: kafkatest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	waitFor(t, "ready once the broker is up", 40*time.Second, r.Ready)
+	kafkatest.WaitFor(t, "ready once the broker is up", 40*time.Second, r.Ready)
 }
 
 func TestGracefulShutdownIsQuick(t *testing.T) {
 	b := startBroker(t, 4)
 	r := startRunner(t, b.Addr(), nil)
-	waitFor(t, "ready", 10*time.Second, r.Ready)
-	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, hesitators(10))
+	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
+	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, kafkatest.Hesitators(0, 10))
 	start := time.Now()
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
@@ -464,7 +419,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := get("/healthz"); code != 200 {
 		t.Fatalf("/healthz %d", code)
 	}
-	waitFor(t, "ready", 10*time.Second, r.Ready)
+	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 	if code, _ := get("/readyz"); code != 200 {
 		t.Fatalf("/readyz %d once ready", code)
 	}
@@ -493,88 +448,16 @@ func TestHTTPEndpoints(t *testing.T) {
 
 var _ = errors.New
 
-// TestBrokerDataDirPersists: with --data-dir, topics and records survive a
-// restart of the embedded broker.
-func TestBrokerDataDirPersists(t *testing.T) {
-	dir := t.TempDir()
-	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, DataDir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := newClient(t, b.Addr())
-	produce(t, cl, schemas.TopicEvents, hesitators(3))
-	cl.Close()
-	b.Close()
-
-	b, err = StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, DataDir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	got := collect(t, b.Addr(), schemas.TopicEvents).waitN(t, 18, 10*time.Second)
-	if len(got) != 18 {
-		t.Fatalf("%d records after a restart, want the 18 produced before", len(got))
-	}
-	adm := kadm.NewClient(newClient(t, b.Addr()))
-	td, err := adm.ListTopics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, spec := range schemas.Topics {
-		if !td.Has(spec.Name) {
-			t.Errorf("topic %s missing after a restart", spec.Name)
-		}
-	}
-}
-
-// TestBrokerCreatesEveryTopic: the embedded broker creates schemas.Topics,
-// the compacted ones with cleanup.policy=compact.
-func TestBrokerCreatesEveryTopic(t *testing.T) {
-	b := startBroker(t, 3)
-	adm := kadm.NewClient(newClient(t, b.Addr()))
-	ctx := context.Background()
-	td, err := adm.ListTopics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, spec := range schemas.Topics {
-		names = append(names, spec.Name)
-		if !td.Has(spec.Name) || len(td[spec.Name].Partitions) != 3 {
-			t.Errorf("topic %s: missing or not 3 partitions", spec.Name)
-		}
-	}
-	cfgs, err := adm.DescribeTopicConfigs(ctx, names...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, spec := range schemas.Topics {
-		rc, err := cfgs.On(spec.Name, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policy := ""
-		for _, c := range rc.Configs {
-			if c.Key == "cleanup.policy" {
-				policy = c.MaybeValue()
-			}
-		}
-		if (policy == "compact") != spec.Compacted {
-			t.Errorf("topic %s: cleanup.policy %q, compacted %v", spec.Name, policy, spec.Compacted)
-		}
-	}
-}
-
 // TestNotReadyWhileRestoring: a replica does not report ready, nor process,
 // until the state of its partitions is restored from the changelog.
 func TestNotReadyWhileRestoring(t *testing.T) {
 	b := startBroker(t, 2)
 	cl := newClient(t, b.Addr())
 	// Something to restore.
-	produce(t, cl, schemas.TopicEvents, hesitators(5))
+	produce(t, cl, schemas.TopicEvents, kafkatest.Hesitators(0, 5))
 	first := startRunner(t, b.Addr(), nil)
-	waitFor(t, "the first replica to process", 10*time.Second, func() bool {
-		return testutilValue(first.m.StateRecords) > 0
+	kafkatest.WaitFor(t, "the first replica to process", 10*time.Second, func() bool {
+		return testutilValue(first.m.stateRecords) > 0
 	})
 	if err := first.stop(t); err != nil {
 		t.Fatal(err)
@@ -601,14 +484,14 @@ func TestNotReadyWhileRestoring(t *testing.T) {
 		return nil, nil, false
 	})
 	second := startRunner(t, b.Addr(), nil)
-	waitFor(t, "the restore to start", 10*time.Second, func() bool { return testutilValue(second.m.Restoring) > 0 })
+	kafkatest.WaitFor(t, "the restore to start", 10*time.Second, func() bool { return testutilValue(second.m.restoring) > 0 })
 	time.Sleep(200 * time.Millisecond)
 	if second.Ready() {
 		t.Fatal("ready while restoring")
 	}
 	close(release)
-	waitFor(t, "ready once restored", 10*time.Second, second.Ready)
-	if testutilValue(second.m.Restoring) != 0 || testutilValue(second.m.RestoreRecord) == 0 {
-		t.Fatalf("restoring %v partitions, %v records restored", testutilValue(second.m.Restoring), testutilValue(second.m.RestoreRecord))
+	kafkatest.WaitFor(t, "ready once restored", 10*time.Second, second.Ready)
+	if testutilValue(second.m.restoring) != 0 || testutilValue(second.m.restoreRecord) == 0 {
+		t.Fatalf("restoring %v partitions, %v records restored", testutilValue(second.m.restoring), testutilValue(second.m.restoreRecord))
 	}
 }

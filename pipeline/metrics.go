@@ -1,87 +1,87 @@
 package pipeline
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics holds every metric the pipeline exports. Label values that are
+// metrics holds every metric the pipeline exports (listed in the package
+// doc), built once per Runner on the Registerer of its Config. Label values that are
 // known up front (event types, DLQ reasons, invite reasons) are initialised
 // to zero, so dashboards and alerts never query a series that does not exist
 // yet.
-type Metrics struct {
-	Events      *prometheus.CounterVec
-	DLQ         *prometheus.CounterVec
-	Invites     *prometheus.CounterVec
-	Holdout     *prometheus.CounterVec
-	Withdrawals *prometheus.CounterVec
-	Suppressed  *prometheus.CounterVec
+type metrics struct {
+	events      *prometheus.CounterVec
+	dlq         *prometheus.CounterVec
+	invites     *prometheus.CounterVec
+	holdout     *prometheus.CounterVec
+	withdrawals *prometheus.CounterVec
+	suppressed  *prometheus.CounterVec
 	// Score is filled per batch by the workers (see batchHistogram).
-	Score   *batchHistogram
-	Latency *prometheus.HistogramVec
+	score   *batchHistogram
+	latency *prometheus.HistogramVec
 
-	Lag           *prometheus.GaugeVec
-	Partitions    prometheus.Gauge
-	Rebalances    *prometheus.CounterVec
-	InFlight      prometheus.Gauge
-	ProduceErrors *prometheus.CounterVec
-	Ready         prometheus.Gauge
+	lag           *prometheus.GaugeVec
+	partitions    prometheus.Gauge
+	rebalances    *prometheus.CounterVec
+	inFlight      prometheus.Gauge
+	produceErrors *prometheus.CounterVec
+	ready         prometheus.Gauge
 
-	CacheEntries   prometheus.Gauge
-	CacheBytes     prometheus.Gauge
-	CacheMaxBytes  prometheus.Gauge
-	CacheEvictions prometheus.Counter
-	CacheHorizon   prometheus.Gauge
-	SessionTimeout prometheus.Gauge
-	StateWritten   prometheus.Counter
-	StateLost      prometheus.Counter
-	StateCorrupt   prometheus.Counter
-	IndexDropped   prometheus.Counter
-	Collisions     prometheus.Counter
+	cacheEntries   prometheus.Gauge
+	cacheBytes     prometheus.Gauge
+	cacheMaxBytes  prometheus.Gauge
+	cacheEvictions prometheus.Counter
+	cacheHorizon   prometheus.Gauge
+	sessionTimeout prometheus.Gauge
+	stateWritten   prometheus.Counter
+	stateLost      prometheus.Counter
+	stateCorrupt   prometheus.Counter
+	indexDropped   prometheus.Counter
+	collisions     prometheus.Counter
 
-	LateEvents     prometheus.Counter
-	TimersFired    *prometheus.CounterVec
-	TimersDropped  prometheus.Counter
-	TimerEntries   prometheus.Gauge
-	Expired        prometheus.Counter
-	WatermarkDelay *prometheus.GaugeVec
+	lateEvents     prometheus.Counter
+	timersFired    *prometheus.CounterVec
+	timersDropped  prometheus.Counter
+	timerEntries   prometheus.Gauge
+	expired        prometheus.Counter
+	watermarkDelay *prometheus.GaugeVec
 
-	Transactions   *prometheus.CounterVec
-	ClientRestarts prometheus.Counter
-	StateRecords   prometheus.Counter
-	Restoring      prometheus.Gauge
-	RestoreTime    prometheus.Histogram
-	RestoreRecord  prometheus.Counter
-	Passthrough    prometheus.Counter
+	transactions   *prometheus.CounterVec
+	clientRestarts prometheus.Counter
+	stateRecords   prometheus.Counter
+	restoring      prometheus.Gauge
+	restoreTime    prometheus.Histogram
+	restoreRecord  prometheus.Counter
+	passthrough    prometheus.Counter
 
 	// The closed loop with the chat team: the broadcast tables, each
 	// site's invite-rate band and each team's budget, summed over this
 	// replica's partitions.
-	Feedback        *prometheus.CounterVec
-	FeedbackOrphans prometheus.Counter
-	TableRecords    *prometheus.CounterVec
-	VisitorsCapped  prometheus.Gauge
-	VisitorsDropped prometheus.Gauge
-	CapacityKeys    prometheus.Gauge
-	BandShare       *prometheus.GaugeVec
-	BandBound       *prometheus.GaugeVec
-	BandOffset      *prometheus.GaugeVec
-	BudgetTokens    *prometheus.GaugeVec
-	BudgetSize      *prometheus.GaugeVec
+	feedback        *prometheus.CounterVec
+	feedbackOrphans prometheus.Counter
+	tableRecords    *prometheus.CounterVec
+	visitorsCapped  prometheus.Gauge
+	visitorsDropped prometheus.Gauge
+	capacityKeys    prometheus.Gauge
+	bandShare       *prometheus.GaugeVec
+	bandBound       *prometheus.GaugeVec
+	bandOffset      *prometheus.GaugeVec
+	budgetTokens    *prometheus.GaugeVec
+	budgetSize      *prometheus.GaugeVec
 	loop            loopStats
 }
 
-// Version is the release, set at build time with
-// -ldflags "-X github.com/lingerhq/linger/pipeline.Version=v1.2.3".
-var Version = "dev"
-
-// NewMetrics creates the metrics and registers them, with the Go and process
-// collectors, on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// newMetrics creates the metrics and registers them, with the Go and process
+// collectors, on reg. Registering twice on one registry is an error: one
+// Runner per registry.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	counterVec := func(name, help, label string, values []string) *prometheus.CounterVec {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
 		for _, l := range values {
@@ -96,98 +96,103 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
 	reasons := schemas.Reasons()
-	m := &Metrics{
-		Events:      counterVec("linger_events_total", "Events read from the events topic, by type (unknown: types this release skips).", "type", schemas.Types()),
-		DLQ:         counterVec("linger_dlq_total", "Records sent to the DLQ, by problem.", "reason", schemas.Problems()),
-		Invites:     counterVec("linger_invites_total", "Invites decided, by reason (holdout included).", "reason", reasons),
-		Holdout:     counterVec("linger_holdout_invites_total", "Invites decided for sessions in the holdout group, by reason.", "reason", reasons),
-		Withdrawals: counterVec("linger_withdrawals_total", "Invites taken back because the visitor bought or opened chat, by reason of the invite.", "reason", reasons),
-		Suppressed:  counterVec("linger_suppressed_total", "Would-be invites (a score over its threshold) the policy held back, by rule.", "reason", scoring.SuppressedReasons()),
-		Score: newBatchHistogram("linger_score", "Scores computed, one per event and model.", "model",
-			reasons, prometheus.LinearBuckets(0.05, 0.05, 20)),
-		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	m := &metrics{
+		events:      counterVec("linger_events_total", "Events read from the events topic, by type (unknown: types this release skips).", "type", schemas.Types()),
+		dlq:         counterVec("linger_dlq_total", "Records sent to the DLQ, by problem.", "reason", schemas.Problems()),
+		invites:     counterVec("linger_invites_total", "Invites decided, by reason (holdout included).", "reason", reasons),
+		holdout:     counterVec("linger_holdout_invites_total", "Invites decided for sessions in the holdout group, by reason.", "reason", reasons),
+		withdrawals: counterVec("linger_withdrawals_total", "Invites taken back because the visitor bought or opened chat, by reason of the invite.", "reason", reasons),
+		suppressed:  counterVec("linger_suppressed_total", "Would-be invites (a score over its threshold) the policy held back, by rule.", "reason", scoring.SuppressedReasons()),
+		score: newBatchHistogram("linger_score", "Scores computed, one per event and model.", "model",
+			reasons, partition.ScoreBuckets),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "linger_decision_latency_seconds", Help: "Time from a decision's event time to the decision, by trigger: event (the event that came in), or timer (a silence timer, which fires once the watermark, the newest event time less the allowed lateness, passes its deadline: about the allowed lateness by design).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
 		}, []string{"trigger"}),
-		Lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_partition_lag", Help: "Records behind the high watermark, per assigned partition."}, []string{"partition"}),
-		Partitions:    gauge("linger_partitions_assigned", "Partitions of the events topic this replica owns."),
-		Rebalances:    counterVec("linger_rebalances_total", "Group rebalance callbacks, by kind.", "kind", []string{"assigned", "revoked", "lost"}),
-		InFlight:      gauge("linger_in_flight_records", "Records fetched and not yet committed."),
-		ProduceErrors: counterVec("linger_produce_errors_total", "Records the broker refused, by topic.", "topic", nil),
-		Ready:         gauge("linger_ready", "1 once the group is joined and every assigned partition is served."),
+		lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_partition_lag", Help: "Records behind the high watermark, per assigned partition."}, []string{"partition"}),
+		partitions:    gauge("linger_partitions_assigned", "Partitions of the events topic this replica owns."),
+		rebalances:    counterVec("linger_rebalances_total", "Group rebalance callbacks, by kind.", "kind", []string{"assigned", "revoked", "lost"}),
+		inFlight:      gauge("linger_in_flight_records", "Records fetched and not yet committed."),
+		produceErrors: counterVec("linger_produce_errors_total", "Records the broker refused, by topic.", "topic", nil),
+		ready:         gauge("linger_ready", "1 once the group is joined and every assigned partition is served."),
 
-		CacheEntries:   gauge("linger_cache_entries", "Session states in the cache."),
-		CacheBytes:     gauge("linger_cache_bytes", "Bytes the cache holds."),
-		CacheMaxBytes:  gauge("linger_cache_max_bytes", "The cache's capacity in bytes (--cache-bytes)."),
-		CacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),
-		CacheHorizon:   gauge("linger_cache_horizon_seconds", "Cache bytes ÷ bytes written per second: how long an untouched session survives. Keep it above the session timeout."),
-		SessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),
-		StateWritten:   counter("linger_state_bytes_written_total", "Bytes of session state written to the cache."),
-		StateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
-		StateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over, in the cache or in the changelog at a restore (changelog records that do not decode are skipped)."),
-		IndexDropped:   counter("linger_session_index_dropped_total", "Sessions not tracked for loss detection because the index was full."),
-		Collisions:     counter("linger_session_hash_collisions_total", "Sessions started over because another session id had the same 64-bit key hash."),
+		cacheEntries:   gauge("linger_cache_entries", "Session states in the cache."),
+		cacheBytes:     gauge("linger_cache_bytes", "Bytes the cache holds."),
+		cacheMaxBytes:  gauge("linger_cache_max_bytes", "The cache's capacity in bytes (--cache-bytes)."),
+		cacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),
+		cacheHorizon:   gauge("linger_cache_horizon_seconds", "Cache bytes ÷ bytes written per second: how long an untouched session survives. Keep it above the session timeout."),
+		sessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),
+		stateWritten:   counter("linger_state_bytes_written_total", "Bytes of session state written to the cache."),
+		stateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
+		stateCorrupt:   counter("linger_state_corrupt_total", "Session states that could not be decoded and were started over, in the cache or in the changelog at a restore (changelog records that do not decode are skipped)."),
+		indexDropped:   counter("linger_session_index_dropped_total", "Sessions not tracked for loss detection because the index was full."),
+		collisions:     counter("linger_session_hash_collisions_total", "Sessions started over because another session id had the same 64-bit key hash."),
 
-		LateEvents:     counter("linger_late_events_total", "Events older than their partition's newest event time less the allowed lateness: applied, but after timers they could have cancelled."),
-		TimersFired:    counterVec("linger_timers_fired_total", "Timers that came due, by kind: silence (a check on a quiet visitor), expiry, rearm (the deadline had moved later).", "kind", []string{"silence", "expiry", "rearm"}),
-		TimersDropped:  counter("linger_timer_dropped_total", "Timers not armed because the timer index was full (bounded by --cache-bytes)."),
-		TimerEntries:   gauge("linger_timer_entries", "Entries in the timer indexes of this replica's partitions."),
-		Expired:        counter("linger_sessions_expired_total", "Sessions ended by inactivity, their state deleted and tombstoned."),
-		WatermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_watermark_delay_seconds", Help: "Wall clock minus the partition's event-time watermark: how late its timers fire."}, []string{"partition"}),
+		lateEvents:     counter("linger_late_events_total", "Events older than their partition's newest event time less the allowed lateness: applied, but after timers they could have cancelled."),
+		timersFired:    counterVec("linger_timers_fired_total", "Timers that came due, by kind: silence (a check on a quiet visitor), expiry, rearm (the deadline had moved later).", "kind", []string{"silence", "expiry", "rearm"}),
+		timersDropped:  counter("linger_timer_dropped_total", "Timers not armed because the timer index was full (bounded by --cache-bytes)."),
+		timerEntries:   gauge("linger_timer_entries", "Entries in the timer indexes of this replica's partitions."),
+		expired:        counter("linger_sessions_expired_total", "Sessions ended by inactivity, their state deleted and tombstoned."),
+		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_watermark_delay_seconds", Help: "Wall clock minus the partition's event-time watermark: how late its timers fire."}, []string{"partition"}),
 
-		Transactions:   counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
-		ClientRestarts: counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
-		StateRecords:   counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
-		Restoring:      gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
-		RestoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
-		Passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
-		RestoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
+		transactions:   counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
+		clientRestarts: counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
+		stateRecords:   counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
+		restoring:      gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
+		restoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
+		restoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
 
-		Feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
-		FeedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
-		TableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
-		VisitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
-		VisitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
-		CapacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
-		BandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
-		BandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
-		BandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The band controller's threshold offset per site (0 with the controller off), averaged over this replica's partitions."}, []string{"site"}),
-		BudgetTokens:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_tokens", Help: "Invites a chat team may still receive from this replica's partitions (its capacity share), per site and team."}, []string{"site", "team"}),
-		BudgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
+		feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
+		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
+		tableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
+		visitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
+		visitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
+		capacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
+		bandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
+		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
+		bandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The band controller's threshold offset per site (0 with the controller off), averaged over this replica's partitions."}, []string{"site"}),
+		budgetTokens:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_tokens", Help: "Invites a chat team may still receive from this replica's partitions (its capacity share), per site and team."}, []string{"site", "team"}),
+		budgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
 	}
 	m.loop.m = m
-	m.Latency.WithLabelValues("event")
-	m.Latency.WithLabelValues("timer")
+	m.latency.WithLabelValues("event")
+	m.latency.WithLabelValues("timer")
 	// The band families exist from the start, for dashboards and alerts:
 	// with the sessions without a site, whose band reads 0–1 (nothing to
 	// alert on) until their first eligible session.
-	m.BandShare.WithLabelValues("")
-	m.BandOffset.WithLabelValues("")
-	m.BandBound.WithLabelValues("", "min")
-	m.BandBound.WithLabelValues("", "max").Set(1)
+	m.bandShare.WithLabelValues("")
+	m.bandOffset.WithLabelValues("")
+	m.bandBound.WithLabelValues("", "min")
+	m.bandBound.WithLabelValues("", "max").Set(1)
 	for _, t := range []string{"capacity", "visitors"} {
 		for _, r := range []string{"ok", "bad", "refused"} {
-			m.TableRecords.WithLabelValues(t, r)
+			m.tableRecords.WithLabelValues(t, r)
 		}
 	}
-	RegisterProcessMetrics(reg)
-	reg.MustRegister(m.Events, m.DLQ, m.Invites, m.Holdout, m.Withdrawals, m.Suppressed, m.Score, m.Latency,
-		m.Lag, m.Partitions, m.Rebalances, m.InFlight, m.ProduceErrors, m.Ready,
-		m.CacheEntries, m.CacheBytes, m.CacheMaxBytes, m.CacheEvictions, m.CacheHorizon, m.SessionTimeout,
-		m.StateWritten, m.StateLost, m.StateCorrupt, m.IndexDropped, m.Collisions,
-		m.LateEvents, m.TimersFired, m.TimersDropped, m.TimerEntries, m.Expired, m.WatermarkDelay,
-		m.Transactions, m.ClientRestarts, m.StateRecords, m.Restoring, m.RestoreTime, m.RestoreRecord, m.Passthrough,
-		m.Feedback, m.FeedbackOrphans, m.TableRecords, m.VisitorsCapped, m.VisitorsDropped, m.CapacityKeys, m.BandShare, m.BandBound, m.BandOffset, m.BudgetTokens, m.BudgetSize)
-	return m
+	if err := RegisterProcessMetrics(reg); err != nil {
+		return nil, err
+	}
+	for _, c := range []prometheus.Collector{m.events, m.dlq, m.invites, m.holdout, m.withdrawals, m.suppressed, m.score, m.latency,
+		m.lag, m.partitions, m.rebalances, m.inFlight, m.produceErrors, m.ready,
+		m.cacheEntries, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
+		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
+		m.lateEvents, m.timersFired, m.timersDropped, m.timerEntries, m.expired, m.watermarkDelay,
+		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough,
+		m.feedback, m.feedbackOrphans, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
-// partitionMetrics are a worker's handles on the metrics, resolved once so the
-// hot path does no label lookups. What a batch counts is kept in n and added
-// by flush when the batch commits, or dropped when it aborts (its records
-// are processed again): an atomic add per event on a counter every worker
-// shares would also cost more than the rest of the bookkeeping.
+// partitionMetrics are a worker's handles on the metrics, resolved once so
+// the hot path does no label lookups. A batch's counts (partition.Counts)
+// are added once the batch commits; an aborted batch's are dropped with it
+// by the engine, since its records are processed again.
 type partitionMetrics struct {
-	m           *Metrics
+	m           *metrics
 	partition   string
 	events      [16]prometheus.Counter // by schemas.Type
 	dlq         [16]prometheus.Counter // by schemas.Problem
@@ -195,123 +200,110 @@ type partitionMetrics struct {
 	holdout     [3]prometheus.Counter
 	withdrawals [3]prometheus.Counter
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
-	feedback    [8]prometheus.Counter  // by schemas.FeedbackType
+	feedback    [16]prometheus.Counter // by schemas.FeedbackType
 	latency     [2]prometheus.Observer // event, timer
-	score       [2]*localHist
+	score       [2]*histSeries         // abandonment, confusion
 	lag         prometheus.Gauge
 	watermark   prometheus.Gauge
 
-	n pendingCounts
+	budgetStale bool  // the budget changed since the gauges last took it
+	budgetShown int64 // the batch clock when they did, ms
 }
 
-// pendingCounts are one batch's counts.
-type pendingCounts struct {
-	events, dlq, suppressed         [16]uint64
-	invites, holdout, withdrawals   [3]uint64
-	late, lost, corrupt, collisions uint64
-	indexDropped, timersDropped     uint64
-	expired, silence, rearmed       uint64
-	feedback                        [8]uint64
-	feedbackUnknown                 uint64
-	latencies, timerLatencies       []float64
-}
-
-func (m *Metrics) forPartition(p int32) *partitionMetrics {
+func (m *metrics) forPartition(p int32) *partitionMetrics {
 	label := strconv.Itoa(int(p))
 	pm := &partitionMetrics{
 		m:         m,
 		partition: label,
-		lag:       m.Lag.WithLabelValues(label),
-		watermark: m.WatermarkDelay.WithLabelValues(label),
+		lag:       m.lag.WithLabelValues(label),
+		watermark: m.watermarkDelay.WithLabelValues(label),
 	}
 	for i, t := range schemas.Types() {
-		pm.events[i] = m.Events.WithLabelValues(t)
+		pm.events[i] = m.events.WithLabelValues(t)
 	}
 	for i := schemas.ProblemNone + 1; i.String() != "unknown"; i++ {
-		pm.dlq[i] = m.DLQ.WithLabelValues(i.String())
+		pm.dlq[i] = m.dlq.WithLabelValues(i.String())
 	}
 	for r := schemas.ReasonAbandonment; r <= schemas.ReasonConfusion; r++ {
-		pm.invites[r] = m.Invites.WithLabelValues(r.String())
-		pm.holdout[r] = m.Holdout.WithLabelValues(r.String())
-		pm.withdrawals[r] = m.Withdrawals.WithLabelValues(r.String())
+		pm.invites[r] = m.invites.WithLabelValues(r.String())
+		pm.holdout[r] = m.holdout.WithLabelValues(r.String())
+		pm.withdrawals[r] = m.withdrawals.WithLabelValues(r.String())
 	}
 	for o := scoring.SuppressedBot; o.Suppressed(); o++ {
-		pm.suppressed[o] = m.Suppressed.WithLabelValues(o.String())
+		pm.suppressed[o] = m.suppressed.WithLabelValues(o.String())
 	}
 	for i, t := range schemas.FeedbackTypes() {
-		pm.feedback[i] = m.Feedback.WithLabelValues(t)
+		pm.feedback[i] = m.feedback.WithLabelValues(t)
 	}
-	pm.latency[0], pm.latency[1] = m.Latency.WithLabelValues("event"), m.Latency.WithLabelValues("timer")
-	pm.score[0] = m.Score.local(0) // abandonment, the order of schemas.Reasons
-	pm.score[1] = m.Score.local(1)
+	pm.latency[0], pm.latency[1] = m.latency.WithLabelValues("event"), m.latency.WithLabelValues("timer")
+	pm.score[0] = m.score.series[0] // abandonment, the order of schemas.Reasons
+	pm.score[1] = m.score.series[1]
 	return pm
 }
 
-// flush adds the batch's counts to the shared metrics if the batch
-// committed, and forgets them either way.
-func (pm *partitionMetrics) flush(commit bool, timers int) {
-	n := &pm.n
-	if !commit {
-		lat, tlat := n.latencies[:0], n.timerLatencies[:0]
-		*n = pendingCounts{latencies: lat, timerLatencies: tlat}
-		pm.score[0].discard()
-		pm.score[1].discard()
-		return
-	}
+// add adds a committed batch's counts to the shared metrics, and takes the
+// partition's watermark delay and, at most once a second, its budget.
+func (pm *partitionMetrics) add(n *partition.Counts, p *partition.Processor) {
 	m := pm.m
 	add := func(c prometheus.Counter, v uint64) {
 		if v > 0 {
 			c.Add(float64(v))
 		}
 	}
-	for i := range n.events {
+	for i := range n.Events {
 		if pm.events[i] != nil {
-			add(pm.events[i], n.events[i])
+			add(pm.events[i], n.Events[i])
 		}
 		if pm.dlq[i] != nil {
-			add(pm.dlq[i], n.dlq[i])
+			add(pm.dlq[i], n.DLQ[i])
 		}
 		if pm.suppressed[i] != nil {
-			add(pm.suppressed[i], n.suppressed[i])
+			add(pm.suppressed[i], n.Suppressed[i])
+		}
+		if pm.feedback[i] != nil {
+			add(pm.feedback[i], n.Feedback[i])
 		}
 	}
 	for r := 1; r < 3; r++ {
-		add(pm.invites[r], n.invites[r])
-		add(pm.holdout[r], n.holdout[r])
-		add(pm.withdrawals[r], n.withdrawals[r])
+		add(pm.invites[r], n.Invites[r])
+		add(pm.holdout[r], n.Holdout[r])
+		add(pm.withdrawals[r], n.Withdrawals[r])
 	}
-	for _, l := range n.latencies {
+	for _, l := range n.Latencies {
 		pm.latency[0].Observe(l)
 	}
-	for _, l := range n.timerLatencies {
+	for _, l := range n.TimerLatencies {
 		pm.latency[1].Observe(l)
 	}
-	for i, c := range pm.feedback {
-		if c != nil {
-			add(c, n.feedback[i])
-		}
+	add(m.feedbackOrphans, n.FeedbackUnknown)
+	add(m.lateEvents, n.Late)
+	add(m.stateLost, n.Lost)
+	add(m.stateCorrupt, n.Corrupt)
+	add(m.collisions, n.Collisions)
+	add(m.indexDropped, n.IndexDropped)
+	add(m.timersDropped, n.TimersDropped)
+	add(m.expired, n.Expired)
+	add(m.timersFired.WithLabelValues("expiry"), n.Expired)
+	add(m.timersFired.WithLabelValues("silence"), n.Silence)
+	add(m.timersFired.WithLabelValues("rearm"), n.Rearmed)
+	pm.score[0].add(&n.Scores[0])
+	pm.score[1].add(&n.Scores[1])
+	if wm := p.Watermark(); wm > 0 {
+		pm.watermark.Set(float64(n.Now-wm) / 1000)
 	}
-	add(m.FeedbackOrphans, n.feedbackUnknown)
-	add(m.LateEvents, n.late)
-	add(m.StateLost, n.lost)
-	add(m.StateCorrupt, n.corrupt)
-	add(m.Collisions, n.collisions)
-	add(m.IndexDropped, n.indexDropped)
-	add(m.TimersDropped, n.timersDropped)
-	add(m.Expired, n.expired)
-	add(m.TimersFired.WithLabelValues("expiry"), n.expired)
-	add(m.TimersFired.WithLabelValues("silence"), n.silence)
-	add(m.TimersFired.WithLabelValues("rearm"), n.rearmed)
-	pm.score[0].flush()
-	pm.score[1].flush()
-	lat, tlat := n.latencies[:0], n.timerLatencies[:0]
-	*n = pendingCounts{latencies: lat, timerLatencies: tlat}
+	pm.budgetStale = pm.budgetStale || n.BudgetChanged
+	if pm.budgetStale && n.Now-pm.budgetShown >= 1000 {
+		// The gauges take a second's changes at once: their update
+		// allocates, which once a batch would show on the hot path.
+		m.loop.update(pm.partition, p.Budget())
+		pm.budgetStale, pm.budgetShown = false, n.Now
+	}
 }
 
 // forget removes the partition's own series, when it leaves this replica.
 func (pm *partitionMetrics) forget() {
-	pm.m.Lag.DeleteLabelValues(pm.partition)
-	pm.m.WatermarkDelay.DeleteLabelValues(pm.partition)
+	pm.m.lag.DeleteLabelValues(pm.partition)
+	pm.m.watermarkDelay.DeleteLabelValues(pm.partition)
 	pm.m.loop.forget(pm.partition)
 }
 
@@ -320,7 +312,7 @@ func (pm *partitionMetrics) forget() {
 // commit that changed it; the sums are over the latest figures of each
 // partition this replica owns.
 type loopStats struct {
-	m     *Metrics
+	m     *metrics
 	mu    sync.Mutex
 	bands map[string]map[string]scoring.BandStatus // site → partition → status
 	teams map[[2]string]map[string]scoring.TeamBudget
@@ -389,10 +381,10 @@ func (l *loopStats) setBand(site string) {
 	if n := len(l.bands[site]); n > 0 {
 		offset /= float64(n)
 	}
-	l.m.BandShare.WithLabelValues(site).Set(share)
-	l.m.BandOffset.WithLabelValues(site).Set(offset)
-	l.m.BandBound.WithLabelValues(site, "min").Set(lo)
-	l.m.BandBound.WithLabelValues(site, "max").Set(hi)
+	l.m.bandShare.WithLabelValues(site).Set(share)
+	l.m.bandOffset.WithLabelValues(site).Set(offset)
+	l.m.bandBound.WithLabelValues(site, "min").Set(lo)
+	l.m.bandBound.WithLabelValues(site, "max").Set(hi)
 }
 
 func (l *loopStats) setTeam(k [2]string) {
@@ -401,12 +393,6 @@ func (l *loopStats) setTeam(k [2]string) {
 		tokens += max(t.Tokens, 0)
 		size += t.Size
 	}
-	l.m.BudgetTokens.WithLabelValues(k[0], k[1]).Set(tokens)
-	l.m.BudgetSize.WithLabelValues(k[0], k[1]).Set(size)
-}
-
-// unregisteredMetrics returns handles on a registry nobody scrapes, for a
-// Processor run without one (replay, tests): the hot path stays the same.
-func unregisteredMetrics() *partitionMetrics {
-	return NewMetrics(prometheus.NewRegistry()).forPartition(0)
+	l.m.budgetTokens.WithLabelValues(k[0], k[1]).Set(tokens)
+	l.m.budgetSize.WithLabelValues(k[0], k[1]).Set(size)
 }

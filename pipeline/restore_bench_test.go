@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/pipeline/broker"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,7 +21,7 @@ import (
 // bytes) in one partition. Budget: 1M sessions in under 5 s.
 func BenchmarkRestore(b *testing.B) {
 	const sessions = 1_000_000
-	br, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 1})
+	br, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func BenchmarkRestore(b *testing.B) {
 	var took time.Duration
 	for b.Loop() {
 		r.store.Reset()
-		p := NewProcessor(0, ProcessorConfig{Epoch: r.store.nextEpoch(), Store: r.store})
+		p := partition.New(0, partition.Config{Epoch: r.store.NextEpoch(), Store: r.store})
 		start := time.Now()
 		if err := r.restore(ctx, p); err != nil {
 			b.Fatal(err)

@@ -2,12 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
@@ -29,13 +30,13 @@ func TestScaleOutMovesStateAndTimers(t *testing.T) {
 	want := referenceRun(t, b, cl, "one", 16, recs)
 
 	grow := scenarioTopics(t, adm, "grow", 16)
-	var logs []*strings.Builder
+	var logs []*kafkatest.Logs
 	replica := func() *runningRunner {
-		var sb strings.Builder
-		logs = append(logs, &sb)
+		sb := new(kafkatest.Logs)
+		logs = append(logs, sb)
 		return startRunner(t, b.Addr(), func(c *Config) {
 			grow(c)
-			c.Logger = testLoggerTo(t, &sb)
+			c.Logger = kafkatest.LoggerTo(t, sb, slog.LevelInfo)
 		})
 	}
 	a := replica()
@@ -47,12 +48,12 @@ func TestScaleOutMovesStateAndTimers(t *testing.T) {
 	// Two more replicas: partitions move to them with their sessions
 	// part-way.
 	bb, c := replica(), replica()
-	waitFor(t, "three replicas sharing the 16 partitions", 30*time.Second, func() bool {
-		return testutilValue(bb.m.Partitions) > 0 && testutilValue(c.m.Partitions) > 0 &&
-			testutilValue(a.m.Partitions)+testutilValue(bb.m.Partitions)+testutilValue(c.m.Partitions) == 16 &&
+	kafkatest.WaitFor(t, "three replicas sharing the 16 partitions", 30*time.Second, func() bool {
+		return testutilValue(bb.m.partitions) > 0 && testutilValue(c.m.partitions) > 0 &&
+			testutilValue(a.m.partitions)+testutilValue(bb.m.partitions)+testutilValue(c.m.partitions) == 16 &&
 			a.Ready() && bb.Ready() && c.Ready()
 	})
-	if testutilValue(bb.m.RestoreRecord)+testutilValue(c.m.RestoreRecord) == 0 {
+	if testutilValue(bb.m.restoreRecord)+testutilValue(c.m.restoreRecord) == 0 {
 		t.Error("the new replicas restored nothing from the changelog")
 	}
 	produceRecords(t, cl, "events-grow", recs[third:2*third])
@@ -65,8 +66,8 @@ func TestScaleOutMovesStateAndTimers(t *testing.T) {
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two replicas owning all 16 partitions", 10*time.Second, func() bool {
-		return testutilValue(bb.m.Partitions)+testutilValue(c.m.Partitions) == 16 && bb.Ready() && c.Ready()
+	kafkatest.WaitFor(t, "two replicas owning all 16 partitions", 10*time.Second, func() bool {
+		return testutilValue(bb.m.partitions)+testutilValue(c.m.partitions) == 16 && bb.Ready() && c.Ready()
 	})
 	if d := time.Since(left); d > 6*time.Second {
 		t.Errorf("hand-over took %v, more than the group session timeout", d)
@@ -109,18 +110,18 @@ func TestRevokesWhileIdle(t *testing.T) {
 	replica := func() *runningRunner { return startRunner(t, b.Addr(), topics) }
 	owned := func(rs ...*runningRunner) (sum float64, each []float64) {
 		for _, r := range rs {
-			v := testutilValue(r.m.Partitions)
+			v := testutilValue(r.m.partitions)
 			sum += v
 			each = append(each, v)
 		}
 		return sum, each
 	}
 	a := replica()
-	waitFor(t, "the first replica owning all 16 partitions", 20*time.Second, func() bool {
-		return testutilValue(a.m.Partitions) == 16 && a.Ready()
+	kafkatest.WaitFor(t, "the first replica owning all 16 partitions", 20*time.Second, func() bool {
+		return testutilValue(a.m.partitions) == 16 && a.Ready()
 	})
 	bb := replica()
-	waitFor(t, "two replicas sharing the 16 partitions", 20*time.Second, func() bool {
+	kafkatest.WaitFor(t, "two replicas sharing the 16 partitions", 20*time.Second, func() bool {
 		sum, each := owned(a, bb)
 		return sum == 16 && each[1] > 0 && a.Ready() && bb.Ready()
 	})

@@ -13,11 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,7 +40,7 @@ func newCerts(t *testing.T, hosts ...string) *kafkatest.Certs {
 // required when mtls) and, unless mechanism is "", SASL with the user
 // "linger" and testPassword, and returns the security that reaches it.
 // Its certificate must be for 127.0.0.1, or for serverName if given.
-func secureBroker(t *testing.T, certs *kafkatest.Certs, mtls bool, mechanism string, serverName ...string) (*Broker, Security) {
+func secureBroker(t *testing.T, certs *kafkatest.Certs, mtls bool, mechanism string, serverName ...string) (*broker.Broker, Security) {
 	t.Helper()
 	sec := Security{CAFile: certs.CAFile}
 	if len(serverName) > 0 {
@@ -58,7 +58,7 @@ func secureBroker(t *testing.T, certs *kafkatest.Certs, mtls bool, mechanism str
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, Logger: testLogger(t), Opts: opts, ClientOpts: copts})
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 2, Logger: kafkatest.Logger(t), Opts: opts, ClientOpts: copts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,16 +215,15 @@ func TestRunOverTLSAndSASL(t *testing.T) {
 			b, sec := secureBroker(t, certs, true, mech)
 			opts := clientOpts(t, sec)
 			invites := collect(t, b.Addr(), schemas.TopicInvites, opts...)
-			var mu sync.Mutex
-			var logs strings.Builder
+			logs := new(kafkatest.Logs)
 			debugLog := func(c *Config) {
 				c.Security = sec
-				c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, lockedBuilder{&mu, &logs}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+				c.Logger = kafkatest.LoggerTo(t, logs, slog.LevelDebug)
 			}
 			r := startRunner(t, b.Addr(), debugLog)
-			waitFor(t, "ready", 15*time.Second, r.Ready)
+			kafkatest.WaitFor(t, "ready", 15*time.Second, r.Ready)
 
-			recs := hesitators(10)
+			recs := kafkatest.Hesitators(0, 10)
 			produce(t, newClient(t, b.Addr(), opts...), schemas.TopicEvents, recs)
 			want := offline(recs)
 			got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
@@ -242,16 +241,14 @@ func TestRunOverTLSAndSASL(t *testing.T) {
 			}
 
 			r2 := startRunner(t, b.Addr(), debugLog)
-			waitFor(t, "ready again", 15*time.Second, r2.Ready)
-			if n := testutilValue(r2.m.RestoreRecord); n == 0 {
+			kafkatest.WaitFor(t, "ready again", 15*time.Second, r2.Ready)
+			if n := testutilValue(r2.m.restoreRecord); n == 0 {
 				t.Error("the second runner restored no state record")
 			}
 			metrics += scrapeMetrics(t, r2)
 			if err := r2.stop(t); err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			if strings.Contains(metrics, testPassword) || strings.Contains(logs.String(), testPassword) {
 				t.Fatal("the password is in /metrics or in the log")
 			}
@@ -361,6 +358,6 @@ func TestRunRejectsBadTLS(t *testing.T) {
 		r := startRunner(t, byName.Addr(), func(c *Config) {
 			c.Security = Security{CAFile: named.CAFile, ServerName: "broker.linger.test"}
 		})
-		waitFor(t, "ready", 15*time.Second, r.Ready)
+		kafkatest.WaitFor(t, "ready", 15*time.Second, r.Ready)
 	})
 }

@@ -24,13 +24,13 @@ type tables struct {
 	visitors *scoring.VisitorCaps
 
 	log *slog.Logger
-	m   *Metrics
+	m   *metrics
 
 	loadedOnce sync.Once
 	loaded     chan struct{} // closed once the topics were read up to their end at start
 }
 
-func newTables(m *Metrics, log *slog.Logger) *tables {
+func newTables(m *metrics, log *slog.Logger) *tables {
 	return &tables{
 		capacity: scoring.NewCapacityTable(scoring.CapacityTableOptions{}),
 		visitors: scoring.NewVisitorCaps(0),
@@ -113,24 +113,24 @@ func (t *tables) read(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, cap
 				switch rec.Topic {
 				case capacityTopic:
 					if err := dec.Decode(rec.Key, rec.Value, time.Now().UnixMilli(), &c); err != nil {
-						t.m.TableRecords.WithLabelValues("capacity", "bad").Inc()
+						t.m.tableRecords.WithLabelValues("capacity", "bad").Inc()
 						t.log.Warn("bad chat-capacity record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 						continue
 					}
 					if !t.capacity.Put(&c) {
-						t.m.TableRecords.WithLabelValues("capacity", "refused").Inc()
+						t.m.tableRecords.WithLabelValues("capacity", "refused").Inc()
 						continue
 					}
-					t.m.TableRecords.WithLabelValues("capacity", "ok").Inc()
+					t.m.tableRecords.WithLabelValues("capacity", "ok").Inc()
 				case visitorsTopic:
 					if rec.Value == nil {
 						continue // a tombstone: the cap forgets by time anyway
 					}
 					if err := t.visitors.Merge(rec.Key, rec.Value); err != nil {
-						t.m.TableRecords.WithLabelValues("visitors", "bad").Inc()
+						t.m.tableRecords.WithLabelValues("visitors", "bad").Inc()
 						continue
 					}
-					t.m.TableRecords.WithLabelValues("visitors", "ok").Inc()
+					t.m.tableRecords.WithLabelValues("visitors", "ok").Inc()
 				}
 			}
 			if pending > 0 && len(fp.Records) > 0 {

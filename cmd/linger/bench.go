@@ -23,6 +23,8 @@ import (
 
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/broker"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -126,7 +128,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to read decisions from")
 	fs.StringVar(&f.passthrough, "passthrough-topic", "linger-passthrough", "topic the passthrough loop copies events to")
 	fs.IntVar(&f.partitions, "partitions", 16, "with --embedded: partitions of each topic")
-	f.cacheBytes = pipeline.DefaultCacheBytes
+	f.cacheBytes = partition.DefaultCacheBytes
 	fs.Var(&f.cacheBytes, "cache-bytes", "with --embedded: the processor's --cache-bytes")
 	fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "with --embedded: the processor's --guarantee")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
@@ -399,7 +401,7 @@ func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
 // embedded is the embedded broker and the `linger run` child process of a
 // bench run.
 type embedded struct {
-	broker  *pipeline.Broker
+	broker  *broker.Broker
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logs    *tailBuffer
@@ -411,7 +413,7 @@ type embedded struct {
 // child process, so its CPU and memory are its own, and waits until it is
 // ready.
 func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr io.Writer) (*embedded, error) {
-	broker, err := pipeline.StartBroker(pipeline.BrokerConfig{
+	broker, err := broker.Start(broker.Config{
 		Addr: "127.0.0.1:0", Partitions: f.partitions,
 		// The broker keeps records in memory: a minute of them, at up to
 		// hundreds of thousands a second, is gigabytes already. The run

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -29,7 +29,7 @@ func brokerCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: *addr, Partitions: *partitions, DataDir: *dataDir, Retention: *retention, Logger: log})
+	b, err := broker.Start(broker.Config{Addr: *addr, Partitions: *partitions, DataDir: *dataDir, Retention: *retention, Logger: log})
 	if err != nil {
 		return err
 	}

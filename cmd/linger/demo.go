@@ -18,6 +18,7 @@ import (
 
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/pipeline/gateway"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,7 +69,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 
-	broker, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: "127.0.0.1:0", Partitions: *partitions, Retention: 10 * time.Minute, Logger: log})
+	broker, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: *partitions, Retention: 10 * time.Minute, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lingerhq/linger/internal/buildinfo"
 	"github.com/lingerhq/linger/pipeline"
 	"github.com/lingerhq/linger/pipeline/gateway"
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,7 +128,9 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	pipeline.RegisterProcessMetrics(reg)
+	if err := pipeline.RegisterProcessMetrics(reg); err != nil {
+		return err
+	}
 	cfg := f.config(log, reg)
 	cfg.Brokers, cfg.Secret, cfg.Security = brokers, secret, security
 
@@ -146,7 +149,7 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 		log.Info("serving /metrics, /healthz and /readyz", "addr", "http://"+metrics.Addr())
 	}
 	fmt.Fprintf(stdout, "linger gateway listening on %s\n", gw.url())
-	log.Info("linger gateway starting", "version", pipeline.Version, "brokers", brokers, "kafka", security, "listen", gw.url(),
+	log.Info("linger gateway starting", "version", buildinfo.Version, "brokers", brokers, "kafka", security, "listen", gw.url(),
 		"allowed_origins", f.origins, "shop", f.shop)
 	<-ctx.Done()
 

@@ -15,7 +15,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/internal/buildinfo"
 )
 
 type command struct {
@@ -87,6 +87,6 @@ func versionCmd(args []string, stdout, _ io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "linger %s (%s %s/%s)\n", pipeline.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "linger %s (%s %s/%s)\n", buildinfo.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

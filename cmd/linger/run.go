@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lingerhq/linger/internal/buildinfo"
 	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +60,7 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.BoolVar(&f.eventTime, "event-time-only", false, "advance idle partitions' watermarks by event time only, never by the wall clock (strictly deterministic runs)")
 		f.sec.register(fs)
 	}
-	f.cacheBytes = pipeline.DefaultCacheBytes
+	f.cacheBytes = partition.DefaultCacheBytes
 	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state (fastcache ring); size it as described in the README")
 	fs.StringVar(&f.config, "config", "", "scoring config file (YAML); see `linger config`")
 	f.logs.register(fs)
@@ -121,7 +123,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		PassthroughTopic: f.passthrough,
 		Security:         f.security,
 		Logger:           log,
-		Metrics:          pipeline.NewMetrics(reg),
+		Registerer:       reg,
 	})
 	if err != nil {
 		return err
@@ -141,7 +143,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		defer stopWatch()
 		go watchConfig(wctx, log, f.config, scfg, runner.SetScoring, 2*time.Second)
 	}
-	log.Info("linger run starting", "version", pipeline.Version, "brokers", f.brokers, "kafka", f.security, "group", f.group, "guarantee", f.guarantee,
+	log.Info("linger run starting", "version", buildinfo.Version, "brokers", f.brokers, "kafka", f.security, "group", f.group, "guarantee", f.guarantee,
 		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
 	runErr := runner.Run(ctx)
 

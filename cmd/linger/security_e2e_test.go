@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/pipeline"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -38,7 +39,7 @@ func secureBroker(t *testing.T, partitions int) (string, *kafkatest.Certs, []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := pipeline.StartBroker(pipeline.BrokerConfig{
+	b, err := broker.Start(broker.Config{
 		Addr: "127.0.0.1:0", Partitions: partitions, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Opts: []kfake.Opt{kfake.TLS(certs.ServerTLS(true)), kfake.EnableSASL(),
 			kfake.Superuser("SCRAM-SHA-256", "linger", e2ePassword), kfake.Superuser("SCRAM-SHA-512", "linger", e2ePassword)},

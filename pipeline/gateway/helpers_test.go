@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,14 +44,14 @@ func (c *clock) ms(d time.Duration) int64 { return c.now().Add(d).UnixMilli() }
 type testGateway struct {
 	g      *Gateway
 	srv    *httptest.Server
-	broker *pipeline.Broker
+	broker *broker.Broker
 	reg    *prometheus.Registry
 	clock  *clock
 }
 
-func startBroker(t *testing.T) *pipeline.Broker {
+func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
-	b, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: "127.0.0.1:0", Partitions: 2, Logger: quietLogger()})
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 2, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func quietLogger() *slog.Logger {
 
 // newGateway starts a gateway on b (a new broker when nil), with cfg
 // changed by mutate, and waits until it is ready.
-func newGateway(t *testing.T, b *pipeline.Broker, mutate func(*Config)) *testGateway {
+func newGateway(t *testing.T, b *broker.Broker, mutate func(*Config)) *testGateway {
 	t.Helper()
 	if b == nil {
 		b = startBroker(t)

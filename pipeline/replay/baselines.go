@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -22,7 +22,7 @@ type cartVisit struct {
 	since, maxDwell int64
 }
 
-func (b *baselineSession) observe(o *pipeline.Observation) {
+func (b *baselineSession) observe(o *partition.Observation) {
 	st := o.State
 	if st.PageViews >= 3 {
 		if b.pages3At == 0 {

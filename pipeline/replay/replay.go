@@ -19,10 +19,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Options configures a replay.
@@ -43,7 +42,7 @@ type Options struct {
 	Decisions io.Writer
 	// Observe, if set, sees every scored moment (linger train). It is
 	// called from one goroutine per partition at once.
-	Observe func(*pipeline.Observation)
+	Observe func(*partition.Observation)
 	// Progress, if set, is called now and then with records done and in all.
 	Progress func(done, total int)
 }
@@ -128,7 +127,6 @@ func Run(recs []Record, o Options) (*Result, error) {
 	// Split by partition, keeping the order within each. Feedback records
 	// go to the outcomes tally, with the events.
 	parts := make([][]int, o.Partitions)
-	part := kgo.StickyKeyPartitioner(nil).ForTopic(schemas.TopicEvents)
 	var (
 		evDec schemas.Decoder
 		fbDec schemas.FeedbackDecoder
@@ -170,13 +168,13 @@ func Run(recs []Record, o Options) (*Result, error) {
 		}
 		p := 0
 		if len(recs[i].Key) > 0 {
-			p = part.Partition(&kgo.Record{Key: recs[i].Key}, o.Partitions)
+			p = keyPartition(recs[i].Key, o.Partitions)
 		}
 		parts[p] = append(parts[p], i)
 		res.End = max(res.End, recs[i].TS)
 	}
 
-	store := pipeline.NewStore(o.CacheBytes)
+	store := partition.NewStore(o.CacheBytes)
 	type partResult struct {
 		decisions  []*schemas.Decision
 		sessions   map[string]*Session
@@ -203,11 +201,11 @@ func Run(recs []Record, o Options) (*Result, error) {
 			// per partition here: partitions run side by side, in no
 			// order a live run would share, so a table common to them
 			// would make the replay depend on goroutine scheduling.
-			proc := pipeline.NewProcessor(int32(p), pipeline.ProcessorConfig{
+			proc := partition.New(int32(p), partition.Config{
 				Epoch: uint32(p + 1), Store: store, Scoring: o.Config, Observe: tr.observe1,
 				Partitions: o.Partitions, Visitors: scoring.NewVisitorCaps(0), Capacity: capacity,
 			})
-			collect := func(out *pipeline.Output) {
+			collect := func(out *partition.Output) {
 				for i := range out.Decisions() {
 					_, v := out.Decision(i)
 					d, err := schemas.ParseDecision(v)
@@ -222,16 +220,17 @@ func Run(recs []Record, o Options) (*Result, error) {
 				pr.rejected += len(out.Rejected())
 			}
 			idx := parts[p]
+			batch := make([]partition.Record, 0, min(batchSize, len(idx)))
 			for i := 0; i < len(idx); i += batchSize {
-				proc.Begin()
+				batch = batch[:0]
 				for _, j := range idx[i:min(i+batchSize, len(idx))] {
-					proc.Process(recs[j].Key, recs[j].Value, int64(j))
+					batch = append(batch, partition.Record{Key: recs[j].Key, Value: recs[j].Value, Offset: int64(j)})
 				}
-				collect(proc.End())
+				collect(proc.Batch(nil, batch))
 				proc.Commit()
 				if o.Progress != nil {
 					progressMu.Lock()
-					done += int64(min(batchSize, len(idx)-i))
+					done += int64(len(batch))
 					o.Progress(int(done), len(recs)-feedback)
 					progressMu.Unlock()
 				}
@@ -304,10 +303,10 @@ func cmpInt(a, b int64) int {
 type tracker struct {
 	sessions   map[string]*Session
 	suppressed map[string]int64 // by cause, as linger_suppressed_total
-	observe    func(*pipeline.Observation)
+	observe    func(*partition.Observation)
 }
 
-func (t *tracker) observe1(o *pipeline.Observation) {
+func (t *tracker) observe1(o *partition.Observation) {
 	if t.observe != nil {
 		t.observe(o)
 	}
@@ -341,7 +340,7 @@ func (t *tracker) observe1(o *pipeline.Observation) {
 // score keeps the session's highest abandonment score at a moment the policy
 // would have let it be invited (or that invited it), before it bought: the
 // score a threshold acts on.
-func (t *tracker) score(s *Session, o *pipeline.Observation) {
+func (t *tracker) score(s *Session, o *partition.Observation) {
 	if s.Purchased {
 		return
 	}

@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/pipeline"
-	"github.com/lingerhq/linger/pipeline/kafkatest"
+	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/pipeline/replay"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
@@ -46,7 +47,7 @@ func TestReplayDecidesAsRun(t *testing.T) {
 	}
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := pipeline.StartBroker(pipeline.BrokerConfig{Addr: "127.0.0.1:0", Partitions: partitions, Logger: quiet})
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: partitions, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

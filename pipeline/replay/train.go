@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/lingerhq/linger/scoring/learn"
@@ -74,7 +74,7 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 	nsig := len(scoring.Signals())
 	moments := map[string][]moment{}
 	var mu sync.Mutex // partitions replay side by side
-	observe := func(ob *pipeline.Observation) {
+	observe := func(ob *partition.Observation) {
 		if ob.State.Flags&scoring.FlagPurchased != 0 {
 			return // what happens after buying says nothing of abandoning
 		}

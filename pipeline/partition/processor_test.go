@@ -1,52 +1,26 @@
-package pipeline
+package partition
 
 import (
 	"fmt"
-	"github.com/VictoriaMetrics/fastcache"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/fastcache"
+	"github.com/lingerhq/linger/internal/kafkatest"
 
 	"github.com/lingerhq/linger/schemas"
 )
 
 // testStart is the event time the synthetic sessions begin at.
-var testStart = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var testStart = kafkatest.Start
 
-type rec struct{ key, value []byte }
+type rec = kafkatest.Record
 
 // hesitators returns the events of n sessions interleaved, each a checkout
 // with a full cart followed by silence and exit intents: every session gets
 // one abandonment invite.
-func hesitators(n int) []rec { return hesitatorsFrom(0, n) }
-
-// hesitatorsFrom is hesitators for sessions first..first+n-1.
-func hesitatorsFrom(first, n int) []rec {
-	var out []rec
-	t0 := testStart.UnixMilli()
-	steps := []struct {
-		at int64
-		ev schemas.Event
-	}{
-		{0, schemas.Event{Type: schemas.TypePageView, Page: schemas.Page{URL: []byte("/checkout/payment"), Kind: schemas.KindCheckout}}},
-		{1000, schemas.Event{Type: schemas.TypeCart, CartAction: schemas.CartAdd, Value: 40000, Items: 1}},
-		{2000, schemas.Event{Type: schemas.TypeCheckout, Step: 2}},
-		{60_000, schemas.Event{Type: schemas.TypeIdle, MS: 58_000}},
-		{61_000, schemas.Event{Type: schemas.TypeExitIntent}},
-		{62_000, schemas.Event{Type: schemas.TypeExitIntent}},
-	}
-	for _, st := range steps {
-		for i := first; i < first+n; i++ {
-			ev := st.ev
-			ev.Session = fmt.Appendf(nil, "s-%04d", i)
-			ev.Visitor = fmt.Appendf(nil, "v-%04d", i)
-			ev.Site = []byte("shop")
-			ev.TS = t0 + st.at + int64(i)
-			out = append(out, rec{ev.Session, schemas.AppendEvent(nil, &ev)})
-		}
-	}
-	return out
-}
+func hesitators(n int) []rec { return kafkatest.Hesitators(0, n) }
 
 func fixedClock() time.Time { return testStart.Add(5 * time.Minute) }
 
@@ -56,7 +30,7 @@ func run(p *Processor, recs []rec, batch int) []string {
 	for i := 0; i < len(recs); i += batch {
 		p.Begin()
 		for j := i; j < min(i+batch, len(recs)); j++ {
-			p.Process(recs[j].key, recs[j].value, int64(j))
+			p.Process(recs[j].Key, recs[j].Value, int64(j))
 		}
 		o := p.End()
 		p.Commit()
@@ -79,7 +53,7 @@ func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
 	recs := hesitators(50)
 	var want []string
 	for _, batch := range []int{1, 7, 64, len(recs)} {
-		p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+		p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})
 		got := run(p, recs, batch)
 		if len(got) != 50 {
 			t.Fatalf("batch %d: %d decisions, want one per session (50)", batch, len(got))
@@ -99,11 +73,11 @@ func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
 // the batch holds.
 func TestOneWritePerSessionPerBatch(t *testing.T) {
 	store := NewStore(0)
-	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: store, Now: fixedClock})
+	p := New(0, Config{Epoch: 1, Store: store, Now: fixedClock})
 	recs := hesitators(10) // 60 events of 10 sessions
 	p.Begin()
 	for i, r := range recs {
-		p.Process(r.key, r.value, int64(i))
+		p.Process(r.Key, r.Value, int64(i))
 	}
 	p.End()
 	p.Commit()
@@ -118,7 +92,7 @@ func TestOneWritePerSessionPerBatch(t *testing.T) {
 }
 
 func TestDLQAndUnknownTypes(t *testing.T) {
-	p := NewProcessor(3, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+	p := New(3, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})
 	ts := testStart.UnixMilli()
 	good := fmt.Appendf(nil, `{"v":1,"type":"page_view","session":"s-1","ts":%d,"page":{"url":"/","kind":"home"}}`, ts)
 	cases := []struct {
@@ -151,7 +125,7 @@ func TestDLQAndUnknownTypes(t *testing.T) {
 			t.Errorf("case %d: no detail", i)
 		}
 	}
-	if testutilValue(p.m.events[schemas.TypeUnknown]) != 1 || testutilValue(p.m.events[schemas.TypePageView]) != 1 {
+	if n := p.Totals().Events; n[schemas.TypeUnknown] != 1 || n[schemas.TypePageView] != 1 {
 		t.Fatal("unknown type and the good event must each be counted")
 	}
 }
@@ -160,12 +134,12 @@ func TestDLQAndUnknownTypes(t *testing.T) {
 // before its timeout is counted, not silently taken for a new session.
 func TestStateLostIsCounted(t *testing.T) {
 	store := NewStore(0) // the minimum, 32 MiB
-	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: store, Now: fixedClock})
+	p := New(0, Config{Epoch: 1, Store: store, Now: fixedClock})
 	ts := testStart.UnixMilli()
 	ev := func(i int, at int64) rec {
 		e := schemas.Event{Type: schemas.TypePageView, Session: fmt.Appendf(nil, "session-%07d", i), TS: at,
 			Visitor: []byte("a-visitor-id-of-typical-length-xyz"), Page: schemas.Page{URL: []byte("/p/some-product-page-with-a-longish-slug"), Kind: schemas.KindProduct}}
-		return rec{e.Session, schemas.AppendEvent(nil, &e)}
+		return rec{Key: e.Session, Value: schemas.AppendEvent(nil, &e)}
 	}
 	// Enough sessions to wrap the ring at least once.
 	const n = 400_000
@@ -173,7 +147,7 @@ func TestStateLostIsCounted(t *testing.T) {
 		p.Begin()
 		for j := i; j < i+1000; j++ {
 			r := ev(j, ts)
-			p.Process(r.key, r.value, int64(j))
+			p.Process(r.Key, r.Value, int64(j))
 		}
 		p.End()
 		p.Commit()
@@ -182,22 +156,22 @@ func TestStateLostIsCounted(t *testing.T) {
 	if store.Stats().Evictions == 0 {
 		t.Fatal("the ring did not wrap; the test needs more sessions")
 	}
-	lost := testutilValue(p.m.m.StateLost)
+	lost := p.Totals().Lost
 	p.Begin()
 	r := ev(0, ts+1000) // the first session, well within its timeout
-	p.Process(r.key, r.value, n)
+	p.Process(r.Key, r.Value, n)
 	p.End()
 	p.Commit()
-	if got := testutilValue(p.m.m.StateLost); got != lost+1 {
+	if got := p.Totals().Lost; got != lost+1 {
 		t.Fatalf("lost %v → %v, want one more for an evicted live session", lost, got)
 	}
 	// A session that timed out is not lost: it ended.
 	p.Begin()
 	r = ev(1, ts+31*60_000)
-	p.Process(r.key, r.value, n+1)
+	p.Process(r.Key, r.Value, n+1)
 	p.End()
 	p.Commit()
-	if got := testutilValue(p.m.m.StateLost); got != lost+1 {
+	if got := p.Totals().Lost; got != lost+1 {
 		t.Fatalf("an expired session was counted as lost")
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package partition_test
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/lingerhq/linger/bench"
-	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 )
 
 // BenchmarkProcess measures the whole per-event path of a partition worker:
@@ -23,7 +23,7 @@ import (
 // default persona mix. One op is one event. The budget on the 2-core
 // reference machine is 1 µs and 0 allocations per event in steady state.
 func BenchmarkProcess(b *testing.B) {
-	for _, size := range []int{pipeline.MinCacheBytes, pipeline.DefaultCacheBytes} {
+	for _, size := range []int{partition.MinCacheBytes, partition.DefaultCacheBytes} {
 		b.Run(fmt.Sprintf("cache=%dMiB", size>>20), func(b *testing.B) { benchmarkProcess(b, size) })
 	}
 }
@@ -47,7 +47,7 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 	store := steadyStore(cacheBytes)
 	clock := func() time.Time { return time.UnixMilli(recs[len(recs)-1].TS) }
 	benchEpoch++
-	p := pipeline.NewProcessor(0, pipeline.ProcessorConfig{Epoch: benchEpoch, Store: store, Now: clock})
+	p := partition.New(0, partition.Config{Epoch: benchEpoch, Store: store, Now: clock})
 	decisions := 0
 	run := func(n int) {
 		for i := 0; i < n; i += batch {
@@ -86,7 +86,7 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 }
 
 var (
-	benchStores = map[int]*pipeline.Store{}
+	benchStores = map[int]*partition.Store{}
 	benchEpoch  uint32
 )
 
@@ -95,14 +95,14 @@ var (
 // with the first touch (page faults) of every chunk, and hold its entries in
 // fewer cache lines than a full one. It is shared by every run of the
 // benchmark, each under its own key prefix.
-func steadyStore(size int) *pipeline.Store {
+func steadyStore(size int) *partition.Store {
 	if s := benchStores[size]; s != nil {
 		return s
 	}
-	benchStore := pipeline.NewStore(size)
+	benchStore := partition.NewStore(size)
 	benchStores[size] = benchStore
 	{
-		p := pipeline.NewProcessor(0, pipeline.ProcessorConfig{Epoch: 0, Store: benchStore, Now: time.Now})
+		p := partition.New(0, partition.Config{Epoch: 0, Store: benchStore, Now: time.Now})
 		// Each seed plays other sessions, so every pass writes new entries.
 		for seed := uint64(100); benchStore.Stats().BytesWritten < uint64(11*size/10); seed++ {
 			recs := bench.GenerateRecords(seed, 50000)

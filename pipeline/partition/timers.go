@@ -1,4 +1,4 @@
-package pipeline
+package partition
 
 // timer is one entry of a partition's timer index: at event time at, the
 // session whose key hash is hash needs attention. 16 bytes, no pointers.

@@ -1,4 +1,8 @@
-package pipeline
+// Package broker is the embedded Kafka-protocol broker (franz-go's kfake)
+// with every topic linger uses: for the one-command demo, local development
+// and tests (`linger broker`, `linger demo`, `linger bench --embedded`).
+// Production points --brokers at Apache Kafka or Redpanda.
+package broker
 
 import (
 	"context"
@@ -14,8 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// BrokerConfig configures the embedded broker.
-type BrokerConfig struct {
+// Config configures the embedded broker.
+type Config struct {
 	// Addr is host:port to listen on; kfake listens on 127.0.0.1 only, so
 	// the host must be a loopback address or empty. Port 0 picks a free
 	// port. Default: 127.0.0.1:9092.
@@ -63,9 +67,9 @@ type Broker struct {
 // 100k records/s.
 const segmentBytes = 4 << 20
 
-// StartBroker starts the embedded broker and creates every topic in
+// Start starts the embedded broker and creates every topic in
 // schemas.Topics (compacted ones with cleanup.policy=compact).
-func StartBroker(cfg BrokerConfig) (*Broker, error) {
+func Start(cfg Config) (*Broker, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:9092"
 	}

@@ -1,7 +1,10 @@
-// Package kafkatest holds helpers for tests that check what linger wrote to
-// Kafka: waiting for a consumer group to commit every record of a topic, and
-// reading every decision of an invites topic, read committed. Tests of
-// pipeline and cmd/linger share it.
+// Package kafkatest holds the helpers every test of linger that needs Kafka
+// shares: StartBroker (the embedded kfake broker on a free loopback port,
+// every topic created, closed when the test ends), a background Collector
+// of a topic, waiting for a consumer group to commit every record of a
+// topic, reading every decision of an invites topic read committed,
+// certificates for TLS tests, WaitFor, and a fixture of hesitating
+// sessions. It is for tests only.
 package kafkatest
 
 import (

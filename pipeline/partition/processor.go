@@ -1,10 +1,10 @@
-package pipeline
+package partition
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
+
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -38,9 +38,10 @@ type Processor struct {
 	engine    *scoring.Engine
 	cfg       *scoring.Config
 	now       func() time.Time
-	m         *partitionMetrics
-	lateness  int64 // ms
-	wallClock bool  // Tick may advance the watermark by wall time
+	counts    Counts // the batch's, handed up by Commit
+	total     Counts // every committed batch's
+	lateness  int64  // ms
+	wallClock bool   // Tick may advance the watermark by wall time
 	observe   func(*Observation)
 	obs       Observation
 
@@ -88,9 +89,6 @@ type Processor struct {
 	partitions int
 	capped     []int64 // the event times of out.visitors' invites, for Abort
 	firing     bool    // a timer is deciding: its latency is counted apart
-
-	budgetStale bool  // the budget changed since the gauges last took it
-	budgetShown int64 // the clock when they did, ms
 }
 
 type slot struct {
@@ -103,87 +101,15 @@ type slot struct {
 	noEncode bool  // loaded but left as it was: nothing to write
 }
 
-// Output is what one batch produced. Its slices are valid until the next
-// Begin of the same Processor.
-type Output struct {
-	arena    []byte
-	inv      []span
-	dlq      []Rejected
-	state    []stateRecord
-	visitors []span // visitor id → its invite record, for linger-visitors
-}
-
-type span struct{ k0, k1, v0, v1 int }
-
-type stateRecord struct {
-	span
-	tombstone bool
-}
-
-// Rejected is a record bound for the DLQ.
-type Rejected struct {
-	Key, Value []byte // the record, unchanged
-	Offset     int64
-	Feedback   bool // from the feedback topic, not the events topic
-	Problem    schemas.Problem
-	Detail     string
-}
-
-// Decisions returns the number of decisions in the batch.
-func (o *Output) Decisions() int { return len(o.inv) }
-
-// Decision returns the key (session id) and value (decision JSON) of the
-// i-th decision.
-func (o *Output) Decision(i int) (key, value []byte) {
-	s := o.inv[i]
-	return o.arena[s.k0:s.k1:s.k1], o.arena[s.v0:s.v1:s.v1]
-}
-
-// Rejected returns the records of the batch bound for the DLQ.
-func (o *Output) Rejected() []Rejected { return o.dlq }
-
-// StateRecords returns the number of changelog records of the batch.
-func (o *Output) StateRecords() int { return len(o.state) }
-
-// StateRecord returns the i-th changelog record: the session id, or an empty
-// key for the partition's own record (its event time); the encoded state,
-// or nil for a tombstone.
-func (o *Output) StateRecord(i int) (key, value []byte) {
-	s := o.state[i]
-	key = o.arena[s.k0:s.k1:s.k1]
-	if !s.tombstone {
-		value = o.arena[s.v0:s.v1:s.v1]
-	}
-	return key, value
-}
-
-// VisitorRecords returns the number of visitor records of the batch: one
-// per visitor the batch invited, for the linger-visitors topic.
-func (o *Output) VisitorRecords() int { return len(o.visitors) }
-
-// VisitorRecord returns the i-th visitor record: the visitor id and the
-// visitor's recent invites (scoring.VisitorCaps.AppendRecord).
-func (o *Output) VisitorRecord(i int) (key, value []byte) {
-	s := o.visitors[i]
-	return o.arena[s.k0:s.k1:s.k1], o.arena[s.v0:s.v1:s.v1]
-}
-
-// Empty reports whether the batch produced nothing to publish.
-func (o *Output) Empty() bool {
-	return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 && len(o.visitors) == 0
-}
-
-// ProcessorConfig is what a Processor needs besides its partition.
-type ProcessorConfig struct {
-	// Epoch prefixes the partition's store keys (see Store.nextEpoch).
+// Config is what a Processor needs besides its partition.
+type Config struct {
+	// Epoch prefixes the partition's store keys (see Store.NextEpoch).
 	Epoch uint32
 	Store *Store
 	// Scoring is the scoring config. Default: scoring.DefaultConfig().
 	Scoring *scoring.Config
 	// Now is the wall clock. Default: time.Now.
 	Now func() time.Time
-	// Metrics, if set, receives the partition's metrics.
-	Metrics *Metrics
 	// WallClockAdvance lets Tick advance the watermark of a caught-up, idle
 	// partition by the wall time since its last record, so quiet partitions
 	// still fire timers. Strictly deterministic runs turn it off.
@@ -202,7 +128,7 @@ type ProcessorConfig struct {
 	Visitors *scoring.VisitorCaps
 }
 
-// Observation is one scored moment of a session, for ProcessorConfig.Observe.
+// Observation is one scored moment of a session, for Config.Observe.
 // Its pointers are valid during the call only.
 type Observation struct {
 	// At is the moment's event time; Type the event's type, TypeUnknown
@@ -223,8 +149,8 @@ type Observation struct {
 	Settings *scoring.Settings
 }
 
-// NewProcessor returns a processor for one partition.
-func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
+// New returns a processor for one partition.
+func New(partition int32, cfg Config) *Processor {
 	if cfg.Scoring == nil {
 		cfg.Scoring = scoring.DefaultConfig()
 	}
@@ -252,11 +178,6 @@ func NewProcessor(partition int32, cfg ProcessorConfig) *Processor {
 	}
 	p.engine = p.newEngine(cfg.Scoring)
 	binary.BigEndian.PutUint32(p.prefix[:], cfg.Epoch)
-	if cfg.Metrics != nil {
-		p.m = cfg.Metrics.forPartition(partition)
-	} else {
-		p.m = unregisteredMetrics()
-	}
 	return p
 }
 
@@ -284,6 +205,8 @@ func (p *Processor) newEngine(cfg *scoring.Config) *scoring.Engine {
 // Begin starts a batch.
 func (p *Processor) Begin() {
 	p.nowMs = p.now().UnixMilli()
+	p.counts.reset()
+	p.counts.Now = p.nowMs
 	p.out.arena = p.out.arena[:0]
 	p.out.inv = p.out.inv[:0]
 	clear(p.out.dlq)
@@ -300,13 +223,13 @@ func (p *Processor) Process(key, value []byte, offset int64) {
 	err := p.dec.Decode(key, value, p.nowMs, &p.ev)
 	if err != nil {
 		if errors.Is(err, schemas.ErrUnknownType) {
-			p.m.n.events[schemas.TypeUnknown]++
+			p.counts.Events[schemas.TypeUnknown]++
 			return
 		}
 		p.reject(Rejected{Key: key, Value: value, Offset: offset}, err)
 		return
 	}
-	p.m.n.events[p.ev.Type]++
+	p.counts.Events[p.ev.Type]++
 	p.apply()
 }
 
@@ -318,7 +241,7 @@ func (p *Processor) reject(rj Rejected, err error) {
 	if errors.As(err, &de) {
 		rj.Problem = de.Problem
 	}
-	p.m.n.dlq[rj.Problem]++
+	p.counts.DLQ[rj.Problem]++
 	p.out.dlq = append(p.out.dlq, rj)
 }
 
@@ -326,7 +249,7 @@ func (p *Processor) reject(rj Rejected, err error) {
 func (p *Processor) apply() {
 	ev := &p.ev
 	if ev.TS < p.maxTS-p.lateness {
-		p.m.n.late++
+		p.counts.Late++
 	}
 	if ev.TS > p.maxTS {
 		p.maxTS = ev.TS
@@ -371,17 +294,17 @@ func (p *Processor) Feedback(key, value []byte, offset int64) {
 	err := p.fdec.Decode(key, value, p.nowMs, &p.fb)
 	if err != nil {
 		if errors.Is(err, schemas.ErrUnknownType) {
-			p.m.n.feedback[schemas.FeedbackUnknown]++
+			p.counts.Feedback[schemas.FeedbackUnknown]++
 			return
 		}
 		p.reject(Rejected{Key: key, Value: value, Offset: offset, Feedback: true}, err)
 		return
 	}
 	f := &p.fb
-	p.m.n.feedback[f.Type]++
+	p.counts.Feedback[f.Type]++
 	sl := p.slotByHash(xxhash.Sum64(f.Session), nil)
 	if sl == nil || sl.st.IsNew() || !bytes.Equal(sl.st.Session, f.Session) {
-		p.m.n.feedbackUnknown++
+		p.counts.FeedbackUnknown++
 		return
 	}
 	switch f.Type {
@@ -447,17 +370,17 @@ func (p *Processor) fire(t timer) {
 	}
 	sl.noEncode = false
 	if st.Deadline > t.at {
-		p.m.n.rearmed++
+		p.counts.Rearmed++
 		p.arm(sl)
 		return
 	}
 	decided, expired := p.engine.Fire(st, t.at, &p.d)
 	if expired {
-		p.m.n.expired++
+		p.counts.Expired++
 		sl.deleted = true
 		return
 	}
-	p.m.n.silence++
+	p.counts.Silence++
 	p.count()
 	if decided {
 		p.firing = true
@@ -478,7 +401,7 @@ func (p *Processor) arm(sl *slot) {
 		return
 	}
 	if !p.store.takeTimer() {
-		p.m.n.timersDropped++
+		p.counts.TimersDropped++
 		st.Armed = 0
 		return
 	}
@@ -489,10 +412,10 @@ func (p *Processor) arm(sl *slot) {
 // count adds the moment's scores and outcome to the batch's metrics.
 func (p *Processor) count() {
 	sc := p.engine.Scores()
-	p.m.score[0].observe(sc.Abandonment)
-	p.m.score[1].observe(sc.Confusion)
+	p.counts.Scores[0].Observe(sc.Abandonment)
+	p.counts.Scores[1].Observe(sc.Confusion)
 	if o := p.engine.Outcome(); o.Suppressed() {
-		p.m.n.suppressed[o]++
+		p.counts.Suppressed[o]++
 	}
 }
 
@@ -502,17 +425,17 @@ func (p *Processor) emit() {
 	d.DecidedAt = p.now().UnixMilli()
 	switch d.Action {
 	case schemas.ActionInvite:
-		p.m.n.invites[d.Reason]++
+		p.counts.Invites[d.Reason]++
 		if d.Holdout {
-			p.m.n.holdout[d.Reason]++
+			p.counts.Holdout[d.Reason]++
 		}
 	case schemas.ActionWithdraw:
-		p.m.n.withdrawals[d.Reason]++
+		p.counts.Withdrawals[d.Reason]++
 	}
 	if lat := float64(d.DecidedAt-d.EventTS) / 1000; p.firing {
-		p.m.n.timerLatencies = append(p.m.n.timerLatencies, lat)
+		p.counts.TimerLatencies = append(p.counts.TimerLatencies, lat)
 	} else {
-		p.m.n.latencies = append(p.m.n.latencies, lat)
+		p.counts.Latencies = append(p.counts.Latencies, lat)
 	}
 	if p.visitors != nil && d.Action == schemas.ActionInvite && len(d.Visitor) > 0 {
 		// The engine counted the invite (holdout ones too, so both groups
@@ -550,7 +473,7 @@ func (p *Processor) session(id []byte) *slot {
 	if !st.IsNew() && !bytes.Equal(st.Session, id) {
 		// Two session ids with one 64-bit key hash: vanishingly rare, and
 		// the cache cannot hold both. The newcomer starts over.
-		p.m.n.collisions++
+		p.counts.Collisions++
 		st.Reset()
 	}
 	sl.noEncode = false
@@ -581,12 +504,12 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	if !found {
 		sl.st.Reset()
 		if expiry, ok := p.alive[h]; ok && p.ev.TS <= expiry {
-			p.m.n.lost++
+			p.counts.Lost++
 		}
 		return sl
 	}
 	if err := scoring.DecodeState(p.buf, &sl.st); err != nil {
-		p.m.n.corrupt++
+		p.counts.Corrupt++
 		sl.st.Reset()
 		sl.fresh = true
 	}
@@ -608,285 +531,12 @@ func (p *Processor) expiryMinute(st *scoring.State) int64 {
 	return ceilMinute(st.Last + p.cfg.For(st.Site).SessionTimeoutMs)
 }
 
-// End encodes every session the batch touched into the output as changelog
-// records, and returns the output. The store is not written until Commit.
-func (p *Processor) End() *Output {
-	a := p.out.arena
-	for i := range p.slots[:p.n] {
-		sl := &p.slots[i]
-		if sl.noEncode {
-			continue
-		}
-		k0 := len(a)
-		if sl.deleted {
-			a = append(a, sl.st.Session...)
-			p.out.state = append(p.out.state, stateRecord{span: span{k0, len(a), len(a), len(a)}, tombstone: true})
-			continue
-		}
-		a = append(a, sl.st.Session...)
-		v0 := len(a)
-		a = sl.st.AppendBinary(a)
-		sl.val = span{k0, v0, v0, len(a)}
-		p.out.state = append(p.out.state, stateRecord{span: sl.val})
-	}
-	if p.metaDirty || p.budget.Dirty() {
-		// The partition's own record, under the empty key (no session id
-		// is empty): its newest event time, so a restore resumes the
-		// watermark where it was, and its budget.
-		k0 := len(a)
-		a = appendPartitionMeta(a, p.maxTS, p.budget)
-		p.out.state = append(p.out.state, stateRecord{span: span{k0, k0, k0, len(a)}})
-		p.metaDirty = true
-	}
-	p.out.arena = a
-	return &p.out
-}
-
-// The partition record's encodings: version 1 holds the newest event time;
-// version 2 the budget after it.
-const (
-	partitionMetaV1 = 1
-	partitionMetaV2 = 2
-)
-
-func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget) []byte {
-	dst = append(dst, partitionMetaV2)
-	dst = binary.AppendVarint(dst, maxTS)
-	return b.AppendBinary(dst)
-}
-
-// decodePartitionMeta reads a partition record; budget is the encoded
-// budget it holds, empty in a version 1 record.
-func decodePartitionMeta(b []byte) (maxTS int64, budget []byte, err error) {
-	if len(b) < 2 || (b[0] != partitionMetaV1 && b[0] != partitionMetaV2) {
-		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
-	}
-	v, n := binary.Varint(b[1:])
-	if n <= 0 {
-		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
-	}
-	if b[0] == partitionMetaV2 {
-		budget = b[1+n:]
-	}
-	return v, budget, nil
-}
-
-// Commit makes the batch durable in memory, once its output is published:
-// the sessions it touched go to the store, expired ones leave it, and the
-// event time, timers and metrics of the batch stand.
-func (p *Processor) Commit() {
-	for i := range p.slots[:p.n] {
-		sl := &p.slots[i]
-		if sl.noEncode {
-			continue
-		}
-		p.key = p.storeKey(p.key[:0], sl.hash)
-		if sl.deleted {
-			p.store.del(p.key)
-			if _, ok := p.alive[sl.hash]; ok {
-				delete(p.alive, sl.hash)
-				p.store.indexLen.Add(-1)
-			}
-			continue
-		}
-		p.store.set(p.key, p.out.arena[sl.val.v0:sl.val.v1], sl.fresh)
-		// The index keeps expiries by the minute: a session seen every few
-		// seconds costs an index write once a minute, not once a batch.
-		if e := p.expiryMinute(&sl.st); e != sl.expiry {
-			p.track(sl.hash, e)
-		}
-	}
-	if p.metaDirty {
-		// The partition record is the batch's last state record; its
-		// budget is what an Abort goes back to.
-		_, v := p.out.StateRecord(len(p.out.state) - 1)
-		_, budget, _ := decodePartitionMeta(v)
-		p.cBudget = append(p.cBudget[:0], budget...)
-		p.budget.MarkClean()
-		p.budgetStale = true
-	}
-	if p.budgetStale && p.nowMs-p.budgetShown >= 1000 {
-		// The gauges take a second's changes at once: their update
-		// allocates, which once a batch would show on the hot path.
-		p.m.m.loop.update(p.m.partition, p.budget)
-		p.budgetStale, p.budgetShown = false, p.nowMs
-	}
-	p.cMaxTS, p.cWatermark, p.metaDirty = p.maxTS, p.watermark, false
-	if p.watermark > 0 {
-		p.m.watermark.Set(float64(p.nowMs-p.watermark) / 1000)
-	}
-	p.store.releaseTimers(len(p.popped))
-	p.popped = p.popped[:0]
-	if len(p.timers) > 2*len(p.alive)+4096 {
-		p.compactTimers()
-	}
-	p.m.flush(true, len(p.timers))
-	p.reset()
-}
-
-// compactTimers drops stale entries from the timer heap: entries whose
-// session has re-armed earlier (a deadline that moved earlier leaves the old
-// entry behind), has expired, or was armed twice by a batch that aborted.
-// It reads each entry's state from the store, so it runs only when the heap
-// has grown to twice the sessions the partition tracks.
-func (p *Processor) compactTimers() {
-	var st scoring.State
-	kept := p.timers[:0]
-	seen := make(map[uint64]bool, len(p.alive))
-	for _, t := range p.timers {
-		p.key = p.storeKey(p.key[:0], t.hash)
-		var found bool
-		p.buf, found = p.store.get(p.buf[:0], p.key)
-		if !found || seen[t.hash] || scoring.DecodeState(p.buf, &st) != nil || st.Armed != t.at {
-			continue
-		}
-		seen[t.hash] = true
-		kept = append(kept, t)
-	}
-	p.store.releaseTimers(len(p.timers) - len(kept))
-	p.timers = kept
-	p.timers.init()
-}
-
-// Abort forgets the batch: the store keeps the states from before it, the
-// timers it popped are pushed back, event time goes back to the last
-// Commit, and its metrics are dropped. The records are processed again
-// after the transaction's rewind. Timers the batch pushed stay in the heap,
-// stale: their sessions' Armed in the store does not name them.
-func (p *Processor) Abort() {
-	for _, t := range p.popped {
-		p.timers.push(t)
-	}
-	p.popped = p.popped[:0]
-	p.maxTS, p.watermark, p.metaDirty = p.cMaxTS, p.cWatermark, false
-	if p.budget.Dirty() {
-		// Empty (nothing committed yet) decodes to an empty budget.
-		_ = scoring.DecodeBudget(p.cBudget, p.budget)
-	}
-	// The batch comes again: its invites must not find themselves in the
-	// visitors' caps.
-	for i, at := range p.capped {
-		visitor, _ := p.out.VisitorRecord(i)
-		p.visitors.Forget(visitor, at)
-	}
-	p.m.flush(false, len(p.timers))
-	p.reset()
-}
-
-func (p *Processor) reset() {
-	// Delete the batch's keys rather than clear the map: clear costs the
-	// map's capacity, which one large batch (a restore, a backlog) grows
-	// for good, and small batches would pay it every time.
-	for i := range p.slots[:p.n] {
-		delete(p.table, p.slots[i].hash)
-	}
-	p.n = 0
-	if len(p.alive) >= p.sweepAt {
-		p.sweep()
-	}
-}
-
-// ceilMinute rounds an event time up to a whole minute.
-func ceilMinute(ms int64) int64 { return (ms + 59_999) / 60_000 * 60_000 }
-
-// track records when a session's state expires, for loss detection.
-func (p *Processor) track(h uint64, expiry int64) {
-	if _, ok := p.alive[h]; !ok {
-		if p.store.indexLen.Load() >= p.store.indexCap {
-			p.m.n.indexDropped++
-			return
-		}
-		p.store.indexLen.Add(1)
-	}
-	p.alive[h] = expiry
-}
-
-// sweep forgets sessions that have expired by the partition's event time.
-func (p *Processor) sweep() {
-	n := 0
-	for h, expiry := range p.alive {
-		if expiry < p.maxTS {
-			delete(p.alive, h)
-			n++
-		}
-	}
-	p.store.indexLen.Add(int64(-n))
-	p.sweepAt = max(2*len(p.alive), 4096)
-}
-
-// Restore loads one changelog record of the partition into the store and
-// the timers: the state of a session (the last record of a key wins), a
-// tombstone (nil value), or the partition's own record (empty key). Call it
-// for every record of the partition's changelog, in offset order, before
-// the first Begin, then FinishRestore.
-func (p *Processor) Restore(key, value []byte) error {
-	p.restored++
-	// A record that does not decode is counted and skipped, never a
-	// reason to stop: a partition whose restore failed for good would not
-	// be served at all.
-	if len(key) == 0 {
-		maxTS, budget, err := decodePartitionMeta(value)
-		if err != nil {
-			p.m.m.StateCorrupt.Inc()
-			return nil
-		}
-		p.maxTS = max(p.maxTS, maxTS)
-		if len(budget) > 0 {
-			if err := scoring.DecodeBudget(budget, p.budget); err != nil {
-				p.m.m.StateCorrupt.Inc() // the budget starts over, empty
-				budget = nil
-			}
-			p.cBudget = append(p.cBudget[:0], budget...)
-		}
-		return nil
-	}
-	h := xxhash.Sum64(key)
-	p.key = p.storeKey(p.key[:0], h)
-	if value == nil {
-		p.store.del(p.key)
-		if _, ok := p.alive[h]; ok {
-			delete(p.alive, h)
-			p.store.indexLen.Add(-1)
-		}
-		return nil
-	}
-	var st scoring.State
-	if err := scoring.DecodeState(value, &st); err != nil {
-		// The session starts over, as a corrupt state in the cache does.
-		p.m.m.StateCorrupt.Inc()
-		p.store.del(p.key)
-		return nil
-	}
-	p.store.set(p.key, value, true)
-	p.track(h, p.expiryMinute(&st))
-	// The timer the previous owner had armed: re-armed here, it fires when
-	// it did there.
-	if st.Armed != 0 && p.store.takeTimer() {
-		p.timers.push(timer{at: st.Armed, hash: h})
-	}
-	return nil
-}
-
-// FinishRestore ends a restore: the watermark resumes from the restored
-// event time.
-func (p *Processor) FinishRestore() {
-	if p.maxTS > 0 {
-		p.watermark = p.maxTS - p.lateness
-	}
-	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
-	p.lastRecv = p.now().UnixMilli()
-}
-
-// Restored returns the changelog records restored.
-func (p *Processor) Restored() int { return p.restored }
-
 // Close releases the processor's share of the loss and timer indexes.
 func (p *Processor) Close() {
 	p.store.indexLen.Add(int64(-len(p.alive)))
 	clear(p.alive)
 	p.store.releaseTimers(len(p.timers) + len(p.popped))
 	p.timers, p.popped = nil, nil
-	p.m.forget()
 }
 
 // Partition returns the partition the processor serves.
@@ -894,3 +544,35 @@ func (p *Processor) Partition() int32 { return p.partition }
 
 // Watermark returns the partition's watermark, event time in Unix ms.
 func (p *Processor) Watermark() int64 { return p.watermark }
+
+// Totals returns the counts of every batch committed since New.
+func (p *Processor) Totals() *Counts { return &p.total }
+
+// Budget returns the partition's budget: its invite-rate bands and its
+// share of the chat teams' capacity, as of the last Commit or Abort. Its
+// figures are for metrics; it belongs to the processor.
+func (p *Processor) Budget() *scoring.Budget { return p.budget }
+
+// Record is one record of a batch: the key and value as read, and the
+// offset it was read at (for the DLQ's source headers).
+type Record struct {
+	Key, Value []byte
+	Offset     int64
+}
+
+// Batch processes one batch as a live partition does: Begin, the feedback
+// records first (what the chat front-ends made of earlier invites), then
+// the events in offset order, then a Tick; it returns the output, to be
+// published and then committed or aborted. The records must stay unchanged
+// until the output is consumed.
+func (p *Processor) Batch(feedback, events []Record) *Output {
+	p.Begin()
+	for i := range feedback {
+		p.Feedback(feedback[i].Key, feedback[i].Value, feedback[i].Offset)
+	}
+	for i := range events {
+		p.Process(events[i].Key, events[i].Value, events[i].Offset)
+	}
+	p.Tick()
+	return p.End()
+}

@@ -1,4 +1,4 @@
-package pipeline
+package partition
 
 import (
 	"math/rand/v2"

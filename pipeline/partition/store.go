@@ -1,4 +1,4 @@
-package pipeline
+package partition
 
 import (
 	"sync/atomic"
@@ -9,6 +9,10 @@ import (
 // MinCacheBytes is the smallest cache fastcache supports (512 buckets of one
 // 64 KiB chunk); smaller sizes are rounded up to it.
 const MinCacheBytes = 32 << 20
+
+// DefaultCacheBytes is the cache size a replica gets unless told otherwise
+// (--cache-bytes).
+const DefaultCacheBytes = 256 << 20
 
 // Store holds the session states of every partition this replica owns, in
 // one fastcache ring bounded by its size in bytes. fastcache is safe for
@@ -77,10 +81,10 @@ func (s *Store) releaseTimers(n int) { s.timerLen.Add(int64(-n)) }
 // Timers returns the timer entries held by every Processor on this store.
 func (s *Store) Timers() int64 { return s.timerLen.Load() }
 
-// nextEpoch returns a fresh key prefix for a new partition assignment: a
+// NextEpoch returns a fresh key prefix for a new partition assignment: a
 // partition that comes back to this replica must not read states it left
 // behind, which another replica has moved on from since.
-func (s *Store) nextEpoch() uint32 { return s.epoch.Add(1) }
+func (s *Store) NextEpoch() uint32 { return s.epoch.Add(1) }
 
 // get appends the state stored under key to dst.
 func (s *Store) get(dst, key []byte) ([]byte, bool) { return s.c.HasGet(dst, key) }

@@ -1,4 +1,4 @@
-package pipeline
+package partition
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 )
@@ -69,7 +70,7 @@ func genRecords(n int) []bench.Record { return bench.GenerateRecords(12, n) }
 
 func newTestProcessor(t testing.TB, cfg *scoring.Config) *Processor {
 	t.Helper()
-	return NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(64 << 20), Scoring: cfg,
+	return New(0, Config{Epoch: 1, Store: NewStore(64 << 20), Scoring: cfg,
 		Now: func() time.Time { return time.UnixMilli(bench.DefaultStartMs).Add(time.Hour) }})
 }
 
@@ -163,10 +164,10 @@ func TestTimersFireTheSameWhateverTheBatches(t *testing.T) {
 			if got.timerMade == 0 {
 				t.Fatal("no decision came from a timer: the stream does not exercise them")
 			}
-			if v := testutilValue(p.m.m.Expired); v == 0 {
+			if v := p.Totals().Expired; v == 0 {
 				t.Fatal("no session expired: the stream does not exercise expiry")
 			}
-			t.Logf("%d decisions, %d by timers, %v sessions expired", len(got.decisions), got.timerMade, testutilValue(p.m.m.Expired))
+			t.Logf("%d decisions, %d by timers, %v sessions expired", len(got.decisions), got.timerMade, p.Totals().Expired)
 			continue
 		}
 		sameDecisions(t, fmt.Sprintf("batches of %d", batch), got, want)
@@ -250,7 +251,7 @@ func TestRestoreResumesExactly(t *testing.T) {
 // clock, and an event older than it is applied but counted as late.
 func TestWatermarkAndLateEvents(t *testing.T) {
 	wall := time.UnixMilli(bench.DefaultStartMs).Add(10 * time.Minute)
-	p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }})
+	p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }})
 	ev := func(session string, ts int64) (k, v []byte) {
 		e := schemas.Event{Type: schemas.TypePageView, Session: []byte(session), TS: ts, Page: schemas.Page{URL: []byte("/"), Kind: schemas.KindHome}}
 		return e.Session, schemas.AppendEvent(nil, &e)
@@ -266,7 +267,7 @@ func TestWatermarkAndLateEvents(t *testing.T) {
 	if wm := p.Watermark(); wm != t0+10_000-5_000 {
 		t.Fatalf("watermark %d, want the newest event time less 5 s (%d)", wm, t0+5_000)
 	}
-	if late := testutilValue(p.m.m.LateEvents); late != 1 {
+	if late := p.Totals().Late; late != 1 {
 		t.Fatalf("%v late events, want 1 (4 s is before the watermark, 6 s is not)", late)
 	}
 	// An event from a client whose clock is an hour ahead moves the
@@ -297,11 +298,11 @@ func TestIdlePartitionFollowsTheWallClock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wall := testStart.Add(3 * time.Second) // the events of hesitators arrive as they happen
-			p := NewProcessor(0, ProcessorConfig{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }, WallClockAdvance: tc.wallClock})
+			p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: func() time.Time { return wall }, WallClockAdvance: tc.wallClock})
 			// A visitor goes quiet at checkout with a full cart.
 			p.Begin()
-			for i, r := range hesitatorsFrom(0, 1)[:3] {
-				p.Process(r.key, r.value, int64(i))
+			for i, r := range kafkatest.Hesitators(0, 1)[:3] {
+				p.Process(r.Key, r.Value, int64(i))
 			}
 			p.End()
 			p.Commit()

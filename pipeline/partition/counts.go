@@ -1,0 +1,137 @@
+package partition
+
+import (
+	"sort"
+
+	"github.com/lingerhq/linger/scoring"
+)
+
+// Counts is what one batch of a partition counted, handed up by Commit so
+// that the Kafka layer can turn it into metrics and a replay into a report.
+// An aborted batch's counts are dropped with it: its records come again.
+// Arrays are indexed by the enum they count (schemas.Type, schemas.Problem,
+// schemas.Reason, scoring.Outcome, schemas.FeedbackType).
+type Counts struct {
+	Events     [16]uint64 // events read, by type (TypeUnknown: types this release skips)
+	DLQ        [16]uint64 // records bound for the DLQ, by problem
+	Suppressed [16]uint64 // would-be invites the policy held back, by outcome
+	Feedback   [16]uint64 // feedback records, by type (FeedbackUnknown: types this release skips)
+
+	Invites, Holdout, Withdrawals [3]uint64 // decisions, by reason
+
+	Late            uint64 // events older than the watermark allowed
+	Lost            uint64 // sessions missing from the store before their timeout
+	Corrupt         uint64 // states in the store that did not decode
+	Collisions      uint64 // sessions started over on a 64-bit key hash collision
+	IndexDropped    uint64 // sessions not tracked for loss detection: the index was full
+	TimersDropped   uint64 // timers not armed: the timer index was full
+	Expired         uint64 // sessions ended by inactivity
+	Silence         uint64 // silence timers that checked on a quiet session
+	Rearmed         uint64 // timers that found their deadline moved later
+	FeedbackUnknown uint64 // feedback about a session the partition does not hold
+
+	// Scores holds the batch's scores, abandonment then confusion (the
+	// order of schemas.Reasons), bucketed by ScoreBuckets.
+	Scores [2]ScoreCounts
+
+	// Latencies are the seconds from each decision's event time to the
+	// decision, for decisions an event triggered; TimerLatencies for those
+	// a timer triggered (about the allowed lateness by design).
+	Latencies, TimerLatencies []float64
+
+	// Now is the wall clock at the batch's Begin, Unix ms.
+	Now int64
+	// BudgetChanged says the partition's budget (its bands and team
+	// buckets, Processor.Budget) changed in the batch.
+	BudgetChanged bool
+}
+
+// ScoreBuckets are the upper bounds of the score histogram's buckets
+// (0.05 to 1 in steps of 0.05); a last bucket above them holds the rest.
+var ScoreBuckets = func() []float64 {
+	b := make([]float64, 20)
+	for i := range b {
+		b[i] = float64(i+1) * 0.05
+	}
+	return b
+}()
+
+// ScoreCounts is a histogram of scores: per bucket (not cumulative, the last
+// one above every bound of ScoreBuckets), their number and sum.
+type ScoreCounts struct {
+	Buckets [21]uint64
+	Count   uint64
+	Sum     float64
+}
+
+// Observe counts v in the first bucket whose upper bound is ≥ v, as the
+// Prometheus client does.
+func (h *ScoreCounts) Observe(v float64) {
+	h.Buckets[sort.SearchFloat64s(ScoreBuckets, v)]++
+	h.Count++
+	h.Sum += v
+}
+
+// Add adds o's counts to c (the latencies are left out: they are per batch).
+func (c *Counts) Add(o *Counts) {
+	for i := range c.Events {
+		c.Events[i] += o.Events[i]
+		c.DLQ[i] += o.DLQ[i]
+		c.Suppressed[i] += o.Suppressed[i]
+	}
+	for i := range c.Feedback {
+		c.Feedback[i] += o.Feedback[i]
+	}
+	for i := range c.Invites {
+		c.Invites[i] += o.Invites[i]
+		c.Holdout[i] += o.Holdout[i]
+		c.Withdrawals[i] += o.Withdrawals[i]
+	}
+	c.Late += o.Late
+	c.Lost += o.Lost
+	c.Corrupt += o.Corrupt
+	c.Collisions += o.Collisions
+	c.IndexDropped += o.IndexDropped
+	c.TimersDropped += o.TimersDropped
+	c.Expired += o.Expired
+	c.Silence += o.Silence
+	c.Rearmed += o.Rearmed
+	c.FeedbackUnknown += o.FeedbackUnknown
+	for i := range c.Scores {
+		s, x := &c.Scores[i], &o.Scores[i]
+		for j := range s.Buckets {
+			s.Buckets[j] += x.Buckets[j]
+		}
+		s.Count += x.Count
+		s.Sum += x.Sum
+	}
+	c.Now = max(c.Now, o.Now)
+	c.BudgetChanged = c.BudgetChanged || o.BudgetChanged
+}
+
+// reset clears c for the next batch, keeping the latency slices' memory.
+func (c *Counts) reset() {
+	lat, tlat := c.Latencies[:0], c.TimerLatencies[:0]
+	*c = Counts{Latencies: lat, TimerLatencies: tlat}
+}
+
+// SuppressedBy returns the would-be invites held back by each policy rule
+// that held any back, by the rule's name (scoring.Outcome's String).
+func (c *Counts) SuppressedBy() map[string]uint64 {
+	out := map[string]uint64{}
+	for o := scoring.SuppressedBot; o.Suppressed(); o++ {
+		if n := c.Suppressed[o]; n > 0 {
+			out[o.String()] = n
+		}
+	}
+	return out
+}
+
+// EventsRead returns the events counted, of every type.
+func (c *Counts) EventsRead() uint64 {
+	var n uint64
+	for _, v := range c.Events {
+		n += v
+	}
+	return n
+}

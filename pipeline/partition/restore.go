@@ -1,0 +1,104 @@
+package partition
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/lingerhq/linger/scoring"
+)
+
+// Restore loads one changelog record of the partition into the store and
+// the timers: the state of a session (the last record of a key wins), a
+// tombstone (nil value), or the partition's own record (empty key). Call it
+// for every record of the partition's changelog, in offset order, before
+// the first Begin, then FinishRestore. A record that does not decode is
+// skipped, and its error returned for the caller to count; the restore goes
+// on with the next record.
+func (p *Processor) Restore(key, value []byte) error {
+	p.restored++
+	// A record that does not decode is skipped, never a reason to stop: a
+	// partition whose restore failed for good would not be served at all.
+	if len(key) == 0 {
+		maxTS, budget, err := decodePartitionMeta(value)
+		if err != nil {
+			return err
+		}
+		p.maxTS = max(p.maxTS, maxTS)
+		if len(budget) > 0 {
+			if err := scoring.DecodeBudget(budget, p.budget); err != nil {
+				// The budget starts over, empty.
+				p.cBudget = p.cBudget[:0]
+				return fmt.Errorf("partition record's budget: %w", err)
+			}
+			p.cBudget = append(p.cBudget[:0], budget...)
+		}
+		return nil
+	}
+	h := xxhash.Sum64(key)
+	p.key = p.storeKey(p.key[:0], h)
+	if value == nil {
+		p.store.del(p.key)
+		if _, ok := p.alive[h]; ok {
+			delete(p.alive, h)
+			p.store.indexLen.Add(-1)
+		}
+		return nil
+	}
+	var st scoring.State
+	if err := scoring.DecodeState(value, &st); err != nil {
+		// The session starts over, as a corrupt state in the cache does.
+		p.store.del(p.key)
+		return fmt.Errorf("state of session %q: %w", key, err)
+	}
+	p.store.set(p.key, value, true)
+	p.track(h, p.expiryMinute(&st))
+	// The timer the previous owner had armed: re-armed here, it fires when
+	// it did there.
+	if st.Armed != 0 && p.store.takeTimer() {
+		p.timers.push(timer{at: st.Armed, hash: h})
+	}
+	return nil
+}
+
+// FinishRestore ends a restore: the watermark resumes from the restored
+// event time.
+func (p *Processor) FinishRestore() {
+	if p.maxTS > 0 {
+		p.watermark = p.maxTS - p.lateness
+	}
+	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
+	p.lastRecv = p.now().UnixMilli()
+}
+
+// Restored returns the changelog records restored.
+func (p *Processor) Restored() int { return p.restored }
+
+// The partition record's encodings: version 1 holds the newest event time;
+// version 2 the budget after it.
+const (
+	partitionMetaV1 = 1
+	partitionMetaV2 = 2
+)
+
+func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget) []byte {
+	dst = append(dst, partitionMetaV2)
+	dst = binary.AppendVarint(dst, maxTS)
+	return b.AppendBinary(dst)
+}
+
+// decodePartitionMeta reads a partition record; budget is the encoded
+// budget it holds, empty in a version 1 record.
+func decodePartitionMeta(b []byte) (maxTS int64, budget []byte, err error) {
+	if len(b) < 2 || (b[0] != partitionMetaV1 && b[0] != partitionMetaV2) {
+		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	}
+	v, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	}
+	if b[0] == partitionMetaV2 {
+		budget = b[1+n:]
+	}
+	return v, budget, nil
+}

@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lingerhq/linger/pipeline/partition"
+	"github.com/lingerhq/linger/schemas"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// outputs calls send for every record a cycle publishes.
+type outputs func(send func(*kgo.Record))
+
+// workerOutputs are the workers' decisions, rejects and state records.
+func (r *Runner) workerOutputs(busy []*worker) outputs {
+	return func(send func(*kgo.Record)) {
+		states := 0
+		for _, w := range busy {
+			out := w.out
+			for i := range out.Decisions() {
+				k, v := out.Decision(i)
+				send(&kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v})
+			}
+			for _, rj := range out.Rejected() {
+				send(r.dlqRecord(w.p.Partition(), rj))
+			}
+			for i := range out.StateRecords() {
+				k, v := out.StateRecord(i)
+				send(&kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.Partition(), Key: k, Value: v})
+			}
+			for i := range out.VisitorRecords() {
+				k, v := out.VisitorRecord(i)
+				send(&kgo.Record{Topic: r.cfg.VisitorsTopic, Key: k, Value: v})
+			}
+			states += out.StateRecords()
+		}
+		r.m.stateRecords.Add(float64(states))
+	}
+}
+
+// produceAll hands every record of out to the client and returns a wait
+// for their acknowledgements.
+func (r *Runner) produceAll(ctx context.Context, out outputs, produce func(context.Context, *kgo.Record, func(*kgo.Record, error))) func() error {
+	var (
+		failed   atomic.Int64
+		firstErr atomic.Pointer[error]
+		pending  sync.WaitGroup
+	)
+	promise := func(rec *kgo.Record, err error) {
+		defer pending.Done()
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, &err)
+			r.m.produceErrors.WithLabelValues(rec.Topic).Inc()
+		}
+	}
+	out(func(rec *kgo.Record) {
+		pending.Add(1)
+		produce(ctx, rec, promise)
+	})
+	return func() error {
+		pending.Wait()
+		if n := failed.Load(); n > 0 {
+			return fmt.Errorf("%d records could not be published: %w", n, *firstErr.Load())
+		}
+		return nil
+	}
+}
+
+// publish (AtLeastOnce) produces the cycle's output and waits for the
+// broker to acknowledge all of it.
+func (r *Runner) publish(ctx context.Context, out outputs) error {
+	if err := r.produceAll(ctx, out, r.cl.Produce)(); err != nil {
+		return fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
+	}
+	return nil
+}
+
+// publishTransaction (ExactlyOnce) produces the cycle's output and commits
+// it with the consumed offsets in one transaction. It reports whether the
+// transaction committed; an aborted one (a rebalance, a failed request) is
+// not an error: the client rewinds to the committed offsets and the records
+// come again. An error is fatal.
+func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, error) {
+	if err := r.sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	wait := r.produceAll(ctx, out, r.sess.Produce)
+	// A record the broker refused after the client's retries would be
+	// lost by a committed transaction: wait for every record, and abort if
+	// one failed. The aborted batch is processed again, like one a
+	// rebalance aborted; only a failure to abort is fatal.
+	if err := r.cl.Flush(ctx); err != nil {
+		return false, fmt.Errorf("flush: %w", err)
+	}
+	if perr := wait(); perr != nil {
+		if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
+			return false, fmt.Errorf("%w; aborting the transaction failed too: %w", perr, err)
+		}
+		if !isRetryable(perr) {
+			return false, fmt.Errorf("%w; the transaction is aborted, so they will be processed again on restart", perr)
+		}
+		r.log.Warn("records refused; transaction aborted, its records will be processed again", "err", perr)
+		return false, nil
+	}
+	committed, err := r.sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return false, fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		r.log.Info("transaction aborted; its records will be processed again")
+	}
+	return committed, nil
+}
+
+func (r *Runner) dlqRecord(part int32, rj partition.Rejected) *kgo.Record {
+	source := r.cfg.EventsTopic
+	if rj.Feedback {
+		source = r.cfg.FeedbackTopic
+	}
+	return &kgo.Record{
+		Topic: r.cfg.DLQTopic,
+		Key:   rj.Key,
+		Value: rj.Value,
+		Headers: []kgo.RecordHeader{
+			{Key: schemas.HeaderDLQReason, Value: []byte(rj.Problem.String())},
+			{Key: schemas.HeaderDLQError, Value: []byte(rj.Detail)},
+			{Key: schemas.HeaderSourceTopic, Value: []byte(source)},
+			{Key: schemas.HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(part), 10)},
+			{Key: schemas.HeaderSourceOffset, Value: strconv.AppendInt(nil, rj.Offset, 10)},
+		},
+	}
+}
