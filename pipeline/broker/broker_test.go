@@ -110,4 +110,3 @@ func TestBrokerCreatesEveryTopic(t *testing.T) {
 		}
 	}
 }
-
