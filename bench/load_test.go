@@ -271,7 +271,6 @@ linger_partition_lag{partition="0"} 10
 linger_partition_lag{partition="1"} 32 1767225600000
 linger_partition_lag_sum 500
 linger_partition_lag_bucket{le="+Inf"} 999
-linger_partition_lag
 linger_events_total{type="page_view"} 20
 go_goroutines 42
 `
@@ -283,6 +282,7 @@ var wantExposition = procStats{
 }
 
 // Guards parseMetrics on a realistic exposition: label sets summed, timestamps, NaN, comments and look-alikes skipped.
+// (An exposition that does not parse is refused whole: TestParseMetricsRefusesMalformed.)
 func TestParseMetrics(t *testing.T) {
 	var s procStats
 	if err := parseMetrics(strings.NewReader(exposition), &s); err != nil {
@@ -322,11 +322,9 @@ func TestParseMetricsFamilies(t *testing.T) {
 		{"process_cpu_seconds_total_x 1\n", procStats{}},
 		{"process_cpu_seconds_total{} 2\n", procStats{cpuSeconds: 2}},
 		{"process_cpu_seconds_total NaN\n", procStats{}},
-		{"process_cpu_seconds_total abc\n", procStats{}},
 		{"# process_cpu_seconds_total 1\n", procStats{}},
 		{"", procStats{}},
 		{"process_cpu_seconds_total 1", procStats{cpuSeconds: 1}}, // no final newline
-		{"process_cpu_seconds_total 1\r\n", procStats{cpuSeconds: 1}},
 	}
 	for _, c := range cases {
 		var s procStats
@@ -336,6 +334,23 @@ func TestParseMetricsFamilies(t *testing.T) {
 		}
 		if s != c.want {
 			t.Errorf("%q: %+v, want %+v", c.in, s, c.want)
+		}
+	}
+}
+
+// Guards that an exposition that does not parse is refused as a whole (the
+// replica then counts as not answering), not read line by line into wrong
+// figures: a sample without a value, a value that is not a number, CRLF
+// line ends (no Prometheus client writes them).
+func TestParseMetricsRefusesMalformed(t *testing.T) {
+	for _, in := range []string{
+		"process_cpu_seconds_total abc\n",
+		"process_cpu_seconds_total 1\r\n",
+		"process_cpu_seconds_total 1\nlinger_partition_lag\n",
+	} {
+		var s procStats
+		if err := parseMetrics(strings.NewReader(in), &s); err == nil {
+			t.Errorf("%q: no error", in)
 		}
 	}
 }

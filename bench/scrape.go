@@ -1,15 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/lingerhq/linger/internal/promscrape"
 )
 
 // procStats is what a load run reads from the processors' /metrics: the
@@ -61,62 +59,43 @@ func scrape(ctx context.Context, client *http.Client, urls []string) procStats {
 func scrapeOne(ctx context.Context, client *http.Client, url string, s *procStats) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	fams, err := promscrape.Get(ctx, client, url)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", url, err)
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return parseMetrics(resp.Body, s)
+	s.add(fams)
+	return nil
 }
 
 // parseMetrics adds the samples of the Prometheus text format in r that
 // scrapedMetrics names to s, over all label sets.
 func parseMetrics(r io.Reader, s *procStats) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, " ")
-		if i := strings.IndexByte(line, '{'); i >= 0 && i < len(name) {
-			name = line[:i]
-			j := strings.LastIndexByte(line, '}')
-			if j < 0 {
-				continue
-			}
-			rest = strings.TrimSpace(line[j+1:])
-			ok = true
-		}
-		field, known := scrapedMetrics[name]
-		if !ok || !known {
-			continue
-		}
-		value, _, _ := strings.Cut(strings.TrimSpace(rest), " ") // a timestamp may follow
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil || math.IsNaN(v) {
-			continue
-		}
-		switch f := field(s); name {
-		case "linger_cache_horizon_seconds":
-			// 0 is a replica that has not measured yet (its first
-			// estimate comes a few seconds in), not a horizon of 0.
-			if v > 0 && (*f == 0 || v < *f) {
-				*f = v
-			}
-		case "linger_session_timeout_seconds":
-			*f = max(*f, v)
-		default:
-			*f += v
-		}
+	fams, err := promscrape.Parse(r)
+	if err != nil {
+		return err
 	}
-	return sc.Err()
+	s.add(fams)
+	return nil
+}
+
+// add adds the samples of one replica's families that scrapedMetrics
+// names to s.
+func (s *procStats) add(fams promscrape.Families) {
+	for name, field := range scrapedMetrics {
+		f := field(s)
+		fams.Each(name, func(_ map[string]string, v float64) {
+			switch name {
+			case "linger_cache_horizon_seconds":
+				// 0 is a replica that has not measured yet (its first
+				// estimate comes a few seconds in), not a horizon of 0.
+				if v > 0 && (*f == 0 || v < *f) {
+					*f = v
+				}
+			case "linger_session_timeout_seconds":
+				*f = max(*f, v)
+			default:
+				*f += v
+			}
+		})
+	}
 }

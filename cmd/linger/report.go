@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lingerhq/linger/internal/promscrape"
 	"github.com/lingerhq/linger/pipeline"
 	"github.com/lingerhq/linger/pipeline/replay"
 	"github.com/lingerhq/linger/schemas"
@@ -78,13 +79,13 @@ Example:
 	if len(f.metrics) > 0 {
 		// Scraped first: a replica that does not answer fails the
 		// report before the topics are read.
-		counts, err := pipeline.ScrapeCounter(ctx, f.metrics, "linger_suppressed_total", "reason", f.timeout)
+		counts, err := promscrape.SumCounter(ctx, f.metrics, "linger_suppressed_total", "reason", f.timeout)
 		if err != nil {
 			return err
 		}
 		suppressed = &replay.Suppressed{ByReason: map[string]int64{}}
 		for _, u := range f.metrics {
-			suppressed.Sources = append(suppressed.Sources, pipeline.MetricsURL(u))
+			suppressed.Sources = append(suppressed.Sources, promscrape.URL(u))
 		}
 		for reason, n := range counts {
 			suppressed.ByReason[reason] = int64(math.Round(n))

@@ -1,4 +1,4 @@
-package pipeline
+package promscrape
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestParseCounter(t *testing.T) {
+func TestSumBy(t *testing.T) {
 	const exposition = `# HELP linger_suppressed_total Would-be invites the policy held back, by rule.
 # TYPE linger_suppressed_total counter
 linger_suppressed_total{reason="no_capacity"} 12
@@ -22,21 +22,23 @@ linger_suppressed_totals 7
 linger_suppressed_total 5
 `
 	sums := map[string]float64{}
-	if err := parseCounter(strings.NewReader(exposition), "linger_suppressed_total", "reason", sums); err != nil {
+	fams, err := Parse(strings.NewReader(exposition))
+	if err != nil {
 		t.Fatal(err)
 	}
+	fams.SumBy("linger_suppressed_total", "reason", sums)
 	want := map[string]float64{"no_capacity": 12, "cooldown": 5, `odd "name"\x`: 1, "": 5}
 	if fmt.Sprint(sums) != fmt.Sprint(want) {
 		t.Errorf("sums %v, want %v", sums, want)
 	}
 	for _, bad := range []string{`linger_suppressed_total{reason="x} 1`, `linger_suppressed_total{reason="x"} many`} {
-		if err := parseCounter(strings.NewReader(bad), "linger_suppressed_total", "reason", map[string]float64{}); err == nil {
+		if _, err := Parse(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
 	}
 }
 
-func TestMetricsURL(t *testing.T) {
+func TestURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"replica-1:9464":                 "http://replica-1:9464/metrics",
 		"http://replica-1:9464":          "http://replica-1:9464/metrics",
@@ -45,13 +47,13 @@ func TestMetricsURL(t *testing.T) {
 		"http://127.0.0.1:9464/metrics":  "http://127.0.0.1:9464/metrics",
 		"http://127.0.0.1:9464/x?debug=": "http://127.0.0.1:9464/x?debug=",
 	} {
-		if got := MetricsURL(in); got != want {
-			t.Errorf("MetricsURL(%q) = %q, want %q", in, got, want)
+		if got := URL(in); got != want {
+			t.Errorf("URL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
-func TestScrapeCounter(t *testing.T) {
+func TestSumCounter(t *testing.T) {
 	replica := func(n int) *httptest.Server {
 		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/metrics" {
@@ -64,14 +66,14 @@ func TestScrapeCounter(t *testing.T) {
 	a, b := replica(4), replica(6)
 	defer a.Close()
 	defer b.Close()
-	got, err := ScrapeCounter(context.Background(), []string{a.URL, b.URL + "/metrics"}, "linger_suppressed_total", "reason", time.Second)
+	got, err := SumCounter(context.Background(), []string{a.URL, b.URL + "/metrics"}, "linger_suppressed_total", "reason", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got["no_capacity"] != 10 || got["bot"] != 2 {
 		t.Errorf("sums %v, want no_capacity 10 and bot 2", got)
 	}
-	_, err = ScrapeCounter(context.Background(), []string{a.URL, a.URL + "/nothing"}, "linger_suppressed_total", "reason", time.Second)
+	_, err = SumCounter(context.Background(), []string{a.URL, a.URL + "/nothing"}, "linger_suppressed_total", "reason", time.Second)
 	if err == nil || !strings.Contains(err.Error(), "/nothing") || !strings.Contains(err.Error(), "404") {
 		t.Errorf("a replica that does not answer: %v", err)
 	}

@@ -1,0 +1,126 @@
+// Package promscrape reads Prometheus /metrics endpoints, with the
+// ecosystem's own parser (prometheus/common/expfmt): `linger report` sums
+// the replicas' suppressed invites, and the bench harness reads the
+// processors' CPU, memory and cache figures.
+package promscrape
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Families are the metric families of one exposition, by name.
+type Families map[string]*dto.MetricFamily
+
+// URL is u with the path /metrics when it has none, and http:// when it
+// names no scheme: "replica-1:9464" is http://replica-1:9464/metrics.
+func URL(u string) string {
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	if p, err := url.Parse(u); err == nil && (p.Path == "" || p.Path == "/") {
+		p.Path = "/metrics"
+		return p.String()
+	}
+	return u
+}
+
+// Parse reads an exposition in the Prometheus text format. An exposition
+// that does not parse is an error as a whole: its figures are not used.
+func Parse(r io.Reader) (Families, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	// The format ends every line with a newline; a body cut after its
+	// last sample would fail on the missing one alone.
+	fams, err := p.TextToMetricFamilies(io.MultiReader(r, strings.NewReader("\n")))
+	if err != nil {
+		return nil, err
+	}
+	return fams, nil
+}
+
+// Get fetches and parses the exposition at u (a /metrics URL). It asks
+// for the text format, which every Prometheus client serves.
+func Get(ctx context.Context, client *http.Client, u string) (Families, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	return Parse(resp.Body)
+}
+
+// Value returns a sample's value: a counter's, a gauge's or an untyped
+// one's; NaN for a histogram or summary.
+func Value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return math.NaN()
+}
+
+// Each calls fn with the value of every sample of family name (none if the
+// family is absent), skipping NaN.
+func (f Families) Each(name string, fn func(labels map[string]string, v float64)) {
+	mf := f[name]
+	if mf == nil {
+		return
+	}
+	for _, m := range mf.Metric {
+		v := Value(m)
+		if math.IsNaN(v) {
+			continue
+		}
+		labels := make(map[string]string, len(m.Label))
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		fn(labels, v)
+	}
+}
+
+// SumBy adds family name's samples to sums by the value of label ("" for
+// samples without it).
+func (f Families) SumBy(name, label string, sums map[string]float64) {
+	f.Each(name, func(labels map[string]string, v float64) { sums[labels[label]] += v })
+}
+
+// SumCounter reads the counter name from each URL (a URL without a path
+// gets /metrics) and returns its samples summed over the URLs and the other
+// labels, by the value of label. Each URL must answer within timeout: a
+// replica that does not is an error naming it, rather than a sum that
+// silently lacks it.
+func SumCounter(ctx context.Context, urls []string, name, label string, timeout time.Duration) (map[string]float64, error) {
+	sums := map[string]float64{}
+	client := &http.Client{Timeout: timeout}
+	for _, u := range urls {
+		fams, err := Get(ctx, client, URL(u))
+		if err != nil {
+			return nil, fmt.Errorf("scrape %s: %w", URL(u), err)
+		}
+		fams.SumBy(name, label, sums)
+	}
+	return sums, nil
+}
