@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,7 +295,26 @@ func TestFeedbackDecode(t *testing.T) {
 	if err != ErrUnknownType || string(f.Site) != "shop" || f.TS != 11 {
 		t.Errorf("unknown type: %v %+v", err, f)
 	}
-	if FeedbackType(99).String() != "unknown" || FeedbackDeclined.String() != "invite_declined" {
+	// The fields of chat_ended and chat_rated are read for their own type
+	// only, and do not outlive their record.
+	if err := d.Decode([]byte("s-4"), []byte(`{"v":1,"type":"chat_ended","invite_id":"s-4/1","session":"s-4","ts":12,"handle_s":1e2,"score":9}`), 0, &f); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "HandleS", f.HandleS, 100.0)
+	eq(t, "Score", f.Score, 0)
+	if err := d.Decode([]byte("s-4"), []byte(`{"v":1,"type":"chat_rated","invite_id":"s-4/1","session":"s-4","ts":13,"handle_s":-7,"score":1}`), 0, &f); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "HandleS", f.HandleS, 0.0)
+	eq(t, "Score", f.Score, 1)
+	if err := d.Decode([]byte("s-4"), []byte(`{"v":1,"type":"invite_accepted","invite_id":"s-4/1","session":"s-4","ts":14,"handle_s":5,"score":5}`), 0, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.HandleS != 0 || f.Score != 0 {
+		t.Errorf("invite_accepted kept handle_s or score: %+v", f)
+	}
+	if FeedbackType(99).String() != "unknown" || FeedbackDeclined.String() != "invite_declined" ||
+		FeedbackChatEnded.String() != "chat_ended" || FeedbackChatRated.String() != "chat_rated" {
 		t.Error("FeedbackType.String")
 	}
 	FeedbackTypes()[1] = "changed"
@@ -407,8 +427,18 @@ func BenchmarkDecodeCapacity(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeFeedback(b *testing.B) {
-	g := goldens(b, "feedback/valid")[0]
+// BenchmarkDecodeFeedback decodes a chat_started record, the envelope
+// alone; BenchmarkDecodeFeedbackChatEnded adds a number to read.
+func BenchmarkDecodeFeedback(b *testing.B) { benchFeedback(b, "chat-started.json") }
+
+func BenchmarkDecodeFeedbackChatEnded(b *testing.B) { benchFeedback(b, "chat-ended.json") }
+
+func benchFeedback(b *testing.B, name string) {
+	i := slices.IndexFunc(goldens(b, "feedback/valid"), func(g golden) bool { return g.name == name })
+	if i < 0 {
+		b.Fatalf("no golden feedback/valid/%s", name)
+	}
+	g := goldens(b, "feedback/valid")[i]
 	key := recordContracts()[1].key(g.data)
 	var d FeedbackDecoder
 	var f Feedback

@@ -24,10 +24,18 @@ const (
 	FeedbackExpired
 	// FeedbackChatStarted: an agent and the visitor started chatting on it.
 	FeedbackChatStarted
+	// FeedbackChatEnded: the chat started on it ended; HandleS says how long
+	// an agent spent on it.
+	FeedbackChatEnded
+	// FeedbackChatRated: the visitor rated the chat started on it; Score
+	// holds the rating.
+	FeedbackChatRated
 	numFeedbackTypes
 )
 
-var feedbackNames = []string{"unknown", "invite_shown", "invite_accepted", "invite_declined", "invite_expired", "chat_started"}
+// Types are only ever added at the end: their numbers are array indexes
+// and bit positions in the packages that count them.
+var feedbackNames = []string{"unknown", "invite_shown", "invite_accepted", "invite_declined", "invite_expired", "chat_started", "chat_ended", "chat_rated"}
 
 // String returns the wire name of t ("unknown" for FeedbackUnknown).
 func (t FeedbackType) String() string {
@@ -41,6 +49,17 @@ func (t FeedbackType) String() string {
 // "unknown" first, so metrics can initialise one series per type. The
 // slice is a copy.
 func FeedbackTypes() []string { return slices.Clone(feedbackNames) }
+
+// MaxHandleS bounds handle_s of a chat_ended record: a day, as
+// MaxAvgHandleS bounds a team's average.
+const MaxHandleS = 86400
+
+// MinScore and MaxScore bound score of a chat_rated record: a rating of 1
+// (worst) to 5 (best) stars.
+const (
+	MinScore = 1
+	MaxScore = 5
+)
 
 // MaxInviteIDBytes bounds invite_id: a decision id is the session id (at
 // most MaxIDBytes), '/' and a sequence number.
@@ -65,10 +84,17 @@ type Feedback struct {
 	Team    []byte
 	// TS is when it happened at the front-end, Unix ms.
 	TS int64
+	// HandleS is, for chat_ended, the seconds an agent spent on the chat
+	// (0 to MaxHandleS); 0 for every other type.
+	HandleS float64
+	// Score is, for chat_rated, the visitor's rating of the chat (MinScore
+	// to MaxScore); 0 for every other type.
+	Score int64
 }
 
 // AppendFeedback appends f as a v1 feedback JSON object. Optional fields
-// that are empty are left out.
+// that are empty are left out; handle_s is written for chat_ended only and
+// score for chat_rated only, as the decoder reads them.
 func AppendFeedback(dst []byte, f *Feedback) []byte {
 	w := objWriter{b: dst}
 	w.open()
@@ -86,6 +112,13 @@ func AppendFeedback(dst []byte, f *Feedback) []byte {
 		w.str("team", f.Team)
 	}
 	w.int("ts", f.TS)
+	switch f.Type {
+	case FeedbackChatEnded:
+		// Shortest exact form, so the record decodes back to itself.
+		w.float("handle_s", f.HandleS, -1)
+	case FeedbackChatRated:
+		w.int("score", f.Score)
+	}
 	w.close()
 	return w.b
 }
@@ -100,6 +133,8 @@ const (
 	fbSite
 	fbTeam
 	fbTS
+	fbHandleS
+	fbScore
 )
 
 func feedbackField(key []byte) int {
@@ -120,6 +155,10 @@ func feedbackField(key []byte) int {
 		return fbTeam
 	case "ts":
 		return fbTS
+	case "handle_s":
+		return fbHandleS
+	case "score":
+		return fbScore
 	}
 	return -1
 }
@@ -189,6 +228,30 @@ func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) er
 	}
 	if f.InviteID, err = r.required(fbInviteID, "invite_id", MaxInviteIDBytes); err != nil {
 		return err
+	}
+	switch f.Type {
+	case FeedbackChatEnded:
+		h := r.val(fbHandleS)
+		switch h.kind {
+		case jAbsent:
+			return missing("handle_s")
+		case jNumber:
+		default:
+			return wrongType("handle_s", "a number", jkindNames[h.kind])
+		}
+		if f.HandleS, err = floatInText(h.b, "handle_s", 0, MaxHandleS); err != nil {
+			return err
+		}
+	case FeedbackChatRated:
+		if r.val(fbScore).kind == jAbsent {
+			return missing("score")
+		}
+		if f.Score, err = intOf(r.val(fbScore), "score"); err != nil {
+			return err
+		}
+		if f.Score < MinScore || f.Score > MaxScore {
+			return invalid("score", "must be between 1 and 5")
+		}
 	}
 	return nil
 }
