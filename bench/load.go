@@ -678,18 +678,7 @@ func (l *load) markInvited(id []byte, eventTS int64) (slot *sessionSlot, due int
 }
 
 // timerDecision reports whether a silence timer, not an event, triggered d.
-func timerDecision(d *schemas.Decision) bool {
-	for _, s := range d.Signals {
-		if string(s.Detail) == timerDetail {
-			return true
-		}
-	}
-	return false
-}
-
-// timerDetail is the detail the scoring engine gives the signal of an
-// invite a silence timer decided.
-const timerDetail = "silence timer"
+func timerDecision(d *schemas.Decision) bool { return d.Trigger == schemas.TriggerTimer }
 
 // measure samples the run once a second: offsets, the processors' metrics
 // and this second's latencies, for the progress line and the series. The

@@ -27,6 +27,26 @@ var actionNames = []string{"", "invite", "withdraw"}
 // String returns the wire name.
 func (a Action) String() string { return enumName(actionNames, uint8(a)) }
 
+// Trigger is what made the engine decide: an event of the session, or a
+// timer (a silence check on a visitor who sent nothing).
+type Trigger uint8
+
+// Decision triggers.
+const (
+	// TriggerNone: not said (decisions of releases before the field).
+	TriggerNone Trigger = iota
+	// TriggerEvent: an event of the session.
+	TriggerEvent
+	// TriggerTimer: a timer the engine fired once the partition's
+	// watermark passed the session's deadline.
+	TriggerTimer
+)
+
+var triggerNames = []string{"", "event", "timer"}
+
+// String returns the wire name ("" for TriggerNone).
+func (t Trigger) String() string { return enumName(triggerNames, uint8(t)) }
+
 // Reason is why a visitor is invited: which model won.
 type Reason uint8
 
@@ -82,6 +102,8 @@ type Decision struct {
 	Signals []Signal
 	// Page is where the visitor is now.
 	Page Page
+	// Trigger says whether an event or a timer made the decision.
+	Trigger Trigger
 	// EventTS is the event time of the event (or timer) that triggered the
 	// decision, Unix ms.
 	EventTS int64
@@ -162,6 +184,9 @@ func AppendDecision(dst []byte, d *Decision) []byte {
 		w.key("page")
 		w.b = appendPage(w.b, d.Page)
 	}
+	if d.Trigger != TriggerNone {
+		w.strs("trigger", d.Trigger.String())
+	}
 	w.int("event_ts", d.EventTS)
 	w.int("decided_at", d.DecidedAt)
 	w.int("expires_at", d.ExpiresAt)
@@ -217,7 +242,7 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 		return nil, &DecodeError{Problem: ProblemUnsupportedVersion, Field: "v", Detail: fmt.Sprintf("version %d, want %d", n, Version)}
 	}
 
-	var action, reason []byte
+	var action, reason, trigger []byte
 	for _, f := range []struct {
 		key      string
 		dst      *[]byte
@@ -228,6 +253,7 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 		{"visitor", &d.Visitor, MaxIDBytes, false}, {"site", &d.Site, MaxIDBytes, false},
 		{"action", &action, -1, true}, {"invite_id", &d.InviteID, -1, false},
 		{"reason", &reason, -1, true}, {"model", &d.Model, -1, true}, {"team", &d.Team, -1, false},
+		{"trigger", &trigger, -1, false},
 	} {
 		s, err := ownedString(obj, f.key, f.max, f.required)
 		if err != nil {
@@ -240,6 +266,12 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 	}
 	if d.Reason = Reason(enumIndex(reasonNames, reason)); d.Reason == ReasonNone {
 		return nil, invalid("reason", fmt.Sprintf("%q is not one of %v", reason, reasonNames[1:]))
+	}
+	if trigger != nil {
+		// Optional: decisions written before the field have none.
+		if d.Trigger = Trigger(enumIndex(triggerNames, trigger)); d.Trigger == TriggerNone {
+			return nil, invalid("trigger", fmt.Sprintf("%q is not one of %v", trigger, triggerNames[1:]))
+		}
 	}
 	if d.Action == ActionWithdraw && len(d.InviteID) == 0 {
 		return nil, missing("invite_id")

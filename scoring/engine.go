@@ -3,7 +3,6 @@ package scoring
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/lingerhq/linger/schemas"
 )
@@ -398,6 +397,10 @@ func (e *Engine) fill(s *State, session []byte, at int64, set *Settings, d *sche
 	d.Page.Kind = schemas.PageKind(s.Kind)
 	d.Page.URL = append(d.Page.URL[:0], s.URL...)
 	d.EventTS = at
+	d.Trigger = schemas.TriggerEvent
+	if e.timer {
+		d.Trigger = schemas.TriggerTimer
+	}
 	d.DecidedAt = 0
 	// Expiry counts from the decision's event time, so replay and run agree
 	// and a decision that reaches a lagging front-end late is not shown.
@@ -447,8 +450,9 @@ func (e *Engine) topSignals(s *State, m int, set *Settings, d *schemas.Decision)
 		switch {
 		case sig.Detail != nil:
 			out.Detail = append(out.Detail, sig.Detail(s)...)
-		case e.timer && strings.HasPrefix(sig.Name, "idle_"):
-			// A timer decided: say that silence, not an event, did it.
+		case e.timer && sig.Silence:
+			// A timer decided: tell the agent that silence, not an event,
+			// did it. (Programs read the decision's trigger instead.)
 			out.Detail = append(out.Detail, "silence timer"...)
 		}
 	}

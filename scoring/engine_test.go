@@ -218,6 +218,9 @@ func TestSilenceTimer(t *testing.T) {
 			if !said {
 				t.Fatalf("a timer's decision must say silence did it: %+v", d.Signals)
 			}
+			if d.Trigger != schemas.TriggerTimer {
+				t.Fatalf("a timer's decision has trigger %q, want timer", d.Trigger)
+			}
 			break
 		}
 		if len(checks) > 20 {

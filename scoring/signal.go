@@ -38,6 +38,9 @@ type Signal struct {
 	// Detail, if set, names what the signal is about (a form field) for the
 	// decision's signals.
 	Detail func(s *State) []byte
+	// Silence marks a signal that measures the visitor's silence: when a
+	// timer decides, its detail says so, in words for the agent.
+	Silence bool
 
 	index int
 }

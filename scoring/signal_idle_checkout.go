@@ -18,6 +18,7 @@ func init() {
 		Doc:     "idle seconds on a cart or checkout page",
 		Scale:   60,
 		Weights: [numModels]float64{Abandonment: 3.0, Confusion: 0.5},
+		Silence: true,
 		Value:   idleCheckout,
 	})
 }

@@ -13,6 +13,7 @@ func init() {
 		Doc:     "seconds since the visitor last did anything",
 		Scale:   90,
 		Weights: [numModels]float64{Abandonment: 1.0, Confusion: 0.3},
+		Silence: true,
 		Value:   idleCurrent,
 	})
 }

@@ -13,6 +13,7 @@ func init() {
 		Doc:     "longest idle gap of the session, seconds",
 		Scale:   120,
 		Weights: [numModels]float64{Abandonment: 0.5, Confusion: 0.3},
+		Silence: true,
 		Value:   idleLongest,
 	})
 }

@@ -43,11 +43,8 @@ func (r *runResult) collect(t testing.TB, out *Output) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range d.Signals {
-			if string(s.Detail) == "silence timer" {
-				r.timerMade++
-				break
-			}
+		if d.Trigger == schemas.TriggerTimer {
+			r.timerMade++
 		}
 		d.DecidedAt = 0
 		if _, ok := r.decisions[string(d.ID)]; ok {

@@ -88,7 +88,6 @@ type Processor struct {
 	visitors   *scoring.VisitorCaps
 	partitions int
 	capped     []int64 // the event times of out.visitors' invites, for Abort
-	firing     bool    // a timer is deciding: its latency is counted apart
 }
 
 type slot struct {
@@ -383,9 +382,7 @@ func (p *Processor) fire(t timer) {
 	p.counts.Silence++
 	p.count()
 	if decided {
-		p.firing = true
 		p.emit()
-		p.firing = false
 	}
 	if p.observe != nil {
 		p.report(t.at, schemas.TypeUnknown, st, decided)
@@ -432,7 +429,7 @@ func (p *Processor) emit() {
 	case schemas.ActionWithdraw:
 		p.counts.Withdrawals[d.Reason]++
 	}
-	if lat := float64(d.DecidedAt-d.EventTS) / 1000; p.firing {
+	if lat := float64(d.DecidedAt-d.EventTS) / 1000; d.Trigger == schemas.TriggerTimer {
 		p.counts.TimerLatencies = append(p.counts.TimerLatencies, lat)
 	} else {
 		p.counts.Latencies = append(p.counts.Latencies, lat)
