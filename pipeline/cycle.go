@@ -187,29 +187,24 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	r.m.inFlight.Set(float64(records))
 	defer r.m.inFlight.Set(0)
-	r.run(busy, jobProcess)
-
-	empty := true
-	for _, w := range busy {
-		empty = empty && w.out.Empty()
-	}
-	if empty && records == 0 {
-		r.run(busy, jobCommit) // nothing to publish: the (empty) batch stands
-		return nil
-	}
-
-	var err error
-	committed := false
-	if r.sess != nil {
-		committed, err = r.publishTransaction(ctx, r.workerOutputs(busy))
-	} else {
-		err = r.publish(ctx, r.workerOutputs(busy))
-		committed = err == nil
-	}
-	if !committed {
+	// A cycle whose only failure is DLQ records the broker refused for
+	// their size is processed again at once under at-least-once (under
+	// exactly-once the aborted records come again from the broker): each
+	// attempt writes those records with less, so the third one succeeds.
+	for attempt := 1; ; attempt++ {
+		committed, idle, err := r.attempt(ctx, busy, records)
+		if idle {
+			r.run(busy, jobCommit) // nothing to publish: the (empty) batch stands
+			return nil
+		}
+		if committed {
+			break
+		}
 		r.run(busy, jobAbort)
 		r.m.transactions.WithLabelValues("aborted").Inc()
-		return err
+		if !errors.Is(err, errDLQRefused) || attempt == 3 {
+			return err
+		}
 	}
 	r.run(busy, jobCommit)
 	r.m.transactions.WithLabelValues("committed").Inc()
@@ -220,12 +215,36 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 				r.cl.MarkCommitRecords(last)
 			}
 			w.m.lag.Set(float64(max(0, w.batch.HighWatermark-last.Offset-1)))
+			r.dlq.committed(w.batch.Topic, w.batch.Partition, last.Offset)
 		}
-		if recs := w.feedback.Records; len(recs) > 0 && r.sess == nil {
-			r.cl.MarkCommitRecords(recs[len(recs)-1])
+		if recs := w.feedback.Records; len(recs) > 0 {
+			if r.sess == nil {
+				r.cl.MarkCommitRecords(recs[len(recs)-1])
+			}
+			r.dlq.committed(w.feedback.Topic, w.feedback.Partition, recs[len(recs)-1].Offset)
 		}
 	}
 	return nil
+}
+
+// attempt processes the workers' batches and publishes their output; it
+// reports whether the output was published and (under exactly-once)
+// committed with the offsets, or that there was nothing to publish (idle).
+func (r *Runner) attempt(ctx context.Context, busy []*worker, records int) (committed, idle bool, err error) {
+	r.run(busy, jobProcess)
+	empty := true
+	for _, w := range busy {
+		empty = empty && w.out.Empty()
+	}
+	if empty && records == 0 {
+		return false, true, nil
+	}
+	if r.sess != nil {
+		committed, err = r.publishTransaction(ctx, r.workerOutputs(busy))
+		return committed, false, err
+	}
+	err = r.publish(ctx, r.workerOutputs(busy))
+	return err == nil, false, err
 }
 
 // run gives every worker in ws the same job and waits for all of them.

@@ -49,17 +49,19 @@ type metrics struct {
 	lateEvents     prometheus.Counter
 	timersFired    *prometheus.CounterVec
 	timersDropped  prometheus.Counter
+	timerErrors    prometheus.Counter
 	timerEntries   prometheus.Gauge
 	expired        prometheus.Counter
 	watermarkDelay *prometheus.GaugeVec
 
-	transactions   *prometheus.CounterVec
-	clientRestarts prometheus.Counter
-	stateRecords   prometheus.Counter
-	restoring      prometheus.Gauge
-	restoreTime    prometheus.Histogram
-	restoreRecord  prometheus.Counter
-	passthrough    prometheus.Counter
+	transactions     *prometheus.CounterVec
+	clientRestarts   prometheus.Counter
+	stateRecords     prometheus.Counter
+	restoring        prometheus.Gauge
+	restoreTime      prometheus.Histogram
+	restoreRecord    prometheus.Counter
+	passthrough      prometheus.Counter
+	dlqWriteFailures *prometheus.CounterVec
 
 	// The closed loop with the chat team: the broadcast tables, each
 	// site's invite-rate band and each team's budget, summed over this
@@ -131,17 +133,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lateEvents:     counter("linger_late_events_total", "Events older than their partition's newest event time less the allowed lateness: applied, but after timers they could have cancelled."),
 		timersFired:    counterVec("linger_timers_fired_total", "Timers that came due, by kind: silence (a check on a quiet visitor), expiry, rearm (the deadline had moved later).", "kind", []string{"silence", "expiry", "rearm"}),
 		timersDropped:  counter("linger_timer_dropped_total", "Timers not armed because the timer index was full (bounded by --cache-bytes)."),
+		timerErrors:    counter("linger_timer_errors_total", "Timers dropped because handling them failed with an internal error (a bug: please report it). Records that fail so go to the DLQ with reason internal_error."),
 		timerEntries:   gauge("linger_timer_entries", "Entries in the timer indexes of this replica's partitions."),
 		expired:        counter("linger_sessions_expired_total", "Sessions ended by inactivity, their state deleted and tombstoned."),
 		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_watermark_delay_seconds", Help: "Wall clock minus the partition's event-time watermark: how late its timers fire."}, []string{"partition"}),
 
-		transactions:   counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
-		clientRestarts: counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
-		stateRecords:   counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
-		restoring:      gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
-		restoreTime:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
-		passthrough:    counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
-		restoreRecord:  counter("linger_restore_records_total", "Changelog records read while restoring."),
+		transactions:     counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
+		clientRestarts:   counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
+		stateRecords:     counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
+		restoring:        gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
+		restoreTime:      prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		dlqWriteFailures: counterVec("linger_dlq_write_failures_total", "DLQ records the broker refused even with their value dropped (headers only), by cause: skipped, their offsets committed with their batch, and logged once a minute.", "reason", []string{"too_large"}),
+		passthrough:      counter("linger_passthrough_records_total", "Events copied unscored to the passthrough topic (linger run --passthrough, for benchmarks)."),
+		restoreRecord:    counter("linger_restore_records_total", "Changelog records read while restoring."),
 
 		feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
 		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
@@ -177,8 +181,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.lag, m.partitions, m.rebalances, m.inFlight, m.produceErrors, m.ready,
 		m.cacheEntries, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
-		m.lateEvents, m.timersFired, m.timersDropped, m.timerEntries, m.expired, m.watermarkDelay,
-		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough,
+		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
+		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
 		m.feedback, m.feedbackOrphans, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -286,6 +290,7 @@ func (pm *partitionMetrics) add(n *partition.Counts, p *partition.Processor) {
 	add(m.timersFired.WithLabelValues("expiry"), n.Expired)
 	add(m.timersFired.WithLabelValues("silence"), n.Silence)
 	add(m.timersFired.WithLabelValues("rearm"), n.Rearmed)
+	add(m.timerErrors, n.TimerErrors)
 	pm.score[0].add(&n.Scores[0])
 	pm.score[1].add(&n.Scores[1])
 	if wm := p.Watermark(); wm > 0 {

@@ -2,13 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lingerhq/linger/pipeline/partition"
-	"github.com/lingerhq/linger/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -26,7 +26,9 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 				send(&kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v})
 			}
 			for _, rj := range out.Rejected() {
-				send(r.dlqRecord(w.p.Partition(), rj))
+				if rec := r.dlqRecord(w.p.Partition(), rj); rec != nil {
+					send(rec)
+				}
 			}
 			for i := range out.StateRecords() {
 				k, v := out.StateRecord(i)
@@ -56,6 +58,7 @@ func (r *Runner) produceAll(ctx context.Context, out outputs, produce func(conte
 			failed.Add(1)
 			firstErr.CompareAndSwap(nil, &err)
 			r.m.produceErrors.WithLabelValues(rec.Topic).Inc()
+			r.dlq.refuse(r.cfg.DLQTopic, rec, err)
 		}
 	}
 	out(func(rec *kgo.Record) {
@@ -75,9 +78,36 @@ func (r *Runner) produceAll(ctx context.Context, out outputs, produce func(conte
 // broker to acknowledge all of it.
 func (r *Runner) publish(ctx context.Context, out outputs) error {
 	if err := r.produceAll(ctx, out, r.cl.Produce)(); err != nil {
+		if r.dlqRefused() {
+			return fmt.Errorf("%w: %w", errDLQRefused, err)
+		}
 		return fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
 	}
 	return nil
+}
+
+// errDLQRefused is a cycle that failed only because the broker refused DLQ
+// records for their size: processed again, it writes them with less (see
+// dlqWriter), so it is retried rather than fatal.
+var errDLQRefused = errors.New("DLQ records refused for their size; the batch is processed again with less of them")
+
+// dlqRefused reports whether the broker refused DLQ records for their size
+// and nothing else this cycle; if so, the next attempt writes them with
+// less, and records refused even with headers only are skipped, counted
+// and logged.
+func (r *Runner) dlqRefused() bool {
+	skipped, ok := r.dlq.escalate()
+	if !ok {
+		return false
+	}
+	for _, k := range skipped {
+		r.m.dlqWriteFailures.WithLabelValues("too_large").Inc()
+		if r.dlq.logNow(time.Now()) {
+			r.log.Error("the broker refused a DLQ record even without its value; it is skipped and its offset committed (logged once a minute)",
+				"topic", r.cfg.DLQTopic, "source_topic", k.topic, "partition", k.partition, "offset", k.offset)
+		}
+	}
+	return true
 }
 
 // publishTransaction (ExactlyOnce) produces the cycle's output and commits
@@ -101,6 +131,10 @@ func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, err
 		if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
 			return false, fmt.Errorf("%w; aborting the transaction failed too: %w", perr, err)
 		}
+		if r.dlqRefused() {
+			r.log.Warn("DLQ records refused for their size; transaction aborted, its records will be processed again with less of them", "err", perr)
+			return false, nil
+		}
 		if !isRetryable(perr) {
 			return false, fmt.Errorf("%w; the transaction is aborted, so they will be processed again on restart", perr)
 		}
@@ -117,21 +151,12 @@ func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, err
 	return committed, nil
 }
 
+// dlqRecord returns the DLQ record of rj, read from partition part, sized
+// to fit; nil if it is to be skipped.
 func (r *Runner) dlqRecord(part int32, rj partition.Rejected) *kgo.Record {
 	source := r.cfg.EventsTopic
 	if rj.Feedback {
 		source = r.cfg.FeedbackTopic
 	}
-	return &kgo.Record{
-		Topic: r.cfg.DLQTopic,
-		Key:   rj.Key,
-		Value: rj.Value,
-		Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderDLQReason, Value: []byte(rj.Problem.String())},
-			{Key: schemas.HeaderDLQError, Value: []byte(rj.Detail)},
-			{Key: schemas.HeaderSourceTopic, Value: []byte(source)},
-			{Key: schemas.HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(part), 10)},
-			{Key: schemas.HeaderSourceOffset, Value: strconv.AppendInt(nil, rj.Offset, 10)},
-		},
-	}
+	return r.dlq.record(r.cfg.DLQTopic, source, part, rj)
 }

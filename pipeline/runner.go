@@ -67,6 +67,7 @@ type Runner struct {
 	// by the passthrough); partitions is the events topic's count.
 	tables     *tables
 	readTables bool
+	dlq        *dlqWriter // sizes DLQ records; the poll loop's
 	partitions int
 	feedback   bool // the feedback topic is consumed with the events
 
@@ -100,6 +101,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		m:       m,
 		store:   partition.NewStore(cfg.CacheBytes),
 		workers: make(map[int32]*worker),
+		dlq:     newDLQWriter(),
 		opts:    append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(newKgoLogger(cfg.Logger))}, sec...),
 	}
 	r.tables = newTables(r.m, r.log)
@@ -299,6 +301,8 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Decisions are latency-sensitive and few: send them at once.
 		kgo.ProducerLinger(0),
+		// Named here, so the DLQ's records are sized to fit it.
+		kgo.ProducerBatchMaxBytes(producerBatchMaxBytes),
 		kgo.RecordPartitioner(changelogPartitioner{state: r.cfg.StateTopic, other: kgo.StickyKeyPartitioner(nil)}),
 	}
 	if r.cfg.Guarantee == ExactlyOnce {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,6 +145,7 @@ func (r *Runner) checkTopics(ctx context.Context, adm *kadm.Client) error {
 	}
 	events := len(td[r.cfg.EventsTopic].Partitions)
 	r.partitions = events
+	r.dlq.setTopicMax(topicMaxMessageBytes(ctx, adm, r.cfg.DLQTopic))
 	r.feedback = false
 	var mismatched []string
 	for _, t := range r.topics[1:] {
@@ -192,4 +194,24 @@ func createTopic(ctx context.Context, adm *kadm.Client, name string, partitions 
 	default:
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}
+}
+
+// topicMaxMessageBytes returns a topic's max.message.bytes, or 0 when the
+// brokers do not say (the producer's own limit then applies).
+func topicMaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string) int {
+	cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return 0
+	}
+	rc, err := cfgs.On(topic, nil)
+	if err != nil {
+		return 0
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" {
+			n, _ := strconv.Atoi(c.MaybeValue())
+			return n
+		}
+	}
+	return 0
 }

@@ -12,4 +12,8 @@ const (
 	HeaderSourceTopic     = "linger.source.topic"
 	HeaderSourcePartition = "linger.source.partition"
 	HeaderSourceOffset    = "linger.source.offset"
+	// HeaderDLQTruncated is set on a DLQ record whose value was cut to fit
+	// the topic's record size limit (or dropped, if the broker refused
+	// even that): the original value's size in bytes, in decimal.
+	HeaderDLQTruncated = "linger.dlq.truncated"
 )

@@ -47,6 +47,12 @@ type Signal struct {
 
 var registry []*Signal
 
+// Register adds sig to the registry, for signals defined outside this
+// package (an extension, a test that needs a signal of its own). Call it
+// from an init function, before any Config is built: a Config's weights
+// are indexed by the registry as it was when the Config was built.
+func Register(sig Signal) { register(sig) }
+
 // register adds sig to the registry, kept sorted by name so that a signal's
 // index does not depend on file order. It is called from the init function of
 // each signal_<name>.go.

@@ -29,6 +29,7 @@ type Counts struct {
 	Silence         uint64 // silence timers that checked on a quiet session
 	Rearmed         uint64 // timers that found their deadline moved later
 	FeedbackUnknown uint64 // feedback about a session the partition does not hold
+	TimerErrors     uint64 // timers dropped because handling them panicked
 
 	// Scores holds the batch's scores, abandonment then confusion (the
 	// order of schemas.Reasons), bucketed by ScoreBuckets.
@@ -97,6 +98,7 @@ func (c *Counts) Add(o *Counts) {
 	c.Silence += o.Silence
 	c.Rearmed += o.Rearmed
 	c.FeedbackUnknown += o.FeedbackUnknown
+	c.TimerErrors += o.TimerErrors
 	for i := range c.Scores {
 		s, x := &c.Scores[i], &o.Scores[i]
 		for j := range s.Buckets {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"runtime/debug"
 
 	"time"
 
@@ -218,6 +220,7 @@ func (p *Processor) Begin() {
 // Process handles one record of the batch. key and value must stay unchanged
 // until the batch's output is consumed: DLQ records refer to them.
 func (p *Processor) Process(key, value []byte, offset int64) {
+	defer p.recoverRecord(key, value, offset, false)
 	p.lastRecv = p.nowMs
 	err := p.dec.Decode(key, value, p.nowMs, &p.ev)
 	if err != nil {
@@ -290,6 +293,7 @@ const maxWatermarkLeadMs = 60_000
 // open event would say; the others are only counted. Feedback of a session
 // this partition does not hold (expired, never seen) changes nothing.
 func (p *Processor) Feedback(key, value []byte, offset int64) {
+	defer p.recoverRecord(key, value, offset, true)
 	err := p.fdec.Decode(key, value, p.nowMs, &p.fb)
 	if err != nil {
 		if errors.Is(err, schemas.ErrUnknownType) {
@@ -352,8 +356,41 @@ func (p *Processor) advance(wm int64) {
 		}
 		t := p.timers.pop()
 		p.popped = append(p.popped, t)
-		p.fire(t)
+		p.fireSafely(t)
 	}
+}
+
+// recoverRecord, deferred by Process and Feedback, turns a panic while
+// handling one record (decode, state update or scoring: none is known, and
+// the fuzzers look for them) into a DLQ record with ProblemInternal, so one
+// record cannot stop its partition. The session keeps what the record had
+// applied before the panic; the same records panic the same way, so the
+// partition stays deterministic.
+func (p *Processor) recoverRecord(key, value []byte, offset int64, feedback bool) {
+	if v := recover(); v != nil {
+		p.reject(Rejected{Key: key, Value: value, Offset: offset, Feedback: feedback}, panicError(v))
+	}
+}
+
+// fireSafely fires one timer; a panic in it is counted (TimerErrors) and
+// the timer dropped, for the same reason as recoverRecord.
+func (p *Processor) fireSafely(t timer) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.counts.TimerErrors++
+		}
+	}()
+	p.fire(t)
+}
+
+// panicError describes a recovered panic for the DLQ's error header: its
+// value and where it happened, cut to a few lines.
+func panicError(v any) error {
+	stack := debug.Stack()
+	if len(stack) > 1024 {
+		stack = stack[:1024]
+	}
+	return fmt.Errorf("internal error (please report it): %v\n%s", v, stack)
 }
 
 // fire handles one timer: a stale entry is skipped, an early one re-armed,
