@@ -333,8 +333,19 @@ func (w *walker) walkNode(n *yaml.Node, t reflect.Type, at path) (*yaml.Node, bo
 	switch {
 	case t == nodeType:
 		// A site's overrides: checked on their own, against Config, by
-		// Config.check.
-		return n, true
+		// Config.check. Made to stand alone first: Marshal writes the
+		// sites in name order, which need not be the order of an
+		// anchor (&base) and its aliases (*base) across sites.
+		x := expander{budget: maxSiteNodes, active: map[*yaml.Node]bool{}}
+		c := x.expand(n)
+		if x.problem != "" {
+			if x.line == 0 {
+				x.line = n.Line // too big: the site is
+			}
+			w.report(x.line, at, "%s", x.problem)
+			return nil, false
+		}
+		return c, true
 	case t.Kind() == reflect.Struct && t != durationType:
 		if n.Kind != yaml.MappingNode {
 			w.wrongType(n, t, at)
@@ -389,6 +400,51 @@ func (w *walker) walkNode(n *yaml.Node, t reflect.Type, at path) (*yaml.Node, bo
 	default:
 		return n, w.scalar(n, t, at)
 	}
+}
+
+// maxSiteNodes bounds a site's overrides with their aliases expanded: a
+// site sets a few dozen values, and a document of aliases of aliases
+// expands exponentially.
+const maxSiteNodes = 10_000
+
+// expander copies a tree, replacing every alias by a copy of what it
+// names, so that no node is an anchor or an alias.
+type expander struct {
+	budget int                 // nodes it may still make
+	active map[*yaml.Node]bool // the anchors being copied, outermost first
+	// problem says why the copy stopped, on line (0: the whole tree's);
+	// "" while it goes on.
+	problem string
+	line    int
+}
+
+func (x *expander) expand(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		if x.active[n.Alias] {
+			x.problem, x.line = fmt.Sprintf("*%s refers to the anchor &%s it is in", n.Value, n.Alias.Anchor), n.Line
+			return nil
+		}
+		return x.expand(n.Alias)
+	}
+	if x.budget--; x.budget < 0 {
+		x.problem = fmt.Sprintf("holds more than %d values once its aliases (*name) are expanded", maxSiteNodes)
+		return nil
+	}
+	out := *n
+	out.Anchor = ""
+	if n.Content != nil {
+		if n.Anchor != "" {
+			x.active[n] = true
+			defer delete(x.active, n)
+		}
+		out.Content = make([]*yaml.Node, len(n.Content))
+		for i, c := range n.Content {
+			if out.Content[i] = x.expand(c); x.problem != "" {
+				return nil
+			}
+		}
+	}
+	return &out
 }
 
 // zeroNode is a node that decodes as the zero value of t (a struct or a
