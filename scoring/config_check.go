@@ -193,18 +193,19 @@ func parseDocument(data []byte) (*yaml.Node, []ConfigProblem) {
 	if len(doc.Content) > 0 && !isNull(doc.Content[0]) {
 		root = doc.Content[0]
 	}
-	var more yaml.Node
-	switch err := dec.Decode(&more); {
-	case errors.Is(err, io.EOF):
-		return root, nil
-	case err != nil:
-		return root, []ConfigProblem{syntaxProblem(text, err)}
-	default:
-		line := more.Line
-		if len(more.Content) > 0 {
-			line = more.Content[0].Line
+	for {
+		// An empty document (a --- at the end) is harmless; anything
+		// else after the first would be silently ignored.
+		var more yaml.Node
+		switch err := dec.Decode(&more); {
+		case errors.Is(err, io.EOF):
+			return root, nil
+		case err != nil:
+			return root, []ConfigProblem{syntaxProblem(text, err)}
+		case len(more.Content) > 0 && !isNull(more.Content[0]):
+			return root, []ConfigProblem{{Line: more.Content[0].Line,
+				Message: "a second YAML document (after ---): a config file holds one, and the rest would be ignored"}}
 		}
-		return root, []ConfigProblem{{Line: line, Message: "a second YAML document (after ---): a config file holds one, and the rest would be ignored"}}
 	}
 }
 

@@ -168,6 +168,8 @@ func TestConfigErrors(t *testing.T) {
 		{"a brace left open", "{", []string{"line 1: not valid YAML: did not find expected node content"}},
 		{"two documents", "silence: 10s\n---\nwindow: 2m\n", []string{
 			"line 3: a second YAML document (after ---): a config file holds one, and the rest would be ignored"}},
+		{"an empty document after the first is harmless", "---\nsilence: x\n---\n# the end\n---\n",
+			[]string{`line 2: silence: want a duration such as 45s, got "x"`}},
 		{"a type error does not hide the rest", `
 session_timeout: -1s
 silence: 45
