@@ -347,7 +347,7 @@ func (w *walker) walkNode(n *yaml.Node, t reflect.Type, at path) (*yaml.Node, bo
 			return nil, false
 		}
 		return c, true
-	case t.Kind() == reflect.Struct && t != durationType:
+	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.wrongType(n, t, at)
 			return nil, false

@@ -315,7 +315,7 @@ func TestConfigEveryKeyTyped(t *testing.T) {
 				continue
 			}
 			keys, types = append(keys, at.with(name)), append(types, f.Type)
-			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			if f.Type.Kind() == reflect.Struct {
 				collect(f.Type, at.with(name))
 			}
 		}
