@@ -438,8 +438,9 @@ rate_band: {min_percent: 20, max_percent: 10, window: 0s, every: 0s, step: 0, mi
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, w := range []string{`routes[0].reason: "anger"`, `routes[0].kinds: "basket"`, "routes[0].team must not be empty", `routes[1].team "a/b"`,
-		`teams.confusion "x/y"`, "max_page_views_per_minute", "frequency_cap.invites", "capacity.invites_per_slot", "capacity.scarce_raise",
+	for _, w := range []string{`line 3: routes[0].reason: "anger"`, `line 3: routes[0].kinds: "basket"`, "line 3: routes[0].team: must not be empty",
+		`line 4: routes[1].team: want a team name of at most 128 bytes without '/' (capacity records are keyed site/team), got "a/b"`,
+		`line 5: teams.confusion: want a team name of at most 128 bytes without '/' (capacity records are keyed site/team), got "x/y"`, "max_page_views_per_minute", "frequency_cap.invites", "capacity.invites_per_slot", "capacity.scarce_raise",
 		"capacity.stale_after", "capacity.static_invites_per_minute", "capacity.static_burst", "min_percent", "rate_band.window",
 		"rate_band.every", "rate_band.step", "min_offset", "rate_band.min_sessions"} {
 		if !strings.Contains(err.Error(), w) {

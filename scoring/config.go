@@ -1,11 +1,8 @@
 package scoring
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math"
 	"sort"
 	"strings"
@@ -252,172 +249,273 @@ func DefaultConfig() *Config {
 		c.Models.Abandonment.Weights[s.Name] = s.Weights[Abandonment]
 		c.Models.Confusion.Weights[s.Name] = s.Weights[Confusion]
 	}
-	if err := c.resolve(); err != nil {
-		panic("BUG: default config does not validate: " + err.Error())
+	if problems := c.resolve(nil, nil); len(problems) > 0 {
+		panic("BUG: default config does not validate: " + newConfigError(problems).Error())
 	}
 	return c
 }
 
 // ParseConfig reads a YAML config over the defaults: keys the file leaves out
 // keep their default. Unknown keys are errors (a typo must not silently
-// leave a default in place). Every problem is reported at once.
+// leave a default in place). Every problem is reported at once, each with
+// its line, as a *ConfigError: unknown keys, values of the wrong type and
+// the rules of Validate, for the defaults and for every site.
 func ParseConfig(data []byte) (*Config, error) {
 	c := DefaultConfig()
 	c.base, c.sites = nil, nil
-	if err := decodeStrict(data, c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	root, problems := parseDocument(data)
+	var dropped []path
+	if root != nil {
+		w := walker{}
+		if clean, ok := w.walk(root, configType, nil); ok {
+			if err := clean.Decode(c); err != nil {
+				problems = append(problems, ConfigProblem{Message: undecodable(err)})
+			}
+		}
+		problems = append(problems, w.problems...)
+		dropped = w.dropped
 	}
-	if err := c.resolve(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	problems = append(problems, c.resolve(root, dropped)...)
+	if err := newConfigError(problems); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-func decodeStrict(data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	// An empty document (io.EOF) means "all defaults".
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+// Validate returns every problem with c at once, its own values' and its
+// sites', as a *ConfigError, or nil. The problems of c's own values have no
+// line (c holds no file); those of a site's overrides have the lines of the
+// nodes in Sites.
+func (c *Config) Validate() error {
+	problems, _ := c.check(nil, nil)
+	return newConfigError(problems)
 }
 
-// Validate returns every problem with c at once, joined, or nil.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	pos := func(name string, d time.Duration) {
+// check applies the rules to c's own values (located in root, the file's
+// top node, when there is one) and to each site's overrides over them. It
+// returns the problems, and each site's config when there are none.
+// dropped are the entries of root left out as malformed: see walker.
+func (c *Config) check(root *yaml.Node, dropped []path) ([]ConfigProblem, map[string]*Config) {
+	var problems []ConfigProblem
+	own := c.validate()
+	said := make(map[string]bool, len(own))
+	for _, is := range own {
+		said[is.key.String()+"\x00"+is.msg] = true
+		if is.covered(dropped) {
+			continue
+		}
+		line, _ := is.place(root)
+		problems = append(problems, ConfigProblem{Line: line, Key: is.key.String(), Message: is.msg})
+	}
+	sites := make(map[string]*Config, len(c.Sites))
+	for _, name := range sortedKeys(c.Sites) {
+		node := c.Sites[name]
+		prefix := path{"sites", name}
+		siteLine := node.Line
+		if l, ok := locate(root, prefix); ok {
+			siteLine = l
+		}
+		sc := c.clone()
+		sc.Sites = nil
+		n := len(problems)
+		var siteDropped []path
+		if !isNull(deref(&node)) {
+			w := walker{prefix: prefix, site: true}
+			clean, ok := w.walk(&node, configType, nil)
+			problems = append(problems, w.problems...)
+			if !ok {
+				continue
+			}
+			if err := clean.Decode(sc); err != nil {
+				problems = append(problems, ConfigProblem{Line: siteLine, Key: prefix.String(), Message: undecodable(err)})
+				continue
+			}
+			siteDropped = w.dropped
+		}
+		for _, is := range sc.validate() {
+			if is.covered(siteDropped) {
+				continue
+			}
+			line, exact := is.place(&node)
+			if !exact {
+				// Not a value the site sets: a problem of the
+				// defaults' own values, reported there once, or
+				// one that the site's values make with them.
+				if said[is.key.String()+"\x00"+is.msg] {
+					continue
+				}
+				line = siteLine
+			}
+			problems = append(problems, ConfigProblem{Line: line, Key: prefix.with(is.key...).String(), Message: is.msg})
+		}
+		if len(problems) == n {
+			sites[name] = sc
+		}
+	}
+	return problems, sites
+}
+
+// validate applies the rules to c's own values (not its sites'), each
+// issue naming its key.
+func (c *Config) validate() []issue {
+	var issues []issue
+	bad := func(key path, format string, args ...any) {
+		issues = append(issues, issue{key: key, msg: fmt.Sprintf(format, args...)})
+	}
+	badAt := func(key path, at []path, format string, args ...any) {
+		issues = append(issues, issue{key: key, at: at, msg: fmt.Sprintf(format, args...)})
+	}
+	pos := func(key string, d time.Duration) {
 		if d <= 0 {
-			bad("%s must be positive, got %v", name, d)
+			bad(path{key}, "must be positive, got %v", d)
+		}
+	}
+	nonNeg := func(key path, d time.Duration) {
+		if d < 0 {
+			bad(key, "must not be negative, got %v", d)
 		}
 	}
 	pos("session_timeout", c.SessionTimeout)
 	pos("window", c.Window)
 	pos("invite_ttl", c.InviteTTL)
-	if c.BreathingSpace < 0 {
-		bad("breathing_space must not be negative, got %v", c.BreathingSpace)
-	}
-	if c.AllowedLateness < 0 {
-		bad("allowed_lateness must not be negative, got %v", c.AllowedLateness)
-	}
-	if c.Silence < 0 || c.SilenceMax < 0 {
-		bad("silence and silence_max must not be negative, got %v and %v", c.Silence, c.SilenceMax)
-	}
-	if c.Cooldown < 0 {
-		bad("cooldown must not be negative, got %v", c.Cooldown)
-	}
+	nonNeg(path{"breathing_space"}, c.BreathingSpace)
+	nonNeg(path{"allowed_lateness"}, c.AllowedLateness)
+	nonNeg(path{"silence"}, c.Silence)
+	nonNeg(path{"silence_max"}, c.SilenceMax)
+	nonNeg(path{"cooldown"}, c.Cooldown)
 	if c.MaxInvitesPerSession < 0 || c.MaxInvitesPerSession > 255 {
-		bad("max_invites_per_session must be between 0 and 255, got %d", c.MaxInvitesPerSession)
+		bad(path{"max_invites_per_session"}, "must be between 0 and 255, got %d", c.MaxInvitesPerSession)
 	}
-	for _, pages := range []struct {
-		key   string
-		kinds []string
-	}{{"eligible_pages", c.EligiblePages}, {"silence_pages", c.SilencePages}} {
-		for _, k := range pages.kinds {
+	pageKinds := func(key path, kinds []string) {
+		for i, k := range kinds {
 			if _, ok := schemas.ParsePageKind(k); !ok {
-				bad("%s: %q is not a page kind (%s)", pages.key, k, strings.Join(schemas.PageKinds(), ", "))
+				badAt(key, []path{key.with(index(i))}, "%q is not a page kind (%s)", k, strings.Join(schemas.PageKinds(), ", "))
 			}
+		}
+	}
+	pageKinds(path{"eligible_pages"}, c.EligiblePages)
+	pageKinds(path{"silence_pages"}, c.SilencePages)
+	teamName := func(key path, team string) {
+		if strings.Contains(team, "/") || len(team) > schemas.MaxIDBytes {
+			bad(key, "want a team name of at most %d bytes without '/' (capacity records are keyed site/team), got %q", schemas.MaxIDBytes, team)
 		}
 	}
 	for m := range numModels {
 		name := modelNames[m]
 		if t := *c.Thresholds.at(m); !(t > 0 && t <= 1) {
-			bad("thresholds.%s must be in (0, 1], got %v", name, t)
+			bad(path{"thresholds", name}, "must be more than 0 and at most 1, got %v", t)
 		}
-		if *c.Teams.at(m) == "" {
-			bad("teams.%s must not be empty", name)
+		if team := *c.Teams.at(m); team == "" {
+			bad(path{"teams", name}, "must not be empty")
+		} else {
+			teamName(path{"teams", name}, team)
 		}
 		mc := c.Models.at(m)
 		if !finite(mc.Bias) {
-			bad("models.%s.bias must be a finite number", name)
+			bad(path{"models", name, "bias"}, "want a finite number, got %v", mc.Bias)
 		}
+		weights := path{"models", name, "weights"}
 		for _, k := range sortedKeys(mc.Weights) {
 			if SignalByName(k) == nil {
-				bad("models.%s.weights: %q is not a signal (see `linger config --signals`)", name, k)
+				badAt(weights, []path{weights.with(k)}, "%s", unknownSignal(k))
 			} else if !finite(mc.Weights[k]) {
-				bad("models.%s.weights.%s must be a finite number", name, k)
+				bad(weights.with(k), "want a finite number, got %v", mc.Weights[k])
 			}
 		}
 	}
 	if !(c.HoldoutPercent >= 0 && c.HoldoutPercent <= 100) {
-		bad("holdout_percent must be between 0 and 100, got %v", c.HoldoutPercent)
+		bad(path{"holdout_percent"}, "must be between 0 and 100, got %v", c.HoldoutPercent)
 	}
 	for i, r := range c.Routes {
-		at := fmt.Sprintf("routes[%d]", i)
+		at := path{"routes", index(i)}
 		if r.Reason != "" && modelIndex(r.Reason) < 0 {
-			bad("%s.reason: %q is not a reason (abandonment, confusion)", at, r.Reason)
+			bad(at.with("reason"), "%q is not a reason (abandonment, confusion)", r.Reason)
 		}
-		for _, k := range r.Kinds {
-			if _, ok := schemas.ParsePageKind(k); !ok {
-				bad("%s.kinds: %q is not a page kind (%s)", at, k, strings.Join(schemas.PageKinds(), ", "))
-			}
-		}
+		pageKinds(at.with("kinds"), r.Kinds)
 		if r.Team == "" {
-			bad("%s.team must not be empty", at)
-		} else if strings.Contains(r.Team, "/") || len(r.Team) > schemas.MaxIDBytes {
-			bad("%s.team %q must be at most %d bytes, without '/' (capacity records are keyed site/team)", at, r.Team, schemas.MaxIDBytes)
+			badAt(at.with("team"), []path{at.with("team"), at}, "must not be empty")
+		} else {
+			teamName(at.with("team"), r.Team)
 		}
 		if len(r.URL) > schemas.MaxURLBytes {
-			bad("%s.url is longer than %d bytes", at, schemas.MaxURLBytes)
-		}
-	}
-	for m := range numModels {
-		if t := *c.Teams.at(m); strings.Contains(t, "/") || len(t) > schemas.MaxIDBytes {
-			bad("teams.%s %q must be at most %d bytes, without '/'", modelNames[m], t, schemas.MaxIDBytes)
+			bad(at.with("url"), "must be at most %d bytes long, got %d", schemas.MaxURLBytes, len(r.URL))
 		}
 	}
 	if c.MaxPageViewsPerMinute < 0 {
-		bad("max_page_views_per_minute must not be negative, got %d", c.MaxPageViewsPerMinute)
+		bad(path{"max_page_views_per_minute"}, "must not be negative, got %d", c.MaxPageViewsPerMinute)
 	}
 	if fc := c.FrequencyCap; fc.Invites < 0 || fc.Invites > MaxCapInvites {
-		bad("frequency_cap.invites must be between 0 and %d, got %d", MaxCapInvites, fc.Invites)
+		bad(path{"frequency_cap", "invites"}, "must be between 0 and %d, got %d", MaxCapInvites, fc.Invites)
 	} else if fc.Invites > 0 && fc.Per <= 0 {
-		bad("frequency_cap.per must be positive, got %v", fc.Per)
+		badAt(path{"frequency_cap", "per"}, []path{{"frequency_cap", "per"}, {"frequency_cap", "invites"}},
+			"must be positive while invites is above 0, got %v", fc.Per)
 	}
 	cc := c.Capacity
 	if !(cc.InvitesPerSlot > 0) || !finite(cc.InvitesPerSlot) {
-		bad("capacity.invites_per_slot must be positive, got %v", cc.InvitesPerSlot)
+		bad(path{"capacity", "invites_per_slot"}, "must be positive, got %v", cc.InvitesPerSlot)
 	}
 	if !(cc.ScarceRaise >= 0 && cc.ScarceRaise <= 1) {
-		bad("capacity.scarce_raise must be between 0 and 1, got %v", cc.ScarceRaise)
+		bad(path{"capacity", "scarce_raise"}, "must be between 0 and 1, got %v", cc.ScarceRaise)
 	}
-	if cc.StaleAfter < 0 {
-		bad("capacity.stale_after must not be negative, got %v", cc.StaleAfter)
-	}
+	nonNeg(path{"capacity", "stale_after"}, cc.StaleAfter)
 	if !(cc.StaticPerMinute >= 0) || !finite(cc.StaticPerMinute) {
-		bad("capacity.static_invites_per_minute must not be negative, got %v", cc.StaticPerMinute)
+		bad(path{"capacity", "static_invites_per_minute"}, "must not be negative, got %v", cc.StaticPerMinute)
 	}
 	if !(cc.StaticBurst >= 0) || !finite(cc.StaticBurst) {
-		bad("capacity.static_burst must not be negative, got %v", cc.StaticBurst)
+		bad(path{"capacity", "static_burst"}, "must not be negative, got %v", cc.StaticBurst)
 	}
 	rb := c.RateBand
-	if !(rb.MinPercent >= 0 && rb.MinPercent <= rb.MaxPercent && rb.MaxPercent <= 100) {
-		bad("rate_band: want 0 ≤ min_percent ≤ max_percent ≤ 100, got %v and %v", rb.MinPercent, rb.MaxPercent)
+	minOK := rb.MinPercent >= 0 && rb.MinPercent <= 100
+	maxOK := rb.MaxPercent >= 0 && rb.MaxPercent <= 100
+	if !minOK {
+		bad(path{"rate_band", "min_percent"}, "must be between 0 and 100, got %v", rb.MinPercent)
+	}
+	if !maxOK {
+		bad(path{"rate_band", "max_percent"}, "must be between 0 and 100, got %v", rb.MaxPercent)
+	}
+	if minOK && maxOK && rb.MinPercent > rb.MaxPercent {
+		badAt(path{"rate_band"}, []path{{"rate_band", "max_percent"}, {"rate_band", "min_percent"}},
+			"min_percent (%v) must not be above max_percent (%v)", rb.MinPercent, rb.MaxPercent)
 	}
 	if rb.Window < time.Second {
-		bad("rate_band.window must be at least 1s, got %v", rb.Window)
+		bad(path{"rate_band", "window"}, "must be at least 1s, got %v", rb.Window)
 	}
 	if rb.Every <= 0 {
-		bad("rate_band.every must be positive, got %v", rb.Every)
+		bad(path{"rate_band", "every"}, "must be positive, got %v", rb.Every)
 	}
 	if !(rb.Step > 0 && rb.Step <= 1) {
-		bad("rate_band.step must be in (0, 1], got %v", rb.Step)
+		bad(path{"rate_band", "step"}, "must be more than 0 and at most 1, got %v", rb.Step)
 	}
-	if !(rb.MinOffset >= -1 && rb.MinOffset <= 0 && rb.MaxOffset >= 0 && rb.MaxOffset <= 1) {
-		bad("rate_band: want -1 ≤ min_offset ≤ 0 ≤ max_offset ≤ 1, got %v and %v", rb.MinOffset, rb.MaxOffset)
+	if !(rb.MinOffset >= -1 && rb.MinOffset <= 0) {
+		bad(path{"rate_band", "min_offset"}, "must be between -1 and 0, got %v", rb.MinOffset)
+	}
+	if !(rb.MaxOffset >= 0 && rb.MaxOffset <= 1) {
+		bad(path{"rate_band", "max_offset"}, "must be between 0 and 1, got %v", rb.MaxOffset)
 	}
 	if rb.MinSessions < 0 {
-		bad("rate_band.min_sessions must not be negative, got %d", rb.MinSessions)
+		bad(path{"rate_band", "min_sessions"}, "must not be negative, got %d", rb.MinSessions)
 	}
 	for _, k := range sortedKeys(c.Scales) {
 		if SignalByName(k) == nil {
-			bad("scales: %q is not a signal", k)
+			badAt(path{"scales"}, []path{{"scales", k}}, "%s", unknownSignal(k))
 		} else if v := c.Scales[k]; !(v > 0) || !finite(v) {
-			bad("scales.%s must be positive, got %v", k, v)
+			bad(path{"scales", k}, "must be positive, got %v", v)
 		}
 	}
-	return errors.Join(errs...)
+	return issues
+}
+
+// unknownSignal is the message for a weight or scale of a signal that does
+// not exist, with the signal it is most likely a typo of.
+func unknownSignal(name string) string {
+	names := make([]string, len(registry))
+	for i, s := range registry {
+		names[i] = s.Name
+	}
+	if s := closest(name, names); s != "" {
+		return fmt.Sprintf("%q is not a signal (did you mean %q?)", name, s)
+	}
+	return fmt.Sprintf("%q is not a signal (see `linger config --signals`)", name)
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -431,37 +529,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// resolve validates c and each site override, and builds the Settings used
-// on the hot path.
-func (c *Config) resolve() error {
-	if err := c.Validate(); err != nil {
-		return err
+// resolve checks c (root: the file's top node, for line numbers, or nil;
+// dropped: see walker) and, when there is no problem, builds the Settings
+// used on the hot path.
+func (c *Config) resolve(root *yaml.Node, dropped []path) []ConfigProblem {
+	problems, sites := c.check(root, dropped)
+	if len(problems) > 0 {
+		return problems
 	}
 	c.base = c.settings()
-	c.sites = make(map[string]*Settings, len(c.Sites))
-	var errs []error
-	for _, site := range sortedKeys(c.Sites) {
-		node := c.Sites[site]
-		sc := c.clone()
-		data, err := yaml.Marshal(&node)
-		if err == nil {
-			err = decodeStrict(data, sc)
-		}
-		if err == nil && len(sc.Sites) > len(c.Sites) {
-			err = errors.New("a site cannot have sites of its own")
-		}
-		if err == nil {
-			err = sc.Validate()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sites.%s: %w", site, err))
-			continue
-		}
+	c.sites = make(map[string]*Settings, len(sites))
+	for name, sc := range sites {
 		s := sc.settings()
-		s.Site = site
-		c.sites[site] = s
+		s.Site = name
+		c.sites[name] = s
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // clone deep-copies the overridable part of c, so a site override can be

@@ -39,7 +39,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg, err := scoring.ParseConfig(data)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", *check, err)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n  default model %s\n", *check, cfg.Model())
 		for _, site := range cfg.SiteNames() {

@@ -139,7 +139,7 @@ func TestRunReloadsConfig(t *testing.T) {
 	newModel := m[2]
 
 	os.WriteFile(cfg, []byte("thresholds: {abandonment: 7}\n"), 0o644)
-	runner.waitOutput(t, `config reload refused.*thresholds.abandonment must be in \(0, 1\], got 7`, 10*time.Second)
+	runner.waitOutput(t, `config reload refused.*thresholds.abandonment: must be more than 0 and at most 1, got 7`, 10*time.Second)
 
 	// Events now are decided by the reloaded config.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))

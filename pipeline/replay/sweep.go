@@ -124,6 +124,12 @@ func Grid(base *scoring.Config, keys []SweepKey) ([]SweepPoint, error) {
 			return nil, err
 		}
 		if points[i].Config, err = scoring.ParseConfig(out); err != nil {
+			// The document is generated: its lines mean nothing to the
+			// user, the key and the value they gave do.
+			var ce *scoring.ConfigError
+			if errors.As(err, &ce) {
+				err = ce.WithoutLines()
+			}
 			return nil, fmt.Errorf("sweep setting %s: %w", describePoint(keys, points[i]), err)
 		}
 	}
