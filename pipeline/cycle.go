@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/scoring"
@@ -79,19 +80,45 @@ func (w *worker) stop() {
 	w.m.forget()
 }
 
+// span is the work since the last commit: the polls processed into one
+// Kafka transaction (exactly-once), or into one wait for the broker's
+// acknowledgements (at-least-once). It ends when the commit interval has
+// passed since it began, when a rebalance is waiting, at shutdown, or when
+// it grows large; with a commit interval of 0 every poll is a span.
+type span struct {
+	open    bool // records were produced (and a transaction begun)
+	start   time.Time
+	records int
+	fetches []kgo.Fetches // its polls, for offsets, lag and a retry
+	scored  bool          // the workers processed its polls (not the passthrough)
+}
+
+// maxSpanPolls bounds a span's polls (its memory: every output stays until
+// the commit) whatever the commit interval.
+const maxSpanPolls = 64
+
 func (r *Runner) poll(ctx context.Context) kgo.Fetches {
-	// A poll returns at least every Tick, so idle partitions fire timers.
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Tick)
+	// A poll returns at least every Tick, so idle partitions fire timers,
+	// and by the end of the span's commit interval.
+	wait := r.cfg.Tick
+	if r.span.open {
+		wait = min(wait, max(time.Until(r.span.start.Add(r.cfg.CommitInterval)), time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	r.pollCancel.Store(&cancel)
+	defer r.pollCancel.Store(nil)
+	if r.rebalanceWaiting.Load() && r.span.open {
+		cancel() // end the span first
+	}
 	if r.sess != nil {
-		r.pollCancel.Store(&cancel)
-		defer r.pollCancel.Store(nil)
 		return r.sess.PollRecords(ctx, r.cfg.MaxPollRecords)
 	}
 	return r.cl.PollRecords(ctx, r.cfg.MaxPollRecords)
 }
 
 func (r *Runner) allowRebalance() {
+	r.rebalanceWaiting.Store(false)
 	if r.sess != nil {
 		r.sess.AllowRebalance()
 	} else {
@@ -99,10 +126,24 @@ func (r *Runner) allowRebalance() {
 	}
 }
 
+// onBlocked is told that a rebalance waits for the poll loop to allow it:
+// the open span ends early.
+func (r *Runner) onBlocked(context.Context, *kgo.Client) {
+	r.rebalanceWaiting.Store(true)
+	if cancel := r.pollCancel.Load(); cancel != nil {
+		(*cancel)()
+	}
+}
+
 func (r *Runner) loop(ctx, pctx context.Context) error {
 	for {
 		fetches := r.poll(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
+			// Shutdown: what the open span processed is published and
+			// committed; the records of this last poll come again.
+			if r.span.open {
+				return r.endSpan(pctx)
+			}
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
@@ -110,7 +151,7 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 				r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		if r.revoked.Swap(false) && fetches.NumRecords() == 0 {
+		if r.revoked.Swap(false) && fetches.NumRecords() == 0 && !r.span.open {
 			// franz-go's transactional session calls our revoke callback
 			// once, then ignores revokes until its next End: an idle
 			// replica would keep the workers (and fire the timers) of
@@ -127,27 +168,32 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 		if err := r.cycle(pctx, fetches); err != nil {
 			return err
 		}
+		if r.span.open && !r.spanDue() {
+			continue // the next poll joins the span: rebalances stay blocked
+		}
+		if r.span.open {
+			if err := r.endSpan(pctx); err != nil {
+				return err
+			}
+		}
 		r.allowRebalance()
 	}
 }
 
+// spanDue reports whether the open span ends now.
+func (r *Runner) spanDue() bool {
+	return r.cfg.CommitInterval == 0 || time.Since(r.span.start) >= r.cfg.CommitInterval ||
+		r.rebalanceWaiting.Load() || len(r.span.fetches) >= maxSpanPolls
+}
+
 // SetScoring swaps the scoring config: the workers take it up between
-// batches (between events, never within one), and partitions assigned later
+// spans (between events, never within one), and partitions assigned later
 // start with it. Decisions then carry the new config's model name.
 func (r *Runner) SetScoring(cfg *scoring.Config) { r.reload.Store(cfg) }
 
-// scoreCycle processes one poll: all partitions in parallel, then publishes
-// their output, then commits or aborts every worker's batch.
-func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
-	if cfg := r.reload.Swap(nil); cfg != nil {
-		// The workers are idle between cycles: the channel sends of the
-		// next jobs order this before their use.
-		r.cfg.Scoring = cfg
-		r.m.sessionTimeout.Set(cfg.LongestSessionTimeout().Seconds())
-		for _, w := range r.workers {
-			w.p.SetConfig(cfg)
-		}
-	}
+// assign hands each worker its records of one poll (the events, and the
+// feedback of the same partition number) and returns how many there are.
+func (r *Runner) assign(fetches kgo.Fetches) int {
 	for _, w := range r.workers {
 		w.batch, w.feedback = kgo.FetchTopicPartition{}, kgo.FetchTopicPartition{}
 	}
@@ -172,79 +218,130 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 		w.batch = p
 		records += len(p.Records)
 	})
-	// Every worker runs: those without records may have timers due.
-	busy := r.busy[:0]
 	for _, w := range r.workers {
 		if len(w.batch.Records) > 0 && w.batch.Topic == r.cfg.EventsTopic {
 			last := w.batch.Records[len(w.batch.Records)-1]
 			w.p.SetCaughtUp(w.batch.HighWatermark <= last.Offset+1)
 		}
-		busy = append(busy, w)
 	}
-	r.busy = busy
-	if len(busy) == 0 {
+	return records
+}
+
+// scoreCycle processes one poll: every partition's worker in parallel
+// (those without records may have timers due), then hands their output to
+// the producer, in the open span.
+func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
+	if cfg := r.reload.Load(); cfg != nil && !r.span.open {
+		// The workers are idle between cycles: the channel sends of the
+		// next jobs order this before their use.
+		r.reload.CompareAndSwap(cfg, nil)
+		r.cfg.Scoring = cfg
+		r.m.sessionTimeout.Set(cfg.LongestSessionTimeout().Seconds())
+		for _, w := range r.workers {
+			w.p.SetConfig(cfg)
+		}
+	}
+	r.busy = r.busy[:0]
+	for _, w := range r.workers {
+		r.busy = append(r.busy, w)
+	}
+	if len(r.busy) == 0 {
 		return nil
 	}
-	r.m.inFlight.Set(float64(records))
-	defer r.m.inFlight.Set(0)
-	// A cycle whose only failure is DLQ records the broker refused for
-	// their size is processed again at once under at-least-once (under
-	// exactly-once the aborted records come again from the broker): each
-	// attempt writes those records with less, so the third one succeeds.
-	for attempt := 1; ; attempt++ {
-		committed, idle, err := r.attempt(ctx, busy, records)
-		if idle {
-			r.run(busy, jobCommit) // nothing to publish: the (empty) batch stands
-			return nil
-		}
-		if committed {
-			break
-		}
-		r.run(busy, jobAbort)
-		r.m.transactions.WithLabelValues("aborted").Inc()
-		if !errors.Is(err, errDLQRefused) || attempt == 3 {
-			return err
-		}
+	records := r.assign(fetches)
+	r.run(r.busy, jobProcess)
+	empty := true
+	for _, w := range r.busy {
+		empty = empty && w.out.Empty()
 	}
-	r.run(busy, jobCommit)
+	if empty && records == 0 && !r.span.open {
+		r.run(r.busy, jobCommit) // nothing to publish: the (empty) batch stands
+		return nil
+	}
+	if err := r.joinSpan(fetches, records, true); err != nil {
+		return err
+	}
+	r.producer.send(ctx, r.workerOutputs(r.busy))
+	return nil
+}
+
+// joinSpan adds a poll to the span, opening it (and its transaction) if
+// none is open.
+func (r *Runner) joinSpan(fetches kgo.Fetches, records int, scored bool) error {
+	if !r.span.open {
+		if r.sess != nil {
+			if err := r.sess.Begin(); err != nil {
+				return fmt.Errorf("begin transaction: %w", err)
+			}
+		}
+		r.span = span{open: true, start: time.Now(), fetches: r.span.fetches[:0], scored: scored}
+	}
+	r.span.records += records
+	r.span.fetches = append(r.span.fetches, fetches)
+	r.m.inFlight.Set(float64(r.span.records))
+	return nil
+}
+
+// endSpan publishes the open span and commits it, or aborts it: under
+// exactly-once its transaction is committed with the offsets of its polls;
+// under at-least-once the broker's acknowledgements are awaited and the
+// offsets marked. The workers then Commit their span to the cache, or Abort
+// it. A span whose only failure is DLQ records the broker refused for their
+// size is processed again at once under at-least-once (under exactly-once
+// the aborted records come again from the broker): each attempt writes
+// those records with less, so the third one succeeds.
+func (r *Runner) endSpan(ctx context.Context) error {
+	sp := &r.span
+	defer func() {
+		sp.open = false
+		clear(sp.fetches)
+		sp.fetches = sp.fetches[:0]
+		r.m.inFlight.Set(0)
+	}()
+	committed, err := r.publish(ctx)
+	for attempt := 2; !committed && errors.Is(err, errDLQRefused) && attempt <= 3; attempt++ {
+		r.abortSpan()
+		for _, f := range sp.fetches {
+			r.assign(f)
+			r.run(r.busy, jobProcess)
+			r.producer.send(ctx, r.workerOutputs(r.busy))
+		}
+		committed, err = r.publish(ctx)
+	}
+	if !committed {
+		r.abortSpan()
+		return err
+	}
+	if sp.scored {
+		r.run(r.busy, jobCommit)
+	} else {
+		r.m.passthrough.Add(float64(sp.records))
+	}
 	r.m.transactions.WithLabelValues("committed").Inc()
-	for _, w := range busy {
-		if recs := w.batch.Records; len(recs) > 0 {
-			last := recs[len(recs)-1]
+	for _, f := range sp.fetches {
+		f.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			last := p.Records[len(p.Records)-1]
 			if r.sess == nil {
 				r.cl.MarkCommitRecords(last)
 			}
-			w.m.lag.Set(float64(max(0, w.batch.HighWatermark-last.Offset-1)))
-			r.dlq.committed(w.batch.Topic, w.batch.Partition, last.Offset)
-		}
-		if recs := w.feedback.Records; len(recs) > 0 {
-			if r.sess == nil {
-				r.cl.MarkCommitRecords(recs[len(recs)-1])
+			if w := r.workers[p.Partition]; w != nil && p.Topic != r.cfg.FeedbackTopic {
+				w.m.lag.Set(float64(max(0, p.HighWatermark-last.Offset-1)))
 			}
-			r.dlq.committed(w.feedback.Topic, w.feedback.Partition, recs[len(recs)-1].Offset)
-		}
+			r.dlq.committed(p.Topic, p.Partition, last.Offset)
+		})
 	}
 	return nil
 }
 
-// attempt processes the workers' batches and publishes their output; it
-// reports whether the output was published and (under exactly-once)
-// committed with the offsets, or that there was nothing to publish (idle).
-func (r *Runner) attempt(ctx context.Context, busy []*worker, records int) (committed, idle bool, err error) {
-	r.run(busy, jobProcess)
-	empty := true
-	for _, w := range busy {
-		empty = empty && w.out.Empty()
+// abortSpan makes the workers forget the open span.
+func (r *Runner) abortSpan() {
+	if r.span.scored {
+		r.run(r.busy, jobAbort)
 	}
-	if empty && records == 0 {
-		return false, true, nil
-	}
-	if r.sess != nil {
-		committed, err = r.publishTransaction(ctx, r.workerOutputs(busy))
-		return committed, false, err
-	}
-	err = r.publish(ctx, r.workerOutputs(busy))
-	return err == nil, false, err
+	r.m.transactions.WithLabelValues("aborted").Inc()
 }
 
 // run gives every worker in ws the same job and waits for all of them.

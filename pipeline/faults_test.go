@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +21,17 @@ import (
 )
 
 // scenarioTopics creates a set of topics for one run, so runs on one broker
-// do not see each other's records.
+// do not see each other's records: the ones a replica would create too, for
+// kfake's controller can be lost to a node's removal and return.
 func scenarioTopics(t *testing.T, adm *kadm.Client, name string, partitions int32) func(*Config) {
 	t.Helper()
-	for _, topic := range []string{"events-" + name, "invites-" + name, "dlq-" + name} {
-		resp, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic)
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	for _, topic := range []string{"events-" + name, "invites-" + name, "dlq-" + name, "state-" + name, "visitors-" + name} {
+		var configs map[string]*string
+		if strings.HasPrefix(topic, "state-") || strings.HasPrefix(topic, "visitors-") {
+			configs = compact
+		}
+		resp, err := adm.CreateTopic(context.Background(), partitions, 1, configs, topic)
 		if err == nil {
 			err = resp.Err
 		}
@@ -97,18 +105,39 @@ func produceRecords(t *testing.T, cl *kgo.Client, topic string, recs []bench.Rec
 // aborted transactions are counted.
 func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 20 s")
+		t.Skip("takes about a minute")
 	}
 	b := startBrokerNodes(t, 4, 3)
-	c := b.Cluster()
 	cl := newClient(t, b.Addr())
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
 	recs := bench.GenerateRecords(11, 40000)
 
 	want := referenceRun(t, b, cl, "ref", 4, recs)
+	// Every poll its own transaction, and transactions over the polls of
+	// 100 ms (the default) and 500 ms: an abort rolls back a whole span.
+	// The topics are made before any fault: a removed node may leave the
+	// admin client asking a former controller.
+	intervals := []time.Duration{0, 100 * time.Millisecond, 500 * time.Millisecond}
+	topics := make([]func(*Config), len(intervals))
+	for i, interval := range intervals {
+		topics[i] = scenarioTopics(t, kadm.NewClient(cl), fmt.Sprint("flt", interval.Milliseconds()), 4)
+	}
+	for i, interval := range intervals {
+		t.Run(fmt.Sprint("commit-interval=", interval), func(t *testing.T) {
+			faultScenario(t, b, cl, fmt.Sprint("flt", interval.Milliseconds()), topics[i], interval, recs, want)
+		})
+	}
+}
 
-	flt := scenarioTopics(t, adm, "flt", 4)
+// faultScenario runs two replicas on topics of their own with a commit
+// interval while faults strike, and checks they decide as the reference.
+func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, topics func(*Config), interval time.Duration, recs []bench.Record, want *kafkatest.Decisions) {
+	c := b.Cluster()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	flt := func(cfg *Config) {
+		topics(cfg)
+		cfg.CommitInterval = interval
+	}
 	r1, r2 := startRunner(t, b.Addr(), flt), startRunner(t, b.Addr(), flt)
 	faults := []func(){
 		func() {
@@ -118,10 +147,10 @@ func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Err: kerr.ConcurrentTransactions, Count: 3})
 		},
 		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "invites-flt", Err: kerr.NotLeaderForPartition, Count: 4})
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "invites-" + name, Err: kerr.NotLeaderForPartition, Count: 4})
 		},
 		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-flt", Err: kerr.RequestTimedOut, Count: 2})
+			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.RequestTimedOut, Count: 2})
 		},
 		c.RehashCoordinators,
 		c.ShufflePartitionLeaders,
@@ -146,12 +175,12 @@ func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 	}
 	chunk := len(recs) / len(faults)
 	for i, fault := range faults {
-		produceRecords(t, cl, "events-flt", recs[i*chunk:(i+1)*chunk])
+		produceRecords(t, cl, "events-"+name, recs[i*chunk:(i+1)*chunk])
 		fault()
 		time.Sleep(150 * time.Millisecond)
 	}
-	produceRecords(t, cl, "events-flt", recs[len(faults)*chunk:])
-	if err := kafkatest.WaitCommitted(ctx, adm, "g-flt", "events-flt", 2*time.Minute); err != nil {
+	produceRecords(t, cl, "events-"+name, recs[len(faults)*chunk:])
+	if err := kafkatest.WaitCommitted(ctx, adm, "g-"+name, "events-"+name, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	aborted := testutilValue(r1.m.transactions.WithLabelValues("aborted")) + testutilValue(r2.m.transactions.WithLabelValues("aborted"))
@@ -164,7 +193,7 @@ func TestExactlyOnceUnderBrokerFaults(t *testing.T) {
 			t.Errorf("replica %d stopped on a fault: %v", i+1, err)
 		}
 	}
-	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-flt", 30*time.Second)
+	got, err := kafkatest.ReadDecisions(ctx, b.Addr(), adm, "invites-"+name, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

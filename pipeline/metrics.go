@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
@@ -26,6 +27,9 @@ type metrics struct {
 	// Score is filled per batch by the workers (see batchHistogram).
 	score   *batchHistogram
 	latency *prometheus.HistogramVec
+	// publishLatency is from event time to the commit that made the
+	// decision readable (read_committed), the commit interval included.
+	publishLatency *prometheus.HistogramVec
 
 	lag           *prometheus.GaugeVec
 	partitions    prometheus.Gauge
@@ -111,6 +115,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "linger_decision_latency_seconds", Help: "Time from a decision's event time to the decision, by trigger: event (the event that came in), or timer (a silence timer, which fires once the watermark, the newest event time less the allowed lateness, passes its deadline: about the allowed lateness by design).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
 		}, []string{"trigger"}),
+		publishLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "linger_decision_publish_latency_seconds", Help: "Time from a decision's event time to the commit that made it readable to read_committed consumers (the transaction under exactly-once, the broker's acknowledgement under at-least-once), by trigger: the decision latency plus the wait for the commit interval.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
+		}, []string{"trigger"}),
 		lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_partition_lag", Help: "Records behind the high watermark, per assigned partition."}, []string{"partition"}),
 		partitions:    gauge("linger_partitions_assigned", "Partitions of the events topic this replica owns."),
 		rebalances:    counterVec("linger_rebalances_total", "Group rebalance callbacks, by kind.", "kind", []string{"assigned", "revoked", "lost"}),
@@ -160,8 +168,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		budgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
 	}
 	m.loop.m = m
-	m.latency.WithLabelValues("event")
-	m.latency.WithLabelValues("timer")
+	for _, trigger := range []string{"event", "timer"} {
+		m.latency.WithLabelValues(trigger)
+		m.publishLatency.WithLabelValues(trigger)
+	}
 	// The band families exist from the start, for dashboards and alerts:
 	// with the sessions without a site, whose band reads 0–1 (nothing to
 	// alert on) until their first eligible session.
@@ -177,7 +187,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err := RegisterProcessMetrics(reg); err != nil {
 		return nil, err
 	}
-	for _, c := range []prometheus.Collector{m.events, m.dlq, m.invites, m.holdout, m.withdrawals, m.suppressed, m.score, m.latency,
+	for _, c := range []prometheus.Collector{m.events, m.dlq, m.invites, m.holdout, m.withdrawals, m.suppressed, m.score, m.latency, m.publishLatency,
 		m.lag, m.partitions, m.rebalances, m.inFlight, m.produceErrors, m.ready,
 		m.cacheEntries, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
@@ -206,6 +216,7 @@ type partitionMetrics struct {
 	suppressed  [16]prometheus.Counter // by scoring.Outcome
 	feedback    [16]prometheus.Counter // by schemas.FeedbackType
 	latency     [2]prometheus.Observer // event, timer
+	published   [2]prometheus.Observer // event, timer
 	score       [2]*histSeries         // abandonment, confusion
 	lag         prometheus.Gauge
 	watermark   prometheus.Gauge
@@ -240,6 +251,7 @@ func (m *metrics) forPartition(p int32) *partitionMetrics {
 		pm.feedback[i] = m.feedback.WithLabelValues(t)
 	}
 	pm.latency[0], pm.latency[1] = m.latency.WithLabelValues("event"), m.latency.WithLabelValues("timer")
+	pm.published[0], pm.published[1] = m.publishLatency.WithLabelValues("event"), m.publishLatency.WithLabelValues("timer")
 	pm.score[0] = m.score.series[0] // abandonment, the order of schemas.Reasons
 	pm.score[1] = m.score.series[1]
 	return pm
@@ -278,6 +290,14 @@ func (pm *partitionMetrics) add(n *partition.Counts, p *partition.Processor) {
 	}
 	for _, l := range n.TimerLatencies {
 		pm.latency[1].Observe(l)
+	}
+	// The span is committed as this runs: its decisions are readable now.
+	now := time.Now().UnixMilli()
+	for _, at := range n.EventTimes {
+		pm.published[0].Observe(float64(now-at) / 1000)
+	}
+	for _, at := range n.TimerEventTimes {
+		pm.published[1].Observe(float64(now-at) / 1000)
 	}
 	add(m.feedbackOrphans, n.FeedbackUnknown)
 	add(m.lateEvents, n.Late)

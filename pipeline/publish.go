@@ -44,90 +44,75 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 	}
 }
 
-// produceAll hands every record of out to the client and returns a wait
-// for their acknowledgements.
-func (r *Runner) produceAll(ctx context.Context, out outputs, produce func(context.Context, *kgo.Record, func(*kgo.Record, error))) func() error {
-	var (
-		failed   atomic.Int64
-		firstErr atomic.Pointer[error]
-		pending  sync.WaitGroup
-	)
+// producer hands a span's records to the client and keeps count of their
+// acknowledgements until the span ends.
+type producer struct {
+	r       *Runner
+	pending sync.WaitGroup
+	failed  atomic.Int64
+	first   atomic.Pointer[error]
+}
+
+// send hands every record of out to the client.
+func (p *producer) send(ctx context.Context, out outputs) {
+	r := p.r
 	promise := func(rec *kgo.Record, err error) {
-		defer pending.Done()
+		defer p.pending.Done()
 		if err != nil {
-			failed.Add(1)
-			firstErr.CompareAndSwap(nil, &err)
+			p.failed.Add(1)
+			p.first.CompareAndSwap(nil, &err)
 			r.m.produceErrors.WithLabelValues(rec.Topic).Inc()
 			r.dlq.refuse(r.cfg.DLQTopic, rec, err)
 		}
 	}
+	produce := r.cl.Produce
+	if r.sess != nil {
+		produce = r.sess.Produce
+	}
 	out(func(rec *kgo.Record) {
-		pending.Add(1)
+		p.pending.Add(1)
 		produce(ctx, rec, promise)
 	})
-	return func() error {
-		pending.Wait()
-		if n := failed.Load(); n > 0 {
-			return fmt.Errorf("%d records could not be published: %w", n, *firstErr.Load())
-		}
-		return nil
-	}
 }
 
-// publish (AtLeastOnce) produces the cycle's output and waits for the
-// broker to acknowledge all of it.
-func (r *Runner) publish(ctx context.Context, out outputs) error {
-	if err := r.produceAll(ctx, out, r.cl.Produce)(); err != nil {
-		if r.dlqRefused() {
-			return fmt.Errorf("%w: %w", errDLQRefused, err)
-		}
-		return fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
+// wait waits for the acknowledgement of every record sent since the last
+// wait, and returns an error if the broker refused any.
+func (p *producer) wait() error {
+	p.pending.Wait()
+	n := p.failed.Swap(0)
+	first := p.first.Swap(nil)
+	if n > 0 {
+		return fmt.Errorf("%d records could not be published: %w", n, *first)
 	}
 	return nil
 }
 
-// errDLQRefused is a cycle that failed only because the broker refused DLQ
-// records for their size: processed again, it writes them with less (see
-// dlqWriter), so it is retried rather than fatal.
-var errDLQRefused = errors.New("DLQ records refused for their size; the batch is processed again with less of them")
-
-// dlqRefused reports whether the broker refused DLQ records for their size
-// and nothing else this cycle; if so, the next attempt writes them with
-// less, and records refused even with headers only are skipped, counted
-// and logged.
-func (r *Runner) dlqRefused() bool {
-	skipped, ok := r.dlq.escalate()
-	if !ok {
-		return false
-	}
-	for _, k := range skipped {
-		r.m.dlqWriteFailures.WithLabelValues("too_large").Inc()
-		if r.dlq.logNow(time.Now()) {
-			r.log.Error("the broker refused a DLQ record even without its value; it is skipped and its offset committed (logged once a minute)",
-				"topic", r.cfg.DLQTopic, "source_topic", k.topic, "partition", k.partition, "offset", k.offset)
+// publish ends the open span's publishing: under exactly-once it flushes,
+// waits for every record and commits the transaction with the offsets of
+// the span's polls; under at-least-once it waits for the broker to
+// acknowledge every record. It reports whether the span is committed. An
+// aborted transaction (a rebalance, a failed request) is not an error: the
+// client rewinds to the committed offsets and the records come again; nor
+// are DLQ records refused for their size (errDLQRefused, retried). Other
+// errors are fatal.
+func (r *Runner) publish(ctx context.Context) (bool, error) {
+	if r.sess == nil {
+		if err := r.producer.wait(); err != nil {
+			if r.dlqRefused() {
+				return false, fmt.Errorf("%w: %w", errDLQRefused, err)
+			}
+			return false, fmt.Errorf("%w; their offsets are not committed, so they will be processed again on restart", err)
 		}
+		return true, nil
 	}
-	return true
-}
-
-// publishTransaction (ExactlyOnce) produces the cycle's output and commits
-// it with the consumed offsets in one transaction. It reports whether the
-// transaction committed; an aborted one (a rebalance, a failed request) is
-// not an error: the client rewinds to the committed offsets and the records
-// come again. An error is fatal.
-func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, error) {
-	if err := r.sess.Begin(); err != nil {
-		return false, fmt.Errorf("begin transaction: %w", err)
-	}
-	wait := r.produceAll(ctx, out, r.sess.Produce)
 	// A record the broker refused after the client's retries would be
 	// lost by a committed transaction: wait for every record, and abort if
-	// one failed. The aborted batch is processed again, like one a
+	// one failed. The aborted span is processed again, like one a
 	// rebalance aborted; only a failure to abort is fatal.
 	if err := r.cl.Flush(ctx); err != nil {
 		return false, fmt.Errorf("flush: %w", err)
 	}
-	if perr := wait(); perr != nil {
+	if perr := r.producer.wait(); perr != nil {
 		if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
 			return false, fmt.Errorf("%w; aborting the transaction failed too: %w", perr, err)
 		}
@@ -149,6 +134,30 @@ func (r *Runner) publishTransaction(ctx context.Context, out outputs) (bool, err
 		r.log.Info("transaction aborted; its records will be processed again")
 	}
 	return committed, nil
+}
+
+// errDLQRefused is a span that failed only because the broker refused DLQ
+// records for their size: processed again, it writes them with less (see
+// dlqWriter), so it is retried rather than fatal.
+var errDLQRefused = errors.New("DLQ records refused for their size; the span is processed again with less of them")
+
+// dlqRefused reports whether the broker refused DLQ records for their size
+// and nothing else this span; if so, the next attempt writes them with
+// less, and records refused even with headers only are skipped, counted
+// and logged.
+func (r *Runner) dlqRefused() bool {
+	skipped, ok := r.dlq.escalate()
+	if !ok {
+		return false
+	}
+	for _, k := range skipped {
+		r.m.dlqWriteFailures.WithLabelValues("too_large").Inc()
+		if r.dlq.logNow(time.Now()) {
+			r.log.Error("the broker refused a DLQ record even without its value; it is skipped and its offset committed (logged once a minute)",
+				"topic", r.cfg.DLQTopic, "source_topic", k.topic, "partition", k.partition, "offset", k.offset)
+		}
+	}
+	return true
 }
 
 // dlqRecord returns the DLQ record of rj, read from partition part, sized

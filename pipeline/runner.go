@@ -68,8 +68,15 @@ type Runner struct {
 	tables     *tables
 	readTables bool
 	dlq        *dlqWriter // sizes DLQ records; the poll loop's
-	partitions int
-	feedback   bool // the feedback topic is consumed with the events
+
+	// span is the work since the last commit, producer its records in
+	// flight: the poll loop's. rebalanceWaiting is set when a rebalance
+	// waits for the loop (BlockRebalanceOnPoll), which ends the span.
+	span             span
+	producer         producer
+	rebalanceWaiting atomic.Bool
+	partitions       int
+	feedback         bool // the feedback topic is consumed with the events
 
 	// revoked is set by the revoke callback of a transactional session,
 	// and pollCancel ends the poll in flight, so that the loop ends the
@@ -104,6 +111,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		dlq:     newDLQWriter(),
 		opts:    append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(newKgoLogger(cfg.Logger))}, sec...),
 	}
+	r.producer.r = r
 	r.tables = newTables(r.m, r.log)
 	r.topics = cfg.topicSpecs()
 	r.cycle, r.readTables = r.scoreCycle, true
@@ -297,6 +305,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.OnPartitionsAssigned(r.onAssigned),
 		kgo.OnPartitionsRevoked(r.onRevoked),
 		kgo.OnPartitionsLost(r.onLost),
+		kgo.OnPartitionsCallbackBlocked(r.onBlocked),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Decisions are latency-sensitive and few: send them at once.

@@ -5,7 +5,8 @@ import (
 )
 
 // End encodes every session the batch touched into the output as changelog
-// records, and returns the output. The store is not written until Commit.
+// records, and returns the batch's output (that of this batch alone, in a
+// span of several). The store is not written until Commit.
 func (p *Processor) End() *Output {
 	a := p.out.arena
 	for i := range p.slots[:p.n] {
@@ -13,6 +14,7 @@ func (p *Processor) End() *Output {
 		if sl.noEncode {
 			continue
 		}
+		sl.dirty = true
 		k0 := len(a)
 		if sl.deleted {
 			a = append(a, sl.st.Session...)
@@ -31,21 +33,29 @@ func (p *Processor) End() *Output {
 		// watermark where it was, and its budget.
 		k0 := len(a)
 		a = appendPartitionMeta(a, p.maxTS, p.budget)
+		p.metaAt = len(p.out.state)
 		p.out.state = append(p.out.state, stateRecord{span: span{k0, k0, k0, len(a)}})
-		p.metaDirty = true
+		p.budgetTouched = p.budgetTouched || p.budget.Dirty()
+		p.metaDirty = false
+		p.budget.MarkClean()
 	}
 	p.out.arena = a
-	return &p.out
+	m := p.mark
+	p.view = Output{arena: a, inv: p.out.inv[m.inv:], dlq: p.out.dlq[m.dlq:], state: p.out.state[m.state:], visitors: p.out.visitors[m.visitors:]}
+	return &p.view
 }
 
-// Commit makes the batch durable in memory, once its output is published:
+// outputMark is where a batch's output begins in the span's.
+type outputMark struct{ inv, dlq, state, visitors int }
+
+// Commit makes the span durable in memory, once its output is published:
 // the sessions it touched go to the store, expired ones leave it, and the
-// event time and timers of the batch stand. It returns the batch's counts,
+// event time and timers of the span stand. It returns the span's counts,
 // valid until the next Begin, for the caller's metrics.
 func (p *Processor) Commit() *Counts {
 	for i := range p.slots[:p.n] {
 		sl := &p.slots[i]
-		if sl.noEncode {
+		if !sl.dirty {
 			continue
 		}
 		p.key = p.storeKey(p.key[:0], sl.hash)
@@ -64,16 +74,15 @@ func (p *Processor) Commit() *Counts {
 			p.track(sl.hash, e)
 		}
 	}
-	if p.metaDirty {
-		// The partition record is the batch's last state record; its
-		// budget is what an Abort goes back to.
-		_, v := p.out.StateRecord(len(p.out.state) - 1)
+	if p.metaAt >= 0 {
+		// The span's last partition record holds the budget an Abort
+		// goes back to.
+		_, v := p.out.StateRecord(p.metaAt)
 		_, budget, _ := decodePartitionMeta(v)
 		p.cBudget = append(p.cBudget[:0], budget...)
-		p.budget.MarkClean()
-		p.counts.BudgetChanged = true
+		p.counts.BudgetChanged = p.budgetTouched
 	}
-	p.cMaxTS, p.cWatermark, p.metaDirty = p.maxTS, p.watermark, false
+	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
 	p.store.releaseTimers(len(p.popped))
 	p.popped = p.popped[:0]
 	if len(p.timers) > 2*len(p.alive)+4096 {
@@ -108,10 +117,10 @@ func (p *Processor) compactTimers() {
 	p.timers.init()
 }
 
-// Abort forgets the batch: the store keeps the states from before it, the
+// Abort forgets the span: the store keeps the states from before it, the
 // timers it popped are pushed back, event time goes back to the last
 // Commit, and its counts are dropped. The records are processed again
-// after the transaction's rewind. Timers the batch pushed stay in the heap,
+// after the transaction's rewind. Timers the span pushed stay in the heap,
 // stale: their sessions' Armed in the store does not name them.
 func (p *Processor) Abort() {
 	for _, t := range p.popped {
@@ -119,7 +128,7 @@ func (p *Processor) Abort() {
 	}
 	p.popped = p.popped[:0]
 	p.maxTS, p.watermark, p.metaDirty = p.cMaxTS, p.cWatermark, false
-	if p.budget.Dirty() {
+	if p.budgetTouched || p.budget.Dirty() {
 		// Empty (nothing committed yet) decodes to an empty budget.
 		_ = scoring.DecodeBudget(p.cBudget, p.budget)
 	}
@@ -129,6 +138,7 @@ func (p *Processor) Abort() {
 		visitor, _ := p.out.VisitorRecord(i)
 		p.visitors.Forget(visitor, at)
 	}
+	p.budget.MarkClean()
 	p.counts.reset()
 	p.reset()
 }
@@ -139,8 +149,10 @@ func (p *Processor) reset() {
 	// for good, and small batches would pay it every time.
 	for i := range p.slots[:p.n] {
 		delete(p.table, p.slots[i].hash)
+		p.slots[i].dirty = false
 	}
 	p.n = 0
+	p.inSpan = false
 	if len(p.alive) >= p.sweepAt {
 		p.sweep()
 	}

@@ -39,6 +39,10 @@ type Counts struct {
 	// decision, for decisions an event triggered; TimerLatencies for those
 	// a timer triggered (about the allowed lateness by design).
 	Latencies, TimerLatencies []float64
+	// EventTimes and TimerEventTimes are the event times of the same
+	// decisions, Unix ms, for the latency to their publication, which only
+	// the caller knows.
+	EventTimes, TimerEventTimes []int64
 
 	// Now is the wall clock at the batch's Begin, Unix ms.
 	Now int64
@@ -113,8 +117,8 @@ func (c *Counts) Add(o *Counts) {
 
 // reset clears c for the next batch, keeping the latency slices' memory.
 func (c *Counts) reset() {
-	lat, tlat := c.Latencies[:0], c.TimerLatencies[:0]
-	*c = Counts{Latencies: lat, TimerLatencies: tlat}
+	lat, tlat, ets, tets := c.Latencies[:0], c.TimerLatencies[:0], c.EventTimes[:0], c.TimerEventTimes[:0]
+	*c = Counts{Latencies: lat, TimerLatencies: tlat, EventTimes: ets, TimerEventTimes: tets}
 }
 
 // SuppressedBy returns the would-be invites held back by each policy rule

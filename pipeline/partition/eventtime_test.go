@@ -318,3 +318,71 @@ func TestIdlePartitionFollowsTheWallClock(t *testing.T) {
 		})
 	}
 }
+
+// processSpans is process with batches grouped in spans of span batches,
+// each committed (or aborted, then processed again) as one, as a Kafka
+// transaction spanning several polls is.
+func processSpans(t testing.TB, p *Processor, recs []bench.Record, batch, spanBatches int, res *runResult, abort func(i int) bool) {
+	t.Helper()
+	if res.decisions == nil {
+		res.decisions = map[string]string{}
+	}
+	spanRecs := batch * spanBatches
+	for i, n := 0, 0; i < len(recs); i, n = i+spanRecs, n+1 {
+		end := min(i+spanRecs, len(recs))
+		run := func(collect bool) {
+			for b := i; b < end; b += batch {
+				p.Begin()
+				for j := b; j < min(b+batch, end); j++ {
+					p.Process(recs[j].Key, recs[j].Value, int64(j))
+				}
+				p.Tick()
+				out := p.End()
+				if collect {
+					res.collect(t, out)
+				}
+			}
+		}
+		if abort != nil && abort(n) {
+			run(false)
+			p.Abort()
+		}
+		run(true)
+		p.Commit()
+	}
+}
+
+// TestSpansDecideAlike: batches grouped in spans (a transaction over
+// several polls) decide, and write to the changelog, what batches committed
+// one by one do, with aborts of whole spans too; a later batch of a span
+// sees what an earlier one changed.
+func TestSpansDecideAlike(t *testing.T) {
+	cfg := timerConfig(t)
+	recs := bench.GenerateRecords(11, 50000)
+	var want runResult
+	process(t, newTestProcessor(t, cfg), recs, 250, &want, nil)
+	for _, spanBatches := range []int{1, 4, 25} {
+		r := rand.New(rand.NewPCG(3, uint64(spanBatches)))
+		var got runResult
+		processSpans(t, newTestProcessor(t, cfg), recs, 250, spanBatches, &got, func(int) bool { return r.IntN(4) == 0 })
+		sameDecisions(t, fmt.Sprintf("spans of %d batches", spanBatches), got, want)
+		finalStatesEqual(t, fmt.Sprintf("spans of %d batches", spanBatches), got.changelog, want.changelog)
+	}
+}
+
+// finalStatesEqual compares what a restore of each changelog would load:
+// spans write a session once per batch that touches it, as batches do, so
+// the changelogs' last values agree record for record.
+func finalStatesEqual(t *testing.T, name string, got, want []kv) {
+	t.Helper()
+	g, w := finalStates(got), finalStates(want)
+	if len(g) != len(w) {
+		t.Errorf("%s: %d keys in the changelog, want %d", name, len(g), len(w))
+	}
+	for k, v := range w {
+		if g[k] != v {
+			t.Errorf("%s: key %q ends as %q, want %q", name, k, g[k], v)
+			return
+		}
+	}
+}

@@ -90,6 +90,16 @@ type Processor struct {
 	visitors   *scoring.VisitorCaps
 	partitions int
 	capped     []int64 // the event times of out.visitors' invites, for Abort
+
+	// The span: batches since the last Commit or Abort. out holds every
+	// batch's output (arena and lists grow, so what an earlier batch
+	// returned stays valid until the span ends); mark is where this
+	// batch's began, view what End returns.
+	inSpan        bool
+	mark          outputMark
+	view          Output
+	metaAt        int  // index in out.state of the span's last partition record, or -1
+	budgetTouched bool // the span changed the budget (its partition record is at metaAt)
 }
 
 type slot struct {
@@ -99,7 +109,8 @@ type slot struct {
 	deleted  bool  // expired in this batch: tombstone it
 	expiry   int64 // the loss index's minute when loaded
 	val      span  // the encoded state in the output arena, after End
-	noEncode bool  // loaded but left as it was: nothing to write
+	noEncode bool  // left as it was in this batch: nothing to write at End
+	dirty    bool  // in the changelog of this span (val, or a tombstone): for Commit
 }
 
 // Config is what a Processor needs besides its partition.
@@ -203,18 +214,35 @@ func (p *Processor) newEngine(cfg *scoring.Config) *scoring.Engine {
 	return scoring.NewEngine(cfg, opts...)
 }
 
-// Begin starts a batch.
+// Begin starts a batch. Batches until the next Commit or Abort form a span:
+// a later batch sees the state an earlier one changed, Commit makes them all
+// durable at once and Abort forgets them all (the records of every batch of
+// the span are processed again). A Kafka transaction that spans several
+// polls is one span.
 func (p *Processor) Begin() {
 	p.nowMs = p.now().UnixMilli()
-	p.counts.reset()
+	if !p.inSpan {
+		// The first batch since the last Commit or Abort: its output and
+		// counts start afresh. Later batches of the span add to them.
+		p.inSpan = true
+		p.counts.reset()
+		p.out.arena = p.out.arena[:0]
+		p.out.inv = p.out.inv[:0]
+		clear(p.out.dlq)
+		p.out.dlq = p.out.dlq[:0]
+		p.out.state = p.out.state[:0]
+		p.out.visitors = p.out.visitors[:0]
+		p.capped = p.capped[:0]
+		p.metaAt, p.budgetTouched = -1, false
+	} else {
+		// Sessions an earlier batch of the span touched are written again
+		// only if this one touches them too.
+		for i := range p.slots[:p.n] {
+			p.slots[i].noEncode = true
+		}
+	}
 	p.counts.Now = p.nowMs
-	p.out.arena = p.out.arena[:0]
-	p.out.inv = p.out.inv[:0]
-	clear(p.out.dlq)
-	p.out.dlq = p.out.dlq[:0]
-	p.out.state = p.out.state[:0]
-	p.out.visitors = p.out.visitors[:0]
-	p.capped = p.capped[:0]
+	p.mark = outputMark{inv: len(p.out.inv), dlq: len(p.out.dlq), state: len(p.out.state), visitors: len(p.out.visitors)}
 }
 
 // Process handles one record of the batch. key and value must stay unchanged
@@ -468,8 +496,10 @@ func (p *Processor) emit() {
 	}
 	if lat := float64(d.DecidedAt-d.EventTS) / 1000; d.Trigger == schemas.TriggerTimer {
 		p.counts.TimerLatencies = append(p.counts.TimerLatencies, lat)
+		p.counts.TimerEventTimes = append(p.counts.TimerEventTimes, d.EventTS)
 	} else {
 		p.counts.Latencies = append(p.counts.Latencies, lat)
+		p.counts.EventTimes = append(p.counts.EventTimes, d.EventTS)
 	}
 	if p.visitors != nil && d.Action == schemas.ActionInvite && len(d.Visitor) > 0 {
 		// The engine counted the invite (holdout ones too, so both groups
