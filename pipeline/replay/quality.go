@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring/learn"
 )
@@ -80,9 +81,9 @@ func (r *Result) Report(input string) *Report {
 	rep.Baselines = baselines(known, r.End, nInvited)
 	rep.Plots = plots(known)
 	rep.Plots.AbandonmentThreshold = r.Config.Thresholds.Abandonment
-	if r.outcomes != nil {
-		rep.Outcomes = r.outcomes.Outcomes()
-		rep.Outcomes.Suppressed = &Suppressed{Sources: []string{SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
+	if r.tally != nil {
+		rep.Outcomes = r.tally.Report()
+		rep.Outcomes.Suppressed = &outcomes.Suppressed{Sources: []string{outcomes.SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
 	}
 	return rep
 }
@@ -122,56 +123,17 @@ func measure(known []*Session, end int64, invited func(*Session) (bool, int64), 
 		}
 		scores[i], positive[i] = score(s), ab
 	}
-	q.InviteRate = proportion(nInv, n)
-	q.Precision = proportion(nInvAb, nInv)
-	q.Recall = proportion(nInvAb, nAb)
+	q.InviteRate = outcomes.Proportion(nInv, n)
+	q.Precision = outcomes.Proportion(nInvAb, nInv)
+	q.Recall = outcomes.Proportion(nInvAb, nAb)
 	if nAb > 0 && nAb < n {
 		a := learn.AUC(scores, positive)
-		q.AUC = Estimate{Value: a.Value, N: a.N, Lo: a.Lo, Hi: a.Hi}
+		q.AUC = outcomes.Estimate{Value: a.Value, N: a.N, Lo: a.Lo, Hi: a.Hi}
 	} else {
-		q.AUC = Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
+		q.AUC = outcomes.Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
 	}
-	q.LeadTime = LeadTime{P50: quantile(leads, 0.5), P90: quantile(leads, 0.9)}
+	q.LeadTime = LeadTime{P50: outcomes.Quantile(leads, 0.5), P90: outcomes.Quantile(leads, 0.9)}
 	return q
-}
-
-// proportion is k of n with its Wilson interval; NaN when n is 0.
-func proportion(k, n int) Estimate {
-	if n == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	lo, hi := learn.Wilson(k, n)
-	return Estimate{Value: float64(k) / float64(n), N: n, Lo: lo, Hi: hi}
-}
-
-// difference is k1/n1 − k2/n2 with Newcombe's interval (learn.WilsonDifference);
-// its n is n1 + n2, or 0 when either is 0: there is nothing to compare.
-func difference(k1, n1, k2, n2 int) Estimate {
-	if n1 == 0 || n2 == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	d, lo, hi := learn.WilsonDifference(k1, n1, k2, n2)
-	return Estimate{Value: d, N: n1 + n2, Lo: lo, Hi: hi}
-}
-
-// quantile returns the p-quantile of xs with a distribution-free 95%
-// interval: the order statistics whose ranks bound the quantile's rank by
-// the binomial's normal approximation.
-func quantile(xs []float64, p float64) Estimate {
-	n := len(xs)
-	if n == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	// Nearest rank (1-based) r of a rank x: the ceiling, within 1..n.
-	at := func(x float64) float64 {
-		r := int(math.Ceil(x - 1e-9))
-		return s[min(max(r, 1), n)-1]
-	}
-	np := p * float64(n)
-	half := 1.96 * math.Sqrt(np*(1-p))
-	return Estimate{Value: at(np), N: n, Lo: at(math.Floor(np - half)), Hi: at(np + half + 1)}
 }
 
 // plots gathers the data of the report's plots.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 // TestReportFigures checks the report's arithmetic on sessions made by hand:
@@ -38,7 +40,7 @@ func TestReportFigures(t *testing.T) {
 			t.Errorf("%s: %d sessions, want %d", k, rep.SessionsByOutcome[k], v)
 		}
 	}
-	check := func(name string, e Estimate, value float64, n int) {
+	check := func(name string, e outcomes.Estimate, value float64, n int) {
 		t.Helper()
 		if math.Abs(e.Value-value) > 1e-9 || e.N != n || !(e.Lo <= e.Value && e.Value <= e.Hi) {
 			t.Errorf("%s = %+v, want %v over %d, inside its interval", name, e, value, n)
@@ -68,18 +70,4 @@ func TestReportFigures(t *testing.T) {
 		t.Fatalf("baseline at linger's invite rate: %+v", matched)
 	}
 	check("matched baseline precision", matched.Precision, 0, 2)
-}
-
-func TestQuantileInterval(t *testing.T) {
-	xs := make([]float64, 1000)
-	for i := range xs {
-		xs[i] = float64(i)
-	}
-	e := quantile(xs, 0.5)
-	if e.Value < 495 || e.Value > 505 || e.Lo > e.Value || e.Hi < e.Value || e.Hi-e.Lo > 80 || e.Hi-e.Lo < 40 {
-		t.Fatalf("median of 0..999: %+v", e)
-	}
-	if e := quantile(nil, 0.5); !math.IsNaN(e.Value) || e.N != 0 {
-		t.Fatalf("quantile of nothing: %+v", e)
-	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/lingerhq/linger/internal/svgplot"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/render/*.golden from the current code")
@@ -33,13 +35,13 @@ func sampleReport() *Report {
 		SessionsByOutcome: map[string]int{"purchase": 180, "abandoned": 310, "browse": 850, "censored": 60},
 		Invites:           Invites{Total: 151, Abandonment: 112, Confusion: 39, Holdout: 9, Withdrawn: 4},
 		Quality: Quality{
-			InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
-			Precision:  Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
-			Recall:     Estimate{Value: 0.28710, N: 310, Lo: 0.23944, Hi: 0.33997},
-			AUC:        Estimate{Value: 0.84123, N: 1340, Lo: 0.81502, Hi: 0.86744},
+			InviteRate: outcomes.Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+			Precision:  outcomes.Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
+			Recall:     outcomes.Estimate{Value: 0.28710, N: 310, Lo: 0.23944, Hi: 0.33997},
+			AUC:        outcomes.Estimate{Value: 0.84123, N: 1340, Lo: 0.81502, Hi: 0.86744},
 			LeadTime: LeadTime{
-				P50: Estimate{Value: 42.3, N: 151, Lo: 35.1, Hi: 51.0},
-				P90: Estimate{Value: 187.5, N: 151, Lo: 150.2, Hi: 240.8},
+				P50: outcomes.Estimate{Value: 42.3, N: 151, Lo: 35.1, Hi: 51.0},
+				P90: outcomes.Estimate{Value: 187.5, N: 151, Lo: 150.2, Hi: 240.8},
 			},
 		},
 		Signals: []SignalCount{
@@ -52,26 +54,26 @@ func sampleReport() *Report {
 			{
 				Name: "exit-intent", Rule: "pop up on exit intent (pointer leaves toward the tab bar) on any page; vendor default", Invites: 402,
 				Quality: Quality{
-					InviteRate: Estimate{Value: 0.3, N: 1340, Lo: 0.27603, Hi: 0.32507},
-					Precision:  Estimate{Value: 0.27363, N: 402, Lo: 0.23232, Hi: 0.31927},
-					Recall:     Estimate{Value: 0.35484, N: 310, Lo: 0.30363, Hi: 0.40957},
-					AUC:        Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+					InviteRate: outcomes.Estimate{Value: 0.3, N: 1340, Lo: 0.27603, Hi: 0.32507},
+					Precision:  outcomes.Estimate{Value: 0.27363, N: 402, Lo: 0.23232, Hi: 0.31927},
+					Recall:     outcomes.Estimate{Value: 0.35484, N: 310, Lo: 0.30363, Hi: 0.40957},
+					AUC:        outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
 					LeadTime: LeadTime{
-						P50: Estimate{Value: 3.2, N: 402, Lo: 2.5, Hi: 4.1},
-						P90: Estimate{Value: 19.75, N: 402, Lo: 14.2, Hi: 26.0},
+						P50: outcomes.Estimate{Value: 3.2, N: 402, Lo: 2.5, Hi: 4.1},
+						P90: outcomes.Estimate{Value: 19.75, N: 402, Lo: 14.2, Hi: 26.0},
 					},
 				},
 			},
 			{
 				Name: "idle<30s> on <cart>", Rule: "invite after 30 s idle on cart or checkout, at linger's invite rate", Invites: 151,
 				Quality: Quality{
-					InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
-					Precision:  Estimate{Value: 0.41060, N: 151, Lo: 0.33527, Hi: 0.49025},
-					Recall:     Estimate{Value: 0.2, N: 310, Lo: 0.15917, Hi: 0.24822},
-					AUC:        Estimate{}, // no score: a rule only fires or not
+					InviteRate: outcomes.Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+					Precision:  outcomes.Estimate{Value: 0.41060, N: 151, Lo: 0.33527, Hi: 0.49025},
+					Recall:     outcomes.Estimate{Value: 0.2, N: 310, Lo: 0.15917, Hi: 0.24822},
+					AUC:        outcomes.Estimate{}, // no score: a rule only fires or not
 					LeadTime: LeadTime{
-						P50: Estimate{Value: 61, N: 151, Lo: 48, Hi: 75},
-						P90: Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+						P50: outcomes.Estimate{Value: 61, N: 151, Lo: 48, Hi: 75},
+						P90: outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
 					},
 				},
 			},
@@ -252,7 +254,7 @@ func TestJSONRoundTrip(t *testing.T) {
 // report.go, with their names and in their order, so that a field renamed
 // or added there cannot silently go missing from the JSON.
 func TestJSONFieldsMatchReport(t *testing.T) {
-	for _, v := range []any{Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, Point{X: 1, Y: 1}, ThresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
+	for _, v := range []any{outcomes.Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, Point{X: 1, Y: 1}, ThresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
 		var want []string
 		rt := reflect.TypeOf(v)
 		for i := range rt.NumField() {
@@ -531,18 +533,14 @@ func TestThresholdMarker(t *testing.T) {
 func TestFigures(t *testing.T) {
 	nan := math.NaN()
 	for _, c := range []struct {
-		got  figure
+		got  outcomes.Figure
 		want string
 	}{
-		{proportionFigure(Estimate{Value: 0.4217, N: 512, Lo: 0.3789, Hi: 0.4657}), "42.2% [37.9–46.6] n=512"},
-		{proportionFigure(Estimate{Value: 0, N: 40, Lo: -1e-17, Hi: 0.0876}), "0.0% [0.0–8.8] n=40"},
-		{proportionFigure(Estimate{Value: nan, N: 0, Lo: nan, Hi: nan}), "–"},
-		{proportionFigure(Estimate{}), "–"},
-		{proportionFigure(Estimate{Value: nan, N: 7, Lo: nan, Hi: nan}), "–"},
-		{proportionFigure(Estimate{Value: 0.5, N: 2, Lo: nan, Hi: nan}), "50.0% n=2"},
-		{aucFigure(Estimate{Value: 0.5, N: 9, Lo: 0.1, Hi: 0.9}), "0.50 [0.10–0.90] n=9"},
-		{secondsFigure(Estimate{Value: 9.94, N: 3, Lo: 1, Hi: 30}), "9.9s [1.0–30.0] n=3"},
-		{secondsFigure(Estimate{Value: 10, N: 3, Lo: 1.4, Hi: 30}), "10s [1–30] n=3"},
+		// Proportions are checked in package outcomes, which formats them.
+		{aucFigure(outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan}), "–"},
+		{aucFigure(outcomes.Estimate{Value: 0.5, N: 9, Lo: 0.1, Hi: 0.9}), "0.50 [0.10–0.90] n=9"},
+		{secondsFigure(outcomes.Estimate{Value: 9.94, N: 3, Lo: 1, Hi: 30}), "9.9s [1.0–30.0] n=3"},
+		{secondsFigure(outcomes.Estimate{Value: 10, N: 3, Lo: 1.4, Hi: 30}), "10s [1–30] n=3"},
 	} {
 		if got := c.got.String(); got != c.want {
 			t.Errorf("figure %q, want %q", got, c.want)

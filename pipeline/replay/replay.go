@@ -4,14 +4,15 @@
 //
 // Records go to the partition a Kafka producer would put them on (murmur2
 // of the key, like franz-go and Java clients), each partition to its own
-// pipeline.Processor, in event-time order, so watermarks and timers behave
+// partition.Processor, in event-time order, so watermarks and timers behave
 // as in a live run; at the end of the input, event time advances past every
-// pending deadline, as a live run eventually would.
+// pending deadline, as a live run eventually would. When the input holds
+// the chat platform's feedback, the report also measures what the replayed
+// invites achieved, with package outcomes, as `linger report` does live.
 package replay
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
@@ -64,10 +66,10 @@ type Result struct {
 	// End is the newest event time of the input.
 	End    int64
 	Config *scoring.Config
-	// outcomes tallies the decisions with the input's feedback records
-	// and its events, nil when it has no feedback; suppressed counts the
+	// tally counts the decisions with the input's feedback records and
+	// its events, nil when it has no feedback; suppressed counts the
 	// would-be invites the policy held back, by cause.
-	outcomes   *OutcomeTally
+	tally      *outcomes.Tally
 	suppressed map[string]int64
 }
 
@@ -121,18 +123,12 @@ func Run(recs []Record, o Options) (*Result, error) {
 		}
 	}
 	if feedback > 0 {
-		res.outcomes = NewOutcomeTally()
+		res.tally = outcomes.NewTally()
 	}
 
 	// Split by partition, keeping the order within each. Feedback records
 	// go to the outcomes tally, with the events.
 	parts := make([][]int, o.Partitions)
-	var (
-		evDec schemas.Decoder
-		fbDec schemas.FeedbackDecoder
-		ev    schemas.Event
-		fb    schemas.Feedback
-	)
 	var capacity *scoring.CapacityTable
 	var capDec schemas.CapacityDecoder
 	var c schemas.Capacity
@@ -151,20 +147,12 @@ func Run(recs []Record, o Options) (*Result, error) {
 			}
 			continue
 		}
-		if res.outcomes != nil {
+		if res.tally != nil {
 			if recs[i].Feedback {
-				if fbDec.Decode(recs[i].Key, recs[i].Value, 0, &fb) == nil {
-					res.outcomes.AddFeedback(&fb)
-				} else {
-					res.outcomes.Skip()
-				}
+				res.tally.AddRecord(outcomes.FeedbackRecord, recs[i].Key, recs[i].Value)
 				continue
 			}
-			if err := evDec.Decode(recs[i].Key, recs[i].Value, 0, &ev); err == nil || errors.Is(err, schemas.ErrUnknownType) {
-				res.outcomes.AddEvent(&ev)
-			} else {
-				res.outcomes.Skip()
-			}
+			res.tally.AddRecord(outcomes.EventRecord, recs[i].Key, recs[i].Value)
 		}
 		p := 0
 		if len(recs[i].Key) > 0 {
@@ -274,9 +262,9 @@ func Run(recs []Record, o Options) (*Result, error) {
 			s.Signals = append(s.Signals, sig.Name)
 		}
 	}
-	if res.outcomes != nil {
+	if res.tally != nil {
 		for _, d := range res.Decisions {
-			res.outcomes.AddDecision(d)
+			res.tally.AddDecision(d)
 		}
 	}
 	if o.Decisions != nil {

@@ -1,5 +1,7 @@
 package replay
 
+import "github.com/lingerhq/linger/pipeline/outcomes"
+
 // Report is what a replay measured: the sessions by outcome, the decisions,
 // and how good they were, each quality figure with its n and a 95%
 // confidence interval. It is written as JSON for scripts (WriteJSON), as
@@ -33,7 +35,7 @@ type Report struct {
 	// Outcomes is what the replayed invites achieved by the feedback in
 	// the input (shown, accepted, ...), and the conversion of invited and
 	// holdout sessions; absent when the input holds no feedback.
-	Outcomes *Outcomes `json:"outcomes,omitempty"`
+	Outcomes *outcomes.Report `json:"outcomes,omitempty"`
 }
 
 // Invites counts decisions of a replay.
@@ -49,34 +51,25 @@ type Invites struct {
 // outcome.
 type Quality struct {
 	// InviteRate is invited sessions over sessions.
-	InviteRate Estimate `json:"invite_rate"`
+	InviteRate outcomes.Estimate `json:"invite_rate"`
 	// Precision is invited sessions that abandoned, over invited sessions.
-	Precision Estimate `json:"precision"`
+	Precision outcomes.Estimate `json:"precision"`
 	// Recall is abandoned sessions invited, over abandoned sessions.
-	Recall Estimate `json:"recall"`
+	Recall outcomes.Estimate `json:"recall"`
 	// AUC is the ROC AUC of the session's score (for linger, the highest
 	// abandonment score it reached before it bought) separating abandoned
 	// sessions from the others; 95% CI by Hanley and McNeil.
-	AUC Estimate `json:"auc"`
+	AUC outcomes.Estimate `json:"auc"`
 	// LeadTime is the seconds from an invite to the session's last event:
 	// an invite after the visitor left is worthless.
 	LeadTime LeadTime `json:"lead_time_s"`
 }
 
-// Estimate is a figure with the n it rests on and a 95% confidence interval
-// (Wilson's for proportions).
-type Estimate struct {
-	Value float64 `json:"value"`
-	N     int     `json:"n"`
-	Lo    float64 `json:"ci_low"`
-	Hi    float64 `json:"ci_high"`
-}
-
 // LeadTime holds lead-time percentiles, each with a distribution-free 95%
 // confidence interval from order statistics.
 type LeadTime struct {
-	P50 Estimate `json:"p50"`
-	P90 Estimate `json:"p90"`
+	P50 outcomes.Estimate `json:"p50"`
+	P90 outcomes.Estimate `json:"p90"`
 }
 
 // SignalCount is how often a signal was among an invite's top signals.

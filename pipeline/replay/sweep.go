@@ -12,6 +12,8 @@ import (
 
 	"github.com/lingerhq/linger/scoring"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 // SweepKey is one axis of a sweep: a config key (dotted, as in the YAML
@@ -213,7 +215,7 @@ func WriteSweep(w io.Writer, keys []SweepKey, rows []SweepRow, lo, hi float64) e
 			}
 			return ""
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, proportionFigure(r.InviteRate), proportionFigure(r.Precision), proportionFigure(r.Recall),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, outcomes.ProportionFigure(r.InviteRate), outcomes.ProportionFigure(r.Precision), outcomes.ProportionFigure(r.Recall),
 			mark(r.Frontier, "*"), mark(r.InBand, "✓"))
 	}
 	return tw.Flush()

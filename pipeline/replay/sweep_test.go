@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/lingerhq/linger/scoring"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 func TestParseSweep(t *testing.T) {
@@ -58,7 +60,7 @@ func TestGridAppliesEachSetting(t *testing.T) {
 
 func TestFrontier(t *testing.T) {
 	row := func(rate, prec float64) SweepRow {
-		return SweepRow{Quality: Quality{InviteRate: Estimate{Value: rate}, Precision: Estimate{Value: prec}}}
+		return SweepRow{Quality: Quality{InviteRate: outcomes.Estimate{Value: rate}, Precision: outcomes.Estimate{Value: prec}}}
 	}
 	rows := []SweepRow{row(0.02, 0.5), row(0.05, 0.4), row(0.05, 0.3), row(0.12, 0.2), row(0.08, 0.1)}
 	Frontier(rows, 0.03, 0.10)
