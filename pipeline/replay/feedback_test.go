@@ -72,7 +72,7 @@ func TestReplayFeedbackInput(t *testing.T) {
 	}
 	marked := 0
 	for _, r := range recs {
-		if r.Feedback {
+		if r.feedback {
 			marked++
 		}
 	}
@@ -83,9 +83,9 @@ func TestReplayFeedbackInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res2.Decisions) != len(res.Decisions) || res2.Events != res.Events || res2.Rejected != 0 {
+	if len(res2.Decisions) != len(res.Decisions) || res2.Events != res.Events || res2.rejected != 0 {
 		t.Fatalf("feedback changed the replay: %d decisions, %d events, %d rejected; want %d, %d, 0",
-			len(res2.Decisions), res2.Events, res2.Rejected, len(res.Decisions), res.Events)
+			len(res2.Decisions), res2.Events, res2.rejected, len(res.Decisions), res.Events)
 	}
 	rep := res2.Report("with feedback")
 	o := rep.Outcomes

@@ -228,7 +228,7 @@ const (
 // histogramSVG draws the score distribution of each outcome as steps, each
 // outcome scaled to 100% of its sessions, so that the shapes compare
 // although browsing sessions outnumber abandoned ones many times over.
-func histogramSVG(h ScoreHistogram) string {
+func histogramSVG(h scoreHistogram) string {
 	var s svgplot.Doc
 	bins := h.Bins
 	if bins <= 0 {
@@ -316,7 +316,7 @@ func histogramSVG(h ScoreHistogram) string {
 
 // rocSVG draws the ROC curve of the abandonment score with the diagonal of
 // a score that knows nothing, the AUC in the title.
-func rocSVG(points []Point, auc outcomes.Estimate) string {
+func rocSVG(points []curvePoint, auc outcomes.Estimate) string {
 	var s svgplot.Doc
 	a := svgplot.Area{Left: 58, Right: 20, Top: 40, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
 	a.Width, a.Height = a.Left+a.Right+rocSide, a.Top+a.Bottom+rocSide
@@ -351,20 +351,20 @@ func rocSVG(points []Point, auc outcomes.Estimate) string {
 // threshold. A precision that is not a number (no session reaches the
 // threshold) breaks its line rather than drop to 0. configured, when it is
 // a number in 0..1, is marked with the figures read off the curves there.
-func thresholdsSVG(points []ThresholdPoint, configured float64) string {
+func thresholdsSVG(points []thresholdPoint, configured float64) string {
 	var s svgplot.Doc
 	a := svgplot.Area{Width: wideWidth, Height: wideHeight + 16, Left: 58, Right: 20, Top: 56, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
 	s.Open("thresholds", "plot", a.Width, a.Height, "Invite rate and precision against the abandonment threshold")
 	s.Text(a.Left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
 	// Points off the axis (0..1) or out of order would draw a line that
 	// doubles back, and tooltip bands that overlap.
-	var usable []ThresholdPoint
+	var usable []thresholdPoint
 	for _, p := range points {
 		if p.Threshold >= 0 && p.Threshold <= 1 {
 			usable = append(usable, p)
 		}
 	}
-	slices.SortStableFunc(usable, func(p, q ThresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
+	slices.SortStableFunc(usable, func(p, q thresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
 	if len(usable) == 0 {
 		s.NoData(a)
 		s.Close()
@@ -400,10 +400,10 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 	}
 	for _, se := range []struct {
 		name, colour, dash string
-		value              func(ThresholdPoint) float64
+		value              func(thresholdPoint) float64
 	}{
-		{"invite-rate", colourRate, "", func(p ThresholdPoint) float64 { return p.InviteRate }},
-		{"precision", colourPrecision, "7 3", func(p ThresholdPoint) float64 { return p.Precision }},
+		{"invite-rate", colourRate, "", func(p thresholdPoint) float64 { return p.InviteRate }},
+		{"precision", colourPrecision, "7 3", func(p thresholdPoint) float64 { return p.Precision }},
 	} {
 		var d strings.Builder
 		pen := false
@@ -458,8 +458,8 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 }
 
 // nearest is the point whose threshold is nearest t.
-func nearest(points []ThresholdPoint, t float64) (ThresholdPoint, bool) {
-	best, ok := ThresholdPoint{}, false
+func nearest(points []thresholdPoint, t float64) (thresholdPoint, bool) {
+	best, ok := thresholdPoint{}, false
 	for _, p := range points {
 		if !ok || math.Abs(p.Threshold-t) < math.Abs(best.Threshold-t) {
 			best, ok = p, true
@@ -477,7 +477,7 @@ func percentOrDash(x float64) string {
 
 // signalsSVG draws the top signals as horizontal bars, most first, each
 // with its count and share of invites.
-func signalsSVG(signals []SignalCount, more, invites int) string {
+func signalsSVG(signals []signalCount, more, invites int) string {
 	var s svgplot.Doc
 	// No visible title: the page's heading above it says what it is.
 	const rowHeight, top, right, maxName = 24, 8, 110, 40

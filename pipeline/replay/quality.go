@@ -17,21 +17,21 @@ import (
 func (r *Result) Report(input string) *Report {
 	rep := &Report{
 		Input:             input,
-		Model:             r.Config.Model(),
+		Model:             r.config.Model(),
 		Events:            r.Events,
-		Rejected:          r.Rejected,
-		Sessions:          len(r.Sessions),
+		Rejected:          r.rejected,
+		Sessions:          len(r.sessions),
 		SessionsByOutcome: map[string]int{"purchase": 0, "abandoned": 0, "browse": 0, "censored": 0},
 	}
-	ids := make([]string, 0, len(r.Sessions))
-	for id := range r.Sessions {
+	ids := make([]string, 0, len(r.sessions))
+	for id := range r.sessions {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids) // deterministic order for everything below
-	var known []*Session
+	var known []*session
 	for _, id := range ids {
-		s := r.Sessions[id]
-		o := s.Outcome(r.End)
+		s := r.sessions[id]
+		o := s.Outcome(r.end)
 		rep.SessionsByOutcome[o]++
 		if o != "censored" {
 			known = append(known, s)
@@ -58,9 +58,9 @@ func (r *Result) Report(input string) *Report {
 		}
 	}
 	for name, n := range signals {
-		rep.Signals = append(rep.Signals, SignalCount{Name: name, Invites: n})
+		rep.Signals = append(rep.Signals, signalCount{Name: name, Invites: n})
 	}
-	slices.SortFunc(rep.Signals, func(a, b SignalCount) int {
+	slices.SortFunc(rep.Signals, func(a, b signalCount) int {
 		if a.Invites != b.Invites {
 			return b.Invites - a.Invites
 		}
@@ -70,17 +70,17 @@ func (r *Result) Report(input string) *Report {
 		return 1
 	})
 
-	invited := func(s *Session) (bool, int64) { return s.Invited, s.InviteAt }
-	rep.Quality = measure(known, r.End, invited, sessionScore)
+	invited := func(s *session) (bool, int64) { return s.Invited, s.InviteAt }
+	rep.Quality = measure(known, r.end, invited, sessionScore)
 	nInvited := 0
 	for _, s := range known {
 		if s.Invited {
 			nInvited++
 		}
 	}
-	rep.Baselines = baselines(known, r.End, nInvited)
+	rep.Baselines = baselines(known, r.end, nInvited)
 	rep.Plots = plots(known)
-	rep.Plots.AbandonmentThreshold = r.Config.Thresholds.Abandonment
+	rep.Plots.AbandonmentThreshold = r.config.Thresholds.Abandonment
 	if r.tally != nil {
 		rep.Outcomes = r.tally.Report()
 		rep.Outcomes.Suppressed = &outcomes.Suppressed{Sources: []string{outcomes.SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
@@ -90,7 +90,7 @@ func (r *Result) Report(input string) *Report {
 
 // sessionScore is the abandonment score a threshold would act on: the
 // highest at a moment the policy would invite, 0 if there was none.
-func sessionScore(s *Session) float64 {
+func sessionScore(s *session) float64 {
 	if math.IsNaN(s.Score) {
 		return 0
 	}
@@ -100,7 +100,7 @@ func sessionScore(s *Session) float64 {
 // measure computes the quality of a way of inviting over sessions with a
 // known outcome: invited says whether, and when, it invites a session; score
 // is its continuous score, for the AUC.
-func measure(known []*Session, end int64, invited func(*Session) (bool, int64), score func(*Session) float64) Quality {
+func measure(known []*session, end int64, invited func(*session) (bool, int64), score func(*session) float64) Quality {
 	var q Quality
 	n, nInv, nAb, nInvAb := len(known), 0, 0, 0
 	scores := make([]float64, n)
@@ -132,14 +132,14 @@ func measure(known []*Session, end int64, invited func(*Session) (bool, int64), 
 	} else {
 		q.AUC = outcomes.Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
 	}
-	q.LeadTime = LeadTime{P50: outcomes.Quantile(leads, 0.5), P90: outcomes.Quantile(leads, 0.9)}
+	q.LeadTime = leadTime{P50: outcomes.Quantile(leads, 0.5), P90: outcomes.Quantile(leads, 0.9)}
 	return q
 }
 
 // plots gathers the data of the report's plots.
-func plots(known []*Session) Plots {
+func plots(known []*session) plotData {
 	const bins = 20
-	h := ScoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
+	h := scoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
 	scores := make([]float64, len(known))
 	positive := make([]bool, len(known))
 	for i, s := range known {
@@ -156,11 +156,11 @@ func plots(known []*Session) Plots {
 		scores[i] = sc
 		positive[i] = s.ReachedCart && !s.Purchased
 	}
-	var p Plots
+	var p plotData
 	p.ScoreHistogram = h
 	if len(known) > 0 {
 		for _, pt := range learn.ROC(scores, positive, 101) {
-			p.ROC = append(p.ROC, Point{X: pt.X, Y: pt.Y})
+			p.ROC = append(p.ROC, curvePoint{X: pt.X, Y: pt.Y})
 		}
 	}
 	for t := 0.05; t < 0.999; t += 0.05 {
@@ -173,7 +173,7 @@ func plots(known []*Session) Plots {
 				}
 			}
 		}
-		tp := ThresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
+		tp := thresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
 		if len(known) > 0 {
 			tp.InviteRate = float64(inv) / float64(len(known))
 		}

@@ -55,12 +55,12 @@ type pointJSON struct {
 }
 
 // MarshalJSON writes a coordinate that is not a finite number as null.
-func (p Point) MarshalJSON() ([]byte, error) {
+func (p curvePoint) MarshalJSON() ([]byte, error) {
 	return json.Marshal(pointJSON{X: outcomes.Finite(p.X), Y: outcomes.Finite(p.Y)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, null as NaN.
-func (p *Point) UnmarshalJSON(b []byte) error {
+func (p *curvePoint) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
@@ -68,7 +68,7 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*p = Point{X: outcomes.OrNaN(v.X), Y: outcomes.OrNaN(v.Y)}
+	*p = curvePoint{X: outcomes.OrNaN(v.X), Y: outcomes.OrNaN(v.Y)}
 	return nil
 }
 
@@ -80,12 +80,12 @@ type thresholdPointJSON struct {
 
 // MarshalJSON writes a figure that is not a finite number as null: at a
 // threshold no session reaches, precision is 0/0.
-func (t ThresholdPoint) MarshalJSON() ([]byte, error) {
+func (t thresholdPoint) MarshalJSON() ([]byte, error) {
 	return json.Marshal(thresholdPointJSON{Threshold: outcomes.Finite(t.Threshold), InviteRate: outcomes.Finite(t.InviteRate), Precision: outcomes.Finite(t.Precision)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, null as NaN.
-func (t *ThresholdPoint) UnmarshalJSON(b []byte) error {
+func (t *thresholdPoint) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
@@ -93,7 +93,7 @@ func (t *ThresholdPoint) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*t = ThresholdPoint{Threshold: outcomes.OrNaN(v.Threshold), InviteRate: outcomes.OrNaN(v.InviteRate), Precision: outcomes.OrNaN(v.Precision)}
+	*t = thresholdPoint{Threshold: outcomes.OrNaN(v.Threshold), InviteRate: outcomes.OrNaN(v.InviteRate), Precision: outcomes.OrNaN(v.Precision)}
 	return nil
 }
 
@@ -352,8 +352,8 @@ func secondsFigure(e outcomes.Estimate) outcomes.Figure {
 
 // topSignals is the n signals with the most invites, most first (ties by
 // name, so that the order is stable), and how many more there are.
-func (r *Report) topSignals(n int) (top []SignalCount, more int) {
-	s := append([]SignalCount(nil), r.Signals...)
+func (r *Report) topSignals(n int) (top []signalCount, more int) {
+	s := append([]signalCount(nil), r.Signals...)
 	sort.SliceStable(s, func(i, j int) bool {
 		if s[i].Invites != s[j].Invites {
 			return s[i].Invites > s[j].Invites
