@@ -114,6 +114,9 @@ type Suppressed struct {
 	ByReason map[string]int64 `json:"by_reason"`
 }
 
+// SuppressedByReplay is the source of suppressions a replay counted.
+const SuppressedByReplay = "replay"
+
 // Tally gathers events, decisions and feedback, in any order, and
 // measures their Report. It keeps one small entry per session, invite and
 // invite with feedback, not the records. It is not safe for concurrent use.

@@ -257,9 +257,6 @@ func (s *Suppressed) source() string {
 	return fmt.Sprintf("linger_suppressed_total summed over %d replicas, since each started", len(s.Sources))
 }
 
-// SuppressedByReplay is the source of suppressions a replay counted.
-const SuppressedByReplay = "replay"
-
 // reasons lists the causes, most first (ties by name).
 func (s *Suppressed) reasons() []string {
 	r := slices.Sorted(maps.Keys(s.ByReason))
