@@ -15,7 +15,7 @@ import (
 
 	"github.com/lingerhq/linger/internal/promscrape"
 	"github.com/lingerhq/linger/pipeline"
-	"github.com/lingerhq/linger/pipeline/replay"
+	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -75,7 +75,7 @@ Example:
 	// The window ends where the topics end as the read starts.
 	to := time.Now()
 
-	var suppressed *replay.Suppressed
+	var suppressed *outcomes.Suppressed
 	if len(f.metrics) > 0 {
 		// Scraped first: a replica that does not answer fails the
 		// report before the topics are read.
@@ -83,7 +83,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		suppressed = &replay.Suppressed{ByReason: map[string]int64{}}
+		suppressed = &outcomes.Suppressed{ByReason: map[string]int64{}}
 		for _, u := range f.metrics {
 			suppressed.Sources = append(suppressed.Sources, promscrape.URL(u))
 		}
@@ -92,33 +92,11 @@ Example:
 		}
 	}
 
-	tally := replay.NewOutcomeTally()
+	tally := outcomes.NewTally()
 	tally.Window(from.UnixMilli(), to.UnixMilli())
-	var (
-		evDec schemas.Decoder
-		fbDec schemas.FeedbackDecoder
-		ev    schemas.Event
-		fb    schemas.Feedback
-	)
+	kinds := map[string]outcomes.RecordKind{f.events: outcomes.EventRecord, f.invites: outcomes.DecisionRecord, f.feedback: outcomes.FeedbackRecord}
 	add := func(r *kgo.Record) error {
-		switch r.Topic {
-		case f.events:
-			if err := evDec.Decode(r.Key, r.Value, 0, &ev); err == nil || errors.Is(err, schemas.ErrUnknownType) {
-				tally.AddEvent(&ev)
-				return nil
-			}
-		case f.invites:
-			if d, err := schemas.ParseDecision(r.Value); err == nil {
-				tally.AddDecision(d)
-				return nil
-			}
-		case f.feedback:
-			if fbDec.Decode(r.Key, r.Value, 0, &fb) == nil {
-				tally.AddFeedback(&fb)
-				return nil
-			}
-		}
-		tally.Skip()
+		tally.AddRecord(kinds[r.Topic], r.Key, r.Value) // a topic not asked for is no kind: skipped
 		return nil
 	}
 	ago := to.Sub(from).Round(time.Minute)
@@ -134,7 +112,7 @@ Example:
 	if err != nil {
 		return err
 	}
-	out := tally.Outcomes()
+	out := tally.Report()
 	out.Suppressed = suppressed
 	fmt.Fprintf(stderr, "read %d records in %v\n", out.Events+out.Decisions+out.Feedback+out.Skipped, time.Since(start).Round(time.Millisecond))
 

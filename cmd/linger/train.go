@@ -41,7 +41,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %d sessions, %d purchases; 5-fold cross-validated ROC AUC of predicting purchase\n\n", *input, len(d.Sessions), d.Purchases())
+		fmt.Fprintf(stdout, "%s: %d sessions, %d purchases; 5-fold cross-validated ROC AUC of predicting purchase\n\n", *input, d.Sessions(), d.Purchases())
 		return replay.WriteUCITable(stdout, rs)
 	}
 	base, err := loadConfig(*config)

@@ -48,9 +48,9 @@ type rule struct {
 	// dflt is the product's default threshold.
 	dflt time.Duration
 	// score is the session's number: the rule fires iff score > threshold.
-	score func(s *Session) int64
+	score func(s *session) int64
 	// firesAt is when the rule fires at threshold, given it fires.
-	firesAt func(s *Session, threshold int64) int64
+	firesAt func(s *session, threshold int64) int64
 }
 
 var rules = []rule{
@@ -58,21 +58,21 @@ var rules = []rule{
 		name:     "time on site and pages",
 		describe: func(t time.Duration) string { return fmt.Sprintf("time on site > %v and at least 3 pages", t) },
 		dflt:     30 * time.Second,
-		score:    func(s *Session) int64 { return s.maxSpan3 },
-		firesAt:  func(s *Session, t int64) int64 { return max(s.Start+t+1, s.pages3At) },
+		score:    func(s *session) int64 { return s.maxSpan3 },
+		firesAt:  func(s *session, t int64) int64 { return max(s.Start+t+1, s.pages3At) },
 	},
 	{
 		name:     "time on cart page",
 		describe: func(t time.Duration) string { return fmt.Sprintf("time on a cart page > %v", t) },
 		dflt:     20 * time.Second,
-		score: func(s *Session) int64 {
+		score: func(s *session) int64 {
 			var m int64
 			for _, v := range s.cartVisits {
 				m = max(m, v.maxDwell)
 			}
 			return m
 		},
-		firesAt: func(s *Session, t int64) int64 {
+		firesAt: func(s *session, t int64) int64 {
 			for _, v := range s.cartVisits {
 				if v.maxDwell > t {
 					return v.since + t + 1
@@ -86,25 +86,25 @@ var rules = []rule{
 // baselines evaluates every rule on the sessions with a known outcome, at
 // its default threshold and at the threshold that invites as many sessions
 // as linger did.
-func baselines(known []*Session, end int64, invited int) []Baseline {
-	var out []Baseline
+func baselines(known []*session, end int64, invited int) []baseline {
+	var out []baseline
 	for _, r := range rules {
 		scores := make([]int64, len(known))
 		for i, s := range known {
 			scores[i] = r.score(s)
 		}
-		eval := func(name string, t int64) Baseline {
+		eval := func(name string, t int64) baseline {
 			n := 0
 			q := measure(known, end,
-				func(s *Session) (bool, int64) {
+				func(s *session) (bool, int64) {
 					if r.score(s) > t {
 						n++
 						return true, r.firesAt(s, t)
 					}
 					return false, 0
 				},
-				func(s *Session) float64 { return float64(r.score(s)) })
-			return Baseline{Name: name, Rule: r.describe(time.Duration(t) * time.Millisecond), Invites: n, Quality: q}
+				func(s *session) float64 { return float64(r.score(s)) })
+			return baseline{Name: name, Rule: r.describe(time.Duration(t) * time.Millisecond), Invites: n, Quality: q}
 		}
 		out = append(out, eval(r.name, r.dflt.Milliseconds()))
 		if t, ok := matchRate(scores, invited); ok {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lingerhq/linger/internal/svgplot"
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 // WriteHTML writes the report as one self-contained HTML page: the quality
@@ -25,7 +26,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if r.Plots.AbandonmentThreshold > 0 {
 		threshold = r.Plots.AbandonmentThreshold
 	}
-	return pageTemplate.Execute(w, r.htmlView(threshold))
+	v, err := r.htmlView(threshold)
+	if err != nil {
+		return err
+	}
+	return pageTemplate.Execute(w, v)
 }
 
 // htmlView is what the page template shows. The SVG is built in Go, every
@@ -48,13 +53,18 @@ type htmlView struct {
 	Measured *measuredView
 }
 
+// measuredView is the outcomes section of the page: a line on where the
+// feedback came from, then the section linger report's page shows too.
+type measuredView struct {
+	Intro   string
+	Section template.HTML
+}
+
 type htmlRow struct {
 	Name, Rule string
 	Linger     bool
-	Cells      []htmlCell
+	Cells      []outcomes.Figure
 }
-
-type htmlCell struct{ Value, CI, N string }
 
 type htmlCount struct {
 	Name  string
@@ -65,7 +75,7 @@ type htmlCount struct {
 // htmlView gathers the page's data. threshold is the configured
 // abandonment threshold, marked on the threshold plot when it is a number;
 // the Report does not carry it yet, so WriteHTML passes NaN.
-func (r *Report) htmlView(threshold float64) htmlView {
+func (r *Report) htmlView(threshold float64) (htmlView, error) {
 	v := htmlView{
 		Input: r.Input, Model: r.Model, Events: r.Events, Rejected: r.Rejected,
 		Sessions: r.Sessions, Known: r.knownSessions(), Invites: r.Invites.Total,
@@ -79,12 +89,11 @@ func (r *Report) htmlView(threshold float64) htmlView {
 	for i, row := range r.qualityRows() {
 		hr := htmlRow{Name: row.name, Rule: row.rule, Linger: i == 0}
 		for _, c := range qualityColumns {
-			f := c.figure(row)
-			hr.Cells = append(hr.Cells, htmlCell{f.value, f.ci, f.n})
+			hr.Cells = append(hr.Cells, c.figure(row))
 		}
 		v.Rows = append(v.Rows, hr)
 	}
-	for _, o := range r.outcomes() {
+	for _, o := range r.byOutcome() {
 		note := o.share
 		if o.name == "censored" && o.count > 0 {
 			note += " · outcome unknown: left out of the figures"
@@ -100,56 +109,34 @@ func (r *Report) htmlView(threshold float64) htmlView {
 	v.ROCSVG = template.HTML(rocSVG(r.Plots.ROC, r.AUC))
 	v.ThresholdsSVG = template.HTML(thresholdsSVG(r.Plots.Thresholds, threshold))
 	if r.Outcomes != nil {
-		v.Measured = r.Outcomes.measuredView()
-		v.Measured.Intro = strconv.Itoa(r.Outcomes.Feedback) + " feedback records in the input, on the replayed decisions."
+		var section strings.Builder
+		if err := r.Outcomes.WriteHTMLSection(&section); err != nil {
+			return v, err
+		}
+		v.Measured = &measuredView{
+			Intro: strconv.Itoa(r.Outcomes.Feedback) + " feedback records in the input, on the replayed decisions.",
+			// Written by html/template, escaped there.
+			Section: template.HTML(section.String()),
+		}
 	}
-	return v
+	return v, nil
 }
 
 // htmlTopSignals is how many signals the bar chart shows: a chart has room
 // for more than the terminal.
 const htmlTopSignals = 15
 
-// pageStyle is the style sheet of the report pages, the replay's and
-// `linger report`'s, with the plots' classes.
-const pageStyle = `body { margin: 0; background: #fff; color: #1f2328; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 1240px; margin: 0 auto; padding: 20px 24px 40px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 32px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
-p { margin: 6px 0; }
-.meta, .note, figcaption { color: #57606a; }
-.note, figcaption { font-size: 13px; max-width: 760px; }
-code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 12px 5px 0; text-align: right; vertical-align: baseline; border-bottom: 1px solid #eaeef2; }
-th:first-child, td:first-child { text-align: left; }
-thead th { font-weight: 600; white-space: nowrap; border-bottom: 2px solid #d0d7de; }
-tr.linger td { background: #f3f7fc; }
-tr.linger .name { font-weight: 600; }
-td .v { display: block; font-weight: 600; }
-td .ci { display: block; color: #57606a; font-size: 12px; white-space: nowrap; }
-td .rule { display: block; max-width: 300px; color: #57606a; font-size: 12px; }
-td.note { text-align: left; }
-.cols { display: flex; flex-wrap: wrap; gap: 16px 48px; }
-figure { margin: 8px 0 24px; max-width: 720px; }
-figure.square { max-width: 420px; }
-` + svgplot.Style + `svg .hover:hover { fill: rgba(0, 0, 0, 0.06); }
-footer { margin-top: 32px; color: #57606a; font-size: 12px; }
-td.name, th.name { text-align: left; }
-ul.note { padding-left: 20px; }
-`
-
 // The page is written to parse as XML too (every element closed, every
 // attribute quoted, no "<" or "&" in the style sheet), which is what lets
 // the test check that it is well formed with encoding/xml.
-var pageTemplate = template.Must(template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>linger replay · {{.Input}}</title>
 <style>
-` + pageStyle + `</style>
+` + outcomes.PageStyle + `</style>
 </head>
 <body>
 <main>
@@ -212,39 +199,36 @@ var pageTemplate = template.Must(template.Must(template.New("report").Parse(`<!D
 
 {{with .Measured}}<h2 id="measured">Measured outcomes</h2>
 <p class="note">{{.Intro}}</p>
-{{template "measured" .}}
+{{.Section}}
 {{end}}<footer>95% confidence intervals: Wilson’s for proportions, Hanley and McNeil’s for the AUC, order statistics for lead-time percentiles{{if .Measured}}, Newcombe’s hybrid score interval for the uplift{{end}}. Sessions whose outcome is unknown (censored) are left out of every figure. Written by linger replay.</footer>
 </main>
 </body>
 </html>
-`)).Parse(measuredSection))
+`))
 
-// Plot colours are the Okabe–Ito palette, told apart with colour-blindness
-// too, and the lines also differ by dash, so a grey print still reads.
+// What each plot colour stands for, from the reports' palette; the lines
+// also differ by dash, so a grey print still reads.
 const (
-	colourPurchase  = "#009E73"
-	colourAbandoned = "#D55E00"
-	colourBrowse    = "#0072B2"
-	colourRate      = "#0072B2"
-	colourPrecision = "#E69F00"
-	colourChance    = "#8C959F"
-	colourBar       = "#0072B2"
+	colourPurchase  = outcomes.ColourGreen
+	colourAbandoned = outcomes.ColourVermillion
+	colourBrowse    = outcomes.ColourBlue
+	colourRate      = outcomes.ColourBlue
+	colourPrecision = outcomes.ColourOrange
+	colourChance    = outcomes.ColourGrey
+	colourBar       = outcomes.ColourBlue
 )
-
-// tickPercent formats a proportion tick as a percentage: 0.25 is "25%".
-func tickPercent(v float64) string { return svgplot.TickNumber(100*v) + "%" }
 
 // Plot sizes, in pixels before scaling: a wide plot for the curves over
 // scores and thresholds, a square one for the ROC.
 const (
-	wideWidth, wideHeight = 720, 380
+	wideWidth, wideHeight = outcomes.PlotWidth, 380
 	rocSide               = 340
 )
 
 // histogramSVG draws the score distribution of each outcome as steps, each
 // outcome scaled to 100% of its sessions, so that the shapes compare
 // although browsing sessions outnumber abandoned ones many times over.
-func histogramSVG(h ScoreHistogram) string {
+func histogramSVG(h scoreHistogram) string {
 	var s svgplot.Doc
 	bins := h.Bins
 	if bins <= 0 {
@@ -288,7 +272,7 @@ func histogramSVG(h ScoreHistogram) string {
 	}
 	step := svgplot.NiceStep(peak, 5)
 	a.YMax = math.Ceil(peak/step-1e-9) * step
-	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, a.YMax, step), svgplot.TickNumber, tickPercent, "highest abandonment score", "share of the outcome's sessions")
+	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, a.YMax, step), svgplot.TickNumber, outcomes.TickPercent, "highest abandonment score", "share of the outcome's sessions")
 	width := 1 / float64(bins)
 	for _, se := range series {
 		if se.total == 0 {
@@ -309,12 +293,12 @@ func histogramSVG(h ScoreHistogram) string {
 	// A transparent band over each bin carries its counts as a tooltip:
 	// the exact figures without a table, and without a script.
 	for b := 0; b < bins; b++ {
-		tip := "score " + fixed(float64(b)*width, 2) + "–" + fixed(float64(b+1)*width, 2)
+		tip := "score " + outcomes.Fixed(float64(b)*width, 2) + "–" + outcomes.Fixed(float64(b+1)*width, 2)
 		for _, se := range series {
 			c := count(se.counts, b)
 			tip += " · " + se.name + " " + strconv.Itoa(c)
 			if se.total > 0 {
-				tip += " (" + pct(float64(c)/float64(se.total)) + "%)"
+				tip += " (" + outcomes.Percent(float64(c)/float64(se.total)) + "%)"
 			}
 		}
 		x0, x1 := a.X(float64(b)*width), a.X(float64(b+1)*width)
@@ -332,7 +316,7 @@ func histogramSVG(h ScoreHistogram) string {
 
 // rocSVG draws the ROC curve of the abandonment score with the diagonal of
 // a score that knows nothing, the AUC in the title.
-func rocSVG(points []Point, auc Estimate) string {
+func rocSVG(points []curvePoint, auc outcomes.Estimate) string {
 	var s svgplot.Doc
 	a := svgplot.Area{Left: 58, Right: 20, Top: 40, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
 	a.Width, a.Height = a.Left+a.Right+rocSide, a.Top+a.Bottom+rocSide
@@ -341,7 +325,7 @@ func rocSVG(points []Point, auc Estimate) string {
 	s.Text(a.Left, 22, "start", "title", title)
 	var pts []string
 	for _, p := range points {
-		if isFinite(p.X) && isFinite(p.Y) {
+		if outcomes.IsFinite(p.X) && outcomes.IsFinite(p.Y) {
 			pts = append(pts, svgplot.Px(a.X(p.X))+","+svgplot.Px(a.Y(p.Y)))
 		}
 	}
@@ -367,27 +351,27 @@ func rocSVG(points []Point, auc Estimate) string {
 // threshold. A precision that is not a number (no session reaches the
 // threshold) breaks its line rather than drop to 0. configured, when it is
 // a number in 0..1, is marked with the figures read off the curves there.
-func thresholdsSVG(points []ThresholdPoint, configured float64) string {
+func thresholdsSVG(points []thresholdPoint, configured float64) string {
 	var s svgplot.Doc
 	a := svgplot.Area{Width: wideWidth, Height: wideHeight + 16, Left: 58, Right: 20, Top: 56, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
 	s.Open("thresholds", "plot", a.Width, a.Height, "Invite rate and precision against the abandonment threshold")
 	s.Text(a.Left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
 	// Points off the axis (0..1) or out of order would draw a line that
 	// doubles back, and tooltip bands that overlap.
-	var usable []ThresholdPoint
+	var usable []thresholdPoint
 	for _, p := range points {
 		if p.Threshold >= 0 && p.Threshold <= 1 {
 			usable = append(usable, p)
 		}
 	}
-	slices.SortStableFunc(usable, func(p, q ThresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
+	slices.SortStableFunc(usable, func(p, q thresholdPoint) int { return cmp.Compare(p.Threshold, q.Threshold) })
 	if len(usable) == 0 {
 		s.NoData(a)
 		s.Close()
 		return s.String()
 	}
-	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, 1, 0.1), svgplot.TickNumber, tickPercent, "abandonment threshold", "share")
-	if isFinite(configured) && configured >= 0 && configured <= 1 {
+	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, 1, 0.1), svgplot.TickNumber, outcomes.TickPercent, "abandonment threshold", "share")
+	if outcomes.IsFinite(configured) && configured >= 0 && configured <= 1 {
 		x := a.X(configured)
 		s.Printf(`<line class="configured" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="3 3"/>`,
 			svgplot.Px(x), svgplot.Px(a.Y(1)), svgplot.Px(x), svgplot.Px(a.Y(0)))
@@ -400,7 +384,7 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 			}
 			label += ": invite rate " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
 			for _, v := range []float64{p.InviteRate, p.Precision} {
-				if isFinite(v) {
+				if outcomes.IsFinite(v) {
 					s.Printf(`<circle class="configured" cx="%s" cy="%s" r="5.5" fill="none" stroke="#1f2328" stroke-width="1.5"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)))
 				}
 			}
@@ -416,16 +400,16 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 	}
 	for _, se := range []struct {
 		name, colour, dash string
-		value              func(ThresholdPoint) float64
+		value              func(thresholdPoint) float64
 	}{
-		{"invite-rate", colourRate, "", func(p ThresholdPoint) float64 { return p.InviteRate }},
-		{"precision", colourPrecision, "7 3", func(p ThresholdPoint) float64 { return p.Precision }},
+		{"invite-rate", colourRate, "", func(p thresholdPoint) float64 { return p.InviteRate }},
+		{"precision", colourPrecision, "7 3", func(p thresholdPoint) float64 { return p.Precision }},
 	} {
 		var d strings.Builder
 		pen := false
 		for _, p := range usable {
 			v := se.value(p)
-			if !isFinite(v) {
+			if !outcomes.IsFinite(v) {
 				pen = false
 				continue
 			}
@@ -446,7 +430,7 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 		}
 		s.WriteString("/>")
 		for _, p := range usable {
-			if v := se.value(p); isFinite(v) {
+			if v := se.value(p); outcomes.IsFinite(v) {
 				s.Printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)), se.colour)
 			}
 		}
@@ -474,8 +458,8 @@ func thresholdsSVG(points []ThresholdPoint, configured float64) string {
 }
 
 // nearest is the point whose threshold is nearest t.
-func nearest(points []ThresholdPoint, t float64) (ThresholdPoint, bool) {
-	best, ok := ThresholdPoint{}, false
+func nearest(points []thresholdPoint, t float64) (thresholdPoint, bool) {
+	best, ok := thresholdPoint{}, false
 	for _, p := range points {
 		if !ok || math.Abs(p.Threshold-t) < math.Abs(best.Threshold-t) {
 			best, ok = p, true
@@ -485,15 +469,15 @@ func nearest(points []ThresholdPoint, t float64) (ThresholdPoint, bool) {
 }
 
 func percentOrDash(x float64) string {
-	if !isFinite(x) {
-		return noFigure
+	if !outcomes.IsFinite(x) {
+		return outcomes.NoFigure
 	}
-	return pct(x) + "%"
+	return outcomes.Percent(x) + "%"
 }
 
 // signalsSVG draws the top signals as horizontal bars, most first, each
 // with its count and share of invites.
-func signalsSVG(signals []SignalCount, more, invites int) string {
+func signalsSVG(signals []signalCount, more, invites int) string {
 	var s svgplot.Doc
 	// No visible title: the page's heading above it says what it is.
 	const rowHeight, top, right, maxName = 24, 8, 110, 40
@@ -531,7 +515,7 @@ func signalsSVG(signals []SignalCount, more, invites int) string {
 		}
 		value := strconv.Itoa(sc.Invites)
 		if invites > 0 {
-			value += " (" + pct(float64(sc.Invites)/float64(invites)) + "%)"
+			value += " (" + outcomes.Percent(float64(sc.Invites)/float64(invites)) + "%)"
 		}
 		s.Text(left-8, y+rowHeight/2+4, "end", "", names[i])
 		s.Printf(`<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>`,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring/learn"
 )
@@ -16,21 +17,21 @@ import (
 func (r *Result) Report(input string) *Report {
 	rep := &Report{
 		Input:             input,
-		Model:             r.Config.Model(),
+		Model:             r.config.Model(),
 		Events:            r.Events,
-		Rejected:          r.Rejected,
-		Sessions:          len(r.Sessions),
+		Rejected:          r.rejected,
+		Sessions:          len(r.sessions),
 		SessionsByOutcome: map[string]int{"purchase": 0, "abandoned": 0, "browse": 0, "censored": 0},
 	}
-	ids := make([]string, 0, len(r.Sessions))
-	for id := range r.Sessions {
+	ids := make([]string, 0, len(r.sessions))
+	for id := range r.sessions {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids) // deterministic order for everything below
-	var known []*Session
+	var known []*session
 	for _, id := range ids {
-		s := r.Sessions[id]
-		o := s.Outcome(r.End)
+		s := r.sessions[id]
+		o := s.Outcome(r.end)
 		rep.SessionsByOutcome[o]++
 		if o != "censored" {
 			known = append(known, s)
@@ -57,9 +58,9 @@ func (r *Result) Report(input string) *Report {
 		}
 	}
 	for name, n := range signals {
-		rep.Signals = append(rep.Signals, SignalCount{Name: name, Invites: n})
+		rep.Signals = append(rep.Signals, signalCount{Name: name, Invites: n})
 	}
-	slices.SortFunc(rep.Signals, func(a, b SignalCount) int {
+	slices.SortFunc(rep.Signals, func(a, b signalCount) int {
 		if a.Invites != b.Invites {
 			return b.Invites - a.Invites
 		}
@@ -69,27 +70,27 @@ func (r *Result) Report(input string) *Report {
 		return 1
 	})
 
-	invited := func(s *Session) (bool, int64) { return s.Invited, s.InviteAt }
-	rep.Quality = measure(known, r.End, invited, sessionScore)
+	invited := func(s *session) (bool, int64) { return s.Invited, s.InviteAt }
+	rep.Quality = measure(known, r.end, invited, sessionScore)
 	nInvited := 0
 	for _, s := range known {
 		if s.Invited {
 			nInvited++
 		}
 	}
-	rep.Baselines = baselines(known, r.End, nInvited)
+	rep.Baselines = baselines(known, r.end, nInvited)
 	rep.Plots = plots(known)
-	rep.Plots.AbandonmentThreshold = r.Config.Thresholds.Abandonment
-	if r.outcomes != nil {
-		rep.Outcomes = r.outcomes.Outcomes()
-		rep.Outcomes.Suppressed = &Suppressed{Sources: []string{SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
+	rep.Plots.AbandonmentThreshold = r.config.Thresholds.Abandonment
+	if r.tally != nil {
+		rep.Outcomes = r.tally.Report()
+		rep.Outcomes.Suppressed = &outcomes.Suppressed{Sources: []string{outcomes.SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
 	}
 	return rep
 }
 
 // sessionScore is the abandonment score a threshold would act on: the
 // highest at a moment the policy would invite, 0 if there was none.
-func sessionScore(s *Session) float64 {
+func sessionScore(s *session) float64 {
 	if math.IsNaN(s.Score) {
 		return 0
 	}
@@ -99,7 +100,7 @@ func sessionScore(s *Session) float64 {
 // measure computes the quality of a way of inviting over sessions with a
 // known outcome: invited says whether, and when, it invites a session; score
 // is its continuous score, for the AUC.
-func measure(known []*Session, end int64, invited func(*Session) (bool, int64), score func(*Session) float64) Quality {
+func measure(known []*session, end int64, invited func(*session) (bool, int64), score func(*session) float64) Quality {
 	var q Quality
 	n, nInv, nAb, nInvAb := len(known), 0, 0, 0
 	scores := make([]float64, n)
@@ -122,62 +123,23 @@ func measure(known []*Session, end int64, invited func(*Session) (bool, int64), 
 		}
 		scores[i], positive[i] = score(s), ab
 	}
-	q.InviteRate = proportion(nInv, n)
-	q.Precision = proportion(nInvAb, nInv)
-	q.Recall = proportion(nInvAb, nAb)
+	q.InviteRate = outcomes.Proportion(nInv, n)
+	q.Precision = outcomes.Proportion(nInvAb, nInv)
+	q.Recall = outcomes.Proportion(nInvAb, nAb)
 	if nAb > 0 && nAb < n {
 		a := learn.AUC(scores, positive)
-		q.AUC = Estimate{Value: a.Value, N: a.N, Lo: a.Lo, Hi: a.Hi}
+		q.AUC = outcomes.Estimate{Value: a.Value, N: a.N, Lo: a.Lo, Hi: a.Hi}
 	} else {
-		q.AUC = Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
+		q.AUC = outcomes.Estimate{Value: math.NaN(), N: n, Lo: math.NaN(), Hi: math.NaN()}
 	}
-	q.LeadTime = LeadTime{P50: quantile(leads, 0.5), P90: quantile(leads, 0.9)}
+	q.LeadTime = leadTime{P50: outcomes.Quantile(leads, 0.5), P90: outcomes.Quantile(leads, 0.9)}
 	return q
 }
 
-// proportion is k of n with its Wilson interval; NaN when n is 0.
-func proportion(k, n int) Estimate {
-	if n == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	lo, hi := learn.Wilson(k, n)
-	return Estimate{Value: float64(k) / float64(n), N: n, Lo: lo, Hi: hi}
-}
-
-// difference is k1/n1 − k2/n2 with Newcombe's interval (learn.WilsonDifference);
-// its n is n1 + n2, or 0 when either is 0: there is nothing to compare.
-func difference(k1, n1, k2, n2 int) Estimate {
-	if n1 == 0 || n2 == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	d, lo, hi := learn.WilsonDifference(k1, n1, k2, n2)
-	return Estimate{Value: d, N: n1 + n2, Lo: lo, Hi: hi}
-}
-
-// quantile returns the p-quantile of xs with a distribution-free 95%
-// interval: the order statistics whose ranks bound the quantile's rank by
-// the binomial's normal approximation.
-func quantile(xs []float64, p float64) Estimate {
-	n := len(xs)
-	if n == 0 {
-		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	// Nearest rank (1-based) r of a rank x: the ceiling, within 1..n.
-	at := func(x float64) float64 {
-		r := int(math.Ceil(x - 1e-9))
-		return s[min(max(r, 1), n)-1]
-	}
-	np := p * float64(n)
-	half := 1.96 * math.Sqrt(np*(1-p))
-	return Estimate{Value: at(np), N: n, Lo: at(math.Floor(np - half)), Hi: at(np + half + 1)}
-}
-
 // plots gathers the data of the report's plots.
-func plots(known []*Session) Plots {
+func plots(known []*session) plotData {
 	const bins = 20
-	h := ScoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
+	h := scoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
 	scores := make([]float64, len(known))
 	positive := make([]bool, len(known))
 	for i, s := range known {
@@ -194,11 +156,11 @@ func plots(known []*Session) Plots {
 		scores[i] = sc
 		positive[i] = s.ReachedCart && !s.Purchased
 	}
-	var p Plots
+	var p plotData
 	p.ScoreHistogram = h
 	if len(known) > 0 {
 		for _, pt := range learn.ROC(scores, positive, 101) {
-			p.ROC = append(p.ROC, Point{X: pt.X, Y: pt.Y})
+			p.ROC = append(p.ROC, curvePoint{X: pt.X, Y: pt.Y})
 		}
 	}
 	for t := 0.05; t < 0.999; t += 0.05 {
@@ -211,7 +173,7 @@ func plots(known []*Session) Plots {
 				}
 			}
 		}
-		tp := ThresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
+		tp := thresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
 		if len(known) > 0 {
 			tp.InviteRate = float64(inv) / float64(len(known))
 		}

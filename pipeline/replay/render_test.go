@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/lingerhq/linger/internal/svgplot"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/render/*.golden from the current code")
@@ -31,53 +33,53 @@ func sampleReport() *Report {
 		Rejected:          12,
 		Sessions:          1400,
 		SessionsByOutcome: map[string]int{"purchase": 180, "abandoned": 310, "browse": 850, "censored": 60},
-		Invites:           Invites{Total: 151, Abandonment: 112, Confusion: 39, Holdout: 9, Withdrawn: 4},
+		Invites:           inviteCounts{Total: 151, Abandonment: 112, Confusion: 39, Holdout: 9, Withdrawn: 4},
 		Quality: Quality{
-			InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
-			Precision:  Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
-			Recall:     Estimate{Value: 0.28710, N: 310, Lo: 0.23944, Hi: 0.33997},
-			AUC:        Estimate{Value: 0.84123, N: 1340, Lo: 0.81502, Hi: 0.86744},
-			LeadTime: LeadTime{
-				P50: Estimate{Value: 42.3, N: 151, Lo: 35.1, Hi: 51.0},
-				P90: Estimate{Value: 187.5, N: 151, Lo: 150.2, Hi: 240.8},
+			InviteRate: outcomes.Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+			Precision:  outcomes.Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
+			Recall:     outcomes.Estimate{Value: 0.28710, N: 310, Lo: 0.23944, Hi: 0.33997},
+			AUC:        outcomes.Estimate{Value: 0.84123, N: 1340, Lo: 0.81502, Hi: 0.86744},
+			LeadTime: leadTime{
+				P50: outcomes.Estimate{Value: 42.3, N: 151, Lo: 35.1, Hi: 51.0},
+				P90: outcomes.Estimate{Value: 187.5, N: 151, Lo: 150.2, Hi: 240.8},
 			},
 		},
-		Signals: []SignalCount{
+		Signals: []signalCount{
 			{"idle_checkout_s", 71}, {"exit_intent", 64}, {"pricing_revisits", 40},
 			{"cart_value", 38}, {"back_forth", 33}, {"rage_clicks", 21},
 			{"form_errors", 19}, {"pointer_jitter", 11}, {"scroll_reversals", 6},
 			{"coupon_field_focus", 4}, {"shipping_lookups", 2},
 		},
-		Baselines: []Baseline{
+		Baselines: []baseline{
 			{
 				Name: "exit-intent", Rule: "pop up on exit intent (pointer leaves toward the tab bar) on any page; vendor default", Invites: 402,
 				Quality: Quality{
-					InviteRate: Estimate{Value: 0.3, N: 1340, Lo: 0.27603, Hi: 0.32507},
-					Precision:  Estimate{Value: 0.27363, N: 402, Lo: 0.23232, Hi: 0.31927},
-					Recall:     Estimate{Value: 0.35484, N: 310, Lo: 0.30363, Hi: 0.40957},
-					AUC:        Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
-					LeadTime: LeadTime{
-						P50: Estimate{Value: 3.2, N: 402, Lo: 2.5, Hi: 4.1},
-						P90: Estimate{Value: 19.75, N: 402, Lo: 14.2, Hi: 26.0},
+					InviteRate: outcomes.Estimate{Value: 0.3, N: 1340, Lo: 0.27603, Hi: 0.32507},
+					Precision:  outcomes.Estimate{Value: 0.27363, N: 402, Lo: 0.23232, Hi: 0.31927},
+					Recall:     outcomes.Estimate{Value: 0.35484, N: 310, Lo: 0.30363, Hi: 0.40957},
+					AUC:        outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+					LeadTime: leadTime{
+						P50: outcomes.Estimate{Value: 3.2, N: 402, Lo: 2.5, Hi: 4.1},
+						P90: outcomes.Estimate{Value: 19.75, N: 402, Lo: 14.2, Hi: 26.0},
 					},
 				},
 			},
 			{
 				Name: "idle<30s> on <cart>", Rule: "invite after 30 s idle on cart or checkout, at linger's invite rate", Invites: 151,
 				Quality: Quality{
-					InviteRate: Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
-					Precision:  Estimate{Value: 0.41060, N: 151, Lo: 0.33527, Hi: 0.49025},
-					Recall:     Estimate{Value: 0.2, N: 310, Lo: 0.15917, Hi: 0.24822},
-					AUC:        Estimate{}, // no score: a rule only fires or not
-					LeadTime: LeadTime{
-						P50: Estimate{Value: 61, N: 151, Lo: 48, Hi: 75},
-						P90: Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
+					InviteRate: outcomes.Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
+					Precision:  outcomes.Estimate{Value: 0.41060, N: 151, Lo: 0.33527, Hi: 0.49025},
+					Recall:     outcomes.Estimate{Value: 0.2, N: 310, Lo: 0.15917, Hi: 0.24822},
+					AUC:        outcomes.Estimate{}, // no score: a rule only fires or not
+					LeadTime: leadTime{
+						P50: outcomes.Estimate{Value: 61, N: 151, Lo: 48, Hi: 75},
+						P90: outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan},
 					},
 				},
 			},
 		},
-		Plots: Plots{
-			ScoreHistogram: ScoreHistogram{
+		Plots: plotData{
+			ScoreHistogram: scoreHistogram{
 				Bins:      20,
 				Purchase:  []int{61, 38, 24, 16, 11, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0},
 				Abandoned: []int{20, 15, 14, 14, 13, 13, 13, 13, 14, 14, 15, 15, 16, 17, 18, 19, 20, 20, 15, 12},
@@ -87,11 +89,11 @@ func sampleReport() *Report {
 	}
 	for i := range 20 {
 		x := math.Pow(float64(i)/19, 2)
-		r.Plots.ROC = append(r.Plots.ROC, Point{X: x, Y: 1 - math.Pow(1-x, 4)})
+		r.Plots.ROC = append(r.Plots.ROC, curvePoint{X: x, Y: 1 - math.Pow(1-x, 4)})
 	}
 	for i := range 30 {
 		t := float64(i) / 29
-		p := ThresholdPoint{Threshold: t, InviteRate: math.Exp(-5 * t), Precision: 0.22 + 0.6*t}
+		p := thresholdPoint{Threshold: t, InviteRate: math.Exp(-5 * t), Precision: 0.22 + 0.6*t}
 		if i >= 27 {
 			p.InviteRate, p.Precision = 0, nan
 		}
@@ -252,7 +254,7 @@ func TestJSONRoundTrip(t *testing.T) {
 // report.go, with their names and in their order, so that a field renamed
 // or added there cannot silently go missing from the JSON.
 func TestJSONFieldsMatchReport(t *testing.T) {
-	for _, v := range []any{Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, Point{X: 1, Y: 1}, ThresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
+	for _, v := range []any{outcomes.Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, curvePoint{X: 1, Y: 1}, thresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
 		var want []string
 		rt := reflect.TypeOf(v)
 		for i := range rt.NumField() {
@@ -369,7 +371,7 @@ func TestWriteHTML(t *testing.T) {
 		t.Error("the escaped baseline name is missing")
 	}
 	// And in the SVG, which is built outside html/template.
-	sig := signalsSVG([]SignalCount{{`form_errors<"postcode">&more`, 3}}, 0, 3)
+	sig := signalsSVG([]signalCount{{`form_errors<"postcode">&more`, 3}}, 0, 3)
 	if strings.Contains(sig, `<"postcode">`) || !strings.Contains(sig, `form_errors&lt;&#34;postcode&#34;&gt;&amp;more`) {
 		t.Errorf("a signal name is not escaped in the SVG:\n%s", sig)
 	}
@@ -499,9 +501,9 @@ func TestEmptyReport(t *testing.T) {
 	checkWellFormed(t, h.String())
 
 	// Points that are not numbers are no data either.
-	r.Plots.ROC = []Point{{math.NaN(), math.NaN()}}
-	r.Plots.Thresholds = []ThresholdPoint{{Threshold: math.NaN()}}
-	r.Plots.ScoreHistogram = ScoreHistogram{Bins: 20, Purchase: make([]int, 20)}
+	r.Plots.ROC = []curvePoint{{math.NaN(), math.NaN()}}
+	r.Plots.Thresholds = []thresholdPoint{{Threshold: math.NaN()}}
+	r.Plots.ScoreHistogram = scoreHistogram{Bins: 20, Purchase: make([]int, 20)}
 	h.Reset()
 	if err := r.WriteHTML(&h); err != nil {
 		t.Fatal(err)
@@ -514,7 +516,7 @@ func TestEmptyReport(t *testing.T) {
 // TestThresholdMarker: the configured threshold is marked with the
 // figures read off the curves there.
 func TestThresholdMarker(t *testing.T) {
-	pts := []ThresholdPoint{{0.6, 0.2, 0.5}, {0.7, 0.1126, 0.625}, {0.8, 0.05, math.NaN()}}
+	pts := []thresholdPoint{{0.6, 0.2, 0.5}, {0.7, 0.1126, 0.625}, {0.8, 0.05, math.NaN()}}
 	s := thresholdsSVG(pts, 0.7)
 	if !strings.Contains(s, `class="configured"`) || !strings.Contains(s, "configured 0.7: invite rate 11.3%, precision 62.5%") {
 		t.Errorf("no marker:\n%s", s)
@@ -531,18 +533,14 @@ func TestThresholdMarker(t *testing.T) {
 func TestFigures(t *testing.T) {
 	nan := math.NaN()
 	for _, c := range []struct {
-		got  figure
+		got  outcomes.Figure
 		want string
 	}{
-		{proportionFigure(Estimate{Value: 0.4217, N: 512, Lo: 0.3789, Hi: 0.4657}), "42.2% [37.9–46.6] n=512"},
-		{proportionFigure(Estimate{Value: 0, N: 40, Lo: -1e-17, Hi: 0.0876}), "0.0% [0.0–8.8] n=40"},
-		{proportionFigure(Estimate{Value: nan, N: 0, Lo: nan, Hi: nan}), "–"},
-		{proportionFigure(Estimate{}), "–"},
-		{proportionFigure(Estimate{Value: nan, N: 7, Lo: nan, Hi: nan}), "–"},
-		{proportionFigure(Estimate{Value: 0.5, N: 2, Lo: nan, Hi: nan}), "50.0% n=2"},
-		{aucFigure(Estimate{Value: 0.5, N: 9, Lo: 0.1, Hi: 0.9}), "0.50 [0.10–0.90] n=9"},
-		{secondsFigure(Estimate{Value: 9.94, N: 3, Lo: 1, Hi: 30}), "9.9s [1.0–30.0] n=3"},
-		{secondsFigure(Estimate{Value: 10, N: 3, Lo: 1.4, Hi: 30}), "10s [1–30] n=3"},
+		// Proportions are checked in package outcomes, which formats them.
+		{aucFigure(outcomes.Estimate{Value: nan, N: 0, Lo: nan, Hi: nan}), "–"},
+		{aucFigure(outcomes.Estimate{Value: 0.5, N: 9, Lo: 0.1, Hi: 0.9}), "0.50 [0.10–0.90] n=9"},
+		{secondsFigure(outcomes.Estimate{Value: 9.94, N: 3, Lo: 1, Hi: 30}), "9.9s [1.0–30.0] n=3"},
+		{secondsFigure(outcomes.Estimate{Value: 10, N: 3, Lo: 1.4, Hi: 30}), "10s [1–30] n=3"},
 	} {
 		if got := c.got.String(); got != c.want {
 			t.Errorf("figure %q, want %q", got, c.want)

@@ -4,14 +4,15 @@
 //
 // Records go to the partition a Kafka producer would put them on (murmur2
 // of the key, like franz-go and Java clients), each partition to its own
-// pipeline.Processor, in event-time order, so watermarks and timers behave
+// partition.Processor, in event-time order, so watermarks and timers behave
 // as in a live run; at the end of the input, event time advances past every
-// pending deadline, as a live run eventually would.
+// pending deadline, as a live run eventually would. When the input holds
+// the chat platform's feedback, the report also measures what the replayed
+// invites achieved, with package outcomes, as `linger report` does live.
 package replay
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
@@ -32,47 +34,51 @@ type Options struct {
 	// replay stands for: watermarks are per partition, so this matters for
 	// timers. Default: 16.
 	Partitions int
-	// CacheBytes bounds session state, as --cache-bytes. Default: 512 MiB.
-	CacheBytes int
 	// NoDrain leaves pending deadlines at the end of the input unfired, as a
 	// live run does until more events or wall time come.
 	NoDrain bool
 	// Decisions, if set, receives every decision as a JSON line, in event
 	// time order.
 	Decisions io.Writer
-	// Observe, if set, sees every scored moment (linger train). It is
-	// called from one goroutine per partition at once.
-	Observe func(*partition.Observation)
+	// observe, if set, sees every scored moment (Train). It is called
+	// from one goroutine per partition at once.
+	observe func(*partition.Observation)
 	// Progress, if set, is called now and then with records done and in all.
 	Progress func(done, total int)
 }
+
+// cacheBytes bounds the session state of a replay, over all its
+// partitions, as --cache-bytes bounds a replica's.
+const cacheBytes = 512 << 20
 
 // batchSize is the records a processor takes per batch: large enough to
 // amortise the batch's work, small enough to bound its table's memory.
 const batchSize = 5000
 
-// Result is what a replay produced: its decisions, in event-time order, and
-// what it knows of each session, for the report.
+// Result is what a replay produced: its decisions, in event-time order,
+// the events it read, and what it knows of each session for its Report.
 type Result struct {
 	Decisions []*schemas.Decision
-	Sessions  map[string]*Session
-	Events    int
-	Rejected  int
-	// CapacityRecords are the input's chat-capacity records the replay
-	// decided with (CapacityRejected the ones it could not read).
-	CapacityRecords, CapacityRejected int
-	// End is the newest event time of the input.
-	End    int64
-	Config *scoring.Config
-	// outcomes tallies the decisions with the input's feedback records
-	// and its events, nil when it has no feedback; suppressed counts the
+	// Events counts the events read and processed; rejected the records
+	// refused (what run would send to the DLQ).
+	Events   int
+	sessions map[string]*session
+	rejected int
+	// capacityRecords are the input's chat-capacity records the replay
+	// decided with (capacityRejected the ones it could not read).
+	capacityRecords, capacityRejected int
+	// end is the newest event time of the input.
+	end    int64
+	config *scoring.Config
+	// tally counts the decisions with the input's feedback records and
+	// its events, nil when it has no feedback; suppressed counts the
 	// would-be invites the policy held back, by cause.
-	outcomes   *OutcomeTally
+	tally      *outcomes.Tally
 	suppressed map[string]int64
 }
 
-// Session is what a replay learned of one session.
-type Session struct {
+// session is what a replay learned of one session.
+type session struct {
 	ID              string
 	Start, Last     int64 // first and newest event time
 	ReachedCart     bool  // a cart or checkout page, a cart addition or a checkout step
@@ -88,7 +94,7 @@ type Session struct {
 }
 
 // Outcome names how a session ended, given the input's last event time.
-func (s *Session) Outcome(end int64) string {
+func (s *session) Outcome(end int64) string {
 	switch {
 	case s.Purchased:
 		return "purchase"
@@ -110,34 +116,25 @@ func Run(recs []Record, o Options) (*Result, error) {
 	if o.Partitions <= 0 {
 		o.Partitions = 16
 	}
-	if o.CacheBytes <= 0 {
-		o.CacheBytes = 512 << 20
-	}
-	res := &Result{Sessions: map[string]*Session{}, Config: o.Config, suppressed: map[string]int64{}}
+	res := &Result{sessions: map[string]*session{}, config: o.Config, suppressed: map[string]int64{}}
 	feedback := 0
 	for i := range recs {
-		if recs[i].Feedback {
+		if recs[i].feedback {
 			feedback++
 		}
 	}
 	if feedback > 0 {
-		res.outcomes = NewOutcomeTally()
+		res.tally = outcomes.NewTally()
 	}
 
 	// Split by partition, keeping the order within each. Feedback records
 	// go to the outcomes tally, with the events.
 	parts := make([][]int, o.Partitions)
-	var (
-		evDec schemas.Decoder
-		fbDec schemas.FeedbackDecoder
-		ev    schemas.Event
-		fb    schemas.Feedback
-	)
 	var capacity *scoring.CapacityTable
 	var capDec schemas.CapacityDecoder
 	var c schemas.Capacity
 	for i := range recs {
-		if recs[i].Capacity {
+		if recs[i].capacity {
 			// All of them up front: the table answers by event time, so a
 			// decision sees the record of its moment, as live.
 			if capacity == nil {
@@ -145,39 +142,31 @@ func Run(recs []Record, o Options) (*Result, error) {
 			}
 			if capDec.Decode(recs[i].Key, recs[i].Value, math.MaxInt64/2, &c) == nil {
 				capacity.Put(&c)
-				res.CapacityRecords++
+				res.capacityRecords++
 			} else {
-				res.CapacityRejected++
+				res.capacityRejected++
 			}
 			continue
 		}
-		if res.outcomes != nil {
-			if recs[i].Feedback {
-				if fbDec.Decode(recs[i].Key, recs[i].Value, 0, &fb) == nil {
-					res.outcomes.AddFeedback(&fb)
-				} else {
-					res.outcomes.Skip()
-				}
+		if res.tally != nil {
+			if recs[i].feedback {
+				res.tally.AddRecord(outcomes.FeedbackRecord, recs[i].Key, recs[i].Value)
 				continue
 			}
-			if err := evDec.Decode(recs[i].Key, recs[i].Value, 0, &ev); err == nil || errors.Is(err, schemas.ErrUnknownType) {
-				res.outcomes.AddEvent(&ev)
-			} else {
-				res.outcomes.Skip()
-			}
+			res.tally.AddRecord(outcomes.EventRecord, recs[i].Key, recs[i].Value)
 		}
 		p := 0
 		if len(recs[i].Key) > 0 {
 			p = keyPartition(recs[i].Key, o.Partitions)
 		}
 		parts[p] = append(parts[p], i)
-		res.End = max(res.End, recs[i].TS)
+		res.end = max(res.end, recs[i].TS)
 	}
 
-	store := partition.NewStore(o.CacheBytes)
+	store := partition.NewStore(cacheBytes)
 	type partResult struct {
 		decisions  []*schemas.Decision
-		sessions   map[string]*Session
+		sessions   map[string]*session
 		rejected   int
 		suppressed map[string]int64
 	}
@@ -194,8 +183,8 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			pr := partResult{sessions: map[string]*Session{}, suppressed: map[string]int64{}}
-			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.Observe}
+			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}}
+			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.observe}
 			// Each partition spends its share of the chat teams' budgets,
 			// as a live one does. The frequency cap across sessions is
 			// per partition here: partitions run side by side, in no
@@ -249,15 +238,15 @@ func Run(recs []Record, o Options) (*Result, error) {
 
 	for _, pr := range results {
 		res.Decisions = append(res.Decisions, pr.decisions...)
-		res.Rejected += pr.rejected
+		res.rejected += pr.rejected
 		for id, s := range pr.sessions {
-			res.Sessions[id] = s
+			res.sessions[id] = s
 		}
 		for cause, n := range pr.suppressed {
 			res.suppressed[cause] += n
 		}
 	}
-	res.Events = len(recs) - feedback - res.CapacityRecords - res.CapacityRejected - res.Rejected
+	res.Events = len(recs) - feedback - res.capacityRecords - res.capacityRejected - res.rejected
 	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
 		if a.EventTS != b.EventTS {
 			return cmpInt(a.EventTS, b.EventTS)
@@ -265,7 +254,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 		return bytes.Compare(a.ID, b.ID)
 	})
 	for _, d := range res.Decisions {
-		s := res.Sessions[string(d.Session)]
+		s := res.sessions[string(d.Session)]
 		if s == nil || d.Action != schemas.ActionInvite || s.Invited {
 			continue
 		}
@@ -274,9 +263,9 @@ func Run(recs []Record, o Options) (*Result, error) {
 			s.Signals = append(s.Signals, sig.Name)
 		}
 	}
-	if res.outcomes != nil {
+	if res.tally != nil {
 		for _, d := range res.Decisions {
-			res.outcomes.AddDecision(d)
+			res.tally.AddDecision(d)
 		}
 	}
 	if o.Decisions != nil {
@@ -301,7 +290,7 @@ func cmpInt(a, b int64) int {
 // tracker follows the sessions of one partition through the processor's
 // observations.
 type tracker struct {
-	sessions   map[string]*Session
+	sessions   map[string]*session
 	suppressed map[string]int64 // by cause, as linger_suppressed_total
 	observe    func(*partition.Observation)
 }
@@ -316,7 +305,7 @@ func (t *tracker) observe1(o *partition.Observation) {
 	st := o.State
 	s := t.sessions[string(st.Session)]
 	if s == nil {
-		s = &Session{ID: string(st.Session), Start: st.Start, Score: math.NaN()}
+		s = &session{ID: string(st.Session), Start: st.Start, Score: math.NaN()}
 		t.sessions[s.ID] = s
 	}
 	if o.Type == schemas.TypeUnknown {
@@ -340,7 +329,7 @@ func (t *tracker) observe1(o *partition.Observation) {
 // score keeps the session's highest abandonment score at a moment the policy
 // would have let it be invited (or that invited it), before it bought: the
 // score a threshold acts on.
-func (t *tracker) score(s *Session, o *partition.Observation) {
+func (t *tracker) score(s *session, o *partition.Observation) {
 	if s.Purchased {
 		return
 	}

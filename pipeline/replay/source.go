@@ -22,14 +22,14 @@ import (
 type Record struct {
 	Key, Value []byte
 	TS         int64
-	// Feedback marks a chat-feedback record (its type is a feedback
+	// feedback marks a chat-feedback record (its type is a feedback
 	// type): the replay measures outcomes with it, and does not process
 	// it as an event.
-	Feedback bool
-	// Capacity marks a chat-capacity record (type "capacity", keyed by
+	feedback bool
+	// capacity marks a chat-capacity record (type "capacity", keyed by
 	// site/team): the replay's capacity table holds it, by event time, as
 	// a live replica's does.
-	Capacity bool
+	capacity bool
 }
 
 // Formats lists the input formats Read understands.
@@ -44,7 +44,7 @@ func Read(r io.Reader, format string) ([]Record, error) {
 	case "jsonl":
 		recs, err = ReadJSONL(r)
 	case "rees46":
-		recs, err = ReadREES46(r)
+		recs, err = readREES46(r)
 	default:
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 	}
@@ -68,8 +68,8 @@ func Read(r io.Reader, format string) ([]Record, error) {
 // kept as it is (keyed by its session if it has one), so the replay counts
 // it as run would send it to the DLQ. Lines of v1 feedback (chat-feedback
 // records, told apart by their type: invite_shown, ...) may be mixed in:
-// they are marked Feedback; and lines of v1 capacity (chat-capacity
-// records, type "capacity"), marked Capacity.
+// the replay measures outcomes with them; and lines of v1 capacity
+// (chat-capacity records, type "capacity"), which it decides with.
 func ReadJSONL(r io.Reader) ([]Record, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), schemas.MaxEventBytes*4)
@@ -88,9 +88,9 @@ func ReadJSONL(r io.Reader) ([]Record, error) {
 		}
 		_ = json.Unmarshal(line, &head) // a bad line is the processor's to judge
 		ts, _ := strconv.ParseInt(string(head.TS), 10, 64)
-		rec := Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, Feedback: feedbackTypes[head.Type]}
+		rec := Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, feedback: feedbackTypes[head.Type]}
 		if head.Type == schemas.CapacityType {
-			rec.Key, rec.Capacity = schemas.AppendCapacityKey(nil, []byte(head.Site), []byte(head.Team)), true
+			rec.Key, rec.capacity = schemas.AppendCapacityKey(nil, []byte(head.Site), []byte(head.Team)), true
 		}
 		recs = append(recs, rec)
 	}
@@ -114,13 +114,13 @@ var feedbackTypes = func() map[string]bool {
 	return m
 }()
 
-// ReadREES46 reads the REES46 e-commerce CSV ("eCommerce behavior data from
+// readREES46 reads the REES46 e-commerce CSV ("eCommerce behavior data from
 // multi category store", Kaggle): view rows become product page views,
 // cart rows cart additions (from the product page), remove_from_cart rows
 // cart removals, purchase rows purchases; the session is user_session, the
 // visitor user_id, the site "rees46", prices become minor units. Rows that
 // lack a field (the head file ends with a cut row) are skipped.
-func ReadREES46(r io.Reader) ([]Record, error) {
+func readREES46(r io.Reader) ([]Record, error) {
 	return readCSV(r, []string{"event_time", "event_type", "product_id", "price", "user_id", "user_session"}, rees46Event)
 }
 

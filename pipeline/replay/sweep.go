@@ -12,13 +12,16 @@ import (
 
 	"github.com/lingerhq/linger/scoring"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
-// SweepKey is one axis of a sweep: a config key (dotted, as in the YAML
-// file: thresholds.abandonment) and the values it takes.
+// SweepKey is one axis of a sweep, from ParseSweep for Grid and
+// WriteSweep: a config key (dotted, as in the YAML file:
+// thresholds.abandonment) and the values it takes.
 type SweepKey struct {
-	Key    string
-	Values []string
+	key    string
+	values []string
 }
 
 // maxSweepPoints bounds a grid: each point is a whole replay.
@@ -43,7 +46,7 @@ func ParseSweep(spec string) ([]SweepKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sweep %s: %w", key, err)
 		}
-		keys = append(keys, SweepKey{Key: key, Values: values})
+		keys = append(keys, SweepKey{key: key, values: values})
 		points *= len(values)
 		if points > maxSweepPoints {
 			return nil, fmt.Errorf("sweep: more than %d settings to replay; use coarser steps", maxSweepPoints)
@@ -103,7 +106,7 @@ func Grid(base *scoring.Config, keys []SweepKey) ([]SweepPoint, error) {
 	for _, k := range keys {
 		var next []SweepPoint
 		for _, p := range points {
-			for _, v := range k.Values {
+			for _, v := range k.values {
 				next = append(next, SweepPoint{Values: append(append([]string(nil), p.Values...), v)})
 			}
 		}
@@ -115,7 +118,7 @@ func Grid(base *scoring.Config, keys []SweepKey) ([]SweepPoint, error) {
 			return nil, err
 		}
 		for j, k := range keys {
-			if err := setPath(doc, k.Key, points[i].Values[j]); err != nil {
+			if err := setPath(doc, k.key, points[i].Values[j]); err != nil {
 				return nil, err
 			}
 		}
@@ -166,7 +169,7 @@ func describePoint(keys []SweepKey, p SweepPoint) string {
 		if i > 0 {
 			b.WriteString(" ")
 		}
-		fmt.Fprintf(&b, "%s=%s", k.Key, p.Values[i])
+		fmt.Fprintf(&b, "%s=%s", k.key, p.Values[i])
 	}
 	return b.String()
 }
@@ -177,8 +180,8 @@ type SweepRow struct {
 	Model   string
 	Invites int
 	Quality
-	Frontier bool // no other setting has both a higher-or-equal invite rate and precision
-	InBand   bool // invite rate within the target band
+	frontier bool // no other setting has both a higher-or-equal invite rate and precision
+	inBand   bool // invite rate within the target band
 }
 
 // Frontier marks the rows on the invite-rate/precision frontier and those in
@@ -186,8 +189,8 @@ type SweepRow struct {
 func Frontier(rows []SweepRow, lo, hi float64) {
 	for i := range rows {
 		r := &rows[i]
-		r.InBand = r.InviteRate.Value >= lo && r.InviteRate.Value <= hi
-		r.Frontier = !math.IsNaN(r.Precision.Value)
+		r.inBand = r.InviteRate.Value >= lo && r.InviteRate.Value <= hi
+		r.frontier = !math.IsNaN(r.Precision.Value)
 		for j := range rows {
 			o := &rows[j]
 			if i == j || math.IsNaN(o.Precision.Value) {
@@ -195,7 +198,7 @@ func Frontier(rows []SweepRow, lo, hi float64) {
 			}
 			if o.InviteRate.Value >= r.InviteRate.Value && o.Precision.Value >= r.Precision.Value &&
 				(o.InviteRate.Value > r.InviteRate.Value || o.Precision.Value > r.Precision.Value) {
-				r.Frontier = false
+				r.frontier = false
 				break
 			}
 		}
@@ -206,7 +209,7 @@ func Frontier(rows []SweepRow, lo, hi float64) {
 func WriteSweep(w io.Writer, keys []SweepKey, rows []SweepRow, lo, hi float64) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t", k.Key)
+		fmt.Fprintf(tw, "%s\t", k.key)
 	}
 	fmt.Fprintf(tw, "invites\tinvite rate\tprecision\trecall\tfrontier\tin %.0f–%.0f%%\n", lo*100, hi*100)
 	for _, r := range rows {
@@ -219,8 +222,8 @@ func WriteSweep(w io.Writer, keys []SweepKey, rows []SweepRow, lo, hi float64) e
 			}
 			return ""
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, proportionFigure(r.InviteRate), proportionFigure(r.Precision), proportionFigure(r.Recall),
-			mark(r.Frontier, "*"), mark(r.InBand, "✓"))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Invites, outcomes.ProportionFigure(r.InviteRate), outcomes.ProportionFigure(r.Precision), outcomes.ProportionFigure(r.Recall),
+			mark(r.frontier, "*"), mark(r.inBand, "✓"))
 	}
 	return tw.Flush()
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/lingerhq/linger/scoring"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
 )
 
 func TestParseSweep(t *testing.T) {
@@ -13,10 +15,10 @@ func TestParseSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(keys[0].Values, " "); got != "0.5 0.6 0.7" {
+	if got := strings.Join(keys[0].values, " "); got != "0.5 0.6 0.7" {
 		t.Fatalf("numbers: %s", got)
 	}
-	if got := strings.Join(keys[1].Values, " "); got != "15s 30s 45s" {
+	if got := strings.Join(keys[1].values, " "); got != "15s 30s 45s" {
 		t.Fatalf("durations: %s", got)
 	}
 	for _, bad := range []string{"", "x", "a=1:2", "a=2:1:1", "a=1:2:0", "a=1s:2:1s", "a=0:1000:1,b=0:1000:1"} {
@@ -48,23 +50,23 @@ func TestGridAppliesEachSetting(t *testing.T) {
 	if len(models) != 4 {
 		t.Fatal("settings share a model name")
 	}
-	if _, err := Grid(scoring.DefaultConfig(), []SweepKey{{Key: "thresholds.nonsense", Values: []string{"1"}}}); err == nil {
+	if _, err := Grid(scoring.DefaultConfig(), []SweepKey{{key: "thresholds.nonsense", values: []string{"1"}}}); err == nil {
 		t.Fatal("an unknown key was accepted")
 	}
-	if _, err := Grid(scoring.DefaultConfig(), []SweepKey{{Key: "thresholds.abandonment", Values: []string{"2"}}}); err == nil {
+	if _, err := Grid(scoring.DefaultConfig(), []SweepKey{{key: "thresholds.abandonment", values: []string{"2"}}}); err == nil {
 		t.Fatal("an invalid value was accepted")
 	}
 }
 
 func TestFrontier(t *testing.T) {
 	row := func(rate, prec float64) SweepRow {
-		return SweepRow{Quality: Quality{InviteRate: Estimate{Value: rate}, Precision: Estimate{Value: prec}}}
+		return SweepRow{Quality: Quality{InviteRate: outcomes.Estimate{Value: rate}, Precision: outcomes.Estimate{Value: prec}}}
 	}
 	rows := []SweepRow{row(0.02, 0.5), row(0.05, 0.4), row(0.05, 0.3), row(0.12, 0.2), row(0.08, 0.1)}
 	Frontier(rows, 0.03, 0.10)
 	var front, band []bool
 	for _, r := range rows {
-		front, band = append(front, r.Frontier), append(band, r.InBand)
+		front, band = append(front, r.frontier), append(band, r.inBand)
 	}
 	if want := []bool{true, true, false, true, false}; !equalBools(front, want) {
 		t.Errorf("frontier %v, want %v", front, want)

@@ -27,16 +27,18 @@ type TrainOptions struct {
 	TestFraction float64
 	// L2 is the regularisation strength (see learn.Options). Default: 1.
 	L2 float64
-	// MaxRows bounds the training rows; a larger training set is
-	// subsampled with Seed. Default: 2,000,000.
-	MaxRows int
-	Seed    uint64
+	// Seed picks the rows kept when the training set is larger than
+	// maxTrainRows.
+	Seed uint64
 }
+
+// maxTrainRows bounds the training rows; a larger training set is
+// subsampled with TrainOptions.Seed.
+const maxTrainRows = 2_000_000
 
 // TrainResult is a trained abandonment model and how it compares with the
 // config it started from on held-out sessions.
 type TrainResult struct {
-	Model  learn.Model // over the scaled signals, indexed like scoring.Signals()
 	Config *scoring.Config
 	// YAML is Config as a file `linger run --config` reads.
 	YAML []byte
@@ -68,9 +70,6 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 	if o.TestFraction <= 0 || o.TestFraction >= 1 {
 		o.TestFraction = 0.3
 	}
-	if o.MaxRows <= 0 {
-		o.MaxRows = 2_000_000
-	}
 	nsig := len(scoring.Signals())
 	moments := map[string][]moment{}
 	var mu sync.Mutex // partitions replay side by side
@@ -90,34 +89,34 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 		moments[id] = append(moments[id], moment{x: x, eligible: eligible})
 		mu.Unlock()
 	}
-	res, err := Run(recs, Options{Config: o.Config, Partitions: o.Partitions, Observe: observe})
+	res, err := Run(recs, Options{Config: o.Config, Partitions: o.Partitions, observe: observe})
 	if err != nil {
 		return nil, err
 	}
 
 	// Sessions with a known outcome, oldest first; the newest are held out.
-	var known []*Session
-	for _, s := range res.Sessions {
-		if s.Outcome(res.End) != "censored" && len(moments[s.ID]) > 0 {
+	var known []*session
+	for _, s := range res.sessions {
+		if s.Outcome(res.end) != "censored" && len(moments[s.ID]) > 0 {
 			known = append(known, s)
 		}
 	}
-	slices.SortFunc(known, func(a, b *Session) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(known, func(a, b *session) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.ID, b.ID)) })
 	cut := int(math.Round(float64(len(known)) * (1 - o.TestFraction)))
 	train, test := known[:cut], known[cut:]
 
 	var d learn.Dataset
 	for _, s := range train {
 		ms := moments[s.ID]
-		label := s.Outcome(res.End) == "abandoned"
+		label := s.Outcome(res.end) == "abandoned"
 		for _, m := range ms {
 			d.X = append(d.X, m.x)
 			d.Y = append(d.Y, label)
 			d.Weight = append(d.Weight, 1/float64(len(ms)))
 		}
 	}
-	if len(d.X) > o.MaxRows {
-		d = subsample(d, o.MaxRows, o.Seed)
+	if len(d.X) > maxTrainRows {
+		d = subsample(d, maxTrainRows, o.Seed)
 	}
 	model, err := learn.Fit(d, learn.Options{L2: o.L2})
 	if err != nil {
@@ -126,7 +125,7 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 
 	set := o.Config.For(nil)
 	before := learn.Model{Bias: set.Bias[scoring.Abandonment], Weights: set.Weight[scoring.Abandonment][:nsig]}
-	score := func(m learn.Model, s *Session) float64 {
+	score := func(m learn.Model, s *session) float64 {
 		best := 0.0
 		for _, mo := range moments[s.ID] {
 			if mo.eligible {
@@ -139,7 +138,7 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 		scores := make([]float64, len(test))
 		positive := make([]bool, len(test))
 		for i, s := range test {
-			scores[i], positive[i] = score(m, s), s.Outcome(res.End) == "abandoned"
+			scores[i], positive[i] = score(m, s), s.Outcome(res.end) == "abandoned"
 		}
 		return learn.AUC(scores, positive)
 	}
@@ -148,7 +147,7 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 		return nil, err
 	}
 	return &TrainResult{
-		Model: model, Config: cfg, YAML: data,
+		Config: cfg, YAML: data,
 		TrainSessions: len(train), TestSessions: len(test), TrainRows: len(d.X),
 		AUCLearned: auc(model), AUCBefore: auc(before),
 	}, nil

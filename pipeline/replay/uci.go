@@ -23,8 +23,8 @@ import (
 // features linger cannot have (the shop's page values). The copy used and
 // its provenance are described in shared/data/online-shoppers/SOURCE.md.
 
-// UCISession is one row of the UCI dataset.
-type UCISession struct {
+// uciSession is one row of the UCI dataset.
+type uciSession struct {
 	// Pages of each kind visited, and seconds spent on them.
 	Administrative, Informational, ProductRelated                         int
 	AdministrativeDuration, InformationalDuration, ProductRelatedDuration float64
@@ -46,14 +46,17 @@ type UCISession struct {
 
 // UCIData is the parsed dataset, rows in file order.
 type UCIData struct {
-	Sessions []UCISession
+	sessions []uciSession
 }
+
+// Sessions counts the sessions read.
+func (d *UCIData) Sessions() int { return len(d.sessions) }
 
 // Purchases counts the sessions that ended in a purchase.
 func (d *UCIData) Purchases() int {
 	n := 0
-	for i := range d.Sessions {
-		if d.Sessions[i].Revenue {
+	for i := range d.sessions {
+		if d.sessions[i].Revenue {
 			n++
 		}
 	}
@@ -109,7 +112,7 @@ func ReadUCI(r io.Reader) (*UCIData, error) {
 			return nil, fmt.Errorf("uci: %w", err)
 		}
 		p := uciRow{cr: cr, rec: rec, at: at}
-		s := UCISession{
+		s := uciSession{
 			Administrative:         p.count("Administrative"),
 			AdministrativeDuration: p.number("Administrative_Duration", 0, math.Inf(1)),
 			Informational:          p.count("Informational"),
@@ -132,9 +135,9 @@ func ReadUCI(r io.Reader) (*UCIData, error) {
 		if p.err != nil {
 			return nil, p.err
 		}
-		d.Sessions = append(d.Sessions, s)
+		d.sessions = append(d.sessions, s)
 	}
-	if len(d.Sessions) == 0 {
+	if len(d.sessions) == 0 {
 		return nil, errors.New("uci: no sessions after the header")
 	}
 	return d, nil
@@ -226,23 +229,23 @@ func (p *uciRow) boolean(name string) bool {
 }
 
 // UCIResult is the cross-validated ROC AUC of one feature set for
-// predicting a purchase.
+// predicting a purchase, from EvaluateUCI for WriteUCITable.
 type UCIResult struct {
-	Name string
-	// Features is the number of model inputs (one-hot columns counted
+	name string
+	// features is the number of model inputs (one-hot columns counted
 	// one each).
-	Features int
-	// Folds of the cross-validation.
-	Folds int
-	// AUC of the out-of-fold scores of all sessions pooled, 95% CI by
+	features int
+	// folds of the cross-validation.
+	folds int
+	// auc of the out-of-fold scores of all sessions pooled, 95% CI by
 	// Hanley–McNeil.
-	AUC learn.Estimate
+	auc learn.Estimate
 }
 
 // uciFeature is one model input computed from a session.
 type uciFeature struct {
 	name  string
-	value func(s *UCISession) float64
+	value func(s *uciSession) float64
 }
 
 // uciRealTime are the features linger can compute live from a session's
@@ -251,31 +254,31 @@ type uciFeature struct {
 // right-skewed (durations reach 64,000 s), and a logistic model linear in
 // raw seconds would let a few marathon sessions set the slope.
 func uciRealTime() []uciFeature {
-	log1p := func(name string, v func(s *UCISession) float64) uciFeature {
-		return uciFeature{"log1p(" + name + ")", func(s *UCISession) float64 { return math.Log1p(v(s)) }}
+	log1p := func(name string, v func(s *uciSession) float64) uciFeature {
+		return uciFeature{"log1p(" + name + ")", func(s *uciSession) float64 { return math.Log1p(v(s)) }}
 	}
 	return []uciFeature{
-		log1p("Administrative", func(s *UCISession) float64 { return float64(s.Administrative) }),
-		log1p("Administrative_Duration", func(s *UCISession) float64 { return s.AdministrativeDuration }),
-		log1p("Informational", func(s *UCISession) float64 { return float64(s.Informational) }),
-		log1p("Informational_Duration", func(s *UCISession) float64 { return s.InformationalDuration }),
-		log1p("ProductRelated", func(s *UCISession) float64 { return float64(s.ProductRelated) }),
-		log1p("ProductRelated_Duration", func(s *UCISession) float64 { return s.ProductRelatedDuration }),
-		log1p("pages", func(s *UCISession) float64 {
+		log1p("Administrative", func(s *uciSession) float64 { return float64(s.Administrative) }),
+		log1p("Administrative_Duration", func(s *uciSession) float64 { return s.AdministrativeDuration }),
+		log1p("Informational", func(s *uciSession) float64 { return float64(s.Informational) }),
+		log1p("Informational_Duration", func(s *uciSession) float64 { return s.InformationalDuration }),
+		log1p("ProductRelated", func(s *uciSession) float64 { return float64(s.ProductRelated) }),
+		log1p("ProductRelated_Duration", func(s *uciSession) float64 { return s.ProductRelatedDuration }),
+		log1p("pages", func(s *uciSession) float64 {
 			return float64(s.Administrative + s.Informational + s.ProductRelated)
 		}),
-		log1p("duration", func(s *UCISession) float64 {
+		log1p("duration", func(s *uciSession) float64 {
 			return s.AdministrativeDuration + s.InformationalDuration + s.ProductRelatedDuration
 		}),
-		{"BounceRates", func(s *UCISession) float64 { return s.BounceRates }},
-		{"ExitRates", func(s *UCISession) float64 { return s.ExitRates }},
+		{"BounceRates", func(s *uciSession) float64 { return s.BounceRates }},
+		{"ExitRates", func(s *uciSession) float64 { return s.ExitRates }},
 	}
 }
 
 // uciPageValues adds the shop's page value, log1p'd for the same reason as
 // durations: it is a currency amount, 0 for most sessions and up to 360.
 func uciPageValues() []uciFeature {
-	return append(uciRealTime(), uciFeature{"log1p(PageValues)", func(s *UCISession) float64 { return math.Log1p(s.PageValues) }})
+	return append(uciRealTime(), uciFeature{"log1p(PageValues)", func(s *uciSession) float64 { return math.Log1p(s.PageValues) }})
 }
 
 // uciAll adds every other column: categories one-hot, one input per level
@@ -283,15 +286,15 @@ func uciPageValues() []uciFeature {
 // the bias, so none needs dropping).
 func uciAll(d *UCIData) []uciFeature {
 	fs := append(uciPageValues(),
-		uciFeature{"SpecialDay", func(s *UCISession) float64 { return s.SpecialDay }},
-		uciFeature{"Weekend", func(s *UCISession) float64 { return b2f(s.Weekend) }},
+		uciFeature{"SpecialDay", func(s *uciSession) float64 { return s.SpecialDay }},
+		uciFeature{"Weekend", func(s *uciSession) float64 { return b2f(s.Weekend) }},
 	)
-	fs = append(fs, uciOneHot(d, "Month", func(s *UCISession) string { return s.Month })...)
-	fs = append(fs, uciOneHot(d, "VisitorType", func(s *UCISession) string { return s.VisitorType })...)
-	fs = append(fs, uciOneHot(d, "OperatingSystems", func(s *UCISession) int { return s.OperatingSystems })...)
-	fs = append(fs, uciOneHot(d, "Browser", func(s *UCISession) int { return s.Browser })...)
-	fs = append(fs, uciOneHot(d, "Region", func(s *UCISession) int { return s.Region })...)
-	fs = append(fs, uciOneHot(d, "TrafficType", func(s *UCISession) int { return s.TrafficType })...)
+	fs = append(fs, uciOneHot(d, "Month", func(s *uciSession) string { return s.Month })...)
+	fs = append(fs, uciOneHot(d, "VisitorType", func(s *uciSession) string { return s.VisitorType })...)
+	fs = append(fs, uciOneHot(d, "OperatingSystems", func(s *uciSession) int { return s.OperatingSystems })...)
+	fs = append(fs, uciOneHot(d, "Browser", func(s *uciSession) int { return s.Browser })...)
+	fs = append(fs, uciOneHot(d, "Region", func(s *uciSession) int { return s.Region })...)
+	fs = append(fs, uciOneHot(d, "TrafficType", func(s *uciSession) int { return s.TrafficType })...)
 	return fs
 }
 
@@ -299,16 +302,16 @@ func uciAll(d *UCIData) []uciFeature {
 // so that the feature order does not depend on row order. The levels come
 // from all rows, labels unseen: a level that only one fold has is constant
 // in the others' training data and gets weight 0 there.
-func uciOneHot[T cmp.Ordered](d *UCIData, name string, of func(s *UCISession) T) []uciFeature {
+func uciOneHot[T cmp.Ordered](d *UCIData, name string, of func(s *uciSession) T) []uciFeature {
 	var levels []T
-	for i := range d.Sessions {
-		levels = append(levels, of(&d.Sessions[i]))
+	for i := range d.sessions {
+		levels = append(levels, of(&d.sessions[i]))
 	}
 	slices.Sort(levels)
 	levels = slices.Compact(levels)
 	fs := make([]uciFeature, len(levels))
 	for i, level := range levels {
-		fs[i] = uciFeature{fmt.Sprintf("%s=%v", name, level), func(s *UCISession) float64 { return b2f(of(s) == level) }}
+		fs[i] = uciFeature{fmt.Sprintf("%s=%v", name, level), func(s *uciSession) float64 { return b2f(of(s) == level) }}
 	}
 	return fs
 }
@@ -334,10 +337,10 @@ func b2f(b bool) float64 {
 //	(c) all columns: (b) + SpecialDay, Weekend, and Month, VisitorType,
 //	    OperatingSystems, Browser, Region, TrafficType one-hot.
 func EvaluateUCI(d *UCIData, folds int, seed uint64) ([]UCIResult, error) {
-	if d == nil || len(d.Sessions) == 0 {
+	if d == nil || len(d.sessions) == 0 {
 		return nil, errors.New("uci: no sessions to evaluate")
 	}
-	n := len(d.Sessions)
+	n := len(d.sessions)
 	if folds < 2 || folds > n {
 		return nil, fmt.Errorf("uci: %d folds for %d sessions; need 2 ≤ folds ≤ sessions", folds, n)
 	}
@@ -350,8 +353,8 @@ func EvaluateUCI(d *UCIData, folds int, seed uint64) ([]UCIResult, error) {
 		{"(c) all columns", uciAll(d)},
 	}
 	y := make([]bool, n)
-	for i := range d.Sessions {
-		y[i] = d.Sessions[i].Revenue
+	for i := range d.sessions {
+		y[i] = d.sessions[i].Revenue
 	}
 	split := learn.KFold(n, folds, seed)
 	var out []UCIResult
@@ -361,7 +364,7 @@ func EvaluateUCI(d *UCIData, folds int, seed uint64) ([]UCIResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("uci: %s: %w", set.name, err)
 		}
-		out = append(out, UCIResult{Name: set.name, Features: len(set.features), Folds: folds, AUC: learn.AUC(scores, y)})
+		out = append(out, UCIResult{name: set.name, features: len(set.features), folds: folds, auc: learn.AUC(scores, y)})
 	}
 	return out, nil
 }
@@ -370,12 +373,12 @@ func EvaluateUCI(d *UCIData, folds int, seed uint64) ([]UCIResult, error) {
 // backing array.
 func uciMatrix(d *UCIData, fs []uciFeature) [][]float64 {
 	p := len(fs)
-	flat := make([]float64, len(d.Sessions)*p)
-	X := make([][]float64, len(d.Sessions))
-	for i := range d.Sessions {
+	flat := make([]float64, len(d.sessions)*p)
+	X := make([][]float64, len(d.sessions))
+	for i := range d.sessions {
 		row := flat[i*p : (i+1)*p : (i+1)*p]
 		for j, f := range fs {
-			row[j] = f.value(&d.Sessions[i])
+			row[j] = f.value(&d.sessions[i])
 		}
 		X[i] = row
 	}
@@ -430,10 +433,10 @@ func WriteUCITable(w io.Writer, rs []UCIResult) error {
 	b.WriteString("|---|---:|---:|---|---:|\n")
 	folds, sameFolds := 0, true
 	for i, r := range rs {
-		fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f–%.3f | %d |\n", r.Name, r.Features, r.AUC.Value, r.AUC.Lo, r.AUC.Hi, r.AUC.N)
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f–%.3f | %d |\n", r.name, r.features, r.auc.Value, r.auc.Lo, r.auc.Hi, r.auc.N)
 		if i == 0 {
-			folds = r.Folds
-		} else if r.Folds != folds {
+			folds = r.folds
+		} else if r.folds != folds {
 			sameFolds = false
 		}
 	}

@@ -1,20 +1,21 @@
-package replay
+package outcomes
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
 )
 
-// Outcomes is what published invites achieved, measured from the decisions
+// Report is what published invites achieved, measured from the decisions
 // (chat-invites), what the chat platform reported of them (chat-feedback)
 // and the events (visitor-events: purchases, and which sessions exist):
 // the figures of `linger report`, and the outcomes section of a replay
 // whose input holds feedback. Every rate comes with its n and a 95%
 // confidence interval.
-type Outcomes struct {
+type Report struct {
 	// From and To bound what was read: record timestamps for `linger
 	// report`, the input's event times for a replay.
 	From time.Time `json:"from"`
@@ -39,21 +40,21 @@ type Outcomes struct {
 	SessionsWithoutEvents int `json:"sessions_without_events"`
 	// Groups holds the figures per site, reason and team, in that order;
 	// Total the figures over all of them, each session counted once.
-	Groups []OutcomeGroup `json:"groups"`
-	Total  OutcomeGroup   `json:"total"`
+	Groups []Group `json:"groups"`
+	Total  Group   `json:"total"`
 	// Suppressed counts would-be invites the policy held back, by cause.
 	// No topic holds them: nil unless they were scraped from replicas'
 	// /metrics (or counted by a replay).
 	Suppressed *Suppressed `json:"suppressed"`
 }
 
-// OutcomeGroup is what the invites of one site, reason and team achieved.
+// Group is what the invites of one site, reason and team achieved.
 // An invite counts once in each figure however many feedback records name
 // it, and a record implies the steps before it: accepted, declined or a
 // chat started mean it was shown, a chat started that it was accepted. So
 // chats_started ≤ accepted ≤ shown, even from a front-end that does not
 // report every step.
-type OutcomeGroup struct {
+type Group struct {
 	// Site, Reason and Team name the group; empty in the total.
 	Site   string `json:"site"`
 	Reason string `json:"reason"`
@@ -100,10 +101,13 @@ type Suppressed struct {
 	ByReason map[string]int64 `json:"by_reason"`
 }
 
-// OutcomeTally gathers events, decisions and feedback, in any order, and
-// measures their Outcomes. It keeps one small entry per session, invite and
+// SuppressedByReplay is the source of suppressions a replay counted.
+const SuppressedByReplay = "replay"
+
+// Tally gathers events, decisions and feedback, in any order, and
+// measures their Report. It keeps one small entry per session, invite and
 // invite with feedback, not the records. It is not safe for concurrent use.
-type OutcomeTally struct {
+type Tally struct {
 	sessions  map[string]*sessionSeen
 	invites   map[string]*inviteSeen
 	withdraws map[string]groupKey // by withdraw decision id
@@ -117,6 +121,12 @@ type OutcomeTally struct {
 	from, to int64
 	window   bool
 	seen     bool
+	// What AddRecord decodes with, kept so that a record costs no
+	// decoder of its own.
+	evDec schemas.Decoder
+	fbDec schemas.FeedbackDecoder
+	ev    schemas.Event
+	fbRec schemas.Feedback
 }
 
 type groupKey struct{ site, reason, team string }
@@ -138,9 +148,9 @@ type feedbackSeen struct {
 	records int
 }
 
-// NewOutcomeTally returns an empty tally.
-func NewOutcomeTally() *OutcomeTally {
-	return &OutcomeTally{
+// NewTally returns an empty tally.
+func NewTally() *Tally {
+	return &Tally{
 		sessions:  map[string]*sessionSeen{},
 		invites:   map[string]*inviteSeen{},
 		withdraws: map[string]groupKey{},
@@ -148,12 +158,12 @@ func NewOutcomeTally() *OutcomeTally {
 	}
 }
 
-// Window sets the From and To of the Outcomes, Unix ms.
+// Window sets the From and To of the Report, Unix ms.
 // Without it, they are the oldest and newest time of what was added.
-func (t *OutcomeTally) Window(from, to int64) { t.from, t.to, t.window = from, to, true }
+func (t *Tally) Window(from, to int64) { t.from, t.to, t.window = from, to, true }
 
 // saw widens the bounds to ms, unless a window is set.
-func (t *OutcomeTally) saw(ms int64) {
+func (t *Tally) saw(ms int64) {
 	switch {
 	case t.window:
 	case !t.seen:
@@ -165,7 +175,7 @@ func (t *OutcomeTally) saw(ms int64) {
 
 // AddEvent counts a valid v1 event (or one of a type this release does not
 // know: its session exists all the same).
-func (t *OutcomeTally) AddEvent(ev *schemas.Event) {
+func (t *Tally) AddEvent(ev *schemas.Event) {
 	t.events++
 	t.saw(ev.TS)
 	s := t.sessions[string(ev.Session)]
@@ -180,7 +190,7 @@ func (t *OutcomeTally) AddEvent(ev *schemas.Event) {
 
 // AddDecision counts a decision; one seen before (by id: consumers dedupe
 // on it) counts once.
-func (t *OutcomeTally) AddDecision(d *schemas.Decision) {
+func (t *Tally) AddDecision(d *schemas.Decision) {
 	t.decisions++
 	t.saw(d.EventTS)
 	g := groupKey{string(d.Site), d.Reason.String(), string(d.Team)}
@@ -196,7 +206,7 @@ func (t *OutcomeTally) AddDecision(d *schemas.Decision) {
 }
 
 // AddFeedback counts a valid v1 feedback record.
-func (t *OutcomeTally) AddFeedback(f *schemas.Feedback) {
+func (t *Tally) AddFeedback(f *schemas.Feedback) {
 	t.fb++
 	t.saw(f.TS)
 	s := t.feedback[string(f.InviteID)]
@@ -209,19 +219,60 @@ func (t *OutcomeTally) AddFeedback(f *schemas.Feedback) {
 }
 
 // Skip counts a record that is not valid v1.
-func (t *OutcomeTally) Skip() { t.skipped++ }
+func (t *Tally) Skip() { t.skipped++ }
+
+// RecordKind says what a record is, by the topic it comes from, and so how
+// AddRecord decodes it. The zero RecordKind is no kind: its records are
+// skipped.
+type RecordKind uint8
+
+// The kinds of record a Tally reads.
+const (
+	// EventRecord is a visitor-events record: an event, contract v1.
+	EventRecord RecordKind = iota + 1
+	// DecisionRecord is a chat-invites record: a decision, contract v1.
+	DecisionRecord
+	// FeedbackRecord is a chat-feedback record: feedback, contract v1.
+	FeedbackRecord
+)
+
+// AddRecord decodes a record of the given kind and counts it as AddEvent,
+// AddDecision or AddFeedback do; a record that is not valid v1 (what run
+// would send to the DLQ), or of no known kind, is skipped. An event of a
+// type this release does not know counts: its session exists all the same.
+// key and value are not kept.
+func (t *Tally) AddRecord(kind RecordKind, key, value []byte) {
+	switch kind {
+	case EventRecord:
+		if err := t.evDec.Decode(key, value, 0, &t.ev); err == nil || errors.Is(err, schemas.ErrUnknownType) {
+			t.AddEvent(&t.ev)
+			return
+		}
+	case DecisionRecord:
+		if d, err := schemas.ParseDecision(value); err == nil {
+			t.AddDecision(d)
+			return
+		}
+	case FeedbackRecord:
+		if t.fbDec.Decode(key, value, 0, &t.fbRec) == nil {
+			t.AddFeedback(&t.fbRec)
+			return
+		}
+	}
+	t.Skip()
+}
 
 // groupAcc accumulates one group's figures; the sessions map the
 // session's earliest invite time in the group.
 type groupAcc struct {
-	OutcomeGroup
+	Group
 	invited, holdout map[string]int64
 }
 
 func newGroupAcc(g groupKey) *groupAcc {
 	return &groupAcc{
-		OutcomeGroup: OutcomeGroup{Site: g.site, Reason: g.reason, Team: g.team},
-		invited:      map[string]int64{}, holdout: map[string]int64{},
+		Group:   Group{Site: g.site, Reason: g.reason, Team: g.team},
+		invited: map[string]int64{}, holdout: map[string]int64{},
 	}
 }
 
@@ -262,9 +313,9 @@ func bit(b bool) int {
 }
 
 // finish computes the group's rates from its counts and sessions.
-func (a *groupAcc) finish(sessions map[string]*sessionSeen) OutcomeGroup {
-	g := a.OutcomeGroup
-	g.AcceptanceRate = proportion(g.Accepted, g.Shown)
+func (a *groupAcc) finish(sessions map[string]*sessionSeen) Group {
+	g := a.Group
+	g.AcceptanceRate = Proportion(g.Accepted, g.Shown)
 	converted := func(of map[string]int64) int {
 		k := 0
 		for id, at := range of {
@@ -275,25 +326,25 @@ func (a *groupAcc) finish(sessions map[string]*sessionSeen) OutcomeGroup {
 		return k
 	}
 	ki, kh := converted(a.invited), converted(a.holdout)
-	g.InvitedConversion = proportion(ki, len(a.invited))
-	g.HoldoutConversion = proportion(kh, len(a.holdout))
-	g.Uplift = difference(ki, len(a.invited), kh, len(a.holdout))
+	g.InvitedConversion = Proportion(ki, len(a.invited))
+	g.HoldoutConversion = Proportion(kh, len(a.holdout))
+	g.Uplift = Difference(ki, len(a.invited), kh, len(a.holdout))
 	return g
 }
 
-// Outcomes measures what was added. It can be called again after more is
+// Report measures what was added. It can be called again after more is
 // added.
-func (t *OutcomeTally) Outcomes() *Outcomes {
-	o := &Outcomes{
+func (t *Tally) Report() *Report {
+	o := &Report{
 		From: time.UnixMilli(t.from).UTC(), To: time.UnixMilli(t.to).UTC(),
 		Events: t.events, Decisions: t.decisions, Feedback: t.fb, Skipped: t.skipped,
-		Sessions: len(t.sessions), Groups: []OutcomeGroup{},
+		Sessions: len(t.sessions), Groups: []Group{},
 	}
 	purchased := 0
 	for _, s := range t.sessions {
 		purchased += bit(s.purchased)
 	}
-	o.Conversion = proportion(purchased, len(t.sessions))
+	o.Conversion = Proportion(purchased, len(t.sessions))
 
 	groups := map[groupKey]*groupAcc{}
 	total := newGroupAcc(groupKey{})
@@ -334,17 +385,17 @@ func (t *OutcomeTally) Outcomes() *Outcomes {
 	for _, a := range groups {
 		o.Groups = append(o.Groups, a.finish(t.sessions))
 	}
-	slices.SortFunc(o.Groups, func(a, b OutcomeGroup) int {
+	slices.SortFunc(o.Groups, func(a, b Group) int {
 		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Team, b.Team))
 	})
 	o.Total = total.finish(t.sessions)
 	return o
 }
 
-// MeasureOutcomes measures what the decisions achieved, from the feedback
+// Measure measures what the decisions achieved, from the feedback
 // on them and the events of their sessions: a tally of all three.
-func MeasureOutcomes(decisions []*schemas.Decision, feedback []*schemas.Feedback, events []*schemas.Event) *Outcomes {
-	t := NewOutcomeTally()
+func Measure(decisions []*schemas.Decision, feedback []*schemas.Feedback, events []*schemas.Event) *Report {
+	t := NewTally()
 	for _, ev := range events {
 		t.AddEvent(ev)
 	}
@@ -354,5 +405,5 @@ func MeasureOutcomes(decisions []*schemas.Decision, feedback []*schemas.Feedback
 	for _, f := range feedback {
 		t.AddFeedback(f)
 	}
-	return t.Outcomes()
+	return t.Report()
 }

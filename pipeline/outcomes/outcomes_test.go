@@ -1,4 +1,4 @@
-package replay
+package outcomes
 
 import (
 	"bytes"
@@ -106,7 +106,7 @@ func checkEstimate(t *testing.T, what string, e Estimate, value float64, n int, 
 
 func TestOutcomesByHand(t *testing.T) {
 	in := handMadeOutcomes()
-	o := MeasureOutcomes(in.decisions, in.feedback, in.events)
+	o := Measure(in.decisions, in.feedback, in.events)
 
 	if o.Events != 13 || o.Decisions != 10 || o.Feedback != 11 || o.Skipped != 0 {
 		t.Errorf("read %d events, %d decisions, %d feedback, %d skipped; want 13, 10, 11, 0", o.Events, o.Decisions, o.Feedback, o.Skipped)
@@ -124,7 +124,7 @@ func TestOutcomesByHand(t *testing.T) {
 	}
 
 	type counts struct{ invites, holdout, withdrawn, shown, accepted, declined, expired, chats, holdoutShown int }
-	countsOf := func(g OutcomeGroup) counts {
+	countsOf := func(g Group) counts {
 		return counts{g.Invites, g.Holdout, g.Withdrawn, g.Shown, g.Accepted, g.Declined, g.Expired, g.ChatsStarted, g.HoldoutShown}
 	}
 	sales, service, total := o.Groups[0], o.Groups[1], o.Total
@@ -184,7 +184,7 @@ func TestOutcomesUpliftKnownInterval(t *testing.T) {
 			in.event(s, schemas.TypePurchase, 2000)
 		}
 	}
-	o := MeasureOutcomes(in.decisions, in.feedback, in.events)
+	o := Measure(in.decisions, in.feedback, in.events)
 	g := o.Total
 	checkEstimate(t, "invited conversion", g.InvitedConversion, 0.9, 10, 0.5958, 0.9821)
 	checkEstimate(t, "holdout conversion", g.HoldoutConversion, 0.3, 10, 0.1078, 0.6032)
@@ -196,7 +196,7 @@ func TestOutcomesUpliftKnownInterval(t *testing.T) {
 }
 
 func TestOutcomesEmpty(t *testing.T) {
-	o := NewOutcomeTally().Outcomes()
+	o := NewTally().Report()
 	if o.Groups == nil || len(o.Groups) != 0 || o.Total.Invites != 0 || o.Total.Uplift.N != 0 {
 		t.Fatalf("empty outcomes: %+v", o)
 	}
@@ -221,19 +221,67 @@ func TestOutcomesEmpty(t *testing.T) {
 // TestOutcomesWindow: a window set with Window bounds the outcomes, not
 // the records' own times.
 func TestOutcomesWindow(t *testing.T) {
-	tl := NewOutcomeTally()
+	tl := NewTally()
 	tl.Window(1_000, 90_000)
 	tl.AddEvent(&schemas.Event{Type: schemas.TypePageView, Session: []byte("a"), TS: 50})
 	tl.Skip()
-	o := tl.Outcomes()
+	o := tl.Report()
 	if o.From.UnixMilli() != 1_000 || o.To.UnixMilli() != 90_000 || o.Skipped != 1 || o.Events != 1 {
 		t.Errorf("outcomes %v..%v, %d events, %d skipped", o.From, o.To, o.Events, o.Skipped)
 	}
 }
 
+// TestAddRecord: records added as bytes, by kind, count as the same
+// records added decoded; what is not valid v1, or of no kind, is skipped;
+// an event of a type this release does not know counts as an event.
+func TestAddRecord(t *testing.T) {
+	in := handMadeOutcomes()
+	tl := NewTally()
+	for _, ev := range in.events {
+		ev.Page = schemas.Page{URL: []byte("/"), Kind: schemas.KindHome}
+		tl.AddRecord(EventRecord, ev.Session, schemas.AppendEvent(nil, ev))
+	}
+	for _, d := range in.decisions {
+		valid := *d
+		valid.Model = []byte("m1") // what the outcomes need leaves it out
+		tl.AddRecord(DecisionRecord, d.Session, schemas.AppendDecision(nil, &valid))
+	}
+	for _, f := range in.feedback {
+		tl.AddRecord(FeedbackRecord, f.Session, schemas.AppendFeedback(nil, f))
+	}
+	var want, got bytes.Buffer
+	if err := Measure(in.decisions, in.feedback, in.events).WriteJSON(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Report().WriteJSON(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("records added as bytes:\n%s\nwant, as added decoded:\n%s", got.String(), want.String())
+	}
+
+	garbage := []byte(`{"v":1,"type":`)
+	tl.AddRecord(EventRecord, []byte("s1"), garbage)
+	tl.AddRecord(DecisionRecord, []byte("s1"), garbage)
+	tl.AddRecord(FeedbackRecord, []byte("s1"), garbage)
+	// Valid as an event, but of no kind: a topic the caller did not map.
+	tl.AddRecord(0, []byte("s1"), schemas.AppendEvent(nil, in.events[0]))
+	// An event read as feedback: not feedback.
+	tl.AddRecord(FeedbackRecord, in.events[0].Session, schemas.AppendEvent(nil, in.events[0]))
+	// A type of a later release: its session exists all the same. So does
+	// a feedback record's on the events topic, an event of a type unknown.
+	tl.AddRecord(EventRecord, []byte("s10"), []byte(`{"v":1,"type":"hover","session":"s10","ts":8000}`))
+	tl.AddRecord(EventRecord, in.feedback[0].Session, schemas.AppendFeedback(nil, in.feedback[0]))
+	o := tl.Report()
+	if o.Skipped != 5 || o.Events != 15 || o.Decisions != 10 || o.Feedback != 11 || o.Sessions != 9 {
+		t.Errorf("%d skipped, %d events, %d decisions, %d feedback, %d sessions; want 5, 15, 10, 11, 9",
+			o.Skipped, o.Events, o.Decisions, o.Feedback, o.Sessions)
+	}
+}
+
 func TestOutcomesJSON(t *testing.T) {
 	in := handMadeOutcomes()
-	o := MeasureOutcomes(in.decisions, in.feedback, in.events)
+	o := Measure(in.decisions, in.feedback, in.events)
 	o.Suppressed = &Suppressed{Sources: []string{"http://a/metrics", "http://b/metrics"}, ByReason: map[string]int64{"no_capacity": 7, "cooldown": 2}}
 	var b bytes.Buffer
 	if err := o.WriteJSON(&b); err != nil {
@@ -256,7 +304,7 @@ func TestOutcomesJSON(t *testing.T) {
 	if got := topLevelKeys(t, doc.Total); !reflect.DeepEqual(got, wantGroup) {
 		t.Errorf("group keys\n got %v\nwant %v", got, wantGroup)
 	}
-	var back Outcomes
+	var back Report
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +315,7 @@ func TestOutcomesJSON(t *testing.T) {
 
 func TestOutcomesText(t *testing.T) {
 	in := handMadeOutcomes()
-	o := MeasureOutcomes(in.decisions, in.feedback, in.events)
+	o := Measure(in.decisions, in.feedback, in.events)
 	var b bytes.Buffer
 	if err := o.WriteText(&b); err != nil {
 		t.Fatal(err)
@@ -306,7 +354,7 @@ func TestOutcomesText(t *testing.T) {
 
 func TestOutcomesHTML(t *testing.T) {
 	in := handMadeOutcomes()
-	o := MeasureOutcomes(in.decisions, in.feedback, in.events)
+	o := Measure(in.decisions, in.feedback, in.events)
 	o.Suppressed = &Suppressed{Sources: []string{"http://a/metrics"}, ByReason: map[string]int64{"no_capacity": 7}}
 	var b bytes.Buffer
 	if err := o.WriteHTML(&b); err != nil {
@@ -333,120 +381,6 @@ func TestOutcomesHTML(t *testing.T) {
 		if strings.Contains(rest, banned) {
 			t.Errorf("page holds %q", banned)
 		}
-	}
-}
-
-// TestReplayFeedbackInput: feedback records mixed into a JSONL input are
-// told apart by their type, kept out of the processor, and give the
-// report its outcomes section; an input without feedback has none.
-func TestReplayFeedbackInput(t *testing.T) {
-	const t0 = 1_750_000_000_000
-	var lines []string
-	add := func(ev schemas.Event) {
-		ev.Site = []byte("shop")
-		lines = append(lines, string(schemas.AppendEvent(nil, &ev)))
-	}
-	checkout := schemas.Page{URL: []byte("/checkout/payment"), Kind: schemas.KindCheckout}
-	for i := range 6 {
-		s := []byte(fmt.Sprintf("fb-%d", i))
-		add(schemas.Event{Type: schemas.TypePageView, Session: s, Page: checkout, TS: t0})
-		add(schemas.Event{Type: schemas.TypeCart, Session: s, CartAction: schemas.CartAdd, Value: 25000, Items: 1, TS: t0 + 1000})
-		add(schemas.Event{Type: schemas.TypeCheckout, Session: s, Step: 2, TS: t0 + 2000})
-		add(schemas.Event{Type: schemas.TypeIdle, Session: s, MS: 70_000, Page: checkout, TS: t0 + 72_000})
-		add(schemas.Event{Type: schemas.TypeExitIntent, Session: s, TS: t0 + 73_000})
-	}
-	input := strings.Join(lines, "\n") + "\n"
-
-	recs, err := ReadJSONL(strings.NewReader(input))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(recs, Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep := res.Report("no feedback"); rep.Outcomes != nil {
-		t.Fatal("outcomes section without feedback in the input")
-	}
-	var invites []*schemas.Decision
-	for _, d := range res.Decisions {
-		if d.Action == schemas.ActionInvite {
-			invites = append(invites, d)
-		}
-	}
-	if len(invites) < 2 {
-		t.Fatalf("%d invites: the sessions should hesitate enough", len(invites))
-	}
-
-	// The chat platform's feedback on the first two invites, and one
-	// record on an invite the replay did not make.
-	var fb []string
-	for i, d := range invites[:2] {
-		f := schemas.Feedback{Type: schemas.FeedbackShown, InviteID: d.ID, Session: d.Session, Site: d.Site, TS: d.EventTS + 500}
-		fb = append(fb, string(schemas.AppendFeedback(nil, &f)))
-		if i == 0 {
-			f.Type, f.TS = schemas.FeedbackAccepted, f.TS+1000
-			fb = append(fb, string(schemas.AppendFeedback(nil, &f)))
-		}
-	}
-	other := schemas.Feedback{Type: schemas.FeedbackDeclined, InviteID: []byte("elsewhere/1"), Session: []byte("elsewhere"), TS: t0}
-	fb = append(fb, string(schemas.AppendFeedback(nil, &other)))
-	recs, err = ReadJSONL(strings.NewReader(input + strings.Join(fb, "\n") + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	marked := 0
-	for _, r := range recs {
-		if r.Feedback {
-			marked++
-		}
-	}
-	if marked != 4 {
-		t.Fatalf("%d records marked feedback, want 4", marked)
-	}
-	res2, err := Run(recs, Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res2.Decisions) != len(res.Decisions) || res2.Events != res.Events || res2.Rejected != 0 {
-		t.Fatalf("feedback changed the replay: %d decisions, %d events, %d rejected; want %d, %d, 0",
-			len(res2.Decisions), res2.Events, res2.Rejected, len(res.Decisions), res.Events)
-	}
-	rep := res2.Report("with feedback")
-	o := rep.Outcomes
-	if o == nil {
-		t.Fatal("no outcomes section with feedback in the input")
-	}
-	if o.Feedback != 4 || o.UnmatchedFeedback != 1 || o.Total.Invites != len(invites) || o.Total.Shown != 2 || o.Total.Accepted != 1 {
-		t.Errorf("outcomes: %d feedback, %d unmatched, %d invites, %d shown, %d accepted; want 4, 1, %d, 2, 1",
-			o.Feedback, o.UnmatchedFeedback, o.Total.Invites, o.Total.Shown, o.Total.Accepted, len(invites))
-	}
-	if o.Suppressed == nil || o.Suppressed.Sources[0] != SuppressedByReplay {
-		t.Errorf("a replay counts its own suppressions: %+v", o.Suppressed)
-	}
-	var text, page, js bytes.Buffer
-	if err := rep.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text.String(), "measured outcomes: 4 feedback records on the replayed decisions") ||
-		!strings.Contains(text.String(), "suppressed by cause (counted by the replay)") {
-		t.Errorf("replay text lacks the outcomes section:\n%s", text.String())
-	}
-	if err := rep.WriteHTML(&page); err != nil {
-		t.Fatal(err)
-	}
-	checkWellFormed(t, page.String())
-	if !strings.Contains(page.String(), `<h2 id="measured">Measured outcomes</h2>`) {
-		t.Error("replay page lacks the outcomes section")
-	}
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Outcomes *Outcomes `json:"outcomes"`
-	}
-	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Outcomes == nil || doc.Outcomes.Total.Shown != 2 {
-		t.Errorf("replay JSON outcomes: %v %+v", err, doc.Outcomes)
 	}
 }
 

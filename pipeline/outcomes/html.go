@@ -1,4 +1,4 @@
-package replay
+package outcomes
 
 import (
 	"html/template"
@@ -8,18 +8,27 @@ import (
 	"github.com/lingerhq/linger/internal/svgplot"
 )
 
-// WriteHTML writes the outcomes as one self-contained HTML page, styled as
+// WriteHTML writes the report as one self-contained HTML page, styled as
 // the replay's: what was read, the counts and rates per site, reason and
 // team, a plot of the conversion of invited and holdout sessions, and the
 // suppressed invites by cause. No script, font or style sheet is fetched.
-func (o *Outcomes) WriteHTML(w io.Writer) error {
+func (o *Report) WriteHTML(w io.Writer) error {
 	v := reportPage{
 		From: o.From.Format(time.RFC3339), To: o.To.Format(time.RFC3339), Length: windowLength(o.To.Sub(o.From)),
 		Events: o.Events, Decisions: o.Decisions, Feedback: o.Feedback, Skipped: o.Skipped,
-		Sessions: o.Sessions, Conversion: proportionFigure(o.Conversion).String(),
+		Sessions: o.Sessions, Conversion: ProportionFigure(o.Conversion).String(),
 		Measured: o.measuredView(),
 	}
 	return reportPageTemplate.Execute(w, v)
+}
+
+// WriteHTMLSection writes the part of the page that the replay's page
+// shows too, under its own heading: the counts and rates per site, reason
+// and team, the notes that qualify them, the conversion plot and the
+// suppressed invites by cause. It is a fragment for the body of a page
+// styled with PageStyle.
+func (o *Report) WriteHTMLSection(w io.Writer) error {
+	return reportPageTemplate.ExecuteTemplate(w, "measured", o.measuredView())
 }
 
 type reportPage struct {
@@ -33,14 +42,13 @@ type reportPage struct {
 // measuredView is what the outcomes section shows, in the replay's page
 // and in linger report's.
 type measuredView struct {
-	Intro            string
 	CountColumns     []string
 	RateColumns      []string
 	Rows             []measuredRow
 	Notes            []string
 	HasSuppressed    bool
 	SuppressedSource string
-	Suppressed       []htmlCount
+	Suppressed       []suppressedRow
 	NoSuppressed     string
 	ConversionSVG    template.HTML
 }
@@ -49,10 +57,15 @@ type measuredRow struct {
 	Site, Reason, Team string
 	Total              bool
 	Counts             []int
-	Rates              []htmlCell
+	Rates              []Figure
 }
 
-func (o *Outcomes) measuredView() *measuredView {
+type suppressedRow struct {
+	Name  string
+	Count int
+}
+
+func (o *Report) measuredView() *measuredView {
 	v := &measuredView{Notes: o.notes(), NoSuppressed: noSuppressed}
 	for _, c := range outcomeCounts {
 		v.CountColumns = append(v.CountColumns, c.title)
@@ -70,15 +83,14 @@ func (o *Outcomes) measuredView() *measuredView {
 			r.Counts = append(r.Counts, c.count(g))
 		}
 		for _, c := range outcomeRates {
-			f := c.figure(g)
-			r.Rates = append(r.Rates, htmlCell{f.value, f.ci, f.n})
+			r.Rates = append(r.Rates, c.figure(g))
 		}
 		v.Rows = append(v.Rows, r)
 	}
 	if s := o.Suppressed; s != nil {
 		v.HasSuppressed, v.SuppressedSource = true, s.source()
 		for _, r := range s.reasons() {
-			v.Suppressed = append(v.Suppressed, htmlCount{Name: r, Count: int(s.ByReason[r])})
+			v.Suppressed = append(v.Suppressed, suppressedRow{Name: r, Count: int(s.ByReason[r])})
 		}
 	}
 	v.ConversionSVG = template.HTML(conversionSVG(rows))
@@ -87,12 +99,13 @@ func (o *Outcomes) measuredView() *measuredView {
 
 func orDash(s string) string {
 	if s == "" {
-		return noFigure
+		return NoFigure
 	}
 	return s
 }
 
-// measuredSection is the outcomes section, a template of both pages.
+// measuredSection is the outcomes section: a template of linger report's
+// page, and what WriteHTMLSection writes for the replay's.
 const measuredSection = `{{define "measured"}}<h3>Invites and what became of them</h3>
 <p class="note">Invites count every invite decision published, the holdout’s included (decided, not to be shown); shown, accepted, declined, expired and chats count the other invites, each once however many feedback records name it (accepted or declined implies shown, a chat implies accepted).</p>
 <table>
@@ -135,7 +148,7 @@ var reportPageTemplate = template.Must(template.Must(template.New("outcomes").Pa
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>linger report · {{.From}} → {{.To}}</title>
 <style>
-` + pageStyle + `h3 { font-size: 15px; margin: 24px 0 8px; }
+` + PageStyle + `h3 { font-size: 15px; margin: 24px 0 8px; }
 </style>
 </head>
 <body>
@@ -151,7 +164,7 @@ var reportPageTemplate = template.Must(template.Must(template.New("outcomes").Pa
 
 // conversionSVG draws each row's conversion of invited and of holdout
 // sessions as a dot with its 95% interval, one row under the other.
-func conversionSVG(rows []OutcomeGroup) string {
+func conversionSVG(rows []Group) string {
 	var s svgplot.Doc
 	const rowHeight, top, bottom, right = 34, 60, 48, 24
 	labels := make([]string, len(rows))
@@ -166,12 +179,12 @@ func conversionSVG(rows []OutcomeGroup) string {
 	hi := 0.0
 	for _, g := range rows {
 		for _, e := range []Estimate{g.InvitedConversion, g.HoldoutConversion} {
-			if e.N > 0 && isFinite(e.Hi) {
+			if e.N > 0 && IsFinite(e.Hi) {
 				hi = max(hi, e.Hi)
 			}
 		}
 	}
-	a := svgplot.Area{Width: wideWidth, Height: float64(top + bottom + rowHeight*len(rows)), Left: left, Right: right, Top: top, Bottom: bottom, XMin: 0, XMax: 1, YMin: 0, YMax: float64(len(rows))}
+	a := svgplot.Area{Width: PlotWidth, Height: float64(top + bottom + rowHeight*len(rows)), Left: left, Right: right, Top: top, Bottom: bottom, XMin: 0, XMax: 1, YMin: 0, YMax: float64(len(rows))}
 	title := "Conversion of invited and holdout sessions"
 	s.Open("conversion", "plot", a.Width, a.Height, title)
 	s.Text(8, 22, "start", "title", title)
@@ -182,28 +195,28 @@ func conversionSVG(rows []OutcomeGroup) string {
 	}
 	step := svgplot.NiceStep(hi, 5)
 	a.XMax = min(1, step*float64(int(hi/step)+1))
-	s.Axes(a, svgplot.Ticks(0, a.XMax, step), nil, tickPercent, nil, "sessions that bought at or after their first invite", "")
+	s.Axes(a, svgplot.Ticks(0, a.XMax, step), nil, TickPercent, nil, "sessions that bought at or after their first invite", "")
 	series := []struct {
 		name   string
 		colour string
 		offset float64
-		est    func(OutcomeGroup) Estimate
+		est    func(Group) Estimate
 	}{
-		{"invited", colourRate, -6, func(g OutcomeGroup) Estimate { return g.InvitedConversion }},
-		{"holdout", colourPrecision, 6, func(g OutcomeGroup) Estimate { return g.HoldoutConversion }},
+		{"invited", ColourBlue, -6, func(g Group) Estimate { return g.InvitedConversion }},
+		{"holdout", ColourOrange, 6, func(g Group) Estimate { return g.HoldoutConversion }},
 	}
 	for i, g := range rows {
 		y := float64(top + i*rowHeight + rowHeight/2)
 		s.Text(a.Left-8, y+4, "end", "", labels[i])
 		for _, se := range series {
 			e := se.est(g)
-			if e.N == 0 || !isFinite(e.Value) {
+			if e.N == 0 || !IsFinite(e.Value) {
 				continue
 			}
 			yy := y + se.offset
-			tip := svgplot.Esc(labels[i] + ", " + se.name + ": " + proportionFigure(e).String())
+			tip := svgplot.Esc(labels[i] + ", " + se.name + ": " + ProportionFigure(e).String())
 			s.Printf(`<g class="series" data-series="%s"><title>%s</title>`, se.name, tip)
-			if isFinite(e.Lo) && isFinite(e.Hi) {
+			if IsFinite(e.Lo) && IsFinite(e.Hi) {
 				s.Printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/>`,
 					svgplot.Px(a.X(e.Lo)), svgplot.Px(yy), svgplot.Px(a.X(min(e.Hi, a.XMax))), svgplot.Px(yy), se.colour)
 			}

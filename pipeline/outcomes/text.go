@@ -1,4 +1,4 @@
-package replay
+package outcomes
 
 import (
 	"bytes"
@@ -12,29 +12,44 @@ import (
 	"time"
 )
 
-// WriteJSON writes the outcomes as indented JSON, fields in struct order,
-// figures that rest on nothing as null (as Report.WriteJSON does).
-func (o *Outcomes) WriteJSON(w io.Writer) error {
+// WriteJSON writes the report as indented JSON, fields in struct order,
+// figures that rest on nothing as null (as the replay's report is written),
+// no groups as [] rather than null.
+func (o *Report) WriteJSON(w io.Writer) error {
 	c := *o
-	c.Groups = nonNil(c.Groups)
-	return writeJSON(w, &c)
+	if c.Groups == nil {
+		c.Groups = []Group{}
+	}
+	return EncodeJSON(w, &c)
 }
 
-// WriteText writes the outcomes for the terminal: what was read, then the
-// section the replay report shows too.
-func (o *Outcomes) WriteText(w io.Writer) error {
+// WriteText writes the report for the terminal: what was read, then the
+// section the replay's report shows too.
+func (o *Report) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "linger report\t%s → %s (%s)\n", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339), windowLength(o.To.Sub(o.From)))
 	fmt.Fprintf(tw, "read\t%d events, %d decisions, %d feedback records; %d skipped (not valid v1)\n", o.Events, o.Decisions, o.Feedback, o.Skipped)
-	fmt.Fprintf(tw, "sessions\t%d with events, of which bought: %s\n", o.Sessions, proportionFigure(o.Conversion))
+	fmt.Fprintf(tw, "sessions\t%d with events, of which bought: %s\n", o.Sessions, ProportionFigure(o.Conversion))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if err := o.writeSection(&b); err != nil {
 		return err
 	}
-	return writeTrimmed(w, b.String())
+	return WriteTrimmed(w, b.String())
+}
+
+// WriteTextSection writes the part of WriteText that the replay's text
+// shows too, after a blank line: the tables of counts and rates per site,
+// reason and team, the notes that qualify them, and the suppressed invites
+// by cause.
+func (o *Report) WriteTextSection(w io.Writer) error {
+	var b bytes.Buffer
+	if err := o.writeSection(&b); err != nil {
+		return err
+	}
+	return WriteTrimmed(w, b.String())
 }
 
 // windowLength formats a window's length to the minute: "7d", "24h",
@@ -54,7 +69,7 @@ func windowLength(d time.Duration) string {
 
 // writeSection writes the tables of counts and rates per site, reason and
 // team, the notes that qualify them, and the suppressed invites by cause.
-func (o *Outcomes) writeSection(b *bytes.Buffer) error {
+func (o *Report) writeSection(b *bytes.Buffer) error {
 	rows := o.rows()
 	fmt.Fprintln(b)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -65,7 +80,7 @@ func (o *Outcomes) writeSection(b *bytes.Buffer) error {
 		for _, g := range rows {
 			cells = append(cells, strconv.Itoa(col.count(g)))
 		}
-		cols[c] = padCells(cells, true)
+		cols[c] = PadCells(cells, true)
 	}
 	fmt.Fprint(tw, "site\treason\tteam")
 	for c := range outcomeCounts {
@@ -92,11 +107,11 @@ func (o *Outcomes) writeSection(b *bytes.Buffer) error {
 	fmt.Fprintln(tw)
 	cols = make([][]string, len(outcomeRates))
 	for c, col := range outcomeRates {
-		figs := make([]figure, len(rows))
+		figs := make([]Figure, len(rows))
 		for i, g := range rows {
 			figs[i] = col.figure(g)
 		}
-		cols[c] = figureCells(figs)
+		cols[c] = FigureCells(figs)
 	}
 	for i, g := range rows {
 		fmt.Fprint(tw, groupNames(g, i == len(rows)-1))
@@ -128,9 +143,9 @@ func (o *Outcomes) writeSection(b *bytes.Buffer) error {
 	for i, r := range reasons {
 		counts[i] = strconv.FormatInt(o.Suppressed.ByReason[r], 10)
 	}
-	counts = padCells(counts, true)
+	counts = PadCells(counts, true)
 	for i, r := range reasons {
-		fmt.Fprintf(tw, "  %s\t%s\n", oneLine(r), counts[i])
+		fmt.Fprintf(tw, "  %s\t%s\n", OneLine(r), counts[i])
 	}
 	if len(reasons) == 0 {
 		fmt.Fprintln(tw, "  none")
@@ -142,21 +157,21 @@ func (o *Outcomes) writeSection(b *bytes.Buffer) error {
 const noSuppressed = "not on any topic; give --metrics with each replica's /metrics URL to include them"
 
 // rows is the groups, then the total.
-func (o *Outcomes) rows() []OutcomeGroup {
+func (o *Report) rows() []Group {
 	return append(slices.Clip(o.Groups), o.Total)
 }
 
 // groupNames is the site, reason and team cells of a row: "all" for the
 // total, "–" for a name the decisions left empty.
-func groupNames(g OutcomeGroup, total bool) string {
+func groupNames(g Group, total bool) string {
 	if total {
 		return "all\t\t"
 	}
 	name := func(s string) string {
 		if s == "" {
-			return noFigure
+			return NoFigure
 		}
-		return oneLine(s)
+		return OneLine(s)
 	}
 	return name(g.Site) + "\t" + name(g.Reason) + "\t" + name(g.Team)
 }
@@ -164,49 +179,49 @@ func groupNames(g OutcomeGroup, total bool) string {
 // outcomeCounts are the count columns, shared by the text and the HTML.
 var outcomeCounts = []struct {
 	title string
-	count func(OutcomeGroup) int
+	count func(Group) int
 }{
-	{"invites", func(g OutcomeGroup) int { return g.Invites }},
-	{"holdout", func(g OutcomeGroup) int { return g.Holdout }},
-	{"withdrawn", func(g OutcomeGroup) int { return g.Withdrawn }},
-	{"shown", func(g OutcomeGroup) int { return g.Shown }},
-	{"accepted", func(g OutcomeGroup) int { return g.Accepted }},
-	{"declined", func(g OutcomeGroup) int { return g.Declined }},
-	{"expired", func(g OutcomeGroup) int { return g.Expired }},
-	{"chats", func(g OutcomeGroup) int { return g.ChatsStarted }},
+	{"invites", func(g Group) int { return g.Invites }},
+	{"holdout", func(g Group) int { return g.Holdout }},
+	{"withdrawn", func(g Group) int { return g.Withdrawn }},
+	{"shown", func(g Group) int { return g.Shown }},
+	{"accepted", func(g Group) int { return g.Accepted }},
+	{"declined", func(g Group) int { return g.Declined }},
+	{"expired", func(g Group) int { return g.Expired }},
+	{"chats", func(g Group) int { return g.ChatsStarted }},
 }
 
 // outcomeRates are the rate columns, shared by the text and the HTML.
 var outcomeRates = []struct {
 	title  string
-	figure func(OutcomeGroup) figure
+	figure func(Group) Figure
 }{
-	{"acceptance", func(g OutcomeGroup) figure { return proportionFigure(g.AcceptanceRate) }},
-	{"conversion invited", func(g OutcomeGroup) figure { return proportionFigure(g.InvitedConversion) }},
-	{"conversion holdout", func(g OutcomeGroup) figure { return proportionFigure(g.HoldoutConversion) }},
-	{"uplift", func(g OutcomeGroup) figure { return upliftFigure(g.Uplift) }},
+	{"acceptance", func(g Group) Figure { return ProportionFigure(g.AcceptanceRate) }},
+	{"conversion invited", func(g Group) Figure { return ProportionFigure(g.InvitedConversion) }},
+	{"conversion holdout", func(g Group) Figure { return ProportionFigure(g.HoldoutConversion) }},
+	{"uplift", func(g Group) Figure { return upliftFigure(g.Uplift) }},
 }
 
 // upliftFigure shows a difference of proportions in percentage points,
 // signed, "+3.2pp [-1.0–+7.5]".
-func upliftFigure(e Estimate) figure {
+func upliftFigure(e Estimate) Figure {
 	signed := func(x float64) string {
-		s := pct(x)
+		s := Percent(x)
 		if s != "0.0" && !strings.HasPrefix(s, "-") {
 			s = "+" + s
 		}
 		return s
 	}
-	f := estimateFigure(e, signed)
-	if f.value != noFigure {
-		f.value += "pp"
+	f := EstimateFigure(e, signed)
+	if f.Value != NoFigure {
+		f.Value += "pp"
 	}
 	return f
 }
 
 // notes are what qualifies the figures: feedback that names no invite,
 // holdout invites that were shown, decided sessions without events.
-func (o *Outcomes) notes() []string {
+func (o *Report) notes() []string {
 	var n []string
 	if o.UnmatchedFeedback > 0 {
 		n = append(n, plural(o.UnmatchedFeedback, "feedback record names", "feedback records name")+" no invite read (decided before the start?): left out")
@@ -241,9 +256,6 @@ func (s *Suppressed) source() string {
 	}
 	return fmt.Sprintf("linger_suppressed_total summed over %d replicas, since each started", len(s.Sources))
 }
-
-// SuppressedByReplay is the source of suppressions a replay counted.
-const SuppressedByReplay = "replay"
 
 // reasons lists the causes, most first (ties by name).
 func (s *Suppressed) reasons() []string {
