@@ -280,7 +280,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	if len(ev.Session) == 0 {
 		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "empty"}
 	}
-	if err := checkField(ev.Session, "session", ruleID); err != nil {
+	if err := checkClasses(ev.Session, d.val(fSession).cls, "session", ruleID); err != nil {
 		return err
 	}
 	if string(key) != string(ev.Session) {

@@ -161,7 +161,7 @@ func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) er
 	if len(f.Session) == 0 {
 		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "empty"}
 	}
-	if err := checkField(f.Session, "session", ruleID); err != nil {
+	if err := checkClasses(f.Session, r.val(fbSession).cls, "session", ruleID); err != nil {
 		return err
 	}
 	if string(key) != string(f.Session) {

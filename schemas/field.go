@@ -31,8 +31,8 @@ import (
 // bidirectional embeddings, overrides and isolates U+202A–U+202E and
 // U+2066–U+2069, with which a name can display as something else.
 //
-// The checks look at each byte once, through a table, and allocate nothing
-// for a valid field.
+// The scanner gathers each string's byte classes as it reads it (jval.cls),
+// so checking a valid field is a mask test: no second pass, no allocation.
 
 // fieldRule is what a string field may hold.
 type fieldRule uint8
@@ -83,17 +83,23 @@ func isLayoutControl(r rune) bool {
 }
 
 // checkField returns a ProblemBadField error if b, the value of field,
-// holds what rule does not allow, and nil otherwise. b is valid UTF-8 (the
-// scanner checked it, and unescaping only writes valid UTF-8).
+// holds what rule does not allow, and nil otherwise. b is valid UTF-8.
 func checkField(b []byte, field string, rule fieldRule) error {
-	var m uint8
+	var cls uint8
 	for _, c := range b {
-		m |= fieldClass[c]
+		cls |= fieldClass[c]
 	}
+	return checkClasses(b, cls, field, rule)
+}
+
+// checkClasses is checkField for a b whose fieldClass union, cls, is known:
+// the scanner computes it for every string it reads (jval.cls), so that a
+// valid field costs a mask test, not a second pass.
+func checkClasses(b []byte, cls uint8, field string, rule fieldRule) error {
 	if rule == ruleURL && len(b) > 0 && !isPathOrHTTP(b) {
 		return badField(field, "is neither a path (/…) nor an http(s) URL")
 	}
-	if m&ruleClasses[rule] == 0 {
+	if cls&ruleClasses[rule] == 0 {
 		return nil
 	}
 	return fieldProblem(b, field, rule)
@@ -166,7 +172,7 @@ func ruleStrOf(v jval, field string, max int, rule fieldRule) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b, checkField(b, field, rule)
+	return b, checkClasses(b, v.cls, field, rule)
 }
 
 // ValidName reports whether b may be a display name (site, team, form,

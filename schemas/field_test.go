@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -299,4 +300,50 @@ func TestDetailBound(t *testing.T) {
 		session := strings.Repeat("\u0378", MaxIDBytes/2) // unassigned: %q escapes it
 		check(t, d.Decode(hugeKey, []byte(`{"v":1,"type":"exit_intent","session":"`+session+`","ts":1}`), 0, &ev))
 	})
+}
+
+// TestScanClasses: the byte classes the scanner gathers as it reads a
+// string (what the decoders check the field rules with) are those of the
+// string's content, however the content is written: raw, as a \u escape
+// or a short escape, in a string with or without other escapes before and
+// after it.
+func TestScanClasses(t *testing.T) {
+	var encodings []string // JSON string contents
+	add := func(r rune) {
+		if r >= 0x20 && r != '"' && r != '\\' && !(r >= 0xd800 && r <= 0xdfff) {
+			encodings = append(encodings, string(r))
+		}
+		if r <= 0xffff {
+			encodings = append(encodings, `\u`+strings.ToUpper(strconv.FormatInt(int64(r)|0x10000, 16)[1:]))
+		}
+	}
+	for r := rune(0); r < 0x3000; r++ {
+		add(r)
+	}
+	for _, r := range []rune{0xd800, 0xdfff, 0xfeff, 0xfffd, 0x10ffff} {
+		add(r)
+	}
+	encodings = append(encodings, `\b`, `\f`, `\n`, `\r`, `\t`, `\"`, `\\`, `\/`, `\ud83e\uddf6`, "\U0001f9f6", `\ud800\u0041`)
+	var s scanner
+	for _, enc := range encodings {
+		for _, str := range []string{enc, "ab" + enc + "cd", `\/` + enc, enc + `\/`, "é" + enc + `\u00e9`} {
+			quoted := `"` + str + `"`
+			var content string
+			if err := json.Unmarshal([]byte(quoted), &content); err != nil {
+				t.Fatalf("test input %s: %v", quoted, err)
+			}
+			var want uint8
+			for _, c := range []byte(content) {
+				want |= fieldClass[c]
+			}
+			s = scanner{b: []byte(quoted), scratch: make([]byte, 0, len(quoted))}
+			v := s.value(0)
+			if s.err != "" || v.kind != jString || string(v.b) != content {
+				t.Fatalf("scan %s: %q, %v", quoted, v.b, s.err)
+			}
+			if v.cls != want {
+				t.Errorf("scan %s: classes %08b, the content's are %08b", quoted, v.cls, want)
+			}
+		}
+	}
 }

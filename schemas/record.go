@@ -126,5 +126,5 @@ func (d *recordDecoder) required(f int, name string, max int, rule fieldRule) ([
 	if err != nil {
 		return nil, err
 	}
-	return b, checkField(b, name, rule)
+	return b, checkClasses(b, d.val(f).cls, name, rule)
 }
