@@ -103,9 +103,9 @@ type Decision struct {
 // with at most eight signals whose names and details are at most
 // MaxNameBytes and whose values and weights are below 1e15 in magnitude.
 // Such a string at most doubles when written (a quote or a backslash is
-// escaped), so the worst case is about 11 KiB (TestMaxDecisionBytes
-// builds it). linger's own decisions are smaller still: three signals and a page
-// URL cut to 256 bytes.
+// escaped), so the worst case is about 11 KiB (TestMaxDecisionBytes builds
+// it). linger's own decisions are smaller still, about 5 KiB at most: three
+// signals and a page URL cut to 256 bytes.
 const MaxDecisionBytes = 16 << 10
 
 // AppendDecisionID appends the deterministic id of a session's seq-th
