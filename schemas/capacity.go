@@ -128,17 +128,17 @@ func (d *CapacityDecoder) Decode(key, value []byte, nowMs int64, c *Capacity) er
 		return missing("site")
 	}
 	var err error
-	if c.Site, err = strOf(r.val(cSite), "site", MaxIDBytes); err != nil {
+	if c.Site, err = ruleStrOf(r.val(cSite), "site", MaxIDBytes, ruleName); err != nil {
 		return err
 	}
-	if c.Team, err = r.required(cTeam, "team", MaxIDBytes); err != nil {
+	if c.Team, err = r.required(cTeam, "team", MaxIDBytes, ruleName); err != nil {
 		return err
 	}
 	if bytes.IndexByte(c.Team, '/') >= 0 {
 		return invalid("team", "must not contain '/' (the record key is site/team)")
 	}
 	if !keyIsSiteTeam(key, c.Site, c.Team) {
-		return &DecodeError{Problem: ProblemKeyMismatch, Field: "team", Detail: fmt.Sprintf("record key %q differs from site/team %q", key, AppendCapacityKey(nil, c.Site, c.Team))}
+		return &DecodeError{Problem: ProblemKeyMismatch, Field: "team", Detail: fmt.Sprintf("record key %s differs from site/team %s", excerpt(key), excerpt(AppendCapacityKey(nil, c.Site, c.Team)))}
 	}
 	if c.TS, err = r.ts(cTS, nowMs); err != nil {
 		return err

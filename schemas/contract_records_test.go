@@ -395,6 +395,8 @@ func fuzzRecord(f *testing.F, rc recordContract) {
 			rc.roundtrip(t, key, rec, sch)
 		} else if err != ErrUnknownType && ProblemOf(err) == ProblemNone {
 			t.Fatalf("Decode returned %v, neither ErrUnknownType nor a *DecodeError", err)
+		} else if n := len(err.Error()); n > MaxDetailBytes {
+			t.Fatalf("an error of %d bytes, over MaxDetailBytes: %v", n, err)
 		}
 		if len(value) > MaxEventBytes || !plainASCII(value) {
 			return

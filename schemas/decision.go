@@ -117,6 +117,19 @@ type Decision struct {
 	Team    []byte
 }
 
+// MaxDecisionBytes bounds a decision as AppendDecision writes it, for
+// whoever sizes a producer, a topic or a consumer's buffer: it holds for a
+// decision whose strings are what the decoders accept (valid UTF-8 without
+// control characters) within their caps (id and invite_id MaxInviteIDBytes;
+// session, visitor, site, team and model MaxIDBytes; page.url MaxURLBytes),
+// with at most eight signals whose names and details are at most
+// MaxNameBytes and whose values and weights are below 1e15 in magnitude.
+// Such a string at most doubles when written (a quote or a backslash is
+// escaped), so the worst case is about 11 KiB (TestMaxDecisionBytes builds
+// it). linger's own decisions are smaller still, about 5 KiB at most: three
+// signals and a page URL cut to 256 bytes.
+const MaxDecisionBytes = 16 << 10
+
 // AppendDecisionID appends the deterministic id of a session's seq-th
 // decision: "<session>/<seq>".
 func AppendDecisionID(dst, session []byte, seq uint32) []byte {

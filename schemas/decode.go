@@ -36,13 +36,17 @@ const (
 	ProblemInvalidValue
 	// ProblemUnsupportedVersion: "v" is not 1.
 	ProblemUnsupportedVersion
+	// ProblemBadField: a string field holds what its kind may not: a
+	// control character in an id, markup in a display name, a URL that is
+	// neither a path nor http(s) (see field.go for the rules).
+	ProblemBadField
 	// ProblemInternal is never produced by the decoder: the pipeline uses it
 	// for records it could not process for reasons of its own.
 	ProblemInternal
 	numProblems
 )
 
-var problemNames = [numProblems]string{"", "too_large", "invalid_json", "not_object", "missing_session", "key_mismatch", "missing_ts", "future_ts", "wrong_type", "missing_field", "invalid_value", "unsupported_version", "internal"}
+var problemNames = [numProblems]string{"", "too_large", "invalid_json", "not_object", "missing_session", "key_mismatch", "missing_ts", "future_ts", "wrong_type", "missing_field", "invalid_value", "unsupported_version", "bad_field", "internal"}
 
 // String returns the problem's name as used in DLQ headers and metrics.
 func (p Problem) String() string {
@@ -55,6 +59,11 @@ func (p Problem) String() string {
 // Problems lists every problem name, so metrics can initialise one series per
 // reason.
 func Problems() []string { return slices.Clone(problemNames[1:]) }
+
+// MaxDetailBytes bounds the Error() of a *DecodeError from a decoder (the
+// DLQ's error header): whatever the record, its key or its size, an error
+// quotes at most 64 bytes of what the sender wrote.
+const MaxDetailBytes = 1024
 
 // DecodeError is returned by Decoder.Decode for input that belongs in the DLQ.
 type DecodeError struct {
@@ -271,8 +280,11 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	if len(ev.Session) == 0 {
 		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "empty"}
 	}
+	if err := checkClasses(ev.Session, d.val(fSession).cls, "session", ruleID); err != nil {
+		return err
+	}
 	if string(key) != string(ev.Session) {
-		return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: fmt.Sprintf("record key %q differs from session %q", key, ev.Session)}
+		return keyMismatch(key, ev.Session)
 	}
 
 	if d.val(fTS).kind == jAbsent {
@@ -298,12 +310,12 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	ev.Type = Type(enumIndex(typeNames[:], typ))
 
 	if d.val(fVisitor).kind != jAbsent {
-		if ev.Visitor, err = strOf(d.val(fVisitor), "visitor", MaxIDBytes); err != nil {
+		if ev.Visitor, err = ruleStrOf(d.val(fVisitor), "visitor", MaxIDBytes, ruleID); err != nil {
 			return err
 		}
 	}
 	if d.val(fSite).kind != jAbsent {
-		if ev.Site, err = strOf(d.val(fSite), "site", MaxIDBytes); err != nil {
+		if ev.Site, err = ruleStrOf(d.val(fSite), "site", MaxIDBytes, ruleName); err != nil {
 			return err
 		}
 	}
@@ -324,7 +336,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if d.val(fPageURL).kind == jAbsent {
 			return missing("page.url")
 		}
-		if ev.Page.URL, err = strOf(d.val(fPageURL), "page.url", MaxURLBytes); err != nil {
+		if ev.Page.URL, err = ruleStrOf(d.val(fPageURL), "page.url", MaxURLBytes, ruleURL); err != nil {
 			return err
 		}
 		if ev.Page.Kind, err = enumOfVal[PageKind](d.val(fPageKind), "page.kind", kindNames[:], true); err != nil {
@@ -338,7 +350,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			return missing("page")
 		}
 		if d.val(fRef).kind != jAbsent {
-			if ev.Ref, err = strOf(d.val(fRef), "ref", MaxURLBytes); err != nil {
+			if ev.Ref, err = ruleStrOf(d.val(fRef), "ref", MaxURLBytes, ruleURL); err != nil {
 				return err
 			}
 		}
@@ -383,12 +395,12 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			return err
 		}
 		if d.val(fForm).kind != jAbsent {
-			if ev.Form, err = strOf(d.val(fForm), "form", MaxNameBytes); err != nil {
+			if ev.Form, err = ruleStrOf(d.val(fForm), "form", MaxNameBytes, ruleName); err != nil {
 				return err
 			}
 		}
 		if d.val(fField).kind != jAbsent {
-			if ev.Field, err = strOf(d.val(fField), "field", MaxNameBytes); err != nil {
+			if ev.Field, err = ruleStrOf(d.val(fField), "field", MaxNameBytes, ruleName); err != nil {
 				return err
 			}
 		}
@@ -433,6 +445,11 @@ func (d *Decoder) valueItems(ev *Event) (err error) {
 		}
 	}
 	return nil
+}
+
+// keyMismatch reports a record keyed key whose session is session.
+func keyMismatch(key, session []byte) error {
+	return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: "record key " + excerpt(key) + " differs from session " + excerpt(session)}
 }
 
 func missing(field string) error {
@@ -494,7 +511,7 @@ func enumOfVal[E ~uint8](v jval, field string, names []string, required bool) (E
 func enumByName[E ~uint8](name []byte, field string, names []string) (E, error) {
 	i := enumIndex(names, name)
 	if i == 0 {
-		return 0, invalid(field, fmt.Sprintf("%q is not one of %v", name, names[1:]))
+		return 0, invalid(field, fmt.Sprintf("%s is not one of %v", excerpt(name), names[1:]))
 	}
 	return E(i), nil
 }

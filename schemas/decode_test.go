@@ -397,23 +397,30 @@ func TestAppendFixed(t *testing.T) {
 }
 
 // TestRoundtripWorstCase feeds the encoder the valid events whose encoding
-// could outgrow the input: long strings made of characters that need
-// escaping. AppendEvent must stay within MaxEventBytes, or what it writes
-// from a valid event is refused as too_large.
+// could outgrow the input: long strings made of escapes. AppendEvent must
+// stay within MaxEventBytes, or what it writes from a valid event is
+// refused as too_large. Control characters, which AppendString writes as
+// six-byte \u escapes, are refused in every field the encoder writes, so
+// only quotes, backslashes, slashes and lone surrogates are left to try.
 func TestRoundtripWorstCase(t *testing.T) {
-	for _, esc := range []string{`\b`, `\f`, `\n`, `\u0001`, `\"`, `\\`, `\/`, `\ud800`} {
+	for _, esc := range []string{`\"`, `\\`, `\/`, `\ud800`, `\u0041`} {
 		t.Run(esc, func(t *testing.T) {
+			// Display names may not hold a quote.
+			name := esc
+			if esc == `\"` {
+				name = `\\`
+			}
 			build := func(urlChars int) string {
-				id := strings.Repeat(esc, 20)
-				return `{"v":1,"type":"form","session":"s1","visitor":"` + id + `","site":"` + id +
-					`","ts":1,"action":"focus","form":"` + id + `","field":"` + id +
-					`","page":{"url":"` + strings.Repeat(esc, urlChars) + `","kind":"checkout"}}`
+				id, nm := strings.Repeat(esc, 20), strings.Repeat(name, 20)
+				return `{"v":1,"type":"form","session":"s1","visitor":"` + id + `","site":"` + nm +
+					`","ts":1,"action":"focus","form":"` + nm + `","field":"` + nm +
+					`","page":{"url":"/` + strings.Repeat(name, urlChars) + `","kind":"checkout"}}`
 			}
 			// As long a URL as the input limit and the URL limit allow: a
 			// lone surrogate decodes to U+FFFD, three bytes of URL.
-			n := 2048
+			n := MaxURLBytes - 1
 			if esc == `\ud800` {
-				n = 2048 / 3
+				n = (MaxURLBytes - 1) / 3
 			}
 			for len(build(n)) > MaxEventBytes {
 				n--

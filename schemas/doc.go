@@ -15,7 +15,12 @@
 // decoder's buffer and are valid until the next Decode. Each refuses bad
 // input with a *DecodeError whose Problem is the DLQ reason header
 // (HeaderDLQReason), and skips a valid envelope of an unknown type with
-// ErrUnknownType. Encoders are append-style (AppendX(dst, ...) []byte).
+// ErrUnknownType. Every string a decoder lets through that can reach a
+// decision, a session state or a metric label is capped in length and
+// follows a rule of what it may hold (field.go: ids, display names, URLs),
+// so that no text a client sends can put markup or control characters in
+// front of a person (ProblemBadField). Encoders are append-style
+// (AppendX(dst, ...) []byte).
 //
 // This package imports nothing else of linger's.
 package schemas

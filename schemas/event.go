@@ -9,7 +9,7 @@ const Version = 1
 // MaxEventBytes is the largest event value accepted; larger ones go to the DLQ.
 const MaxEventBytes = 8 << 10
 
-// MaxIDBytes bounds session, visitor and site ids.
+// MaxIDBytes bounds session and visitor ids, site ids and team names.
 const MaxIDBytes = 128
 
 // MaxURLBytes bounds page.url and ref.

@@ -200,8 +200,11 @@ func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) er
 	if len(f.Session) == 0 {
 		return &DecodeError{Problem: ProblemMissingSession, Field: "session", Detail: "empty"}
 	}
+	if err := checkClasses(f.Session, r.val(fbSession).cls, "session", ruleID); err != nil {
+		return err
+	}
 	if string(key) != string(f.Session) {
-		return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: fmt.Sprintf("record key %q differs from session %q", key, f.Session)}
+		return &DecodeError{Problem: ProblemKeyMismatch, Field: "session", Detail: fmt.Sprintf("record key %s differs from session %s", excerpt(key), excerpt(f.Session))}
 	}
 	if f.TS, err = r.ts(fbTS, nowMs); err != nil {
 		return err
@@ -218,15 +221,17 @@ func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) er
 		slot int
 		name string
 		dst  *[]byte
-	}{{fbVisitor, "visitor", &f.Visitor}, {fbSite, "site", &f.Site}, {fbTeam, "team", &f.Team}} {
-		if *o.dst, err = r.str(o.slot, o.name, MaxIDBytes); err != nil {
+		rule fieldRule
+	}{{fbVisitor, "visitor", &f.Visitor, ruleID}, {fbSite, "site", &f.Site, ruleName}, {fbTeam, "team", &f.Team, ruleName}} {
+		if *o.dst, err = r.str(o.slot, o.name, MaxIDBytes, o.rule); err != nil {
 			return err
 		}
 	}
 	if f.Type == FeedbackUnknown {
 		return ErrUnknownType
 	}
-	if f.InviteID, err = r.required(fbInviteID, "invite_id", MaxInviteIDBytes); err != nil {
+	// An invite id is a decision id, made of the session id: an id's rule.
+	if f.InviteID, err = r.required(fbInviteID, "invite_id", MaxInviteIDBytes, ruleID); err != nil {
 		return err
 	}
 	switch f.Type {

@@ -25,6 +25,9 @@ func FuzzDecode(f *testing.F) {
 			if err != ErrUnknownType && ProblemOf(err) == ProblemNone {
 				t.Fatalf("Decode returned %v, neither ErrUnknownType nor a *DecodeError", err)
 			}
+			if n := len(err.Error()); n > MaxDetailBytes {
+				t.Fatalf("an error of %d bytes, over MaxDetailBytes: %v", n, err)
+			}
 			return
 		}
 		checkEventRoundtrip(t, key, &ev, nil)

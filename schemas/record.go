@@ -104,16 +104,18 @@ func (d *recordDecoder) ts(f int, nowMs int64) (int64, error) {
 	return ts, nil
 }
 
-// str reads an optional string field (nil if absent) of at most max bytes.
-func (d *recordDecoder) str(f int, name string, max int) ([]byte, error) {
+// str reads an optional string field (nil if absent) of at most max bytes
+// that follows rule.
+func (d *recordDecoder) str(f int, name string, max int, rule fieldRule) ([]byte, error) {
 	if d.val(f).kind == jAbsent {
 		return nil, nil
 	}
-	return strOf(d.val(f), name, max)
+	return ruleStrOf(d.val(f), name, max, rule)
 }
 
-// required reads a required, non-empty string field of at most max bytes.
-func (d *recordDecoder) required(f int, name string, max int) ([]byte, error) {
+// required reads a required, non-empty string field of at most max bytes
+// that follows rule.
+func (d *recordDecoder) required(f int, name string, max int, rule fieldRule) ([]byte, error) {
 	if d.val(f).kind == jAbsent {
 		return nil, missing(name)
 	}
@@ -121,5 +123,8 @@ func (d *recordDecoder) required(f int, name string, max int) ([]byte, error) {
 	if err == nil && len(b) == 0 {
 		err = invalid(name, "empty")
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return b, checkClasses(b, d.val(f).cls, name, rule)
 }

@@ -29,7 +29,11 @@ var jkindNames = [...]string{"", "string", "number", "true", "false", "null", "o
 // or only the kind of a literal, object or array.
 type jval struct {
 	kind jkind
-	b    []byte
+	// cls is, for a string, the union of the fieldClass of its content's
+	// bytes: the scan computes it on the way, so checking a field's rule
+	// (field.go) costs no second pass over the field.
+	cls uint8
+	b   []byte
 }
 
 // scanner is a strict, single-pass JSON reader for one event: it validates
@@ -45,6 +49,7 @@ type scanner struct {
 	i       int
 	scratch []byte
 	err     string // what is wrong, set once; the scan unwinds on it
+	cls     uint8  // the fieldClass union of the last string scanned
 }
 
 func (s *scanner) fail(msg string) {
@@ -143,7 +148,8 @@ func (s *scanner) object(depth int, member func(key []byte)) {
 func (s *scanner) value(depth int) jval {
 	switch c := s.peek(); {
 	case c == '"':
-		return jval{kind: jString, b: s.str()}
+		b := s.str()
+		return jval{kind: jString, cls: s.cls, b: b}
 	case c == '-' || c >= '0' && c <= '9':
 		return jval{kind: jNumber, b: s.number()}
 	case c == '{':
@@ -251,22 +257,27 @@ func (s *scanner) digits() bool {
 	return ok
 }
 
-// plain marks the bytes a string can hold as they are: ASCII but not '"',
-// '\\' or a control character. Other bytes take the slow path, which checks
-// that non-ASCII bytes are UTF-8: the scanner is the only UTF-8 check, and
-// outside strings any non-ASCII byte is a syntax error anyway.
+// plain marks the bytes a string can hold as they are and that no field
+// rule looks for: ASCII but not '"', '\\', a control character, DEL or one
+// of < > ' &. Other bytes take the slow path, which checks that non-ASCII
+// bytes are UTF-8 (the scanner is the only UTF-8 check, and outside strings
+// any non-ASCII byte is a syntax error anyway) and gathers the fieldClass
+// of those a rule looks for. Such bytes are rare in the fields of an
+// event, so the loop over the common ones stays a bare table lookup.
 var plain = func() (t [256]bool) {
 	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
+		t[c] = c != '"' && c != '\\' && fieldClass[c] == 0
 	}
 	return t
 }()
 
-// str scans a string (the scanner is at its '"') and returns its content.
+// str scans a string (the scanner is at its '"') and returns its content;
+// s.cls is then the fieldClass union of the content.
 func (s *scanner) str() []byte {
 	b := s.b
 	start := s.i + 1
 	i := start
+	var cls uint8
 	for {
 		for i < len(b) && plain[b[i]] {
 			i++
@@ -278,7 +289,12 @@ func (s *scanner) str() []byte {
 		}
 		c := b[i]
 		if c < utf8.RuneSelf {
-			break
+			if c < 0x20 || c == '"' || c == '\\' {
+				break
+			}
+			cls |= fieldClass[c] // DEL or one of < > ' &
+			i++
+			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
@@ -286,24 +302,27 @@ func (s *scanner) str() []byte {
 			s.fail("invalid UTF-8 in a string")
 			return nil
 		}
+		cls |= fieldClass[c]
 		i += size
 	}
 	s.i = i
 	switch b[i] {
 	case '"':
 		s.i = i + 1
+		s.cls = cls
 		return b[start:i:i]
 	case '\\':
-		return s.unescape(start)
+		return s.unescape(start, cls)
 	}
 	s.fail("control character in a string")
 	return nil
 }
 
 // unescape finishes a string that has escapes, from its content's start,
-// writing the unescaped content to scratch. Lone surrogates become U+FFFD,
-// as encoding/json and JavaScript's JSON.parse make them.
-func (s *scanner) unescape(start int) []byte {
+// writing the unescaped content to scratch; cls is the fieldClass union of
+// the content so far. Lone surrogates become U+FFFD, as encoding/json and
+// JavaScript's JSON.parse make them.
+func (s *scanner) unescape(start int, cls uint8) []byte {
 	out0 := len(s.scratch)
 	s.scratch = append(s.scratch, s.b[start:s.i]...)
 	for s.i < len(s.b) {
@@ -311,6 +330,7 @@ func (s *scanner) unescape(start int) []byte {
 		switch {
 		case c == '"':
 			s.i++
+			s.cls = cls
 			return s.scratch[out0:len(s.scratch):len(s.scratch)]
 		case c < 0x20:
 			s.fail("control character in a string")
@@ -321,10 +341,12 @@ func (s *scanner) unescape(start int) []byte {
 				s.fail("invalid UTF-8 in a string")
 				return nil
 			}
+			cls |= fieldClass[c]
 			s.scratch = append(s.scratch, s.b[s.i:s.i+size]...)
 			s.i += size
 			continue
 		case c != '\\':
+			cls |= fieldClass[c]
 			s.scratch = append(s.scratch, c)
 			s.i++
 			continue
@@ -334,6 +356,9 @@ func (s *scanner) unescape(start int) []byte {
 		}
 		e := s.b[s.i+1]
 		s.i += 2
+		// What an escape stands for has the class of the first byte it
+		// writes (the lead byte of a character beyond ASCII).
+		lead := len(s.scratch)
 		switch e {
 		case '"', '\\', '/':
 			s.scratch = append(s.scratch, e)
@@ -378,6 +403,7 @@ func (s *scanner) unescape(start int) []byte {
 			s.fail("invalid escape in a string")
 			return nil
 		}
+		cls |= fieldClass[s.scratch[lead]]
 	}
 	s.fail("unterminated string")
 	return nil
