@@ -40,13 +40,14 @@ const (
 	// control character in an id, markup in a display name, a URL that is
 	// neither a path nor http(s) (see field.go for the rules).
 	ProblemBadField
-	// ProblemInternal is never produced by the decoder: the pipeline uses it
-	// for records it could not process for reasons of its own.
+	// ProblemInternal ("internal_error") is never produced by the decoder:
+	// the engine uses it for a record whose handling failed (a bug), so
+	// that one record cannot stop its partition.
 	ProblemInternal
 	numProblems
 )
 
-var problemNames = [numProblems]string{"", "too_large", "invalid_json", "not_object", "missing_session", "key_mismatch", "missing_ts", "future_ts", "wrong_type", "missing_field", "invalid_value", "unsupported_version", "bad_field", "internal"}
+var problemNames = [numProblems]string{"", "too_large", "invalid_json", "not_object", "missing_session", "key_mismatch", "missing_ts", "future_ts", "wrong_type", "missing_field", "invalid_value", "unsupported_version", "bad_field", "internal_error"}
 
 // String returns the problem's name as used in DLQ headers and metrics.
 func (p Problem) String() string {

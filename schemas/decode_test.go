@@ -265,7 +265,7 @@ func TestNames(t *testing.T) {
 		t.Error("editing the name lists changed String()")
 	}
 
-	if got := Problems(); len(got) != int(numProblems)-1 || got[0] != "too_large" || got[len(got)-1] != "internal" {
+	if got := Problems(); len(got) != int(numProblems)-1 || got[0] != "too_large" || got[len(got)-1] != "internal_error" {
 		t.Errorf("Problems() = %v", got)
 	}
 	if got := Types(); len(got) != int(numTypes) || got[TypeUnknown] != "unknown" || got[TypeChat] != "chat" {
