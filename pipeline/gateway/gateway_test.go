@@ -52,7 +52,7 @@ func TestAuth(t *testing.T) {
 	}
 	// A token made with another secret does not verify here.
 	elsewhere := tokens{key: bytes.Repeat([]byte("x"), MinSecretBytes), ttl: time.Hour}
-	tok, _ := elsewhere.issue(s.Session, tg.clock.now())
+	tok, _ := elsewhere.issue(s.Session, testSite, tg.clock.now())
 	if r := tg.postEvents(t, tok, ev); r.code != http.StatusUnauthorized {
 		t.Fatalf("token of another secret: %d, want 401", r.code)
 	}
@@ -533,7 +533,7 @@ func TestInvitesReadCommittedAndLookBack(t *testing.T) {
 	st.none(t, 300*time.Millisecond)
 
 	// The token of a session is needed to read it: a test-made one here.
-	tok, _ := tg.g.tokens.issue("w-before", tg.clock.now())
+	tok, _ := tg.g.tokens.issue("w-before", testSite, tg.clock.now())
 	before := tg.openStream(t, tok, "")
 	if ev := before.next(t, 5*time.Second); ev.id != "w-before/2" {
 		t.Fatalf("decision made before the start, within the look-back: %+v", ev)
@@ -654,55 +654,5 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want %q", err, want)
 		}
-	}
-}
-
-func TestFeedback(t *testing.T) {
-	tg := newGateway(t, nil, nil)
-	records := collect(t, tg.broker.Addr(), schemas.TopicFeedback)
-	s, other := tg.newSession(t), tg.newSession(t)
-	post := func(token, body string) response {
-		return tg.do(t, "POST", "/v1/feedback", token, strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
-	}
-	fb := func(typ, session, invite string) string {
-		return fmt.Sprintf(`{"v":1,"type":%q,"invite_id":%q,"session":%q,"team":"service","ts":%d}`, typ, invite, session, tg.clock.ms(0))
-	}
-	for _, typ := range []string{"invite_shown", "invite_accepted"} {
-		if r := post(s.Token, fb(typ, s.Session, s.Session+"/1")); r.code != http.StatusAccepted {
-			t.Fatalf("%s: %d %s", typ, r.code, r.body)
-		}
-	}
-	for _, tc := range []struct{ name, token, body string }{
-		{"another session's invite", s.Token, fb("invite_declined", s.Session, other.Session+"/1")},
-		{"another session", s.Token, fb("invite_declined", other.Session, other.Session+"/1")},
-		{"unknown type", s.Token, fb("invite_teleported", s.Session, s.Session+"/1")},
-		{"no invite id", s.Token, fmt.Sprintf(`{"v":1,"type":"invite_shown","session":%q,"ts":1}`, s.Session)},
-		{"not JSON", s.Token, "shown"},
-	} {
-		r := post(tc.token, tc.body)
-		if r.code != http.StatusBadRequest {
-			t.Fatalf("%s: %d, want 400: %s", tc.name, r.code, r.body)
-		}
-		r.errorText(t)
-	}
-	if r := post("", fb("invite_shown", s.Session, s.Session+"/1")); r.code != http.StatusUnauthorized {
-		t.Fatalf("no token: %d", r.code)
-	}
-	records.waitN(t, 2)
-	time.Sleep(200 * time.Millisecond) // nothing more comes
-	recs := records.snapshot()
-	if len(recs) != 2 {
-		t.Fatalf("%d feedback records, want 2", len(recs))
-	}
-	var dec schemas.FeedbackDecoder
-	var f schemas.Feedback
-	for i, want := range []schemas.FeedbackType{schemas.FeedbackShown, schemas.FeedbackAccepted} {
-		r := recs[i]
-		if err := dec.Decode(r.Key, r.Value, 0, &f); err != nil || f.Type != want || string(f.InviteID) != s.Session+"/1" || string(f.Team) != "service" {
-			t.Fatalf("record %d: %v %+v", i, err, f)
-		}
-	}
-	if got := testutil.ToFloat64(tg.g.m.feedback.WithLabelValues("invite_accepted")); got != 1 {
-		t.Fatalf("feedback counted %v", got)
 	}
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // testSecret is the token secret of test gateways.
-var testSecret = bytes.Repeat([]byte("k"), MinSecretBytes)
+var testSecret = []byte("Jq4v-Tz8w_Lc2R9xNb7KpYd3mHs6aFe0")
 
 // clock is a wall clock a test can move forward.
 type clock struct{ off atomic.Int64 }
@@ -40,7 +40,8 @@ func (c *clock) advance(d time.Duration)  { c.off.Add(int64(d)) }
 func (c *clock) ms(d time.Duration) int64 { return c.now().Add(d).UnixMilli() }
 
 // testGateway is a gateway on an embedded broker (kfake), served by an
-// httptest server.
+// httptest server with the gateway's own server settings and connection
+// caps (as Listen serves it).
 type testGateway struct {
 	g      *Gateway
 	srv    *httptest.Server
@@ -81,7 +82,10 @@ func newGateway(t *testing.T, b *pipeline.Broker, mutate func(*Config)) *testGat
 	}
 	g.Start()
 	tg.g = g
-	tg.srv = httptest.NewServer(g.Handler())
+	tg.srv = httptest.NewUnstartedServer(nil)
+	tg.srv.Config = g.httpServer()
+	tg.srv.Listener = g.limitListener(tg.srv.Listener)
+	tg.srv.Start()
 	t.Cleanup(func() {
 		g.EndStreams()
 		tg.srv.Close()
@@ -108,9 +112,22 @@ type session struct {
 	ExpiresAt int64  `json:"expires_at"`
 }
 
+// testSite is the site of the sessions newSession makes.
+const testSite = "shop-test"
+
 func (tg *testGateway) newSession(t *testing.T) session {
 	t.Helper()
-	resp := tg.do(t, "POST", "/v1/sessions", "", nil, nil)
+	return tg.newSessionFor(t, testSite)
+}
+
+// newSessionFor makes a session for site (none when empty).
+func (tg *testGateway) newSessionFor(t *testing.T, site string) session {
+	t.Helper()
+	var body io.Reader
+	if site != "" {
+		body = strings.NewReader(`{"site":` + strconv.Quote(site) + `}`)
+	}
+	resp := tg.do(t, "POST", "/v1/sessions", "", body, nil)
 	if resp.code != http.StatusCreated {
 		t.Fatalf("POST /v1/sessions: %d %s", resp.code, resp.body)
 	}
@@ -125,6 +142,7 @@ type response struct {
 	code   int
 	header http.Header
 	body   []byte
+	close  bool // the answer said Connection: close
 }
 
 // errorText returns the "error" of a JSON error body, failing the test if
@@ -163,7 +181,7 @@ func (tg *testGateway) do(t *testing.T, method, path, token string, body io.Read
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b, resp.Close}
 }
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"

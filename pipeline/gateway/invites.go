@@ -221,6 +221,9 @@ func (g *Gateway) consume(ctx context.Context) {
 				g.m.decisions.WithLabelValues("invalid").Inc()
 				return
 			}
+			// The index first: a widget that hears of an invite from
+			// this replica finds it here when it reports on it.
+			g.invites.add(d, nowMs)
 			g.hub.publish(d, nowMs)
 		})
 	}
@@ -236,7 +239,9 @@ func (g *Gateway) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.hub.sweep(g.now().UnixMilli())
+			nowMs := g.now().UnixMilli()
+			g.hub.sweep(nowMs)
+			g.invites.sweep(nowMs)
 		}
 	}
 }
@@ -245,19 +250,27 @@ func (g *Gateway) sweep(ctx context.Context) {
 // read is cut off.
 const streamWriteTimeout = 10 * time.Second
 
+// handleInvites streams the token's session's decisions until the client
+// goes, the gateway closes, the session opens too many other streams, or
+// the token expires (the widget then needs a new session, as for any
+// request).
 func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
-	session, ok := g.session(w, r, true)
+	c, ok := g.session(w, r, true)
 	if !ok || !g.limit(w, r, "") {
 		return
 	}
-	ip := g.clientIP(r)
-	if ok, why := g.streams.open(ip); !ok {
+	session := c.session
+	// Per session, the hub ends the oldest stream instead of refusing: a
+	// tab that navigates opens the next page's stream before the server
+	// sees the last one close.
+	key := g.clientKey(r)
+	if g.streams.open(key) != capNone {
 		g.m.limited.WithLabelValues("streams").Inc()
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, why)
+		writeError(w, http.StatusTooManyRequests, "too many open streams: retry later")
 		return
 	}
-	defer g.streams.close(ip)
+	defer g.streams.close(key)
 	g.m.streams.Inc()
 	defer g.m.streams.Dec()
 
@@ -275,8 +288,15 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
+	// The connection lives as long as the token (the server's read
+	// timeout, meant for requests, would end it): Go's server reads in
+	// the background and ends the request when that read fails.
 	rc := http.NewResponseController(w)
+	left := c.exp.Sub(g.now())
+	_ = rc.SetReadDeadline(time.Now().Add(left))
+	expired := time.NewTimer(left)
+	defer expired.Stop()
+	w.WriteHeader(http.StatusOK)
 	write := func(s string) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := fmt.Fprint(w, s); err != nil {
@@ -312,6 +332,9 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-g.closing:
+			return
+		case <-expired.C:
+			g.m.streamsExpired.Inc()
 			return
 		case <-beat.C:
 			if !write(": ping\n\n") {
