@@ -101,11 +101,9 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		writeError(w, http.StatusBadRequest, "the body could not be read")
 		return nil, false
 	}
-	// The body is in. What is left is bounded by produceTimeout; the
-	// deadline now only watches for a client that goes away (Go's server
-	// reads in the background and cancels the request's context), and
-	// must not fire while Kafka takes the records.
-	_ = rc.SetReadDeadline(time.Now().Add(produceTimeout + g.bodyTimeout))
+	// The body is in: Go's server now clears the read deadline and reads
+	// in the background, to notice a client that goes away. What is left
+	// is bounded by produceTimeout and the write timeout.
 	return body, true
 }
 

@@ -262,9 +262,10 @@ type Gateway struct {
 
 	proxyWarned atomic.Int64 // Unix ns of the last warning about the client address header
 
-	// bodyTimeout and fbWait are bodyReadTimeout and feedbackWait;
-	// tests shorten them.
+	// bodyTimeout, fbWait and timeouts are bodyReadTimeout, feedbackWait
+	// and the server's; tests shorten them.
 	bodyTimeout, fbWait time.Duration
+	timeouts            serverTimeouts
 
 	decoders sync.Pool // *schemas.Decoder: not safe for concurrent use
 
@@ -322,6 +323,7 @@ func New(cfg Config) (*Gateway, error) {
 
 		bodyTimeout: bodyReadTimeout,
 		fbWait:      feedbackWait,
+		timeouts:    serverTimeouts{header: headerTimeout, read: requestReadTimeout, write: writeTimeout, idle: idleTimeout},
 	}
 	g.hub = newHub(cfg.Recent, cfg.MaxSessions, cfg.StreamsPerSession, g.m)
 	g.invites = newInviteIndex(cfg.MaxSessions, cfg.FeedbackMargin, g.m)

@@ -68,6 +68,13 @@ func quietLogger() *slog.Logger {
 // changed by mutate, and waits until it is ready.
 func newGateway(t *testing.T, b *pipeline.Broker, mutate func(*Config)) *testGateway {
 	t.Helper()
+	return newGatewayWith(t, b, mutate, nil)
+}
+
+// newGatewayWith is newGateway, with the gateway changed by adjust before
+// its server starts (its timeouts).
+func newGatewayWith(t *testing.T, b *pipeline.Broker, mutate func(*Config), adjust func(*Gateway)) *testGateway {
+	t.Helper()
 	if b == nil {
 		b = startBroker(t)
 	}
@@ -79,6 +86,9 @@ func newGateway(t *testing.T, b *pipeline.Broker, mutate func(*Config)) *testGat
 	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(g)
 	}
 	g.Start()
 	tg.g = g

@@ -288,15 +288,13 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
-	// The connection lives as long as the token (the server's read
-	// timeout, meant for requests, would end it): Go's server reads in
-	// the background and ends the request when that read fails.
-	rc := http.NewResponseController(w)
-	left := c.exp.Sub(g.now())
-	_ = rc.SetReadDeadline(time.Now().Add(left))
-	expired := time.NewTimer(left)
+	// The stream lives as long as the token. (The server's read timeout
+	// does not end it: Go's server clears the read deadline once the
+	// request is read; its write timeout is replaced at every write.)
+	expired := time.NewTimer(c.exp.Sub(g.now()))
 	defer expired.Stop()
 	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
 	write := func(s string) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := fmt.Fprint(w, s); err != nil {

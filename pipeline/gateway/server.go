@@ -19,8 +19,8 @@ const (
 	// headerTimeout bounds the request line and headers.
 	headerTimeout = 5 * time.Second
 	// requestReadTimeout bounds reading a whole request, headers and body,
-	// from its first byte. Handlers that read a body set a tighter
-	// deadline (bodyReadTimeout); a stream sets the token's expiry.
+	// from its first byte. Handlers that read a body set their own
+	// deadline (bodyReadTimeout) as they start reading it.
 	requestReadTimeout = 20 * time.Second
 	// writeTimeout bounds writing an answer, from the end of the
 	// request's headers; a stream sets a deadline per write instead.
@@ -76,14 +76,20 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
+// serverTimeouts are the server's deadlines (the constants above; tests
+// shorten them).
+type serverTimeouts struct {
+	header, read, write, idle time.Duration
+}
+
 // httpServer is the http.Server of the gateway, without its listener.
 func (g *Gateway) httpServer() *http.Server {
 	return &http.Server{
 		Handler:           g.handler,
-		ReadHeaderTimeout: headerTimeout,
-		ReadTimeout:       requestReadTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: g.timeouts.header,
+		ReadTimeout:       g.timeouts.read,
+		WriteTimeout:      g.timeouts.write,
+		IdleTimeout:       g.timeouts.idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 }

@@ -330,6 +330,21 @@ func (tg *testGateway) openStreamWith(t *testing.T, token string, header map[str
 	return s
 }
 
+// TestStreamOutlivesRequestTimeouts: the server's read and write timeouts
+// are for requests; an invite stream lives on (its own deadlines).
+func TestStreamOutlivesRequestTimeouts(t *testing.T) {
+	tg := newGatewayWith(t, nil, func(c *Config) { c.Heartbeat = 200 * time.Millisecond }, func(g *Gateway) {
+		g.timeouts.read, g.timeouts.write = 300*time.Millisecond, 300*time.Millisecond
+	})
+	s := tg.newSession(t)
+	st := tg.openStream(t, s.Token, "")
+	time.Sleep(time.Second)
+	publish(t, producer(t, tg.broker.Addr()), decision(s.Session, 1, tg.clock.ms(time.Minute), nil))
+	if ev := st.next(t, 10*time.Second); ev.id != s.Session+"/1" {
+		t.Fatalf("after the request timeouts: %+v", ev)
+	}
+}
+
 // TestStreamEndsWhenTokenExpires: an invite stream lasts as long as its
 // token, not longer.
 func TestStreamEndsWhenTokenExpires(t *testing.T) {
