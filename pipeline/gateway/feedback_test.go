@@ -101,9 +101,10 @@ func TestVisitorFeedback(t *testing.T) {
 		t.Fatalf("past the margin: reason %q", got)
 	}
 
-	recs := records.waitN(t, 4)
+	records.waitN(t, 4)
 	time.Sleep(200 * time.Millisecond) // nothing more comes
-	if recs = records.snapshot(); len(recs) != 4 {
+	recs := records.snapshot()
+	if len(recs) != 4 {
 		t.Fatalf("%d feedback records, want 4", len(recs))
 	}
 	var dec schemas.FeedbackDecoder
@@ -242,9 +243,10 @@ func TestPlatformFeedback(t *testing.T) {
 			t.Fatalf("%s: %d, want 400", name, r.code)
 		}
 	}
-	recs := records.waitN(t, 5)
-	time.Sleep(200 * time.Millisecond)
-	if recs = records.snapshot(); len(recs) != 5 {
+	records.waitN(t, 5)
+	time.Sleep(200 * time.Millisecond) // nothing more comes
+	recs := records.snapshot()
+	if len(recs) != 5 {
 		t.Fatalf("%d records, want 5", len(recs))
 	}
 	for _, r := range recs {
