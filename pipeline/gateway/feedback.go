@@ -74,7 +74,7 @@ func (g *Gateway) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	if !decodeFeedback(w, []byte(c.session), body, &fb) {
 		return
 	}
-	if !visitorFeedback[fb.Type.String()] {
+	if !g.visitorTypes[fb.Type.String()] {
 		g.refuseFeedback(w, http.StatusForbidden, fbTypeNotAllowed, fb.Type.String()+" is reported by the chat platform, not by a visitor")
 		return
 	}

@@ -45,8 +45,7 @@ func (r response) reason(t *testing.T, code int) string {
 }
 
 func TestVisitorFeedback(t *testing.T) {
-	tg := newGateway(t, nil, nil)
-	tg.g.fbWait = 200 * time.Millisecond
+	tg := newGatewayWith(t, nil, nil, func(g *Gateway) { g.fbWait = 200 * time.Millisecond })
 	records := collect(t, tg.broker.Addr(), schemas.TopicFeedback)
 	s, other := tg.newSession(t), tg.newSession(t)
 	cl := producer(t, tg.broker.Addr())
@@ -171,13 +170,11 @@ func TestFeedbackFailedStoreIsNotTaken(t *testing.T) {
 // to show it) is refused with 403, and the platform route takes it.
 func TestVisitorFeedbackTypes(t *testing.T) {
 	platform := "pf-7Hq2Zx9Lw4Rt6Yu1Io3Pa5Sd8Fg0Jk2M"
-	tg := newGateway(t, nil, func(c *Config) { c.PlatformToken = []byte(platform) })
+	tg := newGatewayWith(t, nil, func(c *Config) { c.PlatformToken = []byte(platform) }, func(g *Gateway) { delete(g.visitorTypes, "chat_started") })
 	s := tg.newSession(t)
 	publish(t, producer(t, tg.broker.Addr()), decision(s.Session, 1, tg.clock.ms(time.Minute), nil))
 	waitFor(t, "invite indexed", 10*time.Second, func() bool { return testutil.ToFloat64(tg.g.m.indexSessions) == 1 })
 
-	delete(visitorFeedback, "chat_started")
-	t.Cleanup(func() { visitorFeedback["chat_started"] = true })
 	body := feedbackBody("chat_started", s.Session, s.Session+"/1", "", tg.clock.ms(0))
 	if got := tg.postFeedback(t, s.Token, body).reason(t, http.StatusForbidden); got != fbTypeNotAllowed {
 		t.Fatalf("a type off the visitor's list: reason %q", got)

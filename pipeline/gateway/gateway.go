@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -68,8 +69,8 @@ type Config struct {
 	SessionRate, SessionBurst float64
 	// ClientIPHeader names a header set by a proxy in front (e.g.
 	// X-Forwarded-For) whose last address is the client's; empty: the
-	// connection's address. Set it only behind a proxy that sets it
-	// (overwriting what the client sent): a client can send any header,
+	// connection's address. Set it only behind a proxy that sets it, or
+	// appends the client's address to it: a client can send any header,
 	// and the gateway warns when the header comes from a public address.
 	ClientIPHeader string
 	// MaxConns caps the open connections in all: past it a new
@@ -258,6 +259,9 @@ type Gateway struct {
 	fwdCaps *counts // requests in flight per forwarded address, behind a proxy
 	invites *inviteIndex
 	sites   map[string]bool // nil: any site
+	// visitorTypes are the feedback types a visitor may report
+	// (visitorFeedback; a test takes one off).
+	visitorTypes map[string]bool
 	handler http.Handler
 
 	proxyWarned atomic.Int64 // Unix ns of the last warning about the client address header
@@ -333,6 +337,7 @@ func New(cfg Config) (*Gateway, error) {
 			g.sites[s] = true
 		}
 	}
+	g.visitorTypes = maps.Clone(visitorFeedback)
 	g.decoders.New = func() any { return new(schemas.Decoder) }
 	g.handler = g.edge(g.routes())
 	return g, nil

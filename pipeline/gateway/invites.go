@@ -264,10 +264,14 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 	// tab that navigates opens the next page's stream before the server
 	// sees the last one close.
 	key := g.clientKey(r)
-	if g.streams.open(key) != capNone {
+	if refused := g.streams.open(key); refused != capNone {
 		g.m.limited.WithLabelValues("streams").Inc()
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, "too many open streams: retry later")
+		msg := "too many open streams: retry later"
+		if refused == capKey {
+			msg = "too many open streams from this address"
+		}
+		writeError(w, http.StatusTooManyRequests, msg)
 		return
 	}
 	defer g.streams.close(key)

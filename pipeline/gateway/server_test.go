@@ -182,8 +182,7 @@ func TestRefusalsCloseAtOnce(t *testing.T) {
 // for an accepted request, is cut off and answered 408 where it can be,
 // with no address of the gateway in what it says.
 func TestEveryConnectionHasABoundedLife(t *testing.T) {
-	tg := newGateway(t, nil, nil)
-	tg.g.bodyTimeout = 300 * time.Millisecond
+	tg := newGatewayWith(t, nil, nil, func(g *Gateway) { g.bodyTimeout = 300 * time.Millisecond })
 	s := tg.newSession(t)
 
 	// A body that stops half way.
