@@ -97,6 +97,8 @@ func (x *inviteIndex) take(session, id string, typ schemas.FeedbackType, nowMs i
 		if inv.id != id {
 			continue
 		}
+		// One bit per type: the contract has a handful (a type past 63
+		// would share a bit, and only refuse a little early).
 		bit := uint64(1) << (uint(typ) % 64)
 		switch {
 		case inv.expiresAt+x.marginMs <= nowMs:
