@@ -262,7 +262,7 @@ type Gateway struct {
 	// visitorTypes are the feedback types a visitor may report
 	// (visitorFeedback; a test takes one off).
 	visitorTypes map[string]bool
-	handler http.Handler
+	handler      http.Handler
 
 	proxyWarned atomic.Int64 // Unix ns of the last warning about the client address header
 
