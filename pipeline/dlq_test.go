@@ -107,13 +107,13 @@ func TestOversizedRecordDoesNotStopTheReplica(t *testing.T) {
 	for _, g := range []Guarantee{ExactlyOnce, AtLeastOnce} {
 		t.Run(string(g), func(t *testing.T) {
 			b := startBroker(t, 2)
-			dlq := collect(t, b.Addr(), schemas.TopicDLQ)
-			invites := collect(t, b.Addr(), schemas.TopicInvites)
+			dlq := kafkatest.Collecting(t, b.Addr(), schemas.TopicDLQ)
+			invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 			big := bigEvent("s-huge", 1_000_000)
 			produce(t, bigClient(t, b.Addr()), schemas.TopicEvents, append([]kafkatest.Record{big}, kafkatest.Hesitators(0, 5)...))
 			r := startRunner(t, b.Addr(), func(c *Config) { c.Guarantee = g })
 
-			got := dlq.waitN(t, 1, 20*time.Second)
+			got := dlq.WaitN(t, 1, 20*time.Second)
 			h := headers(got[0])
 			if h[schemas.HeaderDLQReason] != "too_large" || h[schemas.HeaderDLQTruncated] != strconv.Itoa(len(big.Value)) || string(got[0].Key) != "s-huge" {
 				t.Errorf("DLQ record key %q, headers %v", got[0].Key, h)
@@ -121,7 +121,7 @@ func TestOversizedRecordDoesNotStopTheReplica(t *testing.T) {
 			if n := len(got[0].Value); n == 0 || n >= len(big.Value) || !bytes.Equal(got[0].Value, big.Value[:n]) {
 				t.Errorf("DLQ value of %d bytes, want the start of the %d-byte record", n, len(big.Value))
 			}
-			invites.waitN(t, 5, 20*time.Second)
+			invites.WaitN(t, 5, 20*time.Second)
 			if err := r.Healthy(); err != nil {
 				t.Fatalf("the replica stopped: %v", err)
 			}
@@ -136,12 +136,12 @@ func TestDLQRefusedRecordIsSkipped(t *testing.T) {
 	for _, g := range []Guarantee{ExactlyOnce, AtLeastOnce} {
 		t.Run(string(g), func(t *testing.T) {
 			b := startBroker(t, 2)
-			invites := collect(t, b.Addr(), schemas.TopicInvites)
+			invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 			produce(t, newClient(t, b.Addr()), schemas.TopicEvents, append(
 				[]kafkatest.Record{{Key: []byte("s-bad"), Value: []byte(`not json`)}}, kafkatest.Hesitators(0, 5)...))
 			b.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: schemas.TopicDLQ, Err: kerr.MessageTooLarge, Count: -1})
 			r := startRunner(t, b.Addr(), func(c *Config) { c.Guarantee = g })
-			invites.waitN(t, 5, 20*time.Second)
+			invites.WaitN(t, 5, 20*time.Second)
 			kafkatest.WaitFor(t, "the skip to be counted", 10*time.Second, func() bool {
 				return testutilValue(r.m.dlqWriteFailures.WithLabelValues("too_large")) == 1
 			})
@@ -155,7 +155,7 @@ func TestDLQRefusedRecordIsSkipped(t *testing.T) {
 			// replica does not meet it (nor write it) again.
 			produce(t, newClient(t, b.Addr()), schemas.TopicEvents, kafkatest.Hesitators(5, 5))
 			r2 := startRunner(t, b.Addr(), func(c *Config) { c.Guarantee = g })
-			invites.waitN(t, 10, 20*time.Second)
+			invites.WaitN(t, 10, 20*time.Second)
 			if n := testutilValue(r2.m.dlq.WithLabelValues("invalid_json")); n != 0 {
 				t.Errorf("the restarted replica processed the skipped record again (%v)", n)
 			}

@@ -114,27 +114,6 @@ func produce(t *testing.T, cl *kgo.Client, topic string, recs []kafkatest.Record
 	}
 }
 
-// collector reads a topic from the start, read committed, in the background.
-type collector struct{ *kafkatest.Collector }
-
-func collect(t *testing.T, addr, topic string, opts ...kgo.Opt) *collector {
-	t.Helper()
-	c, err := kafkatest.Collect(addr, topic, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return &collector{c}
-}
-
-func (c *collector) snapshot() []*kgo.Record { return c.Records() }
-
-func (c *collector) waitN(t *testing.T, n int, timeout time.Duration) []*kgo.Record {
-	t.Helper()
-	kafkatest.WaitFor(t, fmt.Sprintf("%d records", n), timeout, func() bool { return len(c.snapshot()) >= n })
-	return c.snapshot()
-}
-
 func decisions(t *testing.T, recs []*kgo.Record) []*schemas.Decision {
 	t.Helper()
 	var out []*schemas.Decision
@@ -172,14 +151,14 @@ func offline(recs []kafkatest.Record) map[string]string {
 
 func TestRunPublishesDecisions(t *testing.T) {
 	b := startBroker(t, 4)
-	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 	r := startRunner(t, b.Addr(), nil)
 	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 
 	recs := kafkatest.Hesitators(0, 40)
 	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
 	want := offline(recs)
-	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+	got := decisions(t, invites.WaitN(t, len(want), 15*time.Second))
 	if len(got) != len(want) {
 		t.Fatalf("%d decisions, want %d", len(got), len(want))
 	}
@@ -209,8 +188,8 @@ func TestRunPublishesDecisions(t *testing.T) {
 
 func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 	b := startBroker(t, 2)
-	dlq := collect(t, b.Addr(), schemas.TopicDLQ)
-	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	dlq := kafkatest.Collecting(t, b.Addr(), schemas.TopicDLQ)
+	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 	r := startRunner(t, b.Addr(), nil)
 	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 
@@ -223,7 +202,7 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 	// Bad input first, then good input behind it on the same partitions:
 	// bad records must not stall anything.
 	produce(t, cl, schemas.TopicEvents, append(bad, kafkatest.Hesitators(0, 5)...))
-	got := dlq.waitN(t, len(bad), 15*time.Second)
+	got := dlq.WaitN(t, len(bad), 15*time.Second)
 	wantReasons := []string{"invalid_json", "wrong_type", "too_large"}
 	for i, rec := range got {
 		h := map[string]string{}
@@ -240,7 +219,7 @@ func TestDLQRecordsCarryReasonAndSource(t *testing.T) {
 			t.Errorf("DLQ record %d says offset %s", i, h[schemas.HeaderSourceOffset])
 		}
 	}
-	invites.waitN(t, 5, 15*time.Second)
+	invites.WaitN(t, 5, 15*time.Second)
 	if v := testutilValue(r.m.dlq.WithLabelValues("too_large")); v != 1 {
 		t.Fatalf("linger_dlq_total{reason=too_large} = %v", v)
 	}
@@ -295,10 +274,10 @@ func TestNoDecisionLostWhenPublishFails(t *testing.T) {
 	refuse.Lock()
 	refusing = false
 	refuse.Unlock()
-	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 	startRunner(t, b.Addr(), nil)
 	want := offline(recs)
-	got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+	got := decisions(t, invites.WaitN(t, len(want), 15*time.Second))
 	seen := map[string]bool{}
 	for _, d := range got {
 		seen[string(d.ID)] = true
@@ -317,7 +296,7 @@ func TestNoDecisionLostWhenPublishFails(t *testing.T) {
 // and end on one side of the handoff.)
 func TestRebalanceLosesNothing(t *testing.T) {
 	b := startBroker(t, 8)
-	invites := collect(t, b.Addr(), schemas.TopicInvites)
+	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 	a := startRunner(t, b.Addr(), nil)
 	c := startRunner(t, b.Addr(), nil)
 	kafkatest.WaitFor(t, "both replicas to own partitions", 15*time.Second, func() bool {
@@ -328,7 +307,7 @@ func TestRebalanceLosesNothing(t *testing.T) {
 	cl := newClient(t, b.Addr())
 	before, after := kafkatest.Hesitators(0, 30), kafkatest.Hesitators(30, 30)
 	produce(t, cl, schemas.TopicEvents, before)
-	invites.waitN(t, 30, 15*time.Second)
+	invites.WaitN(t, 30, 15*time.Second)
 	if testutilValue(a.m.invites.WithLabelValues("abandonment")) == 0 || testutilValue(c.m.invites.WithLabelValues("abandonment")) == 0 {
 		t.Fatal("both replicas should have decided for their own partitions")
 	}
@@ -339,9 +318,9 @@ func TestRebalanceLosesNothing(t *testing.T) {
 	produce(t, cl, schemas.TopicEvents, after)
 
 	want := offline(append(before, after...))
-	invites.waitN(t, len(want), 15*time.Second)
+	invites.WaitN(t, len(want), 15*time.Second)
 	time.Sleep(300 * time.Millisecond) // let a duplicate arrive, if there is one
-	got := decisions(t, invites.snapshot())
+	got := decisions(t, invites.Records())
 	count := map[string]int{}
 	for _, d := range got {
 		count[string(d.ID)]++

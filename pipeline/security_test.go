@@ -214,7 +214,7 @@ func TestRunOverTLSAndSASL(t *testing.T) {
 		t.Run(mech, func(t *testing.T) {
 			b, sec := secureBroker(t, certs, true, mech)
 			opts := clientOpts(t, sec)
-			invites := collect(t, b.Addr(), schemas.TopicInvites, opts...)
+			invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites, opts...)
 			logs := new(kafkatest.Logs)
 			debugLog := func(c *Config) {
 				c.Security = sec
@@ -226,7 +226,7 @@ func TestRunOverTLSAndSASL(t *testing.T) {
 			recs := kafkatest.Hesitators(0, 10)
 			produce(t, newClient(t, b.Addr(), opts...), schemas.TopicEvents, recs)
 			want := offline(recs)
-			got := decisions(t, invites.waitN(t, len(want), 15*time.Second))
+			got := decisions(t, invites.WaitN(t, len(want), 15*time.Second))
 			if len(want) == 0 || len(got) != len(want) {
 				t.Fatalf("%d decisions, want %d (and some)", len(got), len(want))
 			}

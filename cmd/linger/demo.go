@@ -292,7 +292,8 @@ func (d *demo) status() {
 // free port if listen is taken (another demo runs), with a secret of its
 // own.
 func startDemoGateway(log *slog.Logger, broker, listen string) (*runningGateway, error) {
-	cfg := gateway.Config{Brokers: []string{broker}, Secret: randomSecret(), Shop: true, Logger: log, Registerer: prometheus.NewRegistry()}
+	// The one site the simulator plays, and the shop's pages name.
+	cfg := gateway.Config{Brokers: []string{broker}, Secret: randomSecret(), Sites: []string{bench.DefaultSite}, Shop: true, Logger: log, Registerer: prometheus.NewRegistry()}
 	gw, err := startGateway(cfg, listen)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		host, _, _ := net.SplitHostPort(listen)

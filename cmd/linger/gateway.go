@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -22,11 +23,16 @@ import (
 // envGatewaySecret holds the token secret when no file does.
 const envGatewaySecret = "LINGER_GATEWAY_SECRET"
 
+// envPlatformToken holds the chat platform's token when no file does.
+const envPlatformToken = "LINGER_PLATFORM_TOKEN"
+
 // gatewayFlags are the flags of `linger gateway` that shape the gateway.
 type gatewayFlags struct {
 	listen                      string
 	secretFile                  string
+	platformTokenFile           string
 	origins                     listFlag
+	sites                       listFlag
 	tokenTTL, tsBehind, tsAhead time.Duration
 	lookBack                    time.Duration
 	maxBody                     byteSize
@@ -34,6 +40,10 @@ type gatewayFlags struct {
 	ipRate, ipBurst             float64
 	sessionRate, sessionBurst   float64
 	clientIPHeader              string
+	maxConns, maxConnsPerIP     int
+	maxStreams, streamsPerIP    int
+	feedbackMargin              time.Duration
+	keepQuery                   bool
 	shop                        bool
 	eventsTopic, invitesTopic   string
 	feedbackTopic               string
@@ -42,7 +52,9 @@ type gatewayFlags struct {
 func (f *gatewayFlags) register(fs *flagSet) {
 	d := gateway.DefaultConfig()
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address the browser endpoints (and the shop) are served on")
-	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the secret that signs session tokens (at least 32 bytes; the same on every replica); or set it in "+envGatewaySecret)
+	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the secret that signs session tokens (at least 32 random bytes, e.g. `head -c 32 /dev/urandom | base64`; the same on every replica; readable by its owner only); or set it in "+envGatewaySecret)
+	fs.Var(&f.sites, "sites", "the sites served (the tracker's data-site), e.g. shop-eu,shop-us: a session for another site gets 400; empty: any site (warned about)")
+	fs.StringVar(&f.platformTokenFile, "platform-token-file", "", "file holding the chat platform's token for POST /v1/platform/feedback (at least 32 random bytes); or set it in "+envPlatformToken+"; neither: the route is off")
 	fs.Var(&f.origins, "allowed-origins", "origins of the pages on other sites that may call the API (CORS), e.g. https://shop.example.com; * for any")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", d.TokenTTL, "how long a session token is valid")
 	fs.DurationVar(&f.tsBehind, "ts-behind", d.TSBehind, "an event's ts may be this far behind the receive time (a page that was offline); older ones get the receive time")
@@ -55,7 +67,13 @@ func (f *gatewayFlags) register(fs *flagSet) {
 	fs.Float64Var(&f.ipBurst, "ip-burst", d.IPBurst, "API requests at once per client address")
 	fs.Float64Var(&f.sessionRate, "session-rate", d.SessionRate, "event and feedback posts per second per session")
 	fs.Float64Var(&f.sessionBurst, "session-burst", d.SessionBurst, "event and feedback posts at once per session")
-	fs.StringVar(&f.clientIPHeader, "client-ip-header", "", "behind a proxy: the header whose last address is the client's (e.g. X-Forwarded-For); empty: the connection's address")
+	fs.StringVar(&f.clientIPHeader, "client-ip-header", "", "only behind a proxy that sets it: the header whose last address is the client's (e.g. X-Forwarded-For); a client can write any header, so without such a proxy it lets anyone dodge the per-address limits (a warning is logged when it comes from a public address); empty: the connection's address")
+	fs.IntVar(&f.maxConns, "max-conns", d.MaxConns, "most open client connections in all; past it a new one gets 503 and is closed")
+	fs.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "most open connections per client address (IPv6: per /64); past it 429 and closed; with --client-ip-header, most requests in flight per forwarded address instead")
+	fs.IntVar(&f.maxStreams, "max-streams", d.MaxStreams, "most open invite streams in all")
+	fs.IntVar(&f.streamsPerIP, "max-streams-per-ip", d.StreamsPerIP, "most open invite streams per client address (IPv6: per /64)")
+	fs.DurationVar(&f.feedbackMargin, "feedback-margin", d.FeedbackMargin, "a visitor's feedback on an invite is taken until its expires_at plus this (keep --look-back over the invite TTL plus this)")
+	fs.BoolVar(&f.keepQuery, "keep-query", false, "keep the query string and fragment of page.url and ref (by default they are cut: they often carry e-mail addresses, search terms, tokens)")
 	fs.BoolVar(&f.shop, "shop", false, "also serve the demo shop at /")
 	fs.StringVar(&f.eventsTopic, "events-topic", d.EventsTopic, "topic to write events to")
 	fs.StringVar(&f.invitesTopic, "invites-topic", d.InvitesTopic, "topic to read decisions from")
@@ -71,26 +89,54 @@ func (f *gatewayFlags) config(log *slog.Logger, reg prometheus.Registerer) gatew
 		MaxBodyBytes: int64(f.maxBody), MaxEvents: f.maxEvents,
 		IPRate: f.ipRate, IPBurst: f.ipBurst, SessionRate: f.sessionRate, SessionBurst: f.sessionBurst,
 		ClientIPHeader: f.clientIPHeader, LookBack: f.lookBack, Shop: f.shop,
+		Sites: f.sites, MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, MaxStreams: f.maxStreams, StreamsPerIP: f.streamsPerIP,
+		FeedbackMargin: f.feedbackMargin, KeepQuery: f.keepQuery,
 		Logger: log, Registerer: reg,
 	}
 }
 
 // secret reads the token secret from --secret-file or the environment.
-func (f *gatewayFlags) secret() ([]byte, error) {
-	env, inEnv := os.LookupEnv(envGatewaySecret)
+func (f *gatewayFlags) secret(log *slog.Logger) ([]byte, error) {
+	b, err := credential(log, "--secret-file", f.secretFile, envGatewaySecret)
+	if err == nil && b == nil {
+		err = fmt.Errorf("no token secret: set --secret-file or %s (at least %d random bytes, e.g. from `head -c 32 /dev/urandom | base64`)", envGatewaySecret, gateway.MinSecretBytes)
+	}
+	return b, err
+}
+
+// platformToken reads the chat platform's token from --platform-token-file
+// or the environment; nil when neither is set.
+func (f *gatewayFlags) platformToken(log *slog.Logger) ([]byte, error) {
+	return credential(log, "--platform-token-file", f.platformTokenFile, envPlatformToken)
+}
+
+// credential reads a secret from the file a flag names or from an
+// environment variable (nil, nil when neither is set). A file's final line
+// breaks are not part of it; a file that its group or others may read is
+// warned about.
+func credential(log *slog.Logger, flagName, file, env string) ([]byte, error) {
+	v, inEnv := os.LookupEnv(env)
 	switch {
-	case f.secretFile != "" && inEnv:
-		return nil, fmt.Errorf("both --secret-file and %s are set: use one", envGatewaySecret)
-	case f.secretFile != "":
-		b, err := os.ReadFile(f.secretFile)
+	case file != "" && inEnv:
+		return nil, fmt.Errorf("both %s and %s are set: use one", flagName, env)
+	case file != "":
+		st, err := os.Stat(file)
 		if err != nil {
-			return nil, fmt.Errorf("--secret-file: %w", err)
+			return nil, fmt.Errorf("%s: %w", flagName, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			log.Warn("the secret file can be read by others than its owner: chmod 600 it (or pass the secret in the environment)",
+				"flag", flagName, "file", file, "mode", st.Mode().Perm().String())
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flagName, err)
 		}
 		return []byte(strings.TrimRight(string(b), "\r\n")), nil
 	case inEnv:
-		return []byte(env), nil
+		return []byte(v), nil
 	}
-	return nil, fmt.Errorf("no token secret: set --secret-file or %s (at least %d bytes, e.g. from `head -c 32 /dev/urandom | base64`)", envGatewaySecret, gateway.MinSecretBytes)
+	return nil, nil
 }
 
 func gatewayCmd(args []string, stdout, stderr io.Writer) error {
@@ -123,7 +169,11 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	secret, err := f.secret()
+	secret, err := f.secret(log)
+	if err != nil {
+		return err
+	}
+	platform, err := f.platformToken(log)
 	if err != nil {
 		return err
 	}
@@ -132,7 +182,7 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := f.config(log, reg)
-	cfg.Brokers, cfg.Secret, cfg.Security = brokers, secret, security
+	cfg.Brokers, cfg.Secret, cfg.PlatformToken, cfg.Security = brokers, secret, platform, security
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -150,7 +200,7 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linger gateway listening on %s\n", gw.url())
 	log.Info("linger gateway starting", "version", buildinfo.Version, "brokers", brokers, "kafka", security, "listen", gw.url(),
-		"allowed_origins", f.origins, "shop", f.shop)
+		"allowed_origins", f.origins, "sites", f.sites, "platform_route", platform != nil, "shop", f.shop)
 	<-ctx.Done()
 
 	gw.stop(log)
@@ -165,7 +215,7 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 // runningGateway is a gateway and the HTTP server in front of it.
 type runningGateway struct {
 	g   *gateway.Gateway
-	srv *pipeline.HTTPServer
+	srv *gateway.Server
 }
 
 // startGateway starts a gateway and serves it on listen.
@@ -174,7 +224,7 @@ func startGateway(cfg gateway.Config, listen string) (*runningGateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := pipeline.Serve(listen, g.Handler())
+	srv, err := g.Listen(listen)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -202,9 +252,9 @@ func (r *runningGateway) stop(log *slog.Logger) {
 }
 
 // randomSecret is a token secret for a gateway whose tokens need not
-// outlive the process (the demo).
+// outlive the process (the demo): random bytes, base64url-encoded.
 func randomSecret() []byte {
 	b := make([]byte, gateway.MinSecretBytes)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return b
+	return []byte(base64.RawURLEncoding.EncodeToString(b))
 }

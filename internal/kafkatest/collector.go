@@ -2,7 +2,10 @@ package kafkatest
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -55,4 +58,24 @@ func (c *Collector) Close() {
 	c.cancel()
 	<-c.done
 	c.cl.Close()
+}
+
+// Collecting starts a Collector of topic for the test, and closes it when
+// the test ends.
+func Collecting(t testing.TB, addr, topic string, opts ...kgo.Opt) *Collector {
+	t.Helper()
+	c, err := Collect(addr, topic, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// WaitN waits until the collector holds at least n records, and returns
+// them; it fails the test after timeout.
+func (c *Collector) WaitN(t testing.TB, n int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	WaitFor(t, fmt.Sprintf("%d records", n), timeout, func() bool { return len(c.Records()) >= n })
+	return c.Records()
 }

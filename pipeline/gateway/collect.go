@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -33,38 +34,76 @@ const produceTimeout = 5 * time.Second
 // is cut off.
 const bodyReadTimeout = 10 * time.Second
 
+// handleSessions makes a session for the site the body names, {"site": S}
+// (the tracker's data-site). An empty body, or no site, is a session for
+// no site, which only a gateway serving any site makes.
 func (g *Gateway) handleSessions(w http.ResponseWriter, r *http.Request) {
 	if !g.limit(w, r, "") {
 		return
 	}
+	body, ok := g.readBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Site string `json:"site"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(w, http.StatusBadRequest, `want {"site": "<the site's id>"}`)
+			return
+		}
+	}
+	switch {
+	case req.Site == "" && g.sites != nil:
+		writeError(w, http.StatusBadRequest, `no site: this gateway serves named sites only; send {"site": "<the site's id>"} (the tracker's data-site)`)
+		return
+	case req.Site == "":
+	case checkSite(req.Site) != nil:
+		writeError(w, http.StatusBadRequest, checkSite(req.Site).Error())
+		return
+	case g.sites != nil && !g.sites[req.Site]:
+		writeError(w, http.StatusBadRequest, "this gateway does not serve that site")
+		return
+	}
 	s := newSessionID()
-	tok, exp := g.tokens.issue(s, g.now())
+	tok, exp := g.tokens.issue(s, req.Site, g.now())
 	writeJSON(w, http.StatusCreated, struct {
 		Session   string `json:"session"`
+		Site      string `json:"site,omitempty"`
 		Token     string `json:"token"`
 		ExpiresAt int64  `json:"expires_at"`
-	}{s, tok, exp.UnixMilli()})
+	}{s, req.Site, tok, exp.UnixMilli()})
 }
 
-// readBody reads a request body of at most MaxBodyBytes. A declared
-// Content-Length over the cap is refused before reading anything; a body
-// without one is read only up to the cap.
+// readBody reads a request body of at most MaxBodyBytes within
+// bodyReadTimeout. A declared Content-Length over the cap is refused before
+// reading anything; a body without one is read only up to the cap. A body
+// that does not arrive in time gets 408. No answer repeats the read error:
+// it names the connection's addresses.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", g.cfg.MaxBodyBytes))
 		return nil, false
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(g.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", g.cfg.MaxBodyBytes))
 		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the body did not arrive within %v", g.bodyTimeout))
+		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		writeError(w, http.StatusBadRequest, "the body could not be read")
 		return nil, false
 	}
+	// The body is in: Go's server now clears the read deadline and reads
+	// in the background, to notice a client that goes away. What is left
+	// is bounded by produceTimeout and the write timeout.
 	return body, true
 }
 
@@ -115,12 +154,39 @@ const maxRejections = 10
 // post starts a POST of a session: the token (from the query too when
 // query is set), the rate limits, the body. It has answered when ok is
 // false.
-func (g *Gateway) post(w http.ResponseWriter, r *http.Request, query bool) (session string, body []byte, ok bool) {
-	if session, ok = g.session(w, r, query); !ok || !g.limit(w, r, session) {
-		return "", nil, false
+func (g *Gateway) post(w http.ResponseWriter, r *http.Request, query bool) (c claims, body []byte, ok bool) {
+	if c, ok = g.session(w, r, query); !ok || !g.limit(w, r, c.session) {
+		return claims{}, nil, false
 	}
 	body, ok = g.readBody(w, r)
-	return session, body, ok
+	return c, body, ok
+}
+
+// bindSite holds a record's site to its session's: a record without one
+// gets the session's, one naming another is refused (false).
+func bindSite(site *[]byte, c claims) bool {
+	if len(*site) == 0 {
+		if c.site != "" {
+			*site = []byte(c.site)
+		}
+		return true
+	}
+	return string(*site) == c.site
+}
+
+// cutQuery cuts the query string and fragment off a URL: they often carry
+// e-mail addresses, search terms and tokens, and the scorer reads paths.
+// A URL that was nothing else becomes empty, a path one (page.url, which
+// is required) becomes the root.
+func cutQuery(u []byte, empty string) []byte {
+	i := bytes.IndexAny(u, "?#")
+	switch {
+	case i < 0:
+		return u
+	case i == 0:
+		return []byte(empty)
+	}
+	return u[:i]
 }
 
 // stamp returns the headers of a record received at recv whose client
@@ -154,10 +220,11 @@ func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, session string
 }
 
 func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
-	session, body, ok := g.post(w, r, true)
+	c, body, ok := g.post(w, r, true)
 	if !ok {
 		return
 	}
+	session := c.session
 	raws, err := splitArray(body, g.cfg.MaxEvents)
 	if errors.Is(err, errTooMany) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d events in one request", g.cfg.MaxEvents))
@@ -180,6 +247,13 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 		nRej     int
 		clamped  int
 	)
+	reject := func(i int, reason, msg string) {
+		g.m.rejectedBy.WithLabelValues(reason).Inc()
+		nRej++
+		if len(rejected) < maxRejections {
+			rejected = append(rejected, rejection{Index: i, Reason: reason, Error: msg})
+		}
+	}
 	for i, raw := range raws {
 		// The processor's own validation; its future-ts check is left to
 		// the window (nowMs 0).
@@ -188,12 +262,15 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 			if errors.Is(err, schemas.ErrUnknownType) {
 				reason = "unknown_type"
 			}
-			g.m.rejectedBy.WithLabelValues(reason).Inc()
-			nRej++
-			if len(rejected) < maxRejections {
-				rejected = append(rejected, rejection{Index: i, Reason: reason, Error: err.Error()})
-			}
+			reject(i, reason, err.Error())
 			continue
+		}
+		if !bindSite(&ev.Site, c) {
+			reject(i, fbSiteMismatch, "site differs from the session's: a session posts for the site it was made for")
+			continue
+		}
+		if !g.cfg.KeepQuery {
+			ev.Page.URL, ev.Ref = cutQuery(ev.Page.URL, "/"), cutQuery(ev.Ref, "")
 		}
 		var headers []kgo.RecordHeader
 		ts := ev.TS

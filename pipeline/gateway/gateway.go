@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -32,8 +33,18 @@ type Config struct {
 	// schemas/topics.go.
 	EventsTopic, InvitesTopic, FeedbackTopic string
 	// Secret signs the session tokens: every replica behind one address
-	// needs the same. Required, at least MinSecretBytes.
+	// needs the same. Required, and random enough for CheckSecret.
 	Secret []byte
+	// Sites lists the sites (the tracker's data-site) this gateway
+	// serves: a session for any other gets 400. Empty: any site, which
+	// Start warns about (anyone can then make up sites, and with them
+	// series and configuration lookups downstream).
+	Sites []string
+	// PlatformToken is the chat platform's credential for POST
+	// /v1/platform/feedback (Authorization: Bearer), the one route that
+	// takes feedback only a chat platform can know (a chat's end, its
+	// rating). Empty: the route is off. Random enough for CheckSecret.
+	PlatformToken []byte
 	// TokenTTL is how long a session token is valid. Default: 12h.
 	TokenTTL time.Duration
 	// AllowedOrigins are the origins (scheme://host[:port]) of pages on
@@ -58,21 +69,44 @@ type Config struct {
 	SessionRate, SessionBurst float64
 	// ClientIPHeader names a header set by a proxy in front (e.g.
 	// X-Forwarded-For) whose last address is the client's; empty: the
-	// connection's address. Set it only behind such a proxy: a client
-	// can send any header.
+	// connection's address. Set it only behind a proxy that sets it, or
+	// appends the client's address to it: a client can send any header,
+	// and the gateway warns when the header comes from a public address.
 	ClientIPHeader string
+	// MaxConns caps the open connections in all: past it a new
+	// connection is answered 503 and closed as it is accepted. Default:
+	// 20000.
+	MaxConns int
+	// MaxConnsPerIP caps the open connections of one client address (an
+	// IPv6 client by its /64): past it a new one is answered 429 and
+	// closed as it is accepted. Behind a proxy (ClientIPHeader set) every
+	// connection comes from the proxy, so it caps instead the requests in
+	// flight of each forwarded address (429 past it). Default: 100.
+	MaxConnsPerIP int
 	// MaxStreams and StreamsPerIP cap open invite streams in all and per
-	// client IP (past them: 429). StreamsPerSession caps them per session
-	// (tabs): a new one ends the session's oldest. Defaults: 10000, 50, 4.
+	// client address (past them: 429). StreamsPerSession caps them per
+	// session (tabs): a new one ends the session's oldest. Defaults:
+	// 10000, 50, 4.
 	MaxStreams, StreamsPerSession, StreamsPerIP int
 	// LookBack is how far back the invites consumer starts, so decisions
-	// made just before a start or a reconnect can still be sent.
-	// Default: 2m (longer than the default invite TTL, 60s).
+	// made just before a start or a reconnect can still be sent, and
+	// feedback on them taken: keep it over the invite TTL plus
+	// FeedbackMargin. Default: 2m (the default invite TTL is 60s).
 	LookBack time.Duration
+	// FeedbackMargin is how long after an invite's expires_at a visitor's
+	// feedback on it is still taken (invite_expired is sent at expiry,
+	// and a page may be slow). Default: 1m.
+	FeedbackMargin time.Duration
+	// KeepQuery keeps the query string and fragment of page.url and ref.
+	// By default they are cut (as the tracker does unless its
+	// data-keep-query is set): they often carry e-mail addresses, search
+	// terms and tokens.
+	KeepQuery bool
 	// Recent is how many decisions per session are kept for reconnects.
 	// Default: 8.
 	Recent int
-	// MaxSessions bounds the sessions whose recent decisions are kept.
+	// MaxSessions bounds the sessions whose recent decisions are kept,
+	// and, apart, the sessions whose invites are indexed for feedback.
 	// Default: 100000.
 	MaxSessions int
 	// Heartbeat is how often an idle stream gets a comment line, so
@@ -96,9 +130,6 @@ func DefaultConfig() Config {
 	c.setDefaults()
 	return c
 }
-
-// MinSecretBytes is the shortest Config.Secret accepted.
-const MinSecretBytes = 32
 
 func (c *Config) setDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -129,11 +160,14 @@ func (c *Config) setDefaults() {
 	def(&c.TSBehind, 10*time.Minute)
 	def(&c.TSAhead, time.Minute)
 	def(&c.LookBack, 2*time.Minute)
+	def(&c.FeedbackMargin, time.Minute)
 	def(&c.Heartbeat, 15*time.Second)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 64 << 10
 	}
 	defInt(&c.MaxEvents, 100)
+	defInt(&c.MaxConns, 20000)
+	defInt(&c.MaxConnsPerIP, 100)
 	defInt(&c.MaxStreams, 10000)
 	defInt(&c.StreamsPerSession, 4)
 	defInt(&c.StreamsPerIP, 50)
@@ -160,8 +194,18 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("no brokers: set --brokers"))
 	}
-	if len(c.Secret) < MinSecretBytes {
-		errs = append(errs, fmt.Errorf("the token secret has %d bytes, want at least %d", len(c.Secret), MinSecretBytes))
+	if err := CheckSecret("the token secret", c.Secret); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.PlatformToken) > 0 {
+		if err := CheckSecret("the platform token", c.PlatformToken); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range c.Sites {
+		if err := checkSite(s); err != nil {
+			errs = append(errs, fmt.Errorf("sites: %w", err))
+		}
 	}
 	for _, t := range []string{c.EventsTopic, c.InvitesTopic, c.FeedbackTopic} {
 		if err := schemas.ValidateTopicName(t); err != nil {
@@ -178,7 +222,8 @@ func (c *Config) Validate() error {
 		v    float64
 	}{
 		{"token TTL", c.TokenTTL.Seconds()}, {"ts window behind", c.TSBehind.Seconds()}, {"ts window ahead", c.TSAhead.Seconds()},
-		{"look-back", c.LookBack.Seconds()}, {"heartbeat", c.Heartbeat.Seconds()},
+		{"look-back", c.LookBack.Seconds()}, {"heartbeat", c.Heartbeat.Seconds()}, {"feedback margin", c.FeedbackMargin.Seconds()},
+		{"connections", float64(c.MaxConns)}, {"connections per IP", float64(c.MaxConnsPerIP)},
 		{"body cap", float64(c.MaxBodyBytes)}, {"events per request", float64(c.MaxEvents)},
 		{"IP rate", c.IPRate}, {"IP burst", c.IPBurst}, {"session rate", c.SessionRate}, {"session burst", c.SessionBurst},
 		{"streams", float64(c.MaxStreams)}, {"streams per session", float64(c.StreamsPerSession)}, {"streams per IP", float64(c.StreamsPerIP)},
@@ -187,6 +232,9 @@ func (c *Config) Validate() error {
 		if p.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
 		}
+	}
+	if c.LookBack <= c.FeedbackMargin {
+		errs = append(errs, fmt.Errorf("look-back %v must exceed the feedback margin %v (and the invite TTL): a restarted gateway would not know the invites it takes feedback on", c.LookBack, c.FeedbackMargin))
 	}
 	if c.MaxBodyBytes < schemas.MaxEventBytes {
 		errs = append(errs, fmt.Errorf("body cap %d is less than one event (%d)", c.MaxBodyBytes, schemas.MaxEventBytes))
@@ -207,8 +255,21 @@ type Gateway struct {
 	hub     *hub
 	ipLim   *limiter
 	sessLim *limiter
-	streams *streamCounts
-	handler http.Handler
+	streams *counts
+	fwdCaps *counts // requests in flight per forwarded address, behind a proxy
+	invites *inviteIndex
+	sites   map[string]bool // nil: any site
+	// visitorTypes are the feedback types a visitor may report
+	// (visitorFeedback; a test takes one off).
+	visitorTypes map[string]bool
+	handler      http.Handler
+
+	proxyWarned atomic.Int64 // Unix ns of the last warning about the client address header
+
+	// bodyTimeout, fbWait and timeouts are bodyReadTimeout, feedbackWait
+	// and the server's; tests shorten them.
+	bodyTimeout, fbWait time.Duration
+	timeouts            serverTimeouts
 
 	decoders sync.Pool // *schemas.Decoder: not safe for concurrent use
 
@@ -259,19 +320,35 @@ func New(cfg Config) (*Gateway, error) {
 		cons:    cons,
 		ipLim:   newLimiter(cfg.IPRate, cfg.IPBurst, 100000),
 		sessLim: newLimiter(cfg.SessionRate, cfg.SessionBurst, 100000),
-		streams: newStreamCounts(cfg.MaxStreams, cfg.StreamsPerIP),
+		streams: newCounts(cfg.MaxStreams, cfg.StreamsPerIP),
+		fwdCaps: newCounts(int(^uint(0)>>1), cfg.MaxConnsPerIP),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+
+		bodyTimeout: bodyReadTimeout,
+		fbWait:      feedbackWait,
+		timeouts:    serverTimeouts{header: headerTimeout, read: requestReadTimeout, write: writeTimeout, idle: idleTimeout},
 	}
 	g.hub = newHub(cfg.Recent, cfg.MaxSessions, cfg.StreamsPerSession, g.m)
+	g.invites = newInviteIndex(cfg.MaxSessions, cfg.FeedbackMargin, g.m)
+	if len(cfg.Sites) > 0 {
+		g.sites = map[string]bool{}
+		for _, s := range cfg.Sites {
+			g.sites[s] = true
+		}
+	}
+	g.visitorTypes = maps.Clone(visitorFeedback)
 	g.decoders.New = func() any { return new(schemas.Decoder) }
-	g.handler = g.routes()
+	g.handler = g.edge(g.routes())
 	return g, nil
 }
 
 // Start starts reading chat-invites. The gateway is ready once the brokers
 // answered.
 func (g *Gateway) Start() {
+	if g.sites == nil {
+		g.log.Warn("serving sessions for any site: list the sites served (--sites) so that a page cannot make up sites, their metrics and their budgets")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stop = cancel
 	var wg sync.WaitGroup

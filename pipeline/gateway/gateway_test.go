@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,7 +53,7 @@ func TestAuth(t *testing.T) {
 	}
 	// A token made with another secret does not verify here.
 	elsewhere := tokens{key: bytes.Repeat([]byte("x"), MinSecretBytes), ttl: time.Hour}
-	tok, _ := elsewhere.issue(s.Session, tg.clock.now())
+	tok, _ := elsewhere.issue(s.Session, testSite, tg.clock.now())
 	if r := tg.postEvents(t, tok, ev); r.code != http.StatusUnauthorized {
 		t.Fatalf("token of another secret: %d, want 401", r.code)
 	}
@@ -76,7 +77,7 @@ func TestAuth(t *testing.T) {
 
 func TestEventsProduced(t *testing.T) {
 	tg := newGateway(t, nil, nil)
-	events := collect(t, tg.broker.Addr(), schemas.TopicEvents)
+	events := kafkatest.Collecting(t, tg.broker.Addr(), schemas.TopicEvents)
 	s := tg.newSession(t)
 	now := tg.clock.ms(0)
 	a := tg.postEvents(t, s.Token,
@@ -89,7 +90,7 @@ func TestEventsProduced(t *testing.T) {
 	if a.Accepted != 3 || a.Rejected != 2 || len(a.Errors) != 2 || a.Errors[0].Index != 2 || a.Errors[0].Reason != "missing_field" || a.Errors[1].Reason != "unknown_type" {
 		t.Fatalf("answer %+v", a)
 	}
-	recs := events.waitN(t, 3)
+	recs := events.WaitN(t, 3, 10*time.Second)
 	var dec schemas.Decoder
 	var ev schemas.Event
 	for i, r := range recs {
@@ -125,7 +126,7 @@ func header(r *kgo.Record, key string) string {
 
 func TestTSWindow(t *testing.T) {
 	tg := newGateway(t, nil, nil)
-	events := collect(t, tg.broker.Addr(), schemas.TopicEvents)
+	events := kafkatest.Collecting(t, tg.broker.Addr(), schemas.TopicEvents)
 	s := tg.newSession(t)
 	sent := []int64{
 		tg.clock.ms(-5 * time.Minute),  // an offline page's batch: kept
@@ -143,7 +144,7 @@ func TestTSWindow(t *testing.T) {
 	if a.Accepted != 4 || a.Clamped != 2 {
 		t.Fatalf("answer %+v", a)
 	}
-	recs := events.waitN(t, 4)
+	recs := events.WaitN(t, 4, 10*time.Second)
 	var dec schemas.Decoder
 	var ev schemas.Event
 	for i, r := range recs {
@@ -228,7 +229,7 @@ func TestBodyCap(t *testing.T) {
 
 func TestEventsPerRequestCap(t *testing.T) {
 	tg := newGateway(t, nil, func(c *Config) { c.MaxEvents = 5 })
-	events := collect(t, tg.broker.Addr(), schemas.TopicEvents)
+	events := kafkatest.Collecting(t, tg.broker.Addr(), schemas.TopicEvents)
 	s := tg.newSession(t)
 	var evs []string
 	for i := range 6 {
@@ -242,7 +243,7 @@ func TestEventsPerRequestCap(t *testing.T) {
 		t.Fatalf("5 events: %+v", a)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := len(events.waitN(t, 5)); n != 5 {
+	if n := len(events.WaitN(t, 5, 10*time.Second)); n != 5 {
 		t.Fatalf("%d events produced, want the 5 of the batch within the cap", n)
 	}
 }
@@ -355,14 +356,14 @@ func TestIPRateLimitDoesNotSlowOthers(t *testing.T) {
 
 func TestBotUserAgents(t *testing.T) {
 	tg := newGateway(t, nil, nil)
-	events := collect(t, tg.broker.Addr(), schemas.TopicEvents)
+	events := kafkatest.Collecting(t, tg.broker.Addr(), schemas.TopicEvents)
 	s := tg.newSession(t)
 	for _, ua := range []string{"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.5.0", "Mozilla/5.0 HeadlessChrome/120", ""} {
 		r := tg.do(t, "POST", "/v1/events", s.Token, strings.NewReader("["+event(s.Session, tg.clock.ms(0))+"]"), map[string]string{"User-Agent": ua})
 		r.accepted(t)
 	}
 	tg.postEvents(t, s.Token, event(s.Session, tg.clock.ms(0))).accepted(t) // a browser
-	recs := events.waitN(t, 5)
+	recs := events.WaitN(t, 5, 10*time.Second)
 	var dec schemas.Decoder
 	var ev schemas.Event
 	for i, r := range recs {
@@ -457,7 +458,7 @@ func TestInvitesReconnect(t *testing.T) {
 	first := st.next(t, 10*time.Second)
 	st.close()
 	publish(t, cl, decision(s.Session, 2, exp, nil), decision(s.Session, 3, exp, nil))
-	waitFor(t, "decisions buffered", 10*time.Second, func() bool {
+	kafkatest.WaitFor(t, "decisions buffered", 10*time.Second, func() bool {
 		return testutil.ToFloat64(tg.g.m.decisions.WithLabelValues("buffered")) == 3
 	})
 
@@ -533,7 +534,7 @@ func TestInvitesReadCommittedAndLookBack(t *testing.T) {
 	st.none(t, 300*time.Millisecond)
 
 	// The token of a session is needed to read it: a test-made one here.
-	tok, _ := tg.g.tokens.issue("w-before", tg.clock.now())
+	tok, _ := tg.g.tokens.issue("w-before", testSite, tg.clock.now())
 	before := tg.openStream(t, tok, "")
 	if ev := before.next(t, 5*time.Second); ev.id != "w-before/2" {
 		t.Fatalf("decision made before the start, within the look-back: %+v", ev)
@@ -654,55 +655,5 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want %q", err, want)
 		}
-	}
-}
-
-func TestFeedback(t *testing.T) {
-	tg := newGateway(t, nil, nil)
-	records := collect(t, tg.broker.Addr(), schemas.TopicFeedback)
-	s, other := tg.newSession(t), tg.newSession(t)
-	post := func(token, body string) response {
-		return tg.do(t, "POST", "/v1/feedback", token, strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
-	}
-	fb := func(typ, session, invite string) string {
-		return fmt.Sprintf(`{"v":1,"type":%q,"invite_id":%q,"session":%q,"team":"service","ts":%d}`, typ, invite, session, tg.clock.ms(0))
-	}
-	for _, typ := range []string{"invite_shown", "invite_accepted"} {
-		if r := post(s.Token, fb(typ, s.Session, s.Session+"/1")); r.code != http.StatusAccepted {
-			t.Fatalf("%s: %d %s", typ, r.code, r.body)
-		}
-	}
-	for _, tc := range []struct{ name, token, body string }{
-		{"another session's invite", s.Token, fb("invite_declined", s.Session, other.Session+"/1")},
-		{"another session", s.Token, fb("invite_declined", other.Session, other.Session+"/1")},
-		{"unknown type", s.Token, fb("invite_teleported", s.Session, s.Session+"/1")},
-		{"no invite id", s.Token, fmt.Sprintf(`{"v":1,"type":"invite_shown","session":%q,"ts":1}`, s.Session)},
-		{"not JSON", s.Token, "shown"},
-	} {
-		r := post(tc.token, tc.body)
-		if r.code != http.StatusBadRequest {
-			t.Fatalf("%s: %d, want 400: %s", tc.name, r.code, r.body)
-		}
-		r.errorText(t)
-	}
-	if r := post("", fb("invite_shown", s.Session, s.Session+"/1")); r.code != http.StatusUnauthorized {
-		t.Fatalf("no token: %d", r.code)
-	}
-	records.waitN(t, 2)
-	time.Sleep(200 * time.Millisecond) // nothing more comes
-	recs := records.snapshot()
-	if len(recs) != 2 {
-		t.Fatalf("%d feedback records, want 2", len(recs))
-	}
-	var dec schemas.FeedbackDecoder
-	var f schemas.Feedback
-	for i, want := range []schemas.FeedbackType{schemas.FeedbackShown, schemas.FeedbackAccepted} {
-		r := recs[i]
-		if err := dec.Decode(r.Key, r.Value, 0, &f); err != nil || f.Type != want || string(f.InviteID) != s.Session+"/1" || string(f.Team) != "service" {
-			t.Fatalf("record %d: %v %+v", i, err, f)
-		}
-	}
-	if got := testutil.ToFloat64(tg.g.m.feedback.WithLabelValues("invite_accepted")); got != 1 {
-		t.Fatalf("feedback counted %v", got)
 	}
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // testSecret is the token secret of test gateways.
-var testSecret = bytes.Repeat([]byte("k"), MinSecretBytes)
+var testSecret = []byte("Jq4v-Tz8w_Lc2R9xNb7KpYd3mHs6aFe0")
 
 // clock is a wall clock a test can move forward.
 type clock struct{ off atomic.Int64 }
@@ -40,7 +40,8 @@ func (c *clock) advance(d time.Duration)  { c.off.Add(int64(d)) }
 func (c *clock) ms(d time.Duration) int64 { return c.now().Add(d).UnixMilli() }
 
 // testGateway is a gateway on an embedded broker (kfake), served by an
-// httptest server.
+// httptest server with the gateway's own server settings and connection
+// caps (as Listen serves it).
 type testGateway struct {
 	g      *Gateway
 	srv    *httptest.Server
@@ -51,12 +52,7 @@ type testGateway struct {
 
 func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: 2, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
+	return kafkatest.StartBroker(t, broker.Config{Partitions: 2, Logger: quietLogger()})
 }
 
 func quietLogger() *slog.Logger {
@@ -66,6 +62,13 @@ func quietLogger() *slog.Logger {
 // newGateway starts a gateway on b (a new broker when nil), with cfg
 // changed by mutate, and waits until it is ready.
 func newGateway(t *testing.T, b *broker.Broker, mutate func(*Config)) *testGateway {
+	t.Helper()
+	return newGatewayWith(t, b, mutate, nil)
+}
+
+// newGatewayWith is newGateway, with the gateway changed by adjust before
+// its server starts (its timeouts).
+func newGatewayWith(t *testing.T, b *broker.Broker, mutate func(*Config), adjust func(*Gateway)) *testGateway {
 	t.Helper()
 	if b == nil {
 		b = startBroker(t)
@@ -79,27 +82,22 @@ func newGateway(t *testing.T, b *broker.Broker, mutate func(*Config)) *testGatew
 	if err != nil {
 		t.Fatal(err)
 	}
+	if adjust != nil {
+		adjust(g)
+	}
 	g.Start()
 	tg.g = g
-	tg.srv = httptest.NewServer(g.Handler())
+	tg.srv = httptest.NewUnstartedServer(nil)
+	tg.srv.Config = g.httpServer()
+	tg.srv.Listener = g.limitListener(tg.srv.Listener)
+	tg.srv.Start()
 	t.Cleanup(func() {
 		g.EndStreams()
 		tg.srv.Close()
 		g.Close()
 	})
-	waitFor(t, "gateway ready", 10*time.Second, g.Ready)
+	kafkatest.WaitFor(t, "gateway ready", 10*time.Second, g.Ready)
 	return tg
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 type session struct {
@@ -108,9 +106,22 @@ type session struct {
 	ExpiresAt int64  `json:"expires_at"`
 }
 
+// testSite is the site of the sessions newSession makes.
+const testSite = "shop-test"
+
 func (tg *testGateway) newSession(t *testing.T) session {
 	t.Helper()
-	resp := tg.do(t, "POST", "/v1/sessions", "", nil, nil)
+	return tg.newSessionFor(t, testSite)
+}
+
+// newSessionFor makes a session for site (none when empty).
+func (tg *testGateway) newSessionFor(t *testing.T, site string) session {
+	t.Helper()
+	var body io.Reader
+	if site != "" {
+		body = strings.NewReader(`{"site":` + strconv.Quote(site) + `}`)
+	}
+	resp := tg.do(t, "POST", "/v1/sessions", "", body, nil)
 	if resp.code != http.StatusCreated {
 		t.Fatalf("POST /v1/sessions: %d %s", resp.code, resp.body)
 	}
@@ -125,6 +136,7 @@ type response struct {
 	code   int
 	header http.Header
 	body   []byte
+	close  bool // the answer said Connection: close
 }
 
 // errorText returns the "error" of a JSON error body, failing the test if
@@ -163,7 +175,7 @@ func (tg *testGateway) do(t *testing.T, method, path, token string, body io.Read
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b, resp.Close}
 }
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -203,25 +215,6 @@ func (r response) accepted(t *testing.T) accepted {
 
 // collector reads a topic from the start, read committed, in the
 // background.
-type collector struct{ *kafkatest.Collector }
-
-func collect(t *testing.T, addr, topic string) *collector {
-	t.Helper()
-	c, err := kafkatest.Collect(addr, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return &collector{c}
-}
-
-func (c *collector) snapshot() []*kgo.Record { return c.Records() }
-
-func (c *collector) waitN(t *testing.T, n int) []*kgo.Record {
-	t.Helper()
-	waitFor(t, fmt.Sprintf("%d records", n), 10*time.Second, func() bool { return len(c.snapshot()) >= n })
-	return c.snapshot()
-}
 
 // producer writes records to the broker, optionally in a transaction.
 func producer(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {

@@ -221,6 +221,9 @@ func (g *Gateway) consume(ctx context.Context) {
 				g.m.decisions.WithLabelValues("invalid").Inc()
 				return
 			}
+			// The index first: a widget that hears of an invite from
+			// this replica finds it here when it reports on it.
+			g.invites.add(d, nowMs)
 			g.hub.publish(d, nowMs)
 		})
 	}
@@ -236,7 +239,9 @@ func (g *Gateway) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.hub.sweep(g.now().UnixMilli())
+			nowMs := g.now().UnixMilli()
+			g.hub.sweep(nowMs)
+			g.invites.sweep(nowMs)
 		}
 	}
 }
@@ -245,19 +250,31 @@ func (g *Gateway) sweep(ctx context.Context) {
 // read is cut off.
 const streamWriteTimeout = 10 * time.Second
 
+// handleInvites streams the token's session's decisions until the client
+// goes, the gateway closes, the session opens too many other streams, or
+// the token expires (the widget then needs a new session, as for any
+// request).
 func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
-	session, ok := g.session(w, r, true)
+	c, ok := g.session(w, r, true)
 	if !ok || !g.limit(w, r, "") {
 		return
 	}
-	ip := g.clientIP(r)
-	if ok, why := g.streams.open(ip); !ok {
+	session := c.session
+	// Per session, the hub ends the oldest stream instead of refusing: a
+	// tab that navigates opens the next page's stream before the server
+	// sees the last one close.
+	key := g.clientKey(r)
+	if refused := g.streams.open(key); refused != capNone {
 		g.m.limited.WithLabelValues("streams").Inc()
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, why)
+		msg := "too many open streams: retry later"
+		if refused == capKey {
+			msg = "too many open streams from this address"
+		}
+		writeError(w, http.StatusTooManyRequests, msg)
 		return
 	}
-	defer g.streams.close(ip)
+	defer g.streams.close(key)
 	g.m.streams.Inc()
 	defer g.m.streams.Dec()
 
@@ -275,6 +292,11 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
+	// The stream lives as long as the token. (The server's read timeout
+	// does not end it: Go's server clears the read deadline once the
+	// request is read; its write timeout is replaced at every write.)
+	expired := time.NewTimer(c.exp.Sub(g.now()))
+	defer expired.Stop()
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	write := func(s string) bool {
@@ -312,6 +334,9 @@ func (g *Gateway) handleInvites(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-g.closing:
+			return
+		case <-expired.C:
+			g.m.streamsExpired.Inc()
 			return
 		case <-beat.C:
 			if !write(": ping\n\n") {

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"math"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -75,34 +75,83 @@ func retryAfter(d time.Duration) string {
 	return itoa(int64(max(1, math.Ceil(d.Seconds()))))
 }
 
-// clientIP returns the address a request comes from: the last address of
-// the configured proxy header, else the connection's peer.
-func (g *Gateway) clientIP(r *http.Request) string {
+// clientAddr returns the address a request comes from: the last address
+// of the configured proxy header, else the connection's peer.
+func (g *Gateway) clientAddr(r *http.Request) netip.Addr {
 	if h := g.cfg.ClientIPHeader; h != "" {
 		if v := r.Header.Values(h); len(v) > 0 {
 			last := v[len(v)-1]
 			if i := strings.LastIndexByte(last, ','); i >= 0 {
 				last = last[i+1:]
 			}
-			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
-				return ip.String()
+			if a, ok := parseAddr(strings.TrimSpace(last)); ok {
+				return a
 			}
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	return peerAddr(r.RemoteAddr)
+}
+
+// clientKey is the key of a request's client in the limits: its address
+// (clientAddr) as addrKey makes it.
+func (g *Gateway) clientKey(r *http.Request) string { return addrKey(g.clientAddr(r)) }
+
+// parseAddr reads an address as proxies write it: "203.0.113.7",
+// "2001:db8::1", or either with a port ("203.0.113.7:4711",
+// "[2001:db8::1]:4711").
+func parseAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.WithZone(""), true
 	}
-	return host
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().WithZone(""), true
+	}
+	return netip.Addr{}, false
+}
+
+// peerAddr returns the address of a connection's peer (host:port), or the
+// zero Addr when it is not an IP address (a Unix socket, a test).
+func peerAddr(hostport string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap.Addr().WithZone("")
+	}
+	a, _ := parseAddr(hostport)
+	return a
+}
+
+// addrKey is the key of a client address in every per-address limit: an
+// IPv4 address as it is, an IPv6 address by its /64, the smallest network
+// a provider gives one subscriber (whose devices each pick addresses in it
+// at will, so keying by the whole address would give one client 2^64
+// buckets).
+func addrKey(a netip.Addr) string {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid():
+		return "unknown"
+	case a.Is4():
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// trustedPeer reports whether a connection's peer may be the proxy that
+// sets ClientIPHeader: a loopback, private (RFC 1918, RFC 4193) or
+// link-local address. A proxy in front of the gateway is on one of those;
+// a client on the internet is not, and its header is then its own word.
+func trustedPeer(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast()
 }
 
 // limit applies the per-IP limit, and the per-session one when session is
 // set; it writes the 429 and returns false when either refuses.
 func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, session string) bool {
 	now := g.now()
-	if ok, wait := g.ipLim.allow(g.clientIP(r), now); !ok {
+	if ok, wait := g.ipLim.allow(g.clientKey(r), now); !ok {
 		g.m.limited.WithLabelValues("ip").Inc()
-		g.log.Debug("rate limited", "scope", "ip", "ip", g.clientIP(r), "path", r.URL.Path)
+		g.log.Debug("rate limited", "scope", "ip", "client", g.clientKey(r), "path", r.URL.Path)
 		w.Header().Set("Retry-After", retryAfter(wait))
 		writeError(w, http.StatusTooManyRequests, "too many requests from this address: retry later")
 		return false
@@ -119,41 +168,48 @@ func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, session string) 
 	return true
 }
 
-// streamCounts caps open invite streams, in all and per IP. (Per session,
-// the hub ends the oldest stream instead: a tab that navigates opens the
-// next page's stream before the server sees the last one close.)
-type streamCounts struct {
-	max, perIP int
+// counts caps what is open at once (streams, connections, requests), in
+// all and per key (a client address).
+type counts struct {
+	max, perKey int
 
 	mu    sync.Mutex
 	total int
-	byIP  map[string]int
+	byKey map[string]int
 }
 
-func newStreamCounts(max, perIP int) *streamCounts {
-	return &streamCounts{max: max, perIP: perIP, byIP: map[string]int{}}
+func newCounts(max, perKey int) *counts {
+	return &counts{max: max, perKey: perKey, byKey: map[string]int{}}
 }
 
-// open counts a stream in, or says which cap refuses it.
-func (s *streamCounts) open(ip string) (ok bool, why string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Which cap refused an open.
+const (
+	capNone = iota
+	capTotal
+	capKey
+)
+
+// open counts one in for key, or says which cap refuses it.
+func (c *counts) open(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch {
-	case s.total >= s.max:
-		return false, "too many open streams: retry later"
-	case s.byIP[ip] >= s.perIP:
-		return false, "too many open streams from this address"
+	case c.total >= c.max:
+		return capTotal
+	case c.byKey[key] >= c.perKey:
+		return capKey
 	}
-	s.total++
-	s.byIP[ip]++
-	return true, ""
+	c.total++
+	c.byKey[key]++
+	return capNone
 }
 
-func (s *streamCounts) close(ip string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.total--
-	if s.byIP[ip]--; s.byIP[ip] <= 0 {
-		delete(s.byIP, ip)
+// close counts one out for key, once per open that succeeded.
+func (c *counts) close(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.byKey[key]--; c.byKey[key] <= 0 {
+		delete(c.byKey, key)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// routes builds the handler: every API answer goes through the origin
-// check and is counted by endpoint and status.
+// routes builds the routes: every API answer goes through the origin
+// check (but the platform's, which no browser may call) and is counted by
+// endpoint and status.
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	api := func(pattern, endpoint string, h http.HandlerFunc) {
@@ -20,6 +21,9 @@ func (g *Gateway) routes() http.Handler {
 	api("POST /v1/events", "events", g.handleEvents)
 	api("GET /v1/invites", "invites", g.handleInvites)
 	api("POST /v1/feedback", "feedback", g.handleFeedback)
+	if len(g.cfg.PlatformToken) > 0 {
+		mux.Handle("POST /v1/platform/feedback", g.counted("platform_feedback", http.HandlerFunc(g.handlePlatformFeedback)))
+	}
 	api("OPTIONS /v1/", "preflight", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/v1/", g.counted("other", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")

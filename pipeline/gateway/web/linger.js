@@ -2,16 +2,19 @@
    a chat team can offer help to those who hesitate. Dependency-free.
    It records and sends nothing until the page allows it (linger.consent),
    strips query strings and fragments from URLs (data-keep-query="true"
-   keeps them), and never sends what is typed: only that a field was
-   focused, changed, emptied or rejected.
+   keeps them), maps paths to templates before sending them, and never
+   sends what is typed: only that a field was focused, changed, emptied or
+   rejected.
 
    <script src="https://gateway.example/linger.js" data-site="shop-eu"
-           data-consent="required" data-idle-ms="15000"></script>
+           data-consent="required" data-idle-ms="15000"
+           data-path-template="/user/{email} /orders/{id}"></script>
    <body data-linger-kind="checkout">  (home category product search cart
                                         checkout pricing help account other)
    linger.consent(true)              after the visitor agreed
    linger.cart("add", 2999, 1)       value in minor units (cents)
    linger.checkout(2)  linger.purchase(5998, 2)  linger.chat("open")
+   linger.paths(function (path) { return path; })   before DOMContentLoaded
    linger.session(function (s) { s.session, s.token, s.endpoint })      */
 (function (w, d) {
   "use strict";
@@ -22,6 +25,10 @@
   var idleMs = +ds.idleMs || 15000;
   var win = +ds.windowMs || 2000;
   var keepQuery = ds.keepQuery === "true";
+  var templates = (ds.pathTemplate || "").split(/[\s,]+/).filter(Boolean).map(function (t) { return t.split("/"); });
+  var pathFn = null;
+  // ready: the page's scripts (linger.paths) ran; only a leaving page sends before.
+  var ready = d.readyState === "complete";
   var allowed = ds.consent === "none";
   var KINDS = " home category product search cart checkout pricing help account other ";
   var SKEY = "linger.session", VKEY = "linger.visitor";
@@ -39,6 +46,19 @@
       var s = (u.origin === location.origin ? "" : u.origin) + u.pathname + (keepQuery ? u.search + u.hash : "");
       return s.slice(0, 2048);
     } catch (e) { return ""; }
+  }
+  // mapURL: a path of this site as its template ({x}: any one segment),
+  // then as the linger.paths hook has it ("/" if that fails).
+  function mapURL(u) {
+    if (!u || u.charAt(0) !== "/") return u;
+    var i = u.search(/[?#]|$/), p = u.slice(0, i), segs = p.split("/");
+    templates.some(function (t) {
+      var hit = t.length === segs.length && t.every(function (x, k) { return /^\{.*\}$/.test(x) || x === segs[k]; });
+      if (hit) p = t.join("/");
+      return hit;
+    });
+    if (pathFn) { try { p = pathFn(p); } catch (e) { p = 0; } if (typeof p !== "string") p = "/"; }
+    return (p + u.slice(i)).slice(0, 2048);
   }
   function page() {
     var k = d.body && d.body.getAttribute("data-linger-kind") || d.documentElement.getAttribute("data-linger-kind") || "other";
@@ -69,7 +89,8 @@
     waiting.push(cb);
     if (creating) return;
     creating = true;
-    fetch(endpoint + "/v1/sessions", { method: "POST", credentials: "omit" }).then(function (r) {
+    // The token is bound to the site (text/plain: no preflight).
+    fetch(endpoint + "/v1/sessions", { method: "POST", credentials: "omit", body: JSON.stringify({ site: site }) }).then(function (r) {
       if (!r.ok) throw new Error("linger: session " + r.status);
       return r.json();
     }).then(function (j) {
@@ -80,12 +101,19 @@
   }
 
   function flush(leaving) {
-    if (!allowed || !queue.length || (sending && !leaving)) return;
+    if (!allowed || !queue.length || (sending || !ready) && !leaving) return;
     withSession(function (s) {
       var batch = queue.splice(0, 50), vis = visitor();
       if (!batch.length) return;
-      batch.forEach(function (e) { e.session = s.session; e.visitor = vis; });
-      var body = JSON.stringify(batch), url = endpoint + "/v1/events";
+      // Paths are mapped as they leave; the queue keeps them as they were.
+      var body = JSON.stringify(batch.map(function (e) {
+        var c = {}, k;
+        for (k in e) c[k] = e[k];
+        c.session = s.session; c.visitor = vis;
+        c.page = { url: mapURL(e.page.url) || "/", kind: e.page.kind };
+        if (e.ref) c.ref = mapURL(e.ref);
+        return c;
+      })), url = endpoint + "/v1/events";
       var back = function () { queue = batch.concat(queue); };
       sending = true;
       fetch(url, { method: "POST", keepalive: true, credentials: "omit", body: body,
@@ -143,6 +171,9 @@
   // Leaving: the pointer's last window goes with the visibility event
   // (sent just before), or alone when the page was hidden already.
   w.addEventListener("pagehide", function () { pointer(); flush(true); });
+  function go() { if (!ready) { ready = true; flush(false); } }
+  d.addEventListener("DOMContentLoaded", go);
+  w.addEventListener("load", go);
 
   // Forms: which field, never its value.
   var typed = {}, filled = {}, lastErr = {};
@@ -218,6 +249,8 @@
     checkout: function (step) { push("checkout", { step: Math.max(1, step | 0) }); },
     purchase: function (value, items) { push("purchase", { value: Math.max(0, Math.round(value || 0)), items: Math.max(1, items || 1) }); flush(true); },
     chat: function (action) { push("chat", { action: action === "close" ? "close" : "open" }); flush(false); },
+    // paths(fn): fn(path) returns what to send for a path of this site.
+    paths: function (fn) { pathFn = typeof fn === "function" ? fn : null; },
     // session(cb) calls cb({session, token, endpoint}) once there is one.
     session: function (cb) { if (allowed) withSession(cb); else waiting.push(cb); }
   };
