@@ -30,6 +30,13 @@ type LoadConfig struct {
 	// Group is the processor's consumer group, whose committed offsets
 	// say how far it got. Default: "linger".
 	Group string
+	// FeedbackTopic is where the visitors' answers to the invites go, as
+	// a chat widget and platform write them (chat-feedback records keyed
+	// by session id, due at their event time). Default: chat-feedback. A
+	// cluster without the topic gets none: the answers are counted only.
+	FeedbackTopic string
+	// NoFeedback counts the answers without writing them.
+	NoFeedback bool
 	// Passthrough says the processor copies events instead of deciding:
 	// there are no invites to read, only offsets to follow.
 	Passthrough bool
@@ -97,6 +104,9 @@ func (c *LoadConfig) withDefaults() (LoadConfig, error) {
 	if cc.OutputTopic == "" {
 		cc.OutputTopic = schemas.TopicInvites
 	}
+	if cc.FeedbackTopic == "" {
+		cc.FeedbackTopic = schemas.TopicFeedback
+	}
 	if cc.Group == "" {
 		cc.Group = "linger"
 	}
@@ -153,6 +163,14 @@ type load struct {
 	caughtUp  atomic.Bool // the history is sent: events go out in real time
 	sentAt    []int64     // events sent by each second, for the series
 	sentMu    sync.Mutex
+
+	// The visitors' answers: played by the readers, written when due by
+	// deliverAnswers to fbTopic ("" when not written).
+	answers   *Answers
+	fbTopic   string
+	fbWritten atomic.Int64
+	fbFailed  atomic.Int64
+	fbErr     atomic.Pointer[error]
 
 	// Reader side.
 	histMu     sync.Mutex
@@ -230,6 +248,15 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
+	if !cfg.Passthrough && !cfg.NoFeedback {
+		if _, err := l.partitions(ctx, cfg.FeedbackTopic); err != nil {
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "bench: the visitors' answers are counted, not written: %v\n", err)
+			}
+		} else {
+			l.fbTopic = cfg.FeedbackTopic
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -276,6 +303,12 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	l.warmNs.Store(math.MaxInt64)
 
 	var wg sync.WaitGroup
+	if !cfg.Passthrough {
+		l.answers = NewAnswers(l.sim)
+		if l.fbTopic != "" {
+			wg.Go(func() { l.deliverAnswers(ctx) })
+		}
+	}
 	for _, r := range readers {
 		wg.Go(func() { l.read(ctx, r) })
 	}

@@ -177,6 +177,14 @@ func (l *load) finish(res *Result) {
 		res.InvitesByPersona[p.String()] = PersonaInvites{Sessions: sessions[p], Invited: invited[p]}
 		res.Sessions += sessions[p]
 	}
+	if l.answers != nil {
+		res.Acceptance, res.AcceptanceByPersona = l.answers.Acceptance()
+		res.FeedbackTopic = l.fbTopic
+		res.FeedbackWritten, res.FeedbackErrors = l.fbWritten.Load(), l.fbFailed.Load()
+		if err := l.fbErr.Load(); err != nil {
+			res.FeedbackError = (*err).Error()
+		}
+	}
 }
 
 // progress writes the live line of second sec.

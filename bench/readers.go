@@ -123,11 +123,16 @@ func eventTS(value []byte) (int64, bool) {
 	return ts, n > 0
 }
 
-// decision times one decision read at readAt.
+// decision times one decision read at readAt, and has its visitor answer
+// it (the history's invites too: their answers are written at once, as
+// their time is past).
 func (l *load) decision(value []byte, readAt time.Time) {
 	d, err := schemas.ParseDecision(value)
 	if err != nil || d.Action != schemas.ActionInvite {
 		return // withdrawals are not timed; a bad one is the processor's bug, not load
+	}
+	if l.answers != nil {
+		l.answers.Add(d)
 	}
 	// Only decisions on events (or deadlines) of the window count: the
 	// warm-up's history comes in a burst, minutes of it in a second.
