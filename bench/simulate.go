@@ -42,6 +42,8 @@ type SimulateConfig struct {
 
 // SimulateStats is what Simulate wrote.
 type SimulateStats struct {
+	// Events and Feedback are the lines of each kind written; Sessions
+	// the sessions the events are of.
 	Events, Sessions, Feedback int64
 	// Acceptance counts the invites the engine made and how their visitors
 	// answered, in all and per persona (every persona has an entry).

@@ -88,5 +88,9 @@ Example: linger simulate --duration 2h --out events.jsonl && linger replay --inp
 	a := stats.Acceptance
 	fmt.Fprintf(stderr, "simulated %v: %d events, %d sessions, %d feedback records (%d invites, %d shown, %d accepted: %.1f%%) in %.1fs\n",
 		*duration, stats.Events, stats.Sessions, stats.Feedback, a.Invites, a.Shown, a.Accepted, 100*a.Rate, time.Since(start).Seconds())
+	if stats.Rejected > 0 {
+		// The simulator writes only valid events: this is a bug to report.
+		fmt.Fprintf(stderr, "warning: the engine rejected %d of the simulated events\n", stats.Rejected)
+	}
 	return nil
 }
