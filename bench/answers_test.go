@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -349,5 +351,68 @@ func TestAnswersQueue(t *testing.T) {
 	}
 	if types[schemas.FeedbackShown] != n || types[schemas.FeedbackAccepted] != int(total.Accepted) || types[schemas.FeedbackChatRated] != int(total.Accepted) {
 		t.Errorf("delivered %v for %d invites, %d accepted", types, n, total.Accepted)
+	}
+}
+
+// TestAnswerTablesInREADMEs keeps the two READMEs' tables of the
+// personas' answers in step with answerModels: chances, median delays,
+// handling times and ratings.
+func TestAnswerTablesInREADMEs(t *testing.T) {
+	for _, path := range []string{"README.md", "../README.md"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for line := range strings.Lines(string(b)) {
+			cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+			if len(cells) != 8 {
+				continue
+			}
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			p, err := ParsePersona(cells[0])
+			if err != nil || p == Bot {
+				continue
+			}
+			rows++
+			m := answerModels[p]
+			num := func(s string, unit ...string) float64 {
+				for _, u := range unit {
+					s = strings.TrimSuffix(s, u)
+				}
+				v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+				if err != nil {
+					t.Fatalf("%s: %s row: %q is not a number", path, p, s)
+				}
+				return v
+			}
+			handle := num(cells[6], " s", " min")
+			if strings.HasSuffix(cells[6], "min") {
+				handle *= 60
+			}
+			var ratings [5]float64
+			for i, r := range strings.Split(cells[7], "/") {
+				if i < 5 {
+					ratings[i] = num(r)
+				}
+			}
+			got := [...]float64{num(cells[1], "%") / 100, num(cells[2], "%") / 100, num(cells[3], "%") / 100,
+				num(cells[4], " s") * 1000, num(cells[5], " s") * 1000, handle}
+			want := [...]float64{m.Accept, m.Decline, 1 - m.Accept - m.Decline, float64(m.AcceptMs), float64(m.DeclineMs), m.HandleS}
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-9 {
+					t.Errorf("%s: %s row %v, want %v", path, p, got, want)
+					break
+				}
+			}
+			if ratings != m.Ratings {
+				t.Errorf("%s: %s ratings %v, want %v", path, p, ratings, m.Ratings)
+			}
+		}
+		if rows != int(numPersonas)-1 {
+			t.Errorf("%s: %d rows of the answers table found, want %d", path, rows, numPersonas-1)
+		}
 	}
 }
