@@ -23,18 +23,32 @@
 // minutes and take about 5 KiB each, so 100 new sessions per second hold
 // some 16 000 sessions in 80 MiB.
 //
+// The visitors also answer the invites they are shown (Responder): each
+// persona accepts, declines or ignores an invite with its own chances and
+// delays, and the chats it accepts end after a handling time and get a
+// rating, written as the chat-feedback records a widget and a chat
+// platform write. An answer depends on the seed and the decision alone, so
+// it is the same whatever order decisions arrive in. Answers is the chat
+// front-end of a live run: it holds each record until it is due.
+//
+// Simulate writes hours of this traffic to a file in seconds, for `linger
+// replay`: the events, and the answers to the invites the partition engine
+// (pipeline/partition, run in process as replay runs it) decides on them.
+//
 // Run is the load driver behind `linger bench`: it sends a Stream to
 // Kafka in real time with segmentio/kafka-go (a client other than the
 // processor's franz-go, so every run is an interop test), open loop (an
 // event goes when it is due, whether or not earlier ones were answered, and
-// its latency counts from then), reads the invites back, and measures
+// its latency counts from then), reads the invites back, answers them on
+// chat-feedback as the visitors would, and measures
 // latency in HdrHistograms, throughput and lag from the processor group's
 // committed offsets, and CPU and memory from the processors' /metrics.
 // LoadConfig.Security gives each of its connections TLS and SASL (PLAIN,
 // SCRAM-SHA-256 or SCRAM-SHA-512), as kafka-go takes them.
 //
-// Of this project the package imports only schemas, and internal/svgplot
-// for its report: the scoring engine is used by its tests alone, to check
-// that each persona gets the decisions it stands for. The processor is
-// driven over Kafka, never called.
+// Of this project the package imports schemas, internal/svgplot for its
+// report and internal/promscrape for the processors' metrics, and the
+// partition engine with its scoring for Simulate alone. Run drives the
+// processor over Kafka, never calls it; the tests use the scoring engine
+// to check that each persona gets the decisions it stands for.
 package bench

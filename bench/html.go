@@ -26,7 +26,13 @@ func (r *Result) WriteHTML(w io.Writer) error {
 type htmlView struct {
 	*Result
 	Personas []personaRow
+	Answers  []acceptanceRow
 	Plots    []htmlPlot
+}
+
+type acceptanceRow struct {
+	Name string
+	Acceptance
 }
 
 type personaRow struct {
@@ -72,6 +78,11 @@ func (r *Result) htmlView() htmlView {
 	for _, name := range other {
 		c := r.InvitesByPersona[name]
 		v.Personas = append(v.Personas, personaRow{name, c.Sessions, c.Invited})
+	}
+	for _, p := range Personas() {
+		if c := r.AcceptanceByPersona[p.String()]; c.Invites > 0 {
+			v.Answers = append(v.Answers, acceptanceRow{p.String(), c})
+		}
 	}
 	v.Plots = r.plots()
 	return v
@@ -159,7 +170,8 @@ var htmlFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
 	},
-	"num": func(v float64, decimals int) string { return fmt.Sprintf("%.*f", decimals, v) },
+	"share": pct,
+	"num":   func(v float64, decimals int) string { return fmt.Sprintf("%.*f", decimals, v) },
 	"p99": func(p Percentiles) string {
 		if p.Count == 0 {
 			return "–"
@@ -244,6 +256,16 @@ code { font: 13px ui-monospace, monospace; }
 {{range .}}<tr><td>{{.Name}}</td><td>{{.Sessions}}</td><td>{{.Invited}}</td><td>{{pct .Invited .Sessions}}</td></tr>
 {{end}}</tbody>
 </table>
+{{end}}
+{{if .Acceptance.Invites}}<h2 id="acceptance">Acceptance by persona</h2>
+<table>
+<thead><tr><th>persona</th><th>invites</th><th>shown</th><th>accepted</th><th>acceptance</th></tr></thead>
+<tbody>
+{{range .Answers}}<tr><td>{{.Name}}</td><td>{{.Invites}}</td><td>{{.Shown}}</td><td>{{.Accepted}}</td><td>{{if .Shown}}{{share .Rate}}{{else}}–{{end}}</td></tr>
+{{end}}{{with .Acceptance}}<tr><th>all</th><th>{{.Invites}}</th><th>{{.Shown}}</th><th>{{.Accepted}}</th><th>{{if .Shown}}{{share .Rate}}{{else}}–{{end}}</th></tr>{{end}}
+</tbody>
+</table>
+<p class="note">How the simulated visitors answered the invites the run read (the history’s included): shown unless in the holdout group or expired first, then accepted, declined or left to expire, each persona with its own chances. {{if .FeedbackTopic}}{{.FeedbackWritten}} records went to <code>{{.FeedbackTopic}}</code> as they fell due.{{else}}The answers were counted, not written.{{end}}</p>
 {{end}}
 {{with .Passthrough}}<h2 id="passthrough">Against the passthrough</h2>
 <table>

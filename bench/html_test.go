@@ -31,6 +31,12 @@ func sampleResult() *Result {
 			"browser": {Sessions: 60, Invited: 3}, "abandoner": {Sessions: 40, Invited: 31},
 			"hesitator": {Sessions: 30, Invited: 12}, "bot": {}, "<martian>": {Sessions: 2},
 		},
+		Acceptance: Acceptance{Invites: 60, Shown: 58, Accepted: 5, Rate: 5.0 / 58},
+		AcceptanceByPersona: map[string]Acceptance{
+			"abandoner": {Invites: 40, Shown: 39, Accepted: 2, Rate: 2.0 / 39},
+			"hesitator": {Invites: 20, Shown: 19, Accepted: 3, Rate: 3.0 / 19}, "bot": {},
+		},
+		FeedbackTopic: "chat-feedback", FeedbackWritten: 190,
 		Passthrough:      &Result{Mode: "passthrough", OfferedEPS: 2000, AchievedEPS: 2000, CPUMicrosPerEvent: 4.1, RSSBytes: 30 << 20},
 		PassthroughRatio: 0.995,
 		Steps: []Step{
@@ -97,6 +103,9 @@ func TestWriteHTML(t *testing.T) {
 		"<td>40</td><td>12ms</td><td>30ms</td><td>55ms</td><td>70ms</td><td>70ms</td>",       // timer delay
 		"21.50 µs/event", "96.0 MiB", "412 B", "5000 entries",
 		"<td>abandoner</td><td>40</td><td>31</td><td>77.5%</td>",
+		"<td>hesitator</td><td>20</td><td>19</td><td>3</td><td>15.8%</td>", // acceptance
+		"<th>all</th><th>60</th><th>58</th><th>5</th><th>8.6%</th>",
+		"190 records went to <code>chat-feedback</code>",
 		"<td>passthrough</td><td>2.0k/s</td><td>2.0k/s</td>", "0.99×",
 		"<td>4.0k/s</td><td>4.0k/s</td><td>2.5k/s</td><td>900ms</td><td>9000</td>",
 		"Highest sustainable rate: <strong>2.0k/s</strong> (p99 within 250ms",
@@ -155,7 +164,7 @@ func TestWriteHTMLEmpty(t *testing.T) {
 		}
 		page := b.String()
 		checkWellFormed(t, page)
-		for _, s := range []string{`id="personas"`, `id="passthrough"`, `id="steps"`, `id="rss"`, "NaN", "<no value>"} {
+		for _, s := range []string{`id="personas"`, `id="acceptance"`, `id="passthrough"`, `id="steps"`, `id="rss"`, "NaN", "<no value>"} {
 			if strings.Contains(page, s) {
 				t.Errorf("%s run: page holds %q", r.Mode, s)
 			}

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +30,13 @@ type LoadConfig struct {
 	// Group is the processor's consumer group, whose committed offsets
 	// say how far it got. Default: "linger".
 	Group string
+	// FeedbackTopic is where the visitors' answers to the invites go, as
+	// a chat widget and platform write them (chat-feedback records keyed
+	// by session id, due at their event time). Default: chat-feedback. A
+	// cluster without the topic gets none: the answers are counted only.
+	FeedbackTopic string
+	// NoFeedback counts the answers without writing them.
+	NoFeedback bool
 	// Passthrough says the processor copies events instead of deciding:
 	// there are no invites to read, only offsets to follow.
 	Passthrough bool
@@ -99,6 +104,9 @@ func (c *LoadConfig) withDefaults() (LoadConfig, error) {
 	if cc.OutputTopic == "" {
 		cc.OutputTopic = schemas.TopicInvites
 	}
+	if cc.FeedbackTopic == "" {
+		cc.FeedbackTopic = schemas.TopicFeedback
+	}
 	if cc.Group == "" {
 		cc.Group = "linger"
 	}
@@ -155,6 +163,14 @@ type load struct {
 	caughtUp  atomic.Bool // the history is sent: events go out in real time
 	sentAt    []int64     // events sent by each second, for the series
 	sentMu    sync.Mutex
+
+	// The visitors' answers: played by the readers, written when due by
+	// deliverAnswers to fbTopic ("" when not written).
+	answers   *Answers
+	fbTopic   string
+	fbWritten atomic.Int64
+	fbFailed  atomic.Int64
+	fbErr     atomic.Pointer[error]
 
 	// Reader side.
 	histMu     sync.Mutex
@@ -232,6 +248,15 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
+	if !cfg.Passthrough && !cfg.NoFeedback {
+		if _, err := l.partitions(ctx, cfg.FeedbackTopic); err != nil {
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "bench: the visitors' answers are counted, not written: %v\n", err)
+			}
+		} else {
+			l.fbTopic = cfg.FeedbackTopic
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -278,6 +303,12 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	l.warmNs.Store(math.MaxInt64)
 
 	var wg sync.WaitGroup
+	if !cfg.Passthrough {
+		l.answers = NewAnswers(l.sim)
+		if l.fbTopic != "" {
+			wg.Go(func() { l.deliverAnswers(ctx) })
+		}
+	}
 	for _, r := range readers {
 		wg.Go(func() { l.read(ctx, r) })
 	}
@@ -509,361 +540,4 @@ func (l *load) sentBy(sec int) int64 {
 		n += l.sentAt[i]
 	}
 	return n
-}
-
-// openReaders opens a reader on every partition of the output topic at its
-// end, so the run reads what is published from now on.
-func (l *load) openReaders(ctx context.Context) ([]*kafka.Reader, error) {
-	parts, err := l.partitions(ctx, l.cfg.OutputTopic)
-	if err != nil {
-		return nil, err
-	}
-	ends, err := l.endOffsets(ctx, l.cfg.OutputTopic, parts)
-	if err != nil {
-		return nil, err
-	}
-	// kafka-go backs off after an empty fetch, 100 ms at first: a
-	// read_committed fetch that records of a transaction not yet committed
-	// woke up comes back empty, so every invite would wait that long
-	// behind one (it was the bench's ~100 ms stall every few seconds with
-	// exactly-once). Invites are sparse: poll again at once. A
-	// passthrough's copies are dense, and polling at once would only add
-	// fetches to a busy broker.
-	backoffMin, backoffMax := time.Millisecond, 5*time.Millisecond
-	if l.cfg.Passthrough {
-		backoffMin, backoffMax = 0, 0 // kafka-go's defaults
-	}
-	readers := make([]*kafka.Reader, len(parts))
-	for i, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:   l.cfg.Brokers,
-			Topic:     l.cfg.OutputTopic,
-			Partition: p,
-			MinBytes:  1,
-			MaxBytes:  8 << 20,
-			// With MinBytes 1 a fetch returns as soon as there is a
-			// record; MaxWait only bounds an idle one.
-			MaxWait:        200 * time.Millisecond,
-			ReadBackoffMin: backoffMin,
-			ReadBackoffMax: backoffMax,
-			// Chat front-ends read committed: invites of an aborted
-			// transaction were never decided.
-			IsolationLevel: kafka.ReadCommitted,
-			Dialer:         l.dialer,
-		})
-		if err := r.SetOffset(ends[i]); err != nil {
-			return nil, fmt.Errorf("bench: reader of %s/%d: %w", l.cfg.OutputTopic, p, err)
-		}
-		readers[i] = r
-	}
-	return readers, nil
-}
-
-// read reads decisions until ctx ends, and times every invite.
-func (l *load) read(ctx context.Context, r *kafka.Reader) {
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			return // ctx ended or the reader was closed
-		}
-		if l.cfg.Passthrough {
-			l.copied(m.Key, m.Value, time.Now())
-		} else {
-			l.decision(m.Value, time.Now())
-		}
-	}
-}
-
-// copied times one event a passthrough copied, read at readAt: the
-// transport's own latency, for comparison with linger's.
-func (l *load) copied(key, value []byte, readAt time.Time) {
-	ts, ok := eventTS(value)
-	if !ok {
-		return
-	}
-	idx, ok := l.sim.SessionIndex(key)
-	if !ok {
-		return
-	}
-	l.sessions.mu.Lock()
-	var due int64
-	matched := false
-	if slot := l.sessions.lookup(idx); slot != nil {
-		due, matched = slot.match(l.startNs, ts)
-	}
-	l.sessions.mu.Unlock()
-	if !matched || due < l.warmNs.Load() {
-		return
-	}
-	lat := readAt.Sub(l.start) - time.Duration(due)
-	l.histMu.Lock()
-	recordMicros(l.lat, lat)
-	recordMicros(l.second, lat)
-	l.secInvites++
-	l.histMu.Unlock()
-}
-
-// eventTS returns the "ts" of a v1 event as the simulator writes it,
-// without decoding the rest.
-func eventTS(value []byte) (int64, bool) {
-	i := bytes.Index(value, []byte(`"ts":`))
-	if i < 0 {
-		return 0, false
-	}
-	var ts int64
-	n := 0
-	for _, c := range value[i+5:] {
-		if c < '0' || c > '9' {
-			break
-		}
-		ts = ts*10 + int64(c-'0')
-		n++
-	}
-	return ts, n > 0
-}
-
-// decision times one decision read at readAt.
-func (l *load) decision(value []byte, readAt time.Time) {
-	d, err := schemas.ParseDecision(value)
-	if err != nil || d.Action != schemas.ActionInvite {
-		return // withdrawals are not timed; a bad one is the processor's bug, not load
-	}
-	// Only decisions on events (or deadlines) of the window count: the
-	// warm-up's history comes in a burst, minutes of it in a second.
-	warm := l.warmNs.Load()
-	if warm == math.MaxInt64 || d.EventTS*1e6-l.startNs < warm {
-		l.markInvited(d.Session, d.EventTS)
-		return
-	}
-	l.invites.Add(1)
-	slot, due, matched := l.markInvited(d.Session, d.EventTS)
-	switch {
-	case slot == nil:
-		l.unmatched.Add(1)
-	case timerDecision(d):
-		l.timers.Add(1)
-		l.histMu.Lock()
-		recordMicros(l.timer, readAt.Sub(time.UnixMilli(d.EventTS)))
-		l.histMu.Unlock()
-	case matched:
-		lat := readAt.Sub(l.start) - time.Duration(due)
-		l.histMu.Lock()
-		if due >= warm {
-			recordMicros(l.lat, lat)
-		}
-		recordMicros(l.second, lat)
-		l.secInvites++
-		l.histMu.Unlock()
-	default:
-		l.unmatched.Add(1)
-	}
-}
-
-// markInvited notes that session id was invited and returns its slot (nil
-// if this run did not send it) and the due time of its event whose time
-// in ms is eventTS, if it was one of the latest sent.
-func (l *load) markInvited(id []byte, eventTS int64) (slot *sessionSlot, due int64, matched bool) {
-	idx, ok := l.sim.SessionIndex(id)
-	if !ok {
-		return nil, 0, false
-	}
-	l.sessions.mu.Lock()
-	defer l.sessions.mu.Unlock()
-	if slot = l.sessions.lookup(idx); slot == nil {
-		return nil, 0, false
-	}
-	slot.invited = true
-	due, matched = slot.match(l.startNs, eventTS)
-	return slot, due, matched
-}
-
-// timerDecision reports whether a silence timer, not an event, triggered d.
-func timerDecision(d *schemas.Decision) bool { return d.Trigger == schemas.TriggerTimer }
-
-// measure samples the run once a second: offsets, the processors' metrics
-// and this second's latencies, for the progress line and the series. The
-// warm-up lasts cfg.Warmup and until the processor has caught up with the
-// history; the window then lasts cfg.Duration (or until the sessions run
-// out), after which the producer stops and the processor drains.
-func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing func()) (*Result, error) {
-	cfg := l.cfg
-	res := &Result{
-		Mode: "linger", Brokers: strings.Join(cfg.Brokers, ","), Rate: cfg.Rate, Seed: l.sim.cfg.Seed,
-		Mix: l.sim.cfg.Mix.String(), Partitions: len(l.parts),
-	}
-	if cfg.Passthrough {
-		res.Mode = "passthrough"
-	}
-	idle := scrape(ctx, l.http, cfg.Metrics)
-	minWarm := int((cfg.Warmup + time.Second - 1) / time.Second)
-	window := int((cfg.Duration + time.Second - 1) / time.Second)
-	// A processor that never catches up is measured anyway, after this
-	// long: its lag then shows why.
-	maxWarm := minWarm + 120
-	var failing time.Time // since when the committed offsets cannot be read
-	// Caught up: behind by less than 50 ms of events, by the processors'
-	// own count; by committed offsets (without metrics), less than 1.5s,
-	// as at-least-once commits once a second.
-	caughtUpLag := func(stats procStats, lag int64) bool {
-		if stats.ok {
-			return stats.lag <= max(100, cfg.Rate/20)
-		}
-		return float64(lag) <= max(1000, 1.5*cfg.Rate)
-	}
-	var (
-		warm, windowEnd   = -1, -1
-		atWarm, atEnd     int64
-		statsWarm, stats1 procStats
-		prev              int64
-		produced          bool // the producer returned
-		drainStart        time.Time
-		drained           bool
-	)
-	for sec := 1; ; sec++ {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Until(l.start.Add(time.Duration(sec) * time.Second))):
-		case err := <-prodErr:
-			if err != nil {
-				return nil, err
-			}
-			produced, prodErr = true, nil
-			if windowEnd < 0 || sec < windowEnd {
-				// The sessions ran out: the window ends with them, at the
-				// coming sample.
-				windowEnd = sec
-				if warm < 0 || warm >= sec {
-					return nil, fmt.Errorf("bench: the sessions ran out during the warm-up: ask for more than %d", cfg.Sessions)
-				}
-			}
-			sec--
-			continue
-		}
-		done, err := l.committed(ctx)
-		if err != nil {
-			// A broker swamped by the load may not answer within the
-			// second: the sample repeats the last one, and only a broker
-			// silent for offsetsPatience ends the run.
-			if failing.IsZero() {
-				failing = time.Now()
-			}
-			if time.Since(failing) > offsetsPatience {
-				return nil, fmt.Errorf("%w (for %v)", err, offsetsPatience)
-			}
-			done = prev
-		} else {
-			failing = time.Time{}
-		}
-		stats := scrape(ctx, l.http, cfg.Metrics)
-		lag := max(0, l.acked.Load()-done)
-		l.histMu.Lock()
-		p := Point{T: float64(sec), Achieved: float64(done - prev), Invites: l.secInvites, Lag: lag, RSS: int64(stats.rssBytes)}
-		if l.second.TotalCount() > 0 {
-			p.P50 = float64(l.second.ValueAtQuantile(50)) / 1000
-			p.P99 = float64(l.second.ValueAtQuantile(99)) / 1000
-		}
-		l.second.Reset()
-		l.secInvites = 0
-		l.histMu.Unlock()
-		p.Offered = float64(l.sentBy(sec-1) - l.sentBy(sec-2))
-		prev = done
-		res.Series = append(res.Series, p)
-		res.RSSMaxBytes = max(res.RSSMaxBytes, int64(stats.rssBytes))
-		if failed := l.failed.Load(); failed > 0 {
-			return nil, fmt.Errorf("bench: %d events were not accepted by the brokers: %w", failed, *l.firstErr.Load())
-		}
-		if warm < 0 && sec >= minWarm && (l.caughtUp.Load() && (cfg.Rate == 0 || caughtUpLag(stats, lag)) || sec >= maxWarm) {
-			warm, windowEnd = sec, sec+window
-			atWarm, statsWarm = done, stats
-			l.warmNs.Store(int64(l.start.Add(time.Duration(sec) * time.Second).Sub(l.start)))
-		}
-		if cfg.Progress != nil {
-			l.progress(sec, p, warm < 0 || sec == warm, windowEnd >= 0 && sec > windowEnd)
-		}
-		if windowEnd < 0 || sec < windowEnd {
-			continue
-		}
-		if sec == windowEnd {
-			stopProducing()
-			atEnd, stats1 = done, stats
-			res.LagEnd = lag
-			drainStart = time.Now()
-		}
-		// Drained once the processor has committed every event sent; one
-		// more second lets the last invites be read.
-		if produced && lag == 0 && done >= l.queued.Load() {
-			if drained {
-				break
-			}
-			drained = true
-			res.DrainSeconds = time.Since(drainStart).Seconds()
-			continue
-		}
-		if time.Since(drainStart) > cfg.Drain {
-			res.DrainSeconds = -1 // did not drain
-			break
-		}
-	}
-	res.WarmupSeconds = float64(warm)
-	res.DurationSeconds = float64(windowEnd - warm)
-	res.Sent = l.sentBy(windowEnd-1) - l.sentBy(warm-1)
-	res.Processed = atEnd - atWarm
-	res.OfferedEPS = float64(res.Sent) / res.DurationSeconds
-	res.AchievedEPS = float64(res.Processed) / res.DurationSeconds
-	if statsWarm.ok && stats1.ok {
-		if res.Processed > 0 {
-			res.CPUMicrosPerEvent = (stats1.cpuSeconds - statsWarm.cpuSeconds) / float64(res.Processed) * 1e6
-		}
-		res.RSSBytes = int64(stats1.rssBytes)
-		res.CacheEntries = int64(stats1.entries)
-		res.CacheMaxBytes = int64(stats1.maxBytes)
-		res.SessionTimeoutSeconds = stats1.timeout
-		if !math.IsInf(stats1.horizon, 0) { // +Inf: nothing written, as in a passthrough
-			res.CacheHorizonSeconds = math.Round(stats1.horizon)
-		}
-		if idle.ok && stats1.entries > 0 {
-			res.BytesPerSession = (stats1.rssBytes - idle.rssBytes) / stats1.entries
-			res.CacheEvictions = int64(stats1.evictions - idle.evictions)
-			res.StateLost = int64(stats1.lost - idle.lost)
-			res.DLQ = int64(stats1.dlq - idle.dlq)
-		}
-	}
-	return res, nil
-}
-
-// finish fills in what the readers counted.
-func (l *load) finish(res *Result) {
-	l.histMu.Lock()
-	res.Latency = percentiles(l.lat)
-	res.TimerDelay = percentiles(l.timer)
-	l.histMu.Unlock()
-	res.Invites = l.invites.Load()
-	res.TimerInvites = l.timers.Load()
-	res.Unmatched = l.unmatched.Load()
-	l.sessions.mu.Lock()
-	sessions, invited := l.sessions.personaCounts()
-	l.sessions.mu.Unlock()
-	res.InvitesByPersona = make(map[string]PersonaInvites, numPersonas)
-	for _, p := range Personas() {
-		res.InvitesByPersona[p.String()] = PersonaInvites{Sessions: sessions[p], Invited: invited[p]}
-		res.Sessions += sessions[p]
-	}
-}
-
-// progress writes the live line of second sec.
-func (l *load) progress(sec int, p Point, warming, draining bool) {
-	phase := ""
-	switch {
-	case warming:
-		phase = " (warm-up)"
-	case draining:
-		phase = " (draining)"
-	}
-	p99 := "-"
-	if p.Invites > 0 {
-		p99 = msStr(p.P99)
-	}
-	fmt.Fprintf(l.cfg.Progress, "%4ds  offered %-9s achieved %-9s p99 %-7s lag %-8d invites %-6d%s\n",
-		sec, eps(p.Offered), eps(p.Achieved), p99, p.Lag, p.Invites, phase)
 }

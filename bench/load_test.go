@@ -943,6 +943,12 @@ func fullResult() *Result {
 			"browser": {Sessions: 60, Invited: 3}, "abandoner": {Sessions: 40, Invited: 31},
 			"hesitator": {Sessions: 30, Invited: 12}, "bot": {}, "buyer": {},
 		},
+		Acceptance: Acceptance{Invites: 60, Shown: 58, Accepted: 5, Rate: 5.0 / 58},
+		AcceptanceByPersona: map[string]Acceptance{
+			"browser": {Invites: 3, Shown: 3}, "abandoner": {Invites: 40, Shown: 39, Accepted: 2, Rate: 2.0 / 39},
+			"hesitator": {Invites: 17, Shown: 16, Accepted: 3, Rate: 3.0 / 16}, "bot": {}, "buyer": {},
+		},
+		FeedbackTopic: "chat-feedback", FeedbackWritten: 190,
 		Series: []Point{{T: 1, Offered: 2000, Achieved: 1990, P50: 3, P99: 20, Invites: 30, Lag: 5, RSS: 1 << 20}},
 	}
 }
@@ -963,6 +969,8 @@ func TestWriteText(t *testing.T) {
 		"sessions cached 5000, 412 B of RSS each; cache 64.0 MiB, 3 evicted, 2 lost early",
 		"cache horizon 40m0s, covers the session timeout of 30m0s",
 		"invited browser 3/60 (5.0%), hesitator 12/30 (40.0%), abandoner 31/40 (77.5%)",
+		"acceptance 8.6% of 58 invites shown (5 accepted, 60 invites read): browser 0.0% (0/3), hesitator 18.8% (3/16), abandoner 5.1% (2/39)",
+		"answers 190 records written to chat-feedback",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("WriteText:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -979,7 +987,7 @@ func TestWriteText(t *testing.T) {
 		}
 		latency := ""
 		for _, l := range textLines(t, r) {
-			for _, p := range []string{"timer invites", "invites", "invited"} {
+			for _, p := range []string{"timer invites", "invites", "invited", "acceptance", "answers"} {
 				if strings.HasPrefix(l, p+" ") {
 					t.Errorf("passthrough: line %q", l)
 				}
@@ -997,6 +1005,23 @@ func TestWriteText(t *testing.T) {
 		}
 		if latency != want {
 			t.Errorf("passthrough, latency timed %v: latency line %q, want %q", timed, latency, want)
+		}
+	}
+
+	// Answers not written, or some refused.
+	for _, c := range []struct {
+		topic  string
+		errors int64
+		err    string
+		want   string
+	}{
+		{"", 0, "", "answers not written (no feedback topic)"},
+		{"fb", 3, "boom", "answers 190 records written to fb, 3 refused (boom)"},
+	} {
+		r := fullResult()
+		r.FeedbackTopic, r.FeedbackErrors, r.FeedbackError = c.topic, c.errors, c.err
+		if lines := textLines(t, r); lines[len(lines)-1] != c.want {
+			t.Errorf("feedback topic %q: %q, want %q", c.topic, lines[len(lines)-1], c.want)
 		}
 	}
 
@@ -1054,7 +1079,8 @@ func TestWriteJSON(t *testing.T) {
 		"rss_bytes": float64(96 << 20), "bytes_per_session": 412.0, "sent": 60000.0, "processed": 59700.0,
 		"lag_end": 12.0, "drain_s": 1.5, "warmup_s": 5.0, "duration_s": 30.0, "invites": 950.0,
 		"timer_invites": 40.0, "unmatched_invites": 10.0, "sessions": 130.0, "seed": 7.0,
-		"cache_horizon_s": 2400.0, "session_timeout_s": 1800.0,
+		"cache_horizon_s": 2400.0, "session_timeout_s": 1800.0, "feedback_topic": "chat-feedback",
+		"feedback_written": 190.0, "feedback_errors": 0.0,
 	} {
 		if got, ok := m[key]; !ok || got != want {
 			t.Errorf("%q = %v (present %v), want %v", key, got, ok, want)
@@ -1076,6 +1102,14 @@ func TestWriteJSON(t *testing.T) {
 	if ab, _ := byPersona["abandoner"].(map[string]any); ab["sessions"] != 40.0 || ab["invited"] != 31.0 {
 		t.Errorf("invites_by_persona.abandoner = %v", byPersona["abandoner"])
 	}
+	acc, _ := m["acceptance"].(map[string]any)
+	if acc["invites"] != 60.0 || acc["shown"] != 58.0 || acc["accepted"] != 5.0 || acc["rate"] != 5.0/58 {
+		t.Errorf("acceptance = %v", m["acceptance"])
+	}
+	accBy, _ := m["acceptance_by_persona"].(map[string]any)
+	if h, _ := accBy["hesitator"].(map[string]any); h["shown"] != 16.0 || h["accepted"] != 3.0 || h["rate"] != 3.0/16 {
+		t.Errorf("acceptance_by_persona.hesitator = %v", accBy["hesitator"])
+	}
 	// Optional parts are left out when absent.
 	for _, key := range []string{"guarantee", "passthrough", "steps", "max_sustainable_eps", "slo_p99_ms", "passthrough_ratio"} {
 		if _, ok := m[key]; ok {
@@ -1092,7 +1126,7 @@ func TestWriteJSON(t *testing.T) {
 
 	// Every field of the contract has a snake_case name of its own.
 	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-	for _, typ := range []reflect.Type{reflect.TypeFor[Result](), reflect.TypeFor[Percentiles](), reflect.TypeFor[PersonaInvites](), reflect.TypeFor[Step](), reflect.TypeFor[Point]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Result](), reflect.TypeFor[Percentiles](), reflect.TypeFor[PersonaInvites](), reflect.TypeFor[Acceptance](), reflect.TypeFor[Step](), reflect.TypeFor[Point]()} {
 		seen := map[string]string{}
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")

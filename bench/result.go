@@ -83,6 +83,21 @@ type Result struct {
 	Sessions         int                       `json:"sessions"`
 	InvitesByPersona map[string]PersonaInvites `json:"invites_by_persona"`
 
+	// Acceptance counts the invites the run read (the history's included)
+	// and how the simulated visitors answered them: shown, and accepted,
+	// in all and per persona. An answer is counted when its invite is
+	// read; its records go to FeedbackTopic as they fall due.
+	Acceptance          Acceptance            `json:"acceptance"`
+	AcceptanceByPersona map[string]Acceptance `json:"acceptance_by_persona,omitempty"`
+	// FeedbackTopic is where the answers were written ("" if they were
+	// not), FeedbackWritten the records the brokers took by the end of the
+	// run and FeedbackErrors those they refused, the first for
+	// FeedbackError.
+	FeedbackTopic   string `json:"feedback_topic,omitempty"`
+	FeedbackWritten int64  `json:"feedback_written"`
+	FeedbackErrors  int64  `json:"feedback_errors"`
+	FeedbackError   string `json:"feedback_error,omitempty"`
+
 	// Guarantee is the processor's, when the run started it.
 	Guarantee string `json:"guarantee,omitempty"`
 	// Passthrough is the run of the bare copy loop that --mode both made
@@ -257,8 +272,39 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "invited\t%s\n", strings.Join(rows, ", "))
 	}
+	if r.Mode != "passthrough" && r.Acceptance.Invites > 0 {
+		fmt.Fprintf(tw, "acceptance\t%s\n", r.acceptanceText())
+		written := "not written (no feedback topic)"
+		if r.FeedbackTopic != "" {
+			written = fmt.Sprintf("%d records written to %s", r.FeedbackWritten, r.FeedbackTopic)
+			if r.FeedbackErrors > 0 {
+				written += fmt.Sprintf(", %d refused (%s)", r.FeedbackErrors, r.FeedbackError)
+			}
+		}
+		fmt.Fprintf(tw, "answers\t%s\n", written)
+	}
 	return tw.Flush()
 }
+
+// acceptanceText is the acceptance line of the summary: in all, then per
+// persona shown an invite.
+func (r *Result) acceptanceText() string {
+	a := r.Acceptance
+	s := fmt.Sprintf("%s of %d invites shown (%d accepted, %d invites read)", pct(a.Rate), a.Shown, a.Accepted, a.Invites)
+	var rows []string
+	for _, p := range Personas() {
+		if c := r.AcceptanceByPersona[p.String()]; c.Shown > 0 {
+			rows = append(rows, fmt.Sprintf("%s %s (%d/%d)", p, pct(c.Rate), c.Accepted, c.Shown))
+		}
+	}
+	if len(rows) > 0 {
+		s += ": " + strings.Join(rows, ", ")
+	}
+	return s
+}
+
+// pct writes a share (0 to 1) in percent.
+func pct(share float64) string { return fmt.Sprintf("%.1f%%", 100*share) }
 
 // String is the one-line form of p.
 func (p Percentiles) String() string {

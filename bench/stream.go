@@ -28,7 +28,8 @@ type Stream struct {
 	pcg *rand.PCG // seeded per session by fill
 	rng *rand.Rand
 
-	from int64 // events before this time (Unix ms) are skipped; 0: none
+	from  int64 // events before this time (Unix ms) are skipped; 0: none
+	until int64 // no session starts at or after this time (Unix ms); 0: no end
 
 	live liveHeap
 	free []*liveSession
@@ -83,7 +84,7 @@ func (st *Stream) Next(ev *schemas.Event) bool {
 	// Start every session that arrives before the next event.
 	for st.limit < 0 || st.started < st.limit {
 		at := st.sim.cfg.StartMs + int64(st.arrival)
-		if len(st.live) > 0 && st.live[0].next < at {
+		if len(st.live) > 0 && st.live[0].next < at || st.until > 0 && at >= st.until {
 			break
 		}
 		st.start(at)

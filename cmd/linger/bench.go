@@ -49,6 +49,7 @@ type benchFlags struct {
 	group       string
 	events      string
 	invites     string
+	feedback    string
 	passthrough string
 	partitions  int
 	cacheBytes  byteSize
@@ -126,6 +127,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
 	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to send events to")
 	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to read decisions from")
+	fs.StringVar(&f.feedback, "feedback-topic", schemas.TopicFeedback, "topic the simulated visitors' answers to the invites go to, as a chat widget writes them (empty: counted, not written)")
 	fs.StringVar(&f.passthrough, "passthrough-topic", "linger-passthrough", "topic the passthrough loop copies events to")
 	fs.IntVar(&f.partitions, "partitions", 16, "with --embedded: partitions of each topic")
 	f.cacheBytes = partition.DefaultCacheBytes
@@ -247,17 +249,19 @@ func (f *benchFlags) validate() error {
 // window, or a ramp with --step.
 func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mix, passthrough bool) (*bench.Result, error) {
 	cfg := bench.LoadConfig{
-		Brokers:     f.brokers,
-		EventsTopic: f.events,
-		OutputTopic: f.invites,
-		Group:       f.group,
-		Passthrough: passthrough,
-		Duration:    f.duration,
-		Warmup:      f.warmup,
-		History:     f.history,
-		Sessions:    f.sessions,
-		Sim:         bench.Config{Seed: f.seed, Mix: mix},
-		Metrics:     f.metrics,
+		Brokers:       f.brokers,
+		EventsTopic:   f.events,
+		OutputTopic:   f.invites,
+		FeedbackTopic: f.feedback,
+		NoFeedback:    f.feedback == "",
+		Group:         f.group,
+		Passthrough:   passthrough,
+		Duration:      f.duration,
+		Warmup:        f.warmup,
+		History:       f.history,
+		Sessions:      f.sessions,
+		Sim:           bench.Config{Seed: f.seed, Mix: mix},
+		Metrics:       f.metrics,
 	}
 	if f.history == 0 {
 		cfg.History = -1
@@ -439,6 +443,9 @@ func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr 
 	args := []string{"run", "--brokers", broker.Addr(), "--http", "127.0.0.1:" + port,
 		"--cache-bytes", strconv.Itoa(int(f.cacheBytes)), "--guarantee", f.guarantee,
 		"--events-topic", f.events, "--invites-topic", f.invites, "--log-level", "warn"}
+	if f.feedback != "" {
+		args = append(args, "--feedback-topic", f.feedback)
+	}
 	if passthrough {
 		e.group = "linger-passthrough"
 		args = append(args, "--passthrough", f.passthrough, "--group", e.group)

@@ -58,7 +58,7 @@ func TestBenchEmbedded(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"offered", "achieved", "latency", "processor CPU", "invited", "(warm-up)"} {
+	for _, want := range []string{"offered", "achieved", "latency", "processor CPU", "invited", "acceptance", "records written to chat-feedback", "(warm-up)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -102,6 +102,23 @@ func TestBenchEmbedded(t *testing.T) {
 	}
 	if br := res.InvitesByPersona["browser"]; br.Sessions == 0 || br.Invited*20 > br.Sessions {
 		t.Errorf("browsers: %+v, want many sessions and hardly an invite", br)
+	}
+	// The visitors answered: some invites shown and accepted, the records
+	// written to chat-feedback (and read by the processor), the hesitating
+	// personas accepting and bots never.
+	acc := res.Acceptance
+	if acc.Shown == 0 || acc.Accepted == 0 || acc.Rate != float64(acc.Accepted)/float64(acc.Shown) || acc.Rate > 0.5 {
+		t.Errorf("acceptance %+v, want some invites shown and a few accepted", acc)
+	}
+	if res.FeedbackTopic != "chat-feedback" || res.FeedbackWritten < acc.Shown || res.FeedbackErrors != 0 {
+		t.Errorf("feedback: %d records written to %q (%d refused: %s), %d invites shown", res.FeedbackWritten, res.FeedbackTopic, res.FeedbackErrors, res.FeedbackError, acc.Shown)
+	}
+	var byPersona int64
+	for _, c := range res.AcceptanceByPersona {
+		byPersona += c.Accepted
+	}
+	if byPersona != acc.Accepted || res.AcceptanceByPersona["bot"].Invites != 0 {
+		t.Errorf("acceptance by persona %+v, in all %+v", res.AcceptanceByPersona, acc)
 	}
 	if len(res.Series) < 5 {
 		t.Errorf("series of %d points", len(res.Series))

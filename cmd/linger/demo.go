@@ -27,7 +27,7 @@ import (
 
 func demoCmd(args []string, stdout, stderr io.Writer) error {
 	var f runFlags
-	fs := newFlagSet("demo", "", "Start the embedded broker, the visitor simulator and the processor in one process,\nand print each invite as it is decided, with a running invite rate. Ctrl-C stops it.")
+	fs := newFlagSet("demo", "", "Start the embedded broker, the visitor simulator and the processor in one process,\nand print each invite as it is decided, with a running invite rate. The simulated visitors\nanswer their invites on chat-feedback; the status line shows the share accepted. Ctrl-C stops it.")
 	fs.SetOutput(stderr)
 	f.register(fs, false)
 	duration := fs.Duration("duration", 0, "stop by itself after this long (0: run until Ctrl-C)")
@@ -104,12 +104,13 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	procDone := make(chan error, 1)
 	go func() { procDone <- runProcessor(procCtx, log, &f, scfg) }()
 
-	d := &demo{out: stdout}
+	d := &demo{out: stdout, answers: bench.NewAnswers(sim)}
 	var wg sync.WaitGroup
 	printerCtx, stopPrinter := context.WithCancel(context.Background())
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); d.produce(ctx, broker.Addr(), sim) }()
 	go func() { defer wg.Done(); d.printInvites(printerCtx, broker.Addr()) }()
+	go func() { defer wg.Done(); d.answer(printerCtx, broker.Addr()) }()
 
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -154,6 +155,10 @@ func flagGiven(fs *flagSet, name string) bool {
 type demo struct {
 	out io.Writer
 	mu  sync.Mutex // serializes lines on out
+
+	// answers plays the simulated visitors' answers to their invites, as
+	// the chat widget writes them to chat-feedback.
+	answers *bench.Answers
 
 	events    atomic.Int64
 	sessions  atomic.Int64
@@ -210,8 +215,34 @@ func (d *demo) produce(ctx context.Context, addr string, sim *bench.Simulator) {
 	_ = cl.Flush(fctx)
 }
 
-// printInvites reads chat-invites as a chat front-end would and prints each
-// decision on one line.
+// answer writes the visitors' answers to chat-feedback as they fall due,
+// like the chat widget and platform of a live site; the processor reads
+// them with the events.
+func (d *demo) answer(ctx context.Context, addr string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		d.printf("answers: %v\n", err)
+		return
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	err = d.answers.Deliver(ctx, func(due []bench.FeedbackRecord) error {
+		recs = recs[:0]
+		for _, f := range due {
+			recs = append(recs, &kgo.Record{Topic: schemas.TopicFeedback, Key: f.Key, Value: f.Value})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		d.printf("answers: %v\n", err)
+	}
+}
+
+// printInvites reads chat-invites as a chat front-end would, prints each
+// decision on one line, and has its simulated visitor answer it.
 func (d *demo) printInvites(ctx context.Context, addr string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(schemas.TopicInvites),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -232,6 +263,7 @@ func (d *demo) printInvites(ctx context.Context, addr string) {
 				return
 			}
 			d.printf("%s\n", d.line(dec))
+			d.answers.Add(dec)
 		})
 	}
 }
@@ -284,8 +316,13 @@ func (d *demo) status() {
 		secs := max(time.Since(time.UnixMilli(at)).Seconds(), 1)
 		rates = fmt.Sprintf("live: %.0f events/s, %.1f invites/min", float64(ev-d.liveEvents.Load())/secs, float64(d.liveInvites.Load())/secs*60)
 	}
-	d.printf("── %s  %d events · %d sessions · %d invites (%.1f%% of sessions) · %d withdrawn · %s\n",
-		time.Now().Format("15:04:05"), ev, ss, inv, pct, d.withdraws.Load(), rates)
+	acc, _ := d.answers.Acceptance()
+	accepted := "acceptance – (none shown yet)"
+	if acc.Shown > 0 {
+		accepted = fmt.Sprintf("acceptance %.1f%% (%d/%d)", 100*acc.Rate, acc.Accepted, acc.Shown)
+	}
+	d.printf("── %s  %d events · %d sessions · %d invites (%.1f%% of sessions) · %s · %d withdrawn · %s\n",
+		time.Now().Format("15:04:05"), ev, ss, inv, pct, accepted, d.withdraws.Load(), rates)
 }
 
 // startDemoGateway serves the demo shop and the gateway on listen, or on a

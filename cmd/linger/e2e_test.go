@@ -298,8 +298,15 @@ func TestDemoStopsByItself(t *testing.T) {
 	if n := len(invite.FindAllString(out, -1)); n < 3 {
 		t.Fatalf("%d invite lines, want a few (the warm-up replays two minutes of traffic):\n%s", n, out)
 	}
-	if !regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events · \d+ sessions · \d+ invites \(\d+\.\d% of sessions\) · \d+ withdrawn · live: \d+ events/s, \d+\.\d invites/min`).MatchString(out) || !strings.Contains(out, "demo stopped") {
-		t.Fatalf("no running invite rate or no clean stop:\n%s", out)
+	status := regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events · \d+ sessions · \d+ invites \(\d+\.\d% of sessions\) · acceptance \d+\.\d% \(\d+/(\d+)\) · \d+ withdrawn · live: \d+ events/s, \d+\.\d invites/min`)
+	m := status.FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "demo stopped") {
+		t.Fatalf("no running invite rate and acceptance, or no clean stop:\n%s", out)
+	}
+	// The first status line, 5s in, already shows the warm-up's invites
+	// shown and answered.
+	if m[1] == "0" {
+		t.Errorf("acceptance of no invite shown in %q", m[0])
 	}
 }
 

@@ -29,6 +29,7 @@ var commands = []command{
 	{"demo", "embedded broker + visitor simulator + processor in one process, printing invites live", demoCmd},
 	{"broker", "run the embedded Kafka-protocol broker with every topic linger uses", brokerCmd},
 	{"gateway", "serve browsers: sessions, events in, invites out as Server-Sent Events, feedback, the tracker script", gatewayCmd},
+	{"simulate", "write hours of simulated traffic (events and the visitors' answers to invites) as JSONL for replay, in seconds", simulateCmd},
 	{"replay", "backtest: run recorded traffic through the scoring, report what the decisions would have achieved", replayCmd},
 	{"report", "measured outcomes: invites shown, accepted, declined, expired, and the conversion of invited vs holdout sessions", reportCmd},
 	{"train", "fit the abandonment model's weights to recorded sessions, or evaluate on the UCI Online Shoppers data", trainCmd},

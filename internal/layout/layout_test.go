@@ -99,7 +99,7 @@ func TestDependenciesPointDown(t *testing.T) {
 		"pipeline/replay":    {"internal/svgplot", "pipeline/partition", "pipeline/outcomes", "scoring", "scoring/learn", "schemas"},
 		"pipeline":           {"internal/buildinfo", "pipeline/partition", "scoring", "schemas"},
 		"pipeline/gateway":   {"internal/buildinfo", "pipeline", "schemas"},
-		"bench":              {"internal/promscrape", "internal/svgplot", "schemas"},
+		"bench":              {"internal/promscrape", "internal/svgplot", "pipeline/partition", "schemas", "scoring"},
 		"internal/svgplot":   {},
 		"internal/buildinfo": {},
 	}
