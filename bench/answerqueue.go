@@ -33,7 +33,7 @@ type Answers struct {
 	fbs     []schemas.Feedback // scratch for one answer
 	pending answerHeap
 	seq     uint64 // ties in time go out in the order they came
-	tally   acceptanceTally
+	tally   AcceptanceTally
 	wake    chan struct{}
 }
 
@@ -57,7 +57,7 @@ func (a *Answers) Add(d *schemas.Decision) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.fbs = a.resp.Respond(a.fbs[:0], d, p)
-	a.tally[p].count(a.fbs)
+	a.tally.Count(p, a.fbs)
 	if len(a.fbs) == 0 {
 		return true
 	}
@@ -118,7 +118,7 @@ func (a *Answers) Pending() int {
 func (a *Answers) Acceptance() (Acceptance, map[string]Acceptance) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.tally.total(), a.tally.byName()
+	return a.tally.Total(), a.tally.ByName()
 }
 
 // Deliver hands write the records as they fall due by the wall clock, in

@@ -229,11 +229,14 @@ func (a *Acceptance) rate() {
 	}
 }
 
-// acceptanceTally counts acceptance per persona.
-type acceptanceTally [numPersonas]Acceptance
+// AcceptanceTally counts the answers to invites per persona.
+type AcceptanceTally [numPersonas]Acceptance
 
-// total sums the personas' counts.
-func (t *acceptanceTally) total() Acceptance {
+// Count counts one invite of a visitor of persona p and its answer.
+func (t *AcceptanceTally) Count(p Persona, answer []schemas.Feedback) { t[p].count(answer) }
+
+// Total sums the personas' counts.
+func (t *AcceptanceTally) Total() Acceptance {
 	var a Acceptance
 	for _, c := range t {
 		a.add(c)
@@ -241,8 +244,8 @@ func (t *acceptanceTally) total() Acceptance {
 	return a
 }
 
-// byName returns the tally by persona name, every persona present.
-func (t *acceptanceTally) byName() map[string]Acceptance {
+// ByName returns the tally by persona name, every persona present.
+func (t *AcceptanceTally) ByName() map[string]Acceptance {
 	m := make(map[string]Acceptance, numPersonas)
 	for p, c := range t {
 		m[Persona(p).String()] = c

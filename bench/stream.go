@@ -72,6 +72,13 @@ func (s *Simulator) StreamFrom(n int, fromMs int64) *Stream {
 	return st
 }
 
+// Until makes the stream start no session at or after ms (Unix ms of event
+// time); the sessions under way then play to their end. It returns st.
+func (st *Stream) Until(ms int64) *Stream {
+	st.until = ms
+	return st
+}
+
 // MaxSessionMs bounds the length of every persona's session, first event
 // to last, in ms: a StreamFrom that starts this long before it joins is
 // in its steady state.

@@ -39,6 +39,7 @@ type metrics struct {
 	ready         prometheus.Gauge
 
 	cacheEntries   prometheus.Gauge
+	hotSessions    prometheus.Gauge
 	cacheBytes     prometheus.Gauge
 	cacheMaxBytes  prometheus.Gauge
 	cacheEvictions prometheus.Counter
@@ -126,11 +127,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		produceErrors: counterVec("linger_produce_errors_total", "Records the broker refused, by topic.", "topic", nil),
 		ready:         gauge("linger_ready", "1 once the group is joined and every assigned partition is served."),
 
-		cacheEntries:   gauge("linger_cache_entries", "Session states in the cache."),
+		cacheEntries:   gauge("linger_cache_entries", "Session states in fastcache (quiet sessions; active ones are in the hot tables)."),
+		hotSessions:    gauge("linger_hot_sessions", "Active sessions held in the partitions' hot tables, in front of fastcache (a quarter of --cache-bytes)."),
 		cacheBytes:     gauge("linger_cache_bytes", "Bytes the cache holds."),
-		cacheMaxBytes:  gauge("linger_cache_max_bytes", "The cache's capacity in bytes (--cache-bytes)."),
+		cacheMaxBytes:  gauge("linger_cache_max_bytes", "fastcache's capacity in bytes: three quarters of --cache-bytes (at least 32 MiB), the rest holding the hot tables."),
 		cacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),
-		cacheHorizon:   gauge("linger_cache_horizon_seconds", "Cache bytes ÷ bytes written per second: how long an untouched session survives. Keep it above the session timeout."),
+		cacheHorizon:   gauge("linger_cache_horizon_seconds", "How long an untouched session survives: the hot tables' quiet period plus fastcache's bytes ÷ bytes written per second. Keep it above the session timeout."),
 		sessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),
 		stateWritten:   counter("linger_state_bytes_written_total", "Bytes of session state written to the cache."),
 		stateLost:      counter("linger_state_lost_total", "Sessions whose state was missing before their timeout (evicted: the cache is too small)."),
@@ -189,7 +191,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.events, m.dlq, m.invites, m.holdout, m.withdrawals, m.suppressed, m.score, m.latency, m.publishLatency,
 		m.lag, m.partitions, m.rebalances, m.inFlight, m.produceErrors, m.ready,
-		m.cacheEntries, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
+		m.cacheEntries, m.hotSessions, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
 		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
 		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,

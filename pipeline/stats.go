@@ -4,10 +4,11 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/lingerhq/linger/pipeline/partition"
 )
 
-// statsLoop refreshes the cache gauges, the horizon estimate and the
-// watermark delays.
+// statsLoop refreshes the cache gauges and the horizon estimate.
 func (r *Runner) statsLoop(ctx context.Context) {
 	const every = 2 * time.Second
 	t := time.NewTicker(every)
@@ -44,10 +45,18 @@ func (r *Runner) statsLoop(ctx context.Context) {
 				alpha := 1 - math.Exp(-dt/60)
 				rate += alpha * (cur - rate)
 			}
+			// An untouched session stays in its hot table for the quiet
+			// period (unless the table is nearly full, when it may be
+			// written out sooner), then in fastcache until the ring wraps:
+			// fastcache's bytes ÷ bytes written per second.
 			horizon := math.Inf(1)
 			if rate > 0 {
 				horizon = float64(st.MaxBytes) / rate
+				if st.HotSessions < st.HotCap*9/10 {
+					horizon += partition.HotQuiet.Seconds()
+				}
 			}
+			r.m.hotSessions.Set(float64(st.HotSessions))
 			r.m.cacheHorizon.Set(horizon)
 			prev, prevAt = st, now
 		}

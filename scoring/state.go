@@ -497,3 +497,16 @@ func DecodeState(b []byte, s *State) error {
 		return fmt.Errorf("%w: version %d, this release reads 1 to %d", ErrBadState, b[0], StateVersion)
 	}
 }
+
+// CopyFrom makes s a copy of o that shares no memory with it, reusing the
+// capacity of s's byte slices: a session's state can be kept beside its
+// working copy without allocating in steady state.
+func (s *State) CopyFrom(o *State) {
+	v, site, url, f, id := s.Visitor[:0], s.Site[:0], s.URL[:0], s.ErrField[:0], s.Session[:0]
+	*s = *o
+	s.Visitor = append(v, o.Visitor...)
+	s.Site = append(site, o.Site...)
+	s.URL = append(url, o.URL...)
+	s.ErrField = append(f, o.ErrField...)
+	s.Session = append(id, o.Session...)
+}

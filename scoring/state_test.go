@@ -78,6 +78,32 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStateCopyFrom: a copy equals its source and shares no memory with it
+// (the engine keeps committed states beside their working copies).
+func TestStateCopyFrom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var dst State
+	for range 200 {
+		src := randomState(r)
+		src.Session = []byte("s-copy")
+		dst.CopyFrom(&src)
+		if !reflect.DeepEqual(normalize(dst), normalize(src)) {
+			t.Fatalf("copy\n got %+v\nwant %+v", dst, src)
+		}
+		for _, b := range [][]byte{src.Visitor, src.Site, src.URL, src.ErrField, src.Session} {
+			for i := range b {
+				b[i] ^= 0xff
+			}
+		}
+		if len(src.Session) > 0 && string(dst.Session) != "s-copy" {
+			t.Fatal("the copy shares memory with its source")
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { dst.CopyFrom(&dst) }); n != 0 {
+		t.Errorf("CopyFrom allocates %v times in steady state", n)
+	}
+}
+
 // TestStateDecodesV1 pins the version 1 encoding: a release that cannot read
 // this blob would lose every session in flight during a rolling upgrade. Do
 // not regenerate the file; add a new one when StateVersion changes.

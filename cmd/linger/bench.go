@@ -54,6 +54,7 @@ type benchFlags struct {
 	partitions  int
 	cacheBytes  byteSize
 	guarantee   string
+	interval    time.Duration
 	quiet       bool
 	cpuProfile  string
 	sec         securityFlags
@@ -133,6 +134,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	f.cacheBytes = partition.DefaultCacheBytes
 	fs.Var(&f.cacheBytes, "cache-bytes", "with --embedded: the processor's --cache-bytes")
 	fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "with --embedded: the processor's --guarantee")
+	fs.DurationVar(&f.interval, "commit-interval", pipeline.DefaultCommitInterval, "with --embedded: the processor's --commit-interval (the passthrough of --mode both uses it too)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process itself (load generator and embedded broker) to this file; the processor's profiles are at its /debug/pprof/ with LINGER_PPROF=true")
 	f.sec.register(fs)
@@ -441,7 +443,7 @@ func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr 
 	e := &embedded{broker: broker, exited: make(chan struct{}), logs: &tailBuffer{max: 64 << 10},
 		metrics: "http://127.0.0.1:" + port + "/metrics", group: pipeline.DefaultGroup}
 	args := []string{"run", "--brokers", broker.Addr(), "--http", "127.0.0.1:" + port,
-		"--cache-bytes", strconv.Itoa(int(f.cacheBytes)), "--guarantee", f.guarantee,
+		"--cache-bytes", strconv.Itoa(int(f.cacheBytes)), "--guarantee", f.guarantee, "--commit-interval", f.interval.String(),
 		"--events-topic", f.events, "--invites-topic", f.invites, "--log-level", "warn"}
 	if f.feedback != "" {
 		args = append(args, "--feedback-topic", f.feedback)

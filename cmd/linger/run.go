@@ -30,6 +30,7 @@ type runFlags struct {
 	visitors    string
 	feedback    string
 	guarantee   string
+	interval    time.Duration
 	sessionTO   time.Duration
 	instance    string
 	eventTime   bool
@@ -54,14 +55,15 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.StringVar(&f.capacity, "capacity-topic", schemas.TopicCapacity, "compacted topic of the chat teams' free slots, read in full by every replica (missing: the static budgets of the scoring config apply)")
 		fs.StringVar(&f.visitors, "visitors-topic", schemas.TopicVisitors, "compacted topic of each visitor's recent invites, for the frequency cap across sessions; read in full by every replica (created if missing)")
 		fs.StringVar(&f.feedback, "feedback-topic", schemas.TopicFeedback, "what the chat front-ends made of the invites (shown, accepted, ...), consumed with the events: it must have as many partitions as the events topic (missing: no feedback)")
-		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per batch) or at-least-once")
+		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per commit interval) or at-least-once")
+		fs.DurationVar(&f.interval, "commit-interval", pipeline.DefaultCommitInterval, "how long a transaction spans polls before it commits: longer costs less CPU per event and delays decisions more; 0 commits every poll (see the README's Performance)")
 		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
 		fs.StringVar(&f.instance, "instance-id", "", "this replica's name in its transactional id; give each running replica its own, stable across restarts (e.g. the pod name) (default: host name and a random suffix)")
 		fs.BoolVar(&f.eventTime, "event-time-only", false, "advance idle partitions' watermarks by event time only, never by the wall clock (strictly deterministic runs)")
 		f.sec.register(fs)
 	}
 	f.cacheBytes = partition.DefaultCacheBytes
-	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state (fastcache ring); size it as described in the README")
+	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state: a quarter for the active sessions' hot tables, the rest for the fastcache ring; size it as described in the README")
 	fs.StringVar(&f.config, "config", "", "scoring config file (YAML); see `linger config`")
 	f.logs.register(fs)
 }
@@ -115,6 +117,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		VisitorsTopic:    f.visitors,
 		FeedbackTopic:    f.feedback,
 		Guarantee:        pipeline.Guarantee(f.guarantee),
+		CommitInterval:   f.interval,
 		SessionTimeout:   f.sessionTO,
 		InstanceID:       f.instance,
 		EventTimeOnly:    f.eventTime,
@@ -144,7 +147,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		go watchConfig(wctx, log, f.config, scfg, runner.SetScoring, 2*time.Second)
 	}
 	log.Info("linger run starting", "version", buildinfo.Version, "brokers", f.brokers, "kafka", f.security, "group", f.group, "guarantee", f.guarantee,
-		"cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
+		"commit_interval", f.interval, "cache_bytes", int(f.cacheBytes), "model", scfg.Model(), "sites", scfg.SiteNames())
 	runErr := runner.Run(ctx)
 
 	if srv != nil {

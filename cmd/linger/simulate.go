@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/bench/simulate"
 )
 
 func simulateCmd(args []string, stdout, stderr io.Writer) error {
@@ -74,8 +75,8 @@ Example: linger simulate --duration 2h --out events.jsonl && linger replay --inp
 		w, closeOut = f, f.Close
 	}
 	start := time.Now()
-	cfg := bench.SimulateConfig{Sim: bench.Config{Seed: *seed, Mix: m, Rate: *rate}, Duration: *duration, Scoring: scfg, Partitions: *partitions}
-	stats, err := bench.Simulate(ctx, cfg, w) // it buffers its writes
+	cfg := simulate.SimulateConfig{Sim: bench.Config{Seed: *seed, Mix: m, Rate: *rate}, Duration: *duration, Scoring: scfg, Partitions: *partitions}
+	stats, err := simulate.Simulate(ctx, cfg, w) // it buffers its writes
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}

@@ -49,8 +49,9 @@ func (p *Processor) End() *Output {
 type outputMark struct{ inv, dlq, state, visitors int }
 
 // Commit makes the span durable in memory, once its output is published:
-// the sessions it touched go to the store, expired ones leave it, and the
-// event time and timers of the span stand. It returns the span's counts,
+// the sessions it touched go to the hot table (and those quiet since, from
+// it to the store), expired ones leave both, and the event time and timers
+// of the span stand. It returns the span's counts,
 // valid until the next Begin, for the caller's metrics.
 func (p *Processor) Commit() *Counts {
 	for i := range p.slots[:p.n] {
@@ -58,22 +59,22 @@ func (p *Processor) Commit() *Counts {
 		if !sl.dirty {
 			continue
 		}
-		p.key = p.storeKey(p.key[:0], sl.hash)
 		if sl.deleted {
-			p.store.del(p.key)
+			p.dropHot(sl)
 			if _, ok := p.alive[sl.hash]; ok {
 				delete(p.alive, sl.hash)
 				p.store.indexLen.Add(-1)
 			}
 			continue
 		}
-		p.store.set(p.key, p.out.arena[sl.val.v0:sl.val.v1], sl.fresh)
+		p.commitHot(sl)
 		// The index keeps expiries by the minute: a session seen every few
 		// seconds costs an index write once a minute, not once a batch.
 		if e := p.expiryMinute(&sl.st); e != sl.expiry {
 			p.track(sl.hash, e)
 		}
 	}
+	p.spillQuiet()
 	if p.metaAt >= 0 {
 		// The span's last partition record holds the budget an Abort
 		// goes back to.
@@ -103,11 +104,20 @@ func (p *Processor) compactTimers() {
 	kept := p.timers[:0]
 	seen := make(map[uint64]bool, len(p.alive))
 	for _, t := range p.timers {
-		p.key = p.storeKey(p.key[:0], t.hash)
-		var found bool
-		p.buf, found = p.store.get(p.buf[:0], p.key)
-		if !found || seen[t.hash] || scoring.DecodeState(p.buf, &st) != nil || st.Armed != t.at {
+		if seen[t.hash] {
 			continue
+		}
+		if e := p.hot.get(t.hash); e != nil {
+			if e.st.Armed != t.at {
+				continue
+			}
+		} else {
+			p.key = p.storeKey(p.key[:0], t.hash)
+			var found bool
+			p.buf, found = p.store.get(p.buf[:0], p.key)
+			if !found || scoring.DecodeState(p.buf, &st) != nil || st.Armed != t.at {
+				continue
+			}
 		}
 		seen[t.hash] = true
 		kept = append(kept, t)

@@ -66,8 +66,12 @@ type Processor struct {
 	restored           int
 
 	slots []slot
-	n     int              // slots in use this batch
+	n     int              // slots in use this span
 	table map[uint64]int32 // key hash → slot
+
+	// hot holds the committed states of the partition's active sessions,
+	// in front of the store (hot.go).
+	hot hotTable
 
 	// alive maps a session hash to the event time its state expires,
 	// rounded up to the minute, so a cache miss for a session that should
@@ -105,7 +109,7 @@ type Processor struct {
 type slot struct {
 	hash     uint64
 	st       scoring.State
-	fresh    bool  // not in the store before this batch
+	stored   bool  // fastcache may hold a copy of the session (or an older one)
 	deleted  bool  // expired in this batch: tombstone it
 	expiry   int64 // the loss index's minute when loaded
 	val      span  // the encoded state in the output arena, after End
@@ -185,6 +189,7 @@ func New(partition int32, cfg Config) *Processor {
 		wallClock:  cfg.WallClockAdvance,
 		observe:    cfg.Observe,
 		table:      make(map[uint64]int32),
+		hot:        newHotTable(),
 		alive:      make(map[uint64]int64),
 		sweepAt:    4096,
 	}
@@ -531,7 +536,7 @@ func (p *Processor) session(id []byte) *slot {
 	st := &sl.st
 	if sl.deleted {
 		// Expired earlier in this batch: the event starts it over.
-		sl.deleted, sl.fresh = false, true
+		sl.deleted = false
 		st.Reset()
 	}
 	if !st.IsNew() && !bytes.Equal(st.Session, id) {
@@ -544,12 +549,19 @@ func (p *Processor) session(id []byte) *slot {
 	return sl
 }
 
-// slotByHash returns the batch slot for a key hash, loading the state from
-// the store on first touch. For a timer (id nil) it returns nil when the
-// store has no state.
+// slotByHash returns the batch slot for a key hash, loading the state on
+// first touch from the hot table, or else from the store. For a timer (id
+// nil) it returns nil when neither has the session.
 func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	if i, ok := p.table[h]; ok {
 		return &p.slots[i]
+	}
+	if e := p.hot.get(h); e != nil {
+		sl := p.newSlot(h, id)
+		sl.st.CopyFrom(&e.st)
+		sl.stored = e.stored
+		sl.expiry = p.expiryMinute(&sl.st)
+		return sl
 	}
 	p.key = p.storeKey(p.key[:0], h)
 	var found bool
@@ -557,14 +569,8 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	if !found && id == nil {
 		return nil
 	}
-	if p.n == len(p.slots) {
-		p.slots = append(p.slots, slot{})
-	}
-	i := int32(p.n)
-	p.n++
-	p.table[h] = i
-	sl := &p.slots[i]
-	sl.hash, sl.fresh, sl.deleted, sl.expiry, sl.noEncode = h, !found, false, 0, id == nil
+	sl := p.newSlot(h, id)
+	sl.stored = found
 	if !found {
 		sl.st.Reset()
 		if expiry, ok := p.alive[h]; ok && p.ev.TS <= expiry {
@@ -575,9 +581,22 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	if err := scoring.DecodeState(p.buf, &sl.st); err != nil {
 		p.counts.Corrupt++
 		sl.st.Reset()
-		sl.fresh = true
 	}
 	sl.expiry = p.expiryMinute(&sl.st)
+	return sl
+}
+
+// newSlot takes the next batch slot for a key hash; for a timer (id nil)
+// it is left as loaded unless the timer changes it.
+func (p *Processor) newSlot(h uint64, id []byte) *slot {
+	if p.n == len(p.slots) {
+		p.slots = append(p.slots, slot{})
+	}
+	i := int32(p.n)
+	p.n++
+	p.table[h] = i
+	sl := &p.slots[i]
+	sl.hash, sl.stored, sl.deleted, sl.expiry, sl.noEncode = h, false, false, 0, id == nil
 	return sl
 }
 
@@ -595,8 +614,10 @@ func (p *Processor) expiryMinute(st *scoring.State) int64 {
 	return ceilMinute(st.Last + p.cfg.For(st.Site).SessionTimeoutMs)
 }
 
-// Close releases the processor's share of the loss and timer indexes.
+// Close releases the processor's share of the loss, timer and hot indexes.
 func (p *Processor) Close() {
+	p.store.releaseHot(p.hot.len())
+	p.hot.reset()
 	p.store.indexLen.Add(int64(-len(p.alive)))
 	clear(p.alive)
 	p.store.releaseTimers(len(p.timers) + len(p.popped))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/fastcache"
+	"github.com/cespare/xxhash/v2"
 	"github.com/lingerhq/linger/internal/kafkatest"
 
 	"github.com/lingerhq/linger/schemas"
@@ -69,8 +70,9 @@ func TestBatchSizeDoesNotChangeDecisions(t *testing.T) {
 }
 
 // TestOneWritePerSessionPerBatch: fastcache appends on every Set, so the
-// processor must write a session once per batch however many of its events
-// the batch holds.
+// processor writes a session at most once per batch however many of its
+// events the batch holds; an active session stays in the hot table and is
+// not written to fastcache at all until it goes quiet.
 func TestOneWritePerSessionPerBatch(t *testing.T) {
 	store := NewStore(0)
 	p := New(0, Config{Epoch: 1, Store: store, Now: fixedClock})
@@ -81,13 +83,63 @@ func TestOneWritePerSessionPerBatch(t *testing.T) {
 	}
 	p.End()
 	p.Commit()
-	if st := store.Stats(); st.Entries != 10 {
-		t.Fatalf("%d entries, want 10", st.Entries)
+	if st := store.Stats(); st.HotSessions != 10 {
+		t.Fatalf("%d hot sessions, want 10", st.HotSessions)
 	}
 	var fs fastcache.Stats
 	store.c.UpdateStats(&fs)
-	if fs.SetCalls != 10 {
+	if fs.SetCalls > 10 {
 		t.Fatalf("%d writes to the cache for 10 sessions in one batch", fs.SetCalls)
+	}
+}
+
+// TestQuietSessionsSpillOnce: a session is written to fastcache once, when
+// it has been quiet for hotQuietMs of event time, however many batches
+// touched it; it is then served from fastcache as it was.
+func TestQuietSessionsSpillOnce(t *testing.T) {
+	store := NewStore(0)
+	p := New(0, Config{Epoch: 1, Store: store, Now: fixedClock})
+	ts := testStart.UnixMilli()
+	ev := func(session string, at int64) rec {
+		e := schemas.Event{Type: schemas.TypePageView, Session: []byte(session), TS: at, Page: schemas.Page{URL: []byte("/p/1"), Kind: schemas.KindProduct}}
+		return rec{Key: e.Session, Value: schemas.AppendEvent(nil, &e)}
+	}
+	batch := func(rs ...rec) {
+		p.Begin()
+		for i, r := range rs {
+			p.Process(r.Key, r.Value, int64(i))
+		}
+		p.End()
+		p.Commit()
+	}
+	sets := func() uint64 {
+		var fs fastcache.Stats
+		store.c.UpdateStats(&fs)
+		return fs.SetCalls
+	}
+	// Ten sessions, each touched by 20 batches a second apart.
+	for i := range 20 {
+		var rs []rec
+		for s := range 10 {
+			rs = append(rs, ev(fmt.Sprint("s-", s), ts+int64(i)*1000))
+		}
+		batch(rs...)
+	}
+	if n := sets(); n != 0 {
+		t.Fatalf("%d writes to fastcache while the sessions were active", n)
+	}
+	// Another session moves event time past their quiet period.
+	batch(ev("s-late", ts+20_000+hotQuietMs+1))
+	if n := sets(); n != 10 {
+		t.Fatalf("%d writes to fastcache once they were quiet, want one each", n)
+	}
+	if st := store.Stats(); st.HotSessions != 1 || st.Entries != 10 {
+		t.Fatalf("%d hot sessions and %d in fastcache, want 1 and 10", st.HotSessions, st.Entries)
+	}
+	// Back from fastcache as it was: its 21st event counts on top of 20.
+	batch(ev("s-3", ts+20_000+hotQuietMs+2))
+	if e := p.hot.get(xxhashString("s-3")); e == nil || e.st.Events != 21 {
+		t.Fatalf("s-3 after its return: %+v", e)
 	}
 }
 
@@ -175,3 +227,5 @@ func TestStateLostIsCounted(t *testing.T) {
 		t.Fatalf("an expired session was counted as lost")
 	}
 }
+
+func xxhashString(s string) uint64 { return xxhash.Sum64String(s) }

@@ -41,6 +41,10 @@ type Store struct {
 	indexCap int64
 	timerLen atomic.Int64
 	timerCap int64
+	// The hot tables of every Processor hold at most hotCap sessions,
+	// their share of the cache size.
+	hotLen atomic.Int64
+	hotCap int64
 }
 
 // indexBytesPerSession sizes the loss-detection index: at most one entry per
@@ -49,16 +53,35 @@ type Store struct {
 // most, for about 16 bytes of memory per 128 cache bytes (12%).
 const indexBytesPerSession = 128
 
-// NewStore returns a store of maxBytes (at least MinCacheBytes).
+// NewStore returns a store of maxBytes (at least MinCacheBytes): a quarter
+// for the Processors' hot tables (hot.go), the rest for fastcache. fastcache
+// takes no less than MinCacheBytes, so below 4/3 of it the bound is
+// MinCacheBytes plus the hot quarter.
 func NewStore(maxBytes int) *Store {
 	maxBytes = max(maxBytes, MinCacheBytes)
+	hot := maxBytes / 4
+	ring := max(maxBytes-hot, MinCacheBytes)
 	return &Store{
-		c:        fastcache.New(maxBytes),
-		maxBytes: uint64(maxBytes),
+		c:        fastcache.New(ring),
+		maxBytes: uint64(ring),
 		indexCap: int64(maxBytes / indexBytesPerSession),
 		timerCap: int64(maxBytes / timerBytesPerSession),
+		hotCap:   int64(hot / hotBytesPerSession),
 	}
 }
+
+// takeHot reserves room for one hot session, or reports that the hot
+// tables are full.
+func (s *Store) takeHot() bool {
+	if s.hotLen.Add(1) > s.hotCap {
+		s.hotLen.Add(-1)
+		return false
+	}
+	return true
+}
+
+// releaseHot gives back room for n hot sessions.
+func (s *Store) releaseHot(n int) { s.hotLen.Add(int64(-n)) }
 
 // timerBytesPerSession sizes the timer index: at most one 16-byte entry per
 // this many cache bytes, about as many as the cache holds sessions and then
@@ -120,6 +143,9 @@ type StoreStats struct {
 	// Evictions estimates sessions pushed out of the ring: sessions
 	// inserted, minus those deleted (expired) and those still held.
 	Evictions uint64
+	// HotSessions are the sessions in the Processors' hot tables, at most
+	// HotCap; MaxBytes and the rest are fastcache's.
+	HotSessions, HotCap int64
 }
 
 // Stats returns a snapshot of the store's counters.
@@ -127,7 +153,7 @@ func (s *Store) Stats() StoreStats {
 	var fs fastcache.Stats
 	s.c.UpdateStats(&fs)
 	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load(),
-		Writes: s.writes.Load(), StateBytes: s.values.Load()}
+		Writes: s.writes.Load(), StateBytes: s.values.Load(), HotSessions: s.hotLen.Load(), HotCap: s.hotCap}
 	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
 		st.Evictions = in - out
 	}

@@ -1,4 +1,4 @@
-package bench
+package simulate
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
@@ -23,7 +24,7 @@ type SimulateConfig struct {
 	// Sim chooses the visitors: seed, mix, site, sessions started per
 	// second of event time (Rate) and the event time of the start
 	// (StartMs).
-	Sim Config
+	Sim bench.Config
 	// Duration is the simulated time during which sessions start; the
 	// sessions in progress at its end are written to their last event (at
 	// most MaxSessionMs later). Required.
@@ -47,8 +48,8 @@ type SimulateStats struct {
 	Events, Sessions, Feedback int64
 	// Acceptance counts the invites the engine made and how their visitors
 	// answered, in all and per persona (every persona has an entry).
-	Acceptance          Acceptance
-	AcceptanceByPersona map[string]Acceptance
+	Acceptance          bench.Acceptance
+	AcceptanceByPersona map[string]bench.Acceptance
 	// Rejected counts events the engine refused: 0 unless the simulator
 	// or the engine has a bug.
 	Rejected int64
@@ -72,7 +73,7 @@ const (
 // will: the first runs the events through the partition engine, as `linger
 // replay` does (records split by key as a Kafka producer splits them, one
 // engine per partition, every deadline fired at the end), and answers each
-// invite with a Responder; the second writes the events merged with the
+// invite with a bench.Responder; the second writes the events merged with the
 // answers. The engine never sees the answers, as replay does not: a replay
 // of the output decides exactly the invites that were answered.
 func Simulate(ctx context.Context, cfg SimulateConfig, w io.Writer) (SimulateStats, error) {
@@ -88,20 +89,16 @@ func Simulate(ctx context.Context, cfg SimulateConfig, w io.Writer) (SimulateSta
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = simulateCacheBytes
 	}
-	sim, err := NewSimulator(cfg.Sim)
+	sim, err := bench.NewSimulator(cfg.Sim)
 	if err != nil {
 		return SimulateStats{}, err
 	}
-	until := sim.cfg.StartMs + cfg.Duration.Milliseconds()
-	stream := func() *Stream {
-		st := sim.Stream(0)
-		st.until = until
-		return st
-	}
+	until := sim.Config().StartMs + cfg.Duration.Milliseconds()
+	stream := func() *bench.Stream { return sim.Stream(0).Until(until) }
 
 	// Pass 1: decisions, answered.
 	e := newSimEngine(sim, &cfg, until)
-	var rec Record
+	var rec bench.Record
 	st := stream()
 	for n := 0; st.NextRecord(&rec); n++ {
 		if n&0xffff == 0 && ctx.Err() != nil {
@@ -112,7 +109,7 @@ func Simulate(ctx context.Context, cfg SimulateConfig, w io.Writer) (SimulateSta
 	e.drain()
 	stats := SimulateStats{
 		Sessions: int64(st.Started()), Feedback: int64(len(e.answers)), Rejected: e.rejected,
-		Acceptance: e.tally.total(), AcceptanceByPersona: e.tally.byName(),
+		Acceptance: e.tally.Total(), AcceptanceByPersona: e.tally.ByName(),
 	}
 	// Records of one millisecond keep the order they were made in.
 	slices.SortStableFunc(e.answers, func(a, b answerSpan) int { return cmpInt64(a.ts, b.ts) })
@@ -167,7 +164,7 @@ type recordSpan struct{ k0, v0, end int }
 // simEngine runs a Simulate's events through one partition engine per
 // partition and answers the invites they make.
 type simEngine struct {
-	sim      *Simulator
+	sim      *bench.Simulator
 	procs    []*partition.Processor
 	parts    []int // 0..n-1, for the balancer
 	balancer kafka.Murmur2Balancer
@@ -175,26 +172,26 @@ type simEngine struct {
 	arenas   [][]byte       // their keys and values
 	batch    []partition.Record
 
-	resp     *Responder
+	resp     *bench.Responder
 	fbs      []schemas.Feedback
-	tally    acceptanceTally
+	tally    bench.AcceptanceTally
 	arena    []byte // the answers' JSON
 	answers  []answerSpan
 	rejected int64
 }
 
-func newSimEngine(sim *Simulator, cfg *SimulateConfig, until int64) *simEngine {
+func newSimEngine(sim *bench.Simulator, cfg *SimulateConfig, until int64) *simEngine {
 	store := partition.NewStore(cfg.CacheBytes)
 	// The engine's wall clock stands still after the last event: no event
 	// is from its future, and nothing the output holds depends on when the
 	// simulation ran (a decision's decided_at is never written).
-	clock := time.UnixMilli(until + MaxSessionMs + time.Hour.Milliseconds())
+	clock := time.UnixMilli(until + bench.MaxSessionMs + time.Hour.Milliseconds())
 	e := &simEngine{
 		sim:      sim,
 		balancer: kafka.Murmur2Balancer{Consistent: true}, // the partition of a Kafka producer, as replay splits
 		spans:    make([][]recordSpan, cfg.Partitions),
 		arenas:   make([][]byte, cfg.Partitions),
-		resp:     NewResponder(sim.cfg.Seed),
+		resp:     bench.NewResponder(sim.Config().Seed),
 	}
 	for p := range cfg.Partitions {
 		e.parts = append(e.parts, p)
@@ -271,7 +268,7 @@ func (e *simEngine) collect(out *partition.Output) {
 		}
 		p := e.sim.Persona(idx)
 		e.fbs = e.resp.Respond(e.fbs[:0], d, p)
-		e.tally[p].count(e.fbs)
+		e.tally.Count(p, e.fbs)
 		for j := range e.fbs {
 			from := len(e.arena)
 			e.arena = schemas.AppendFeedback(e.arena, &e.fbs[j])

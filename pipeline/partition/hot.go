@@ -1,0 +1,207 @@
+package partition
+
+import (
+	"time"
+
+	"github.com/lingerhq/linger/scoring"
+)
+
+// The hot table keeps the committed state of a partition's active sessions
+// in memory, in front of the Store. fastcache is a ring of appends: every
+// write of a session shortens the time every other session survives in it
+// (its horizon is its size ÷ bytes written per second). Writing a session
+// at every batch that touches it makes memory follow the write rate; with
+// the hot table, an active session is written to fastcache once, when it
+// goes quiet (or the table is full), so memory follows the sessions alive.
+// A hot session is also served without fastcache's random memory accesses
+// and without decoding, which the hot path feels.
+//
+// The table holds committed states only: a span works on copies in its
+// slots and Commit copies them back, so an Abort has nothing to undo here.
+// A state in memory is exactly its encoding decoded (State keeps fixed-point
+// counters for that reason), so whether a session comes from the table or
+// from fastcache makes no difference to any decision.
+
+// HotQuiet is how long, in event time, a session stays hot after its last
+// event: the silence checks of a quiet visitor come within it, and a session
+// that stays quiet longer is written to fastcache and leaves the table.
+const HotQuiet = 3 * time.Minute
+
+const hotQuietMs = int64(HotQuiet / time.Millisecond)
+
+// hotBytesPerSession sizes the hot table: one entry per this many bytes of
+// its share of --cache-bytes. An entry holds a State (about 300 bytes with
+// its strings), its map slot and list links.
+const hotBytesPerSession = 512
+
+// hotTable is one partition's hot sessions: an index by key hash over
+// entries kept in a list from the most to the least recently committed.
+// Entries and their strings are reused, so it allocates nothing in steady
+// state.
+type hotTable struct {
+	idx        map[uint64]int32
+	entries    []hotEntry
+	free       []int32
+	head, tail int32 // most and least recently committed; -1 when empty
+}
+
+type hotEntry struct {
+	hash       uint64
+	st         scoring.State
+	prev, next int32
+	// stored: fastcache may hold an older copy (the session was loaded
+	// from it, or written there before), so a spill replaces an entry
+	// rather than adding one, and an expiry deletes it there too.
+	stored bool
+}
+
+func newHotTable() hotTable {
+	return hotTable{idx: make(map[uint64]int32), head: -1, tail: -1}
+}
+
+// get returns the entry of a key hash, or nil.
+func (h *hotTable) get(hash uint64) *hotEntry {
+	if i, ok := h.idx[hash]; ok {
+		return &h.entries[i]
+	}
+	return nil
+}
+
+// len returns the entries in the table.
+func (h *hotTable) len() int { return len(h.idx) }
+
+func (h *hotTable) unlink(i int32) {
+	e := &h.entries[i]
+	if e.prev >= 0 {
+		h.entries[e.prev].next = e.next
+	} else {
+		h.head = e.next
+	}
+	if e.next >= 0 {
+		h.entries[e.next].prev = e.prev
+	} else {
+		h.tail = e.prev
+	}
+}
+
+func (h *hotTable) pushFront(i int32) {
+	e := &h.entries[i]
+	e.prev, e.next = -1, h.head
+	if h.head >= 0 {
+		h.entries[h.head].prev = i
+	}
+	h.head = i
+	if h.tail < 0 {
+		h.tail = i
+	}
+}
+
+// put stores st as the committed state of a key hash, most recent first.
+// The caller has made room for a new entry (Store.takeHot).
+func (h *hotTable) put(hash uint64, st *scoring.State, stored bool) {
+	if i, ok := h.idx[hash]; ok {
+		e := &h.entries[i]
+		e.st.CopyFrom(st)
+		e.stored = e.stored || stored
+		h.unlink(i)
+		h.pushFront(i)
+		return
+	}
+	var i int32
+	if n := len(h.free); n > 0 {
+		i = h.free[n-1]
+		h.free = h.free[:n-1]
+	} else {
+		h.entries = append(h.entries, hotEntry{})
+		i = int32(len(h.entries) - 1)
+	}
+	e := &h.entries[i]
+	e.hash, e.stored = hash, stored
+	e.st.CopyFrom(st)
+	h.idx[hash] = i
+	h.pushFront(i)
+}
+
+// remove drops the entry of a key hash, if any, and reports whether there
+// was one.
+func (h *hotTable) remove(hash uint64) bool {
+	i, ok := h.idx[hash]
+	if !ok {
+		return false
+	}
+	h.unlink(i)
+	delete(h.idx, hash)
+	h.free = append(h.free, i)
+	return true
+}
+
+// oldest returns the least recently committed entry, or nil.
+func (h *hotTable) oldest() *hotEntry {
+	if h.tail < 0 {
+		return nil
+	}
+	return &h.entries[h.tail]
+}
+
+// reset empties the table, keeping its memory.
+func (h *hotTable) reset() {
+	clear(h.idx)
+	h.entries = h.entries[:0]
+	h.free = h.free[:0]
+	h.head, h.tail = -1, -1
+}
+
+// commitHot makes a committed slot's state the session's hot state, making
+// room first if the replica's hot sessions are at their bound; fastcache is
+// not written.
+func (p *Processor) commitHot(sl *slot) {
+	if p.hot.get(sl.hash) == nil {
+		for !p.store.takeHot() {
+			if !p.spillOldest() {
+				// Nothing of ours to spill: other partitions hold the
+				// table's room. This session goes to fastcache.
+				p.key = p.storeKey(p.key[:0], sl.hash)
+				p.store.set(p.key, p.out.arena[sl.val.v0:sl.val.v1], !sl.stored)
+				return
+			}
+		}
+	}
+	p.hot.put(sl.hash, &sl.st, sl.stored)
+}
+
+// dropHot forgets an expired session: out of the table, and out of
+// fastcache if it may be there.
+func (p *Processor) dropHot(sl *slot) {
+	if e := p.hot.get(sl.hash); e != nil {
+		sl.stored = sl.stored || e.stored
+		p.hot.remove(sl.hash)
+		p.store.releaseHot(1)
+	}
+	if sl.stored {
+		p.key = p.storeKey(p.key[:0], sl.hash)
+		p.store.del(p.key)
+	}
+}
+
+// spillQuiet writes the sessions that have been quiet for hotQuietMs of
+// event time to fastcache and drops them from the table, oldest first.
+func (p *Processor) spillQuiet() {
+	for e := p.hot.oldest(); e != nil && e.st.Last < p.maxTS-hotQuietMs; e = p.hot.oldest() {
+		p.spillOldest()
+	}
+}
+
+// spillOldest writes the least recently committed hot session to fastcache
+// and drops it from the table; it reports false when the table is empty.
+func (p *Processor) spillOldest() bool {
+	e := p.hot.oldest()
+	if e == nil {
+		return false
+	}
+	p.key = p.storeKey(p.key[:0], e.hash)
+	p.buf = e.st.AppendBinary(p.buf[:0])
+	p.store.set(p.key, p.buf, !e.stored)
+	p.hot.remove(e.hash)
+	p.store.releaseHot(1)
+	return true
+}
