@@ -56,6 +56,10 @@ func (w *worker) run() {
 			w.fb = engineRecords(w.fb[:0], w.feedback.Records)
 			w.recs = engineRecords(w.recs[:0], w.batch.Records)
 			w.out = w.p.Batch(w.fb, w.recs)
+			// Records alias their fetch's whole response: a stale one
+			// would keep it in memory long after its batch.
+			clear(w.fb)
+			clear(w.recs)
 		case jobCommit:
 			w.m.add(w.p.Commit(), w.p)
 		case jobAbort:
@@ -93,9 +97,13 @@ type span struct {
 	scored  bool          // the workers processed its polls (not the passthrough)
 }
 
-// maxSpanPolls bounds a span's polls (its memory: every output stays until
-// the commit) whatever the commit interval.
-const maxSpanPolls = 64
+// maxSpanPolls and maxSpanRecords bound a span (its memory: every output
+// and every record it read stay until the commit) whatever the commit
+// interval: a backlog is committed in spans of a few polls.
+const (
+	maxSpanPolls   = 64
+	maxSpanRecords = 20_000
+)
 
 func (r *Runner) poll(ctx context.Context) kgo.Fetches {
 	// A poll returns at least every Tick, so idle partitions fire timers,
@@ -183,7 +191,7 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 // spanDue reports whether the open span ends now.
 func (r *Runner) spanDue() bool {
 	return r.cfg.CommitInterval == 0 || time.Since(r.span.start) >= r.cfg.CommitInterval ||
-		r.rebalanceWaiting.Load() || len(r.span.fetches) >= maxSpanPolls
+		r.rebalanceWaiting.Load() || len(r.span.fetches) >= maxSpanPolls || r.span.records >= maxSpanRecords
 }
 
 // SetScoring swaps the scoring config: the workers take it up between

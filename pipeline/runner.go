@@ -312,6 +312,9 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.ProducerLinger(0),
 		// Named here, so the DLQ's records are sized to fit it.
 		kgo.ProducerBatchMaxBytes(producerBatchMaxBytes),
+		// Fetched records wait in the client until polled: bound them, so
+		// memory follows the configuration, not a backlog's size.
+		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.RecordPartitioner(changelogPartitioner{state: r.cfg.StateTopic, other: kgo.StickyKeyPartitioner(nil)}),
 	}
 	if r.cfg.Guarantee == ExactlyOnce {
@@ -327,6 +330,10 @@ func (r *Runner) clientOpts() []kgo.Opt {
 	}
 	return r.withOpts(opts...)
 }
+
+// fetchMaxBytes bounds one fetch response of the consumer (the client holds
+// one per broker until it is polled).
+const fetchMaxBytes = 16 << 20
 
 // changelogPartitioner writes state records to the partition number of the
 // event that changed them (set on the record), not by hashing the key: a

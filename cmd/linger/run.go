@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -99,7 +100,24 @@ func runCmd(args []string, _, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if limit, set := memoryLimit(int(f.cacheBytes)); set {
+		log.Info("Go heap soft limit set from --cache-bytes (GOMEMLIMIT overrides it)", "bytes", limit)
+	}
 	return runProcessor(ctx, log, &f, scfg)
+}
+
+// memoryLimit sets the Go heap's soft limit, unless GOMEMLIMIT does: the
+// hot tables' quarter of cacheBytes plus 256 MiB for the Kafka client's
+// buffers and the batches in flight. fastcache's ring lives outside the Go
+// heap. Without a limit the heap may grow to twice what a backlog made live
+// before the collector runs, so memory would follow traffic.
+func memoryLimit(cacheBytes int) (int64, bool) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	limit := int64(max(cacheBytes, partition.MinCacheBytes))/4 + 256<<20
+	debug.SetMemoryLimit(limit)
+	return limit, true
 }
 
 // runProcessor runs a replica until ctx ends: the HTTP endpoints first, then
