@@ -9,7 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # changelog encode, restore), COUNT runs each for benchstat:
 #   make bench > new.txt; benchstat old.txt new.txt
 # One of them: make bench BENCH=Process COUNT=3
-BENCH       ?= ^Benchmark(HotTable|Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|Cache|Restore|Stream)$$
+# The hot table against fastcache at 1M and 10M sessions (minutes, GBs):
+#   make bench BENCH=HotTable BENCHPKGS=./pipeline/partition COUNT=1
+BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|Cache|Restore|Stream)$$
 BENCHPKGS   ?= ./schemas ./scoring ./pipeline ./bench
 COUNT       ?= 10
 
