@@ -12,7 +12,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The hot table against fastcache at 1M and 10M sessions (minutes, GBs):
 #   make bench BENCH=HotTable BENCHPKGS=./pipeline/partition COUNT=1
 BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|Cache|Restore|Stream)$$
-BENCHPKGS   ?= ./schemas ./scoring ./pipeline ./bench
+BENCHPKGS   ?= ./schemas ./scoring ./pipeline/partition ./pipeline ./bench
 COUNT       ?= 10
 
 .PHONY: build test test-race lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
