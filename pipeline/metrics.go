@@ -75,7 +75,7 @@ type metrics struct {
 	feedbackOrphans prometheus.Counter
 	tableRecords    *prometheus.CounterVec
 	visitorsCapped  prometheus.Gauge
-	visitorsDropped prometheus.Gauge
+	visitorsDropped prometheus.Counter
 	capacityKeys    prometheus.Gauge
 	bandShare       *prometheus.GaugeVec
 	bandBound       *prometheus.GaugeVec
@@ -161,7 +161,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
 		tableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
 		visitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
-		visitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
+		visitorsDropped: counter("linger_visitor_caps_dropped_total", "Visitors dropped from the full frequency-cap table (their cap is forgotten)."),
 		capacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
 		bandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
 		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
