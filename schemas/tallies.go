@@ -27,15 +27,20 @@ type HourTally struct {
 	// HourStart is the hour of event time counted, Unix ms: a positive
 	// multiple of HourMs (hours of UTC).
 	HourStart int64
-	// WouldBe counts would-be invites: moments a session's score reached
-	// its threshold on an eligible page, counted as linger_suppressed_total
-	// counts what the policy then held back.
+	// WouldBe counts the sessions with a would-be invite in the hour (a
+	// score over its threshold on an eligible page, invited or held back),
+	// each session once: a report adds held-back sessions as chats at the
+	// team's acceptance rate, which is per invite, so counting a session
+	// at every event it was held back at would staff for visitors many
+	// times over (linger_suppressed_total counts those moments).
 	WouldBe int64
-	// Invites counts the invites published, the holdout's included.
+	// Invites counts the invites published in the hour, the holdout's
+	// included.
 	Invites int64
-	// Suppressed counts the would-be invites held back, by cause (the
+	// Suppressed counts the sessions held back in the hour, by cause (the
 	// reason label of linger_suppressed_total: no_capacity, cooldown, …),
-	// each cause once, in the order the record gives them.
+	// each session once per cause; each cause once in the list, in the
+	// order the record gives them.
 	Suppressed []CauseCount
 }
 

@@ -97,13 +97,13 @@ type StaffingRow struct {
 	// averaged over the time of the hour a record was in effect; nil
 	// without one.
 	AgentsAvailable *float64 `json:"agents_available"`
-	// SuppressedNoCapacity is the would-be invites held back because the
-	// team had no free slot (the tallies' no_capacity); nil when no
-	// tallies were read.
+	// SuppressedNoCapacity is the sessions whose would-be invite was held
+	// back because the team had no free slot (the tallies' no_capacity,
+	// each session once an hour); nil when no tallies were read.
 	SuppressedNoCapacity *int64 `json:"suppressed_no_capacity"`
-	// AgentsNeededAll is AgentsNeeded with the held-back would-be invites
-	// added as chats at the site and team's acceptance rate; nil without
-	// tallies, or when that rate or a handling time is needed and unknown.
+	// AgentsNeededAll is AgentsNeeded with the held-back sessions added as
+	// chats at the site and team's acceptance rate; nil without tallies,
+	// or when that rate or a handling time is needed and unknown.
 	AgentsNeededAll *int `json:"agents_needed_all"`
 }
 

@@ -466,7 +466,7 @@ func TestChatText(t *testing.T) {
 	for _, want := range []string{
 		"acceptance per site and team: accepted/shown [95% CI] n, against the site's band (verdict from the rate)\nsite  team     shown  accepted  acceptance             band   verdict\nshop  sales       40         6  15.0% [7.1–29.1] n=40  3–10%  above\nshop  service     20         1   5.0% [0.9–23.6] n=20  3–10%  inside\n",
 		"answer 80% of an hour's accepted chats within 30 s\n(Erlang C),",
-		"weekday and hour in UTC;\nheld back: would-be invites suppressed for no_capacity, from linger-tallies (1 hourly tallies)",
+		"weekday and hour in UTC;\nheld back: sessions whose would-be invite was suppressed for no_capacity, from linger-tallies (1 hourly tallies)",
 		"site  team     day   hour  shown  accepted  avg handle  agents needed  available  held back (no capacity)  needed with held back",
 		"shop  sales    Mon  10:00     40         6       3m00s              2          1                       12                      2",
 		"shop  service  Tue  15:00     20         1         n/a            n/a        n/a                        0                    n/a",

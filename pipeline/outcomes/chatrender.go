@@ -215,7 +215,7 @@ func (s StaffingBasis) talliesText() string {
 	if s.Tallies == "" {
 		return "held back: n/a (no linger-tallies read)"
 	}
-	return fmt.Sprintf("held back: would-be invites suppressed for no_capacity, from %s (%d hourly tallies)", s.Tallies, s.TallyRecords)
+	return fmt.Sprintf("held back: sessions whose would-be invite was suppressed for no_capacity, from %s (%d hourly tallies)", s.Tallies, s.TallyRecords)
 }
 
 // chatView is what the chat sections show in HTML.
@@ -265,9 +265,9 @@ func (o *Report) chatView() *chatView {
 	}
 	withHeld := s.Tallies != ""
 	v.HeatSVG = template.HTML(staffingHeatSVG(o.Staffing, withHeld))
-	v.HeatCaption = "Agents short per hour of the week: agents needed to answer the accepted chats and the would-be invites held back for want of agents (at the team’s acceptance rate), less the agents on shift by the capacity records. Vermillion: short of agents; blue: agents to spare; grey: no capacity record or no handling time; blank: no invite shown or held back."
+	v.HeatCaption = "Agents short per hour of the week: agents needed to answer the accepted chats and the sessions held back for want of agents (at the team’s acceptance rate), less the agents on shift by the capacity records. Vermillion: short of agents; blue: agents to spare; grey: no capacity record or no handling time; blank: no invite shown or held back."
 	if !withHeld {
-		v.HeatCaption = "Agents short per hour of the week: agents needed to answer the accepted chats, less the agents on shift by the capacity records (no tallies read, so the would-be invites held back are not in it). Vermillion: short of agents; blue: agents to spare; grey: no capacity record or no handling time; blank: no invite shown."
+		v.HeatCaption = "Agents short per hour of the week: agents needed to answer the accepted chats, less the agents on shift by the capacity records (no tallies read, so the sessions held back for want of agents are not in it). Vermillion: short of agents; blue: agents to spare; grey: no capacity record or no handling time; blank: no invite shown."
 	}
 	groups := o.groupIndex()
 	for _, r := range o.CSAT {
