@@ -49,6 +49,7 @@ type CauseCount struct {
 	// Cause is 1 to MaxCauseBytes of a-z, 0-9 and '_', starting with a
 	// letter.
 	Cause []byte
+	// Count is the sessions it held back, 0 to 2^32-1.
 	Count int64
 }
 

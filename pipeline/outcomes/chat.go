@@ -35,6 +35,7 @@ type Options struct {
 // Band is an acceptance band, in percent: healthy proactive chat has 3–10%
 // of the visitors shown an invite accept it.
 type Band struct {
+	// MinPercent and MaxPercent bound the band, inclusive, in percent.
 	MinPercent float64 `json:"min_percent"`
 	MaxPercent float64 `json:"max_percent"`
 }
@@ -53,10 +54,13 @@ const (
 // the site's band. The verdict is the rate's; the interval and n beside it
 // say how sure it is.
 type AcceptanceRow struct {
-	Site     string `json:"site"`
-	Team     string `json:"team"`
-	Shown    int    `json:"shown"`
-	Accepted int    `json:"accepted"`
+	// Site and Team name the row ("" for decisions without them).
+	Site string `json:"site"`
+	Team string `json:"team"`
+	// Shown and Accepted count the invites outside the holdout reported
+	// shown and accepted, as Group does; Shown is never 0 in a row.
+	Shown    int `json:"shown"`
+	Accepted int `json:"accepted"`
 	// Rate is Accepted/Shown, with its 95% Wilson interval; all three in
 	// 0..1.
 	Rate float64 `json:"rate"`
@@ -73,6 +77,7 @@ type AcceptanceRow struct {
 // and accepted in it, and the agents it needed. Figures that cannot be
 // known are nil (null in the JSON).
 type StaffingRow struct {
+	// Site and Team name the row's team.
 	Site string `json:"site"`
 	Team string `json:"team"`
 	// Weekday is "Mon" to "Sun"; Hour 0 to 23, in StaffingBasis.TimeZone.
@@ -126,6 +131,7 @@ type StaffingBasis struct {
 
 // CSATRow is the post-chat ratings of one site, team and reason's invites.
 type CSATRow struct {
+	// Site, Team and Reason name the row's invites, as a Group's.
 	Site   string `json:"site"`
 	Team   string `json:"team"`
 	Reason string `json:"reason"`
