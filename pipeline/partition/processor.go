@@ -161,6 +161,9 @@ type Observation struct {
 	Features *scoring.Vector
 	// Decision is the decision the moment made, or nil.
 	Decision *schemas.Decision
+	// Team is the team of the moment's invite, would-be invite or
+	// withdraw (scoring.Engine.Team), nil if it had none.
+	Team []byte
 	// Settings are the settings of the session's site.
 	Settings *scoring.Settings
 }
@@ -308,7 +311,7 @@ func (p *Processor) apply() {
 func (p *Processor) report(at int64, typ schemas.Type, st *scoring.State, decided bool) {
 	o := &p.obs
 	*o = Observation{At: at, Type: typ, State: st, Scores: p.engine.Scores(), Outcome: p.engine.Outcome(),
-		Features: p.engine.Features(), Settings: p.cfg.For(st.Site)}
+		Features: p.engine.Features(), Settings: p.cfg.For(st.Site), Team: p.engine.Team()}
 	if decided {
 		o.Decision = &p.d
 	}

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -143,6 +144,10 @@ func Run(recs []Record, o Options) (*Result, error) {
 			if capDec.Decode(recs[i].Key, recs[i].Value, math.MaxInt64/2, &c) == nil {
 				capacity.Put(&c)
 				res.capacityRecords++
+				if res.tally != nil {
+					// The staffing table's agents on shift and handling times.
+					res.tally.AddCapacity(&c)
+				}
 			} else {
 				res.capacityRejected++
 			}
@@ -169,6 +174,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 		sessions   map[string]*session
 		rejected   int
 		suppressed map[string]int64
+		hours      map[hourKey]*hourCounts
 	}
 	results := make([]partResult, o.Partitions)
 	var done int64
@@ -183,8 +189,8 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}}
-			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.observe}
+			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}, hours: map[hourKey]*hourCounts{}}
+			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, hours: pr.hours, observe: o.observe}
 			// Each partition spends its share of the chat teams' budgets,
 			// as a live one does. The frequency cap across sessions is
 			// per partition here: partitions run side by side, in no
@@ -236,7 +242,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 	}
 	wg.Wait()
 
-	for _, pr := range results {
+	for p, pr := range results {
 		res.Decisions = append(res.Decisions, pr.decisions...)
 		res.rejected += pr.rejected
 		for id, s := range pr.sessions {
@@ -245,6 +251,12 @@ func Run(recs []Record, o Options) (*Result, error) {
 		for cause, n := range pr.suppressed {
 			res.suppressed[cause] += n
 		}
+		if res.tally != nil {
+			addHourTallies(res.tally, int32(p), pr.hours)
+		}
+	}
+	if res.tally != nil {
+		res.tally.TalliesFrom(outcomes.SuppressedByReplay)
 	}
 	res.Events = len(recs) - feedback - res.capacityRecords - res.capacityRejected - res.rejected
 	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
@@ -292,7 +304,61 @@ func cmpInt(a, b int64) int {
 type tracker struct {
 	sessions   map[string]*session
 	suppressed map[string]int64 // by cause, as linger_suppressed_total
+	hours      map[hourKey]*hourCounts
 	observe    func(*partition.Observation)
+}
+
+// hourKey and hourCounts are a partition's tally of one site, team and
+// hour of event time, as a replica writes it to linger-tallies: the
+// sessions with a would-be invite and those held back by each cause, each
+// session once, and the invites.
+type hourKey struct {
+	site, team string
+	hourStart  int64
+}
+
+type hourCounts struct {
+	wouldBe    map[string]bool
+	invites    int64
+	suppressed map[string]map[string]bool // by cause
+}
+
+// addHourTallies hands a partition's hourly tallies to the outcomes tally.
+func addHourTallies(t *outcomes.Tally, partition int32, hours map[hourKey]*hourCounts) {
+	for k, c := range hours {
+		h := schemas.HourTally{Partition: partition, Site: []byte(k.site), Team: []byte(k.team), HourStart: k.hourStart, WouldBe: int64(len(c.wouldBe)), Invites: c.invites}
+		for _, cause := range slices.Sorted(maps.Keys(c.suppressed)) {
+			h.Suppressed = append(h.Suppressed, schemas.CauseCount{Cause: []byte(cause), Count: int64(len(c.suppressed[cause]))})
+		}
+		t.AddHourTally(&h)
+	}
+}
+
+// tally counts a would-be invite (one with a team: a score over its
+// threshold on an eligible page) in its site, team and hour, invited or
+// held back.
+func (t *tracker) tally(o *partition.Observation) {
+	invited := o.Outcome == scoring.OutcomeInvite
+	if len(o.Team) == 0 || !invited && !o.Outcome.Suppressed() {
+		return
+	}
+	k := hourKey{string(o.State.Site), string(o.Team), o.At - o.At%schemas.HourMs}
+	c := t.hours[k]
+	if c == nil {
+		c = &hourCounts{wouldBe: map[string]bool{}, suppressed: map[string]map[string]bool{}}
+		t.hours[k] = c
+	}
+	session := string(o.State.Session)
+	c.wouldBe[session] = true
+	if invited {
+		c.invites++
+		return
+	}
+	cause := o.Outcome.String()
+	if c.suppressed[cause] == nil {
+		c.suppressed[cause] = map[string]bool{}
+	}
+	c.suppressed[cause][session] = true
 }
 
 func (t *tracker) observe1(o *partition.Observation) {
@@ -302,6 +368,7 @@ func (t *tracker) observe1(o *partition.Observation) {
 	if o.Outcome.Suppressed() {
 		t.suppressed[o.Outcome.String()]++
 	}
+	t.tally(o)
 	st := o.State
 	s := t.sessions[string(st.Session)]
 	if s == nil {
