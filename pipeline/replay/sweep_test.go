@@ -59,11 +59,11 @@ func TestGridAppliesEachSetting(t *testing.T) {
 }
 
 func TestFrontier(t *testing.T) {
-	row := func(rate, prec float64) SweepRow {
-		return SweepRow{Quality: Quality{InviteRate: outcomes.Estimate{Value: rate}, Precision: outcomes.Estimate{Value: prec}}}
+	row := func(share, prec float64) SweepRow {
+		return SweepRow{Share: InviteShare{All: outcomes.Estimate{Value: share, N: 100}}, Quality: Quality{Precision: outcomes.Estimate{Value: prec}}}
 	}
 	rows := []SweepRow{row(0.02, 0.5), row(0.05, 0.4), row(0.05, 0.3), row(0.12, 0.2), row(0.08, 0.1)}
-	Frontier(rows, 0.03, 0.10)
+	Frontier(rows, Band{Low: 0.03, High: 0.10})
 	var front, band []bool
 	for _, r := range rows {
 		front, band = append(front, r.frontier), append(band, r.inBand)
