@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,18 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: --input is required", errUsage)
 	}
+	opts := replay.TrainOptions{Partitions: *partitions, TestFraction: *test, L2: *l2, Seed: *seed,
+		Progress: func(stage string) func(done, total int) { return replay.ProgressBar(stderr, stage) }}
+	switch *target {
+	case "":
+	case "keep":
+		opts.KeepThresholds = true
+	default:
+		var err error
+		if opts.TargetRate, err = replay.ParsePercent(*target); err != nil {
+			return fmt.Errorf("--target-invite-rate %w", err)
+		}
+	}
 	f, err := os.Open(*input)
 	if err != nil {
 		return err
@@ -48,7 +61,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		// The UCI rows are aggregated sessions: there is no model of
 		// linger's to fit on them, only feature sets to compare.
 		if *out != "" || *target != "" {
-			return fmt.Errorf("%w: --out and --target-invite-rate do not apply to the UCI data: it trains no config (it has no events to score); its table goes to stdout", errUsage)
+			return errors.New("--out and --target-invite-rate do not apply to the UCI Online Shoppers data: it has no events to score, so it trains no config; its table goes to stdout")
 		}
 		d, err := replay.ReadUCI(f)
 		if err != nil {
@@ -61,17 +74,6 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: %d sessions, %d purchases; 5-fold cross-validated ROC AUC of predicting purchase\n\n", *input, d.Sessions(), d.Purchases())
 		return replay.WriteUCITable(stdout, rs)
 	}
-	opts := replay.TrainOptions{Partitions: *partitions, TestFraction: *test, L2: *l2, Seed: *seed,
-		Progress: func(stage string) func(done, total int) { return replay.ProgressBar(stderr, stage) }}
-	switch *target {
-	case "":
-	case "keep":
-		opts.KeepThresholds = true
-	default:
-		if opts.TargetRate, err = replay.ParsePercent(*target); err != nil {
-			return fmt.Errorf("%w: --target-invite-rate %v", errUsage, err)
-		}
-	}
 	if opts.Config, err = loadConfig(*config); err != nil {
 		return err
 	}
@@ -82,9 +84,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if len(in.Records) == 0 {
 		return fmt.Errorf("%s: no records", *input)
 	}
+	opts.Source = in
 	res, err := replay.Train(in.Records, opts)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", *input, err)
 	}
 	if err := res.WriteSummary(stderr); err != nil {
 		return err

@@ -316,6 +316,20 @@ func Run(recs []Record, o Options) (*Result, error) {
 	return res, nil
 }
 
+// eligibleMoment returns OutcomeInvite when the policy would let the
+// session be invited at the observed moment, whatever its scores and
+// whatever invites it had: at another threshold an earlier invite might not
+// have been made, and its cap and cooldown would not hold this moment back.
+// Otherwise it returns the rule that holds the session back.
+func eligibleMoment(o *partition.Observation) scoring.Outcome {
+	if o.Decision != nil && o.Decision.Action == schemas.ActionInvite || o.Outcome == scoring.OutcomeInvite {
+		return scoring.OutcomeInvite
+	}
+	st := *o.State
+	st.Invites, st.InviteAt = 0, 0
+	return scoring.Policy(&st, o.At, o.Settings)
+}
+
 func cmpInt(a, b int64) int {
 	if a < b {
 		return -1
@@ -366,14 +380,11 @@ func (t *tracker) observe1(o *partition.Observation) {
 // let it be invited (or that invited it), before it bought: the scores a
 // threshold acts on. Such a moment makes the session eligible.
 func (t *tracker) score(s *session, o *partition.Observation) {
-	invited := o.Decision != nil && o.Decision.Action == schemas.ActionInvite
-	if !invited && o.Outcome != scoring.OutcomeInvite {
-		if p := scoring.Policy(o.State, o.At, o.Settings); p != scoring.OutcomeInvite {
-			if !s.Eligible {
-				s.held = p
-			}
-			return
+	if p := eligibleMoment(o); p != scoring.OutcomeInvite {
+		if !s.Eligible {
+			s.held = p
 		}
+		return
 	}
 	s.Eligible = true
 	if s.Purchased {

@@ -43,6 +43,9 @@ type TrainOptions struct {
 	// KeepThresholds writes the config's thresholds unchanged, whatever
 	// TargetRate.
 	KeepThresholds bool
+	// Source is the input recs were read from, if known: when most of
+	// them are refused, its error says what would read them.
+	Source *Input
 	// Progress, if set, is called at the start of each stage (a replay,
 	// the fit) and returns the stage's progress callback, or nil.
 	Progress func(stage string) func(done, total int)
@@ -146,9 +149,7 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 		for i := range nsig {
 			x[i] = min(max(ob.Features[i], 0)/ob.Settings.Scale[i], 1)
 		}
-		eligible := ob.Outcome == scoring.OutcomeInvite ||
-			(ob.Decision != nil && ob.Decision.Action == schemas.ActionInvite) ||
-			scoring.Policy(ob.State, ob.At, ob.Settings) == scoring.OutcomeInvite
+		eligible := eligibleMoment(ob) == scoring.OutcomeInvite
 		id := string(ob.State.Session)
 		mu.Lock()
 		moments[id] = append(moments[id], moment{x: x, eligible: eligible})
@@ -156,6 +157,9 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 	}
 	res, err := Run(recs, Options{Config: o.Config, Partitions: o.Partitions, observe: observe, Progress: stage("replaying the starting config")})
 	if err != nil {
+		return nil, err
+	}
+	if err := res.CheckRejected(o.Source); err != nil {
 		return nil, err
 	}
 
@@ -262,9 +266,6 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 		out.Thresholds, out.TargetNote = chooseThresholds(pool, th, out.Target)
 	}
 
-	if out.Config, out.YAML, err = withModel(o.Config, model, out.Thresholds); err != nil {
-		return nil, err
-	}
 	after, _, err := withModel(o.Config, model, th)
 	if err != nil {
 		return nil, err
@@ -282,15 +283,48 @@ func Train(recs []Record, o TrainOptions) (*TrainResult, error) {
 	}
 	out.After = figures(resAfter)
 	out.Written = out.After
+	if out.Config, out.YAML, err = withModel(o.Config, model, out.Thresholds); err != nil {
+		return nil, err
+	}
 	if out.Thresholds != th {
-		resWritten, err := Run(recs, Options{Config: out.Config, Partitions: o.Partitions, Progress: stage("replaying the config written")})
-		if err != nil {
-			return nil, err
+		// The thresholds come from each session's highest scores, which
+		// cannot foresee every rule (one invite a session, caps across
+		// sessions): the replay says what they invite. When it misses the
+		// target by more than a tenth, aim off by the miss, and keep the
+		// nearer of the tries.
+		aim := out.Target
+		for try := 0; ; try++ {
+			cfg, data, err := withModel(o.Config, model, out.Thresholds)
+			if err != nil {
+				return nil, err
+			}
+			r, err := Run(recs, Options{Config: cfg, Partitions: o.Partitions, Progress: stage("replaying the config written")})
+			if err != nil {
+				return nil, err
+			}
+			f := figures(r)
+			got := f.AllShare.All.Value
+			if try == 0 || math.Abs(got-out.Target) < math.Abs(out.Written.AllShare.All.Value-out.Target) {
+				out.Config, out.YAML, out.Written = cfg, data, f
+			}
+			if try == maxTargetTries-1 || !(math.Abs(got-out.Target) > 0.1*out.Target) {
+				break
+			}
+			aim = min(max(aim+out.Target-got, 0), 1)
+			next := out.Thresholds
+			next.Abandonment, _ = abandonmentThreshold(pool, next.Confusion, aim)
+			if next == out.Thresholds {
+				break // the scores allow no nearer threshold
+			}
+			out.Thresholds = next
 		}
-		out.Written = figures(resWritten)
+		out.Thresholds = out.Written.Thresholds
 	}
 	return out, nil
 }
+
+// maxTargetTries bounds the replays Train spends reaching its target.
+const maxTargetTries = 3
 
 // sessionScores is a session's highest scores at an eligible moment, as
 // thresholds are chosen on them, and whether the starting config invited
@@ -575,7 +609,7 @@ func (t *TrainResult) WriteSummary(w io.Writer) error {
 			thresholdText(t.KeepThreshold), outcomes.Percent(t.KeepShare)+"%"), textWidth, "  "))
 	}
 	if outcomes.IsFinite(t.Target) {
-		line := fmt.Sprintf("target: %s of eligible sessions (%s): thresholds abandonment %s, confusion %s invite %s of the input's; held-out precision there %s",
+		line := fmt.Sprintf("target: %s of eligible sessions (%s): thresholds abandonment %s, confusion %s invite %s of the input's eligible sessions; held-out precision there %s",
 			outcomes.Percent(t.Target)+"%", t.TargetFrom, thresholdText(t.Thresholds.Abandonment), thresholdText(t.Thresholds.Confusion),
 			ciOnly(t.Written.AllShare.All).Value, ciOnly(t.Written.Precision.All))
 		b.WriteString(wrap(line, textWidth, "  "))
