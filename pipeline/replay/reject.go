@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -43,12 +44,20 @@ func (e *RejectedError) Error() string {
 	return b.String()
 }
 
+// ErrNoEvents is CheckRejected's error for an input of feedback or
+// capacity records only: there is nothing to replay.
+var ErrNoEvents = errors.New("the input holds no events, only feedback or capacity records: nothing to replay")
+
 // CheckRejected returns a *RejectedError when more than half of the event
 // records of in were refused: the input is most likely in another format
 // than the one it was read as, or not events at all, and a report of what
-// is left would mislead. in may be nil (no hint is given then).
+// is left would mislead. It returns ErrNoEvents when there was no event
+// record at all. in may be nil (no hint is given then).
 func (r *Result) CheckRejected(in *Input) error {
 	records := r.Events + r.rejected
+	if records == 0 {
+		return ErrNoEvents
+	}
 	if r.rejected == 0 || 2*r.rejected <= records {
 		return nil
 	}

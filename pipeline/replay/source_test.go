@@ -115,4 +115,16 @@ func TestCheckRejected(t *testing.T) {
 	if err := res.CheckRejected(in); err != nil || res.rejected != 2 {
 		t.Errorf("2 bad lines of 12: %v (%d rejected)", err, res.rejected)
 	}
+
+	// Feedback only: nothing to replay.
+	in, err = ReadInput(strings.NewReader(`{"v":1,"type":"invite_shown","invite_id":"a/1","session":"a","ts":1750000000000}`+"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = Run(in.Records, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.CheckRejected(in); !errors.Is(err, ErrNoEvents) {
+		t.Errorf("feedback only: %v", err)
+	}
 }

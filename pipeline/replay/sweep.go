@@ -18,7 +18,7 @@ import (
 )
 
 // SweepKey is one axis of a sweep, from ParseSweep for Grid and
-// WriteSweep: a config key (dotted, as in the YAML file:
+// NewSweep: a config key (dotted, as in the YAML file:
 // thresholds.abandonment) and the values it takes.
 type SweepKey struct {
 	key    string
