@@ -14,7 +14,7 @@ import (
 )
 
 func replayCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("replay", "", "Run recorded traffic through the code `linger run` runs, without Kafka, in event-time\norder with timers, and report what the decisions would have achieved: sessions by\noutcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to\nthe trigger rules chat products ship by default.")
+	fs := newFlagSet("replay", "", "Run recorded traffic through the code `linger run` runs, without Kafka, in event-time\norder with timers, and report what the decisions would have achieved: sessions by\noutcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to\nthe trigger rules chat products ship by default. Warns on stderr (and in the report)\nwhen most outcomes are unknown, or nobody abandoned or was invited.")
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "recorded traffic (required)")
 	format := fs.String("format", "", "input format: "+strings.Join(replay.Formats, " or ")+"; default: detected from the content")

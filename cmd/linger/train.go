@@ -21,7 +21,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	l2 := fs.Float64("l2", 1, "L2 regularisation strength")
 	seed := fs.Uint64("seed", 1, "seed: training is deterministic for a seed")
 	partitions := fs.Int("partitions", 16, "partitions of the events topic the replay stands for")
-	target := fs.String("target-invite-rate", "", "share of eligible sessions the written thresholds invite on the training data, e.g. 5%, or keep (the config's thresholds); default: the middle of the config's rate_band")
+	target := fs.String("target-invite-rate", "", "share of eligible sessions the written thresholds invite on the input, e.g. 5%, or keep (the config's thresholds); default: the middle of the config's rate_band")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
