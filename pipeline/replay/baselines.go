@@ -57,7 +57,7 @@ var rules = []rule{
 	{
 		name: "time on site and pages",
 		describe: func(t time.Duration) string {
-			return fmt.Sprintf("time on site > %s and at least 3 pages", Duration(t))
+			return fmt.Sprintf("time on site > %s and at least 3 pages", humanDuration(t))
 		},
 		dflt:    30 * time.Second,
 		score:   func(s *session) int64 { return s.maxSpan3 },
@@ -65,7 +65,7 @@ var rules = []rule{
 	},
 	{
 		name:     "time on cart page",
-		describe: func(t time.Duration) string { return fmt.Sprintf("time on a cart page > %s", Duration(t)) },
+		describe: func(t time.Duration) string { return fmt.Sprintf("time on a cart page > %s", humanDuration(t)) },
 		dflt:     20 * time.Second,
 		score: func(s *session) int64 {
 			var m int64
@@ -116,7 +116,7 @@ func baselines(known []*session, end int64, invited int) []baseline {
 	return out
 }
 
-// shownMs rounds a threshold of ms down to what Duration shows of it, so
+// shownMs rounds a threshold of ms down to what humanDuration shows of it, so
 // that the rule a report prints is the rule it evaluated: "> 3m20s", not
 // "> 3m20.758s" said and something else measured.
 func shownMs(t int64) int64 {

@@ -356,7 +356,7 @@ func (s *Sweep) whyNoInvites() string {
 		return "no session was ever eligible for one"
 	}
 	if top.Abandonment < low.Abandonment && top.Confusion < low.Confusion || math.IsNaN(top.Abandonment) && math.IsNaN(top.Confusion) {
-		return ScoresVsThresholds(top, low.Abandonment, low.Confusion) + " at the lowest thresholds swept; " +
+		return scoresVsThresholds(top, low.Abandonment, low.Confusion) + " at the lowest thresholds swept; " +
 			"sweep thresholds below the scores, or train the model (linger train --target-invite-rate)"
 	}
 	return "scores reached their thresholds, and the policy held every invite back (see a replay's report of one setting)"

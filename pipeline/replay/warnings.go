@@ -36,7 +36,7 @@ func (r *Result) warnings(rep *Report, all []*session) []Warning {
 		ws = append(ws, Warning{Code: WarnMostlyCensored, Message: fmt.Sprintf(
 			"%s of sessions censored (%d of %d): the input spans %s; an outcome needs %s of quiet after a session's last event",
 			wholePercent(censored, rep.Sessions), censored, rep.Sessions,
-			Duration(time.Duration(r.end-r.start)*time.Millisecond), Duration(r.config.SessionTimeout))})
+			humanDuration(time.Duration(r.end-r.start)*time.Millisecond), humanDuration(r.config.SessionTimeout))})
 	}
 	if known > 0 && rep.SessionsByOutcome["abandoned"] == 0 {
 		cart := false
@@ -70,7 +70,7 @@ func (r *Result) whyNoInvites(rep *Report, all []*session) string {
 	top := rep.HighestScores
 	reached := top.Abandonment >= th.Abandonment || top.Confusion >= th.Confusion
 	if !reached {
-		return fmt.Sprintf("no score reached its threshold at an eligible moment of the %d eligible sessions: %s", rep.EligibleSessions, ScoresVsThresholds(top, th.Abandonment, th.Confusion))
+		return fmt.Sprintf("no score reached its threshold at an eligible moment of the %d eligible sessions: %s", rep.EligibleSessions, scoresVsThresholds(top, th.Abandonment, th.Confusion))
 	}
 	held := map[string]int{}
 	for cause, n := range r.suppressed {
@@ -79,10 +79,10 @@ func (r *Result) whyNoInvites(rep *Report, all []*session) string {
 	return "scores reached their thresholds, and the policy held every invite back: " + countsText(held)
 }
 
-// ScoresVsThresholds says how high the scores got against their
+// scoresVsThresholds says how high the scores got against their
 // thresholds: "abandonment scores reach 0.024 (threshold 0.7), confusion
 // 0.011 (threshold 0.7)".
-func ScoresVsThresholds(top Scores, abandonment, confusion float64) string {
+func scoresVsThresholds(top Scores, abandonment, confusion float64) string {
 	return fmt.Sprintf("abandonment scores reach %s (threshold %s), confusion %s (threshold %s)",
 		scoreText(top.Abandonment), strconv.FormatFloat(abandonment, 'g', -1, 64),
 		scoreText(top.Confusion), strconv.FormatFloat(confusion, 'g', -1, 64))
@@ -130,10 +130,10 @@ func wholePercent(part, whole int) string {
 	return strconv.Itoa(int(math.Round(p))) + "%"
 }
 
-// Duration writes d as a person would: at most two units, the smaller
+// humanDuration writes d as a person would: at most two units, the smaller
 // rounded, no zero units ("7m", "2h50m", "3m21s", "45s", "1.5s"), and
 // milliseconds only under a second.
-func Duration(d time.Duration) string {
+func humanDuration(d time.Duration) string {
 	neg := d < 0
 	if neg {
 		d = -d

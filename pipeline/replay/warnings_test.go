@@ -11,7 +11,7 @@ import (
 	"github.com/lingerhq/linger/scoring"
 )
 
-func TestDuration(t *testing.T) {
+func TestHumanDuration(t *testing.T) {
 	for _, c := range []struct {
 		d    time.Duration
 		want string
@@ -29,16 +29,16 @@ func TestDuration(t *testing.T) {
 		{3 * time.Hour, "3h"},
 		{-90 * time.Second, "-1m30s"},
 	} {
-		if got := Duration(c.d); got != c.want {
-			t.Errorf("Duration(%v) = %q, want %q", c.d, got, c.want)
+		if got := humanDuration(c.d); got != c.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", c.d, got, c.want)
 		}
 	}
 	// What a baseline prints is what it measures.
 	for _, ms := range []int64{200758, 5432, 999, 3_723_456} {
 		shown := shownMs(ms)
-		back, err := time.ParseDuration(Duration(time.Duration(shown) * time.Millisecond))
+		back, err := time.ParseDuration(humanDuration(time.Duration(shown) * time.Millisecond))
 		if shown > ms || err != nil || back.Milliseconds() != shown {
-			t.Errorf("shownMs(%d) = %d, printed %q, which reads back as %v", ms, shown, Duration(time.Duration(shown)*time.Millisecond), back)
+			t.Errorf("shownMs(%d) = %d, printed %q, which reads back as %v", ms, shown, humanDuration(time.Duration(shown)*time.Millisecond), back)
 		}
 	}
 }
