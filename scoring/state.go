@@ -35,8 +35,12 @@ const (
 	// invite-rate band.
 	FlagEligible
 	// FlagShown: the chat front-end reported the last invite shown
-	// (invite_shown on chat-feedback): it is no longer withdrawn.
+	// (invite_shown on chat-feedback, or an answer that implies it): it
+	// is no longer withdrawn.
 	FlagShown
+	// FlagAccepted: the chat front-end reported the last invite accepted
+	// (invite_accepted or chat_started): counted once.
+	FlagAccepted
 )
 
 // decayUnit is the fixed-point scale of decayed counters: a stored 100 is
