@@ -57,6 +57,9 @@ type acceptBand struct {
 	step     int64
 	min, max float64 // the band of the last step, for metrics
 	slots    window  // k of n: accepted of shown invites
+	// since is the slot the offset last moved at: a step weighs only the
+	// slots from there on, the invites of the thresholds as they are.
+	since int64
 	// shown and accepted are the window weighed at the last step.
 	shown, accepted uint32
 }
@@ -150,10 +153,12 @@ func (b *Budget) advanceAcceptance(wm int64, cfg *Config) {
 // acceptOffset returns the acceptance controller's threshold offset for
 // site, first taking a step if one is due: when the watermark has entered
 // a step it had not, the window of acceptSlots that ends at the step's
-// start is weighed, and with at least as.minShown invites shown in it, the
-// offset moves by AcceptanceStep up when the 95% Wilson interval of their
-// acceptance lies wholly below the band, down when wholly above it, within
-// ±AcceptanceMaxOffset.
+// start is weighed (from the slot the offset last moved at, if later: the
+// invites of the thresholds as they are, not of the ones before, which
+// would keep it moving long after it had done enough), and with at least
+// as.minShown invites shown in it, the offset moves by AcceptanceStep up
+// when the 95% Wilson interval of their acceptance lies wholly below the
+// band, down when wholly above it, within ±AcceptanceMaxOffset.
 func (b *Budget) acceptOffset(site []byte, as *acceptSettings) float64 {
 	s := b.band(site)
 	if s.acc == nil {
@@ -169,7 +174,7 @@ func (b *Budget) acceptOffset(site []byte, as *acceptSettings) float64 {
 	a.min, a.max = as.min, as.max
 	b.dirty = true
 	end := step * acceptStepSlots
-	shown, accepted := a.slots.sum(end-acceptSlots, end)
+	shown, accepted := a.slots.sum(max(end-acceptSlots, a.since), end)
 	// An acceptance whose shown fell before the window counts its own
 	// shown at its ts, and an invite shown before the window may be
 	// accepted in it: never more accepted than shown.
@@ -178,6 +183,7 @@ func (b *Budget) acceptOffset(site []byte, as *acceptSettings) float64 {
 	if shown == 0 || shown < as.minShown {
 		return a.offset
 	}
+	was := a.offset
 	switch lo, hi := learn.Wilson(int(accepted), int(shown)); {
 	case hi < as.min:
 		// Below the band: invite fewer, better-chosen visitors.
@@ -185,6 +191,9 @@ func (b *Budget) acceptOffset(site []byte, as *acceptSettings) float64 {
 	case lo > as.max:
 		// Above it: more visitors would welcome an invite.
 		a.offset = moveOffset(a.offset, -AcceptanceStep, -AcceptanceMaxOffset, AcceptanceMaxOffset)
+	}
+	if a.offset != was {
+		a.since = end
 	}
 	return a.offset
 }
@@ -226,6 +235,7 @@ func (a *acceptBand) appendBinary(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, a.step)
 	dst = appendFloat(dst, a.min)
 	dst = appendFloat(dst, a.max)
+	dst = binary.AppendVarint(dst, a.since)
 	dst = binary.AppendUvarint(dst, uint64(a.shown))
 	dst = binary.AppendUvarint(dst, uint64(a.accepted))
 	return a.slots.appendBinary(dst)
@@ -235,6 +245,7 @@ func (a *acceptBand) decode(r *reader) error {
 	a.offset = r.float()
 	a.step = r.varint()
 	a.min, a.max = r.float(), r.float()
+	a.since = r.varint()
 	shown, accepted := r.uvarint(), r.uvarint()
 	if shown > math.MaxUint32 || accepted > shown {
 		return errors.New("bad acceptance count")

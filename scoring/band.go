@@ -112,12 +112,19 @@ func (w *window) decode(r *reader, size int) error {
 			return errors.New("bad band slot")
 		}
 		sl := &w[i]
+		if *sl != (bandSlot{}) {
+			return errors.New("band slot twice")
+		}
 		sl.idx = r.varint()
 		n, k := r.uvarint(), r.uvarint()
 		if n > math.MaxUint32 || k > math.MaxUint32 {
 			return errors.New("bad band count")
 		}
 		sl.n, sl.k = uint32(n), uint32(k)
+		if *sl == (bandSlot{}) && r.err == nil {
+			// appendBinary leaves empty slots out.
+			return errors.New("empty band slot")
+		}
 	}
 	return r.err
 }
