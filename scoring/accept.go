@@ -71,6 +71,19 @@ type pendingFeedback struct {
 	shown, accepted bool
 }
 
+// before orders pending feedback: by ts, then site, then kind.
+func (f *pendingFeedback) before(g *pendingFeedback) bool {
+	if f.ts != g.ts {
+		return f.ts < g.ts
+	}
+	if f.site != g.site {
+		return f.site < g.site
+	}
+	return f.bits() < g.bits()
+}
+
+func (f *pendingFeedback) bits() byte { return byte(b2u(f.shown) | b2u(f.accepted)<<1) }
+
 // acceptFeedback counts an invite of site shown, accepted or both at event
 // time ts in the site's acceptance band: now if the watermark has passed
 // ts (the record came late), else once it does.
@@ -91,10 +104,11 @@ func (b *Budget) acceptFeedback(site []byte, ts int64, shown, accepted bool, cfg
 	// The site's name, held by its band: no allocation per record.
 	s := b.band(site)
 	f := pendingFeedback{ts: ts, site: s.site, shown: shown, accepted: accepted}
-	// In ts order, a record after those of the same ts that came before
-	// it: feedback mostly comes in ts order, so this is an append.
+	// In order of ts, then site and kind, so that the list does not
+	// depend on the order records came in: feedback mostly comes in ts
+	// order, so this is an append.
 	i := len(b.pending)
-	for i > 0 && b.pending[i-1].ts > ts {
+	for i > 0 && f.before(&b.pending[i-1]) {
 		i--
 	}
 	b.pending = append(b.pending, pendingFeedback{})
@@ -268,7 +282,7 @@ func (b *Budget) appendPending(dst []byte) []byte {
 		dst = binary.AppendVarint(dst, f.ts-prev)
 		prev = f.ts
 		dst = appendString(dst, f.site)
-		dst = append(dst, byte(b2u(f.shown)|b2u(f.accepted)<<1))
+		dst = append(dst, f.bits())
 	}
 	return dst
 }

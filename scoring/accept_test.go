@@ -182,17 +182,21 @@ func TestAcceptanceFeedbackWaitsForWatermark(t *testing.T) {
 	if n, _ := r2.b.sites["shop"].acc.slots.sum(0, math.MaxInt64); len(r2.b.pending) != maxPending || n != 5 {
 		t.Fatalf("%d pending, %d counted; want %d and 5", len(r2.b.pending), n, maxPending)
 	}
-	// Out of order: kept in ts order.
-	r3 := newAcceptRig(t, "acceptance_band: {controller: true}")
-	for _, d := range []int64{30, 10, 20, 10} {
-		r3.b.acceptFeedback(shop, r3.wm+d, true, d == 10, r3.cfg)
+	// Out of order: kept in order of ts, then kind, whatever the order
+	// they came in.
+	var lists [2][]byte
+	for i, order := range [][]int64{{30, 10, 20, -10}, {-10, 20, 10, 30}} {
+		r3 := newAcceptRig(t, "acceptance_band: {controller: true}")
+		for _, d := range order {
+			// -10: a record at 10 that says accepted too.
+			r3.b.acceptFeedback(shop, r3.wm+max(d, -d), true, d < 0, r3.cfg)
+		}
+		for _, f := range r3.b.pending {
+			lists[i] = append(lists[i], byte(f.ts-r3.wm), f.bits())
+		}
 	}
-	var got []int64
-	for _, f := range r3.b.pending {
-		got = append(got, f.ts-r3.wm)
-	}
-	if len(got) != 4 || got[0] != 10 || got[1] != 10 || got[2] != 20 || got[3] != 30 {
-		t.Fatalf("pending order %v", got)
+	if want := []byte{10, 1, 10, 3, 20, 1, 30, 1}; !bytes.Equal(lists[0], want) || !bytes.Equal(lists[1], want) {
+		t.Fatalf("pending (ts, kind): %v and %v, want %v", lists[0], lists[1], want)
 	}
 }
 
