@@ -68,7 +68,7 @@ type metrics struct {
 	dlqWriteFailures *prometheus.CounterVec
 
 	// The closed loop with the chat team: the broadcast tables, each
-	// site's invite-rate band and each team's budget, summed over this
+	// site's invite-share band and each team's budget, summed over this
 	// replica's partitions.
 	feedback        *prometheus.CounterVec
 	feedbackOrphans prometheus.Counter
@@ -168,7 +168,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		visitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
 		capacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
 		bandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
-		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
+		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-share band of a site (rate_band: shares 0..1 of its eligible sessions invited), by bound: min, max."}, []string{"site", "bound"}),
 		bandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The threshold offset of a site's controller (rate_band's or acceptance_band's, 0 with neither on), averaged over this replica's partitions."}, []string{"site"}),
 		budgetTokens:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_tokens", Help: "Invites a chat team may still receive from this replica's partitions (its capacity share), per site and team."}, []string{"site", "team"}),
 		budgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),

@@ -469,3 +469,43 @@ func wilsonOutside(k, n int, lo, hi float64) int {
 	}
 	return 0
 }
+
+// TestApplyAllocsAcceptance: with the acceptance controller on, deciding
+// and counting feedback (waiting for the watermark, then counted, and the
+// controller's steps) allocate nothing once warm.
+func TestApplyAllocsAcceptance(t *testing.T) {
+	e := NewEngine(mustConfig(t, "acceptance_band: {controller: true, window: 2m, min_shown: 1}\nfrequency_cap: {invites: 0}"))
+	evs := eager("s-alloc", "", "shop", timelineBase)
+	var st State
+	var d schemas.Decision
+	f := &schemas.Feedback{Type: schemas.FeedbackAccepted, Session: evs[0].Session}
+	offsets := make([]int64, len(evs))
+	for i := range evs {
+		offsets[i] = evs[i].TS - timelineBase
+	}
+	start := timelineBase
+	invites := 0
+	run := func() {
+		// The same session, a minute later each time: the watermark
+		// moves on, steps come due, feedback waits and is counted.
+		start += 60_000
+		st.Reset()
+		for i := range evs {
+			evs[i].TS = start + offsets[i]
+			if e.Apply(&st, &evs[i], &d) {
+				f.InviteID, f.TS = d.ID, d.EventTS+1000
+				e.Feedback(&st, f)
+				invites++
+			}
+		}
+	}
+	for range 10 {
+		run()
+	}
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Fatalf("Apply and Feedback with the acceptance controller allocate %v times per session", n)
+	}
+	if st, _ := e.Budget().Band(shop); invites < 100 || st.Acceptance == nil || st.Acceptance.Shown == 0 {
+		t.Fatalf("%d invites; the controller weighed %+v", invites, st.Acceptance)
+	}
+}

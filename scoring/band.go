@@ -216,8 +216,9 @@ func effThreshold(base, offset float64) float64 {
 	return min(max(base+offset, min(base, 0.01)), 1)
 }
 
-// BandStatus is a site's invite-rate band in one partition, for metrics:
-// the sessions of the window that ends with the newest event time counted.
+// BandStatus is a site's invite-share band in one partition, for metrics:
+// the sessions of the window that ends with the newest event time counted;
+// and its acceptance band, if it has one.
 type BandStatus struct {
 	Site string
 	// Eligible sessions reached a moment where the policy would invite

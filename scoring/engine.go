@@ -114,7 +114,8 @@ type Engine struct {
 type EngineOption func(*Engine)
 
 // WithBudget gives the engine its partition's budget: capacity split over
-// b's partitions, and the invite-rate band. Default: NewBudget(1).
+// b's partitions, and the invite-share and acceptance bands.
+// Default: NewBudget(1).
 func WithBudget(b *Budget) EngineOption { return func(e *Engine) { e.budget = b } }
 
 // WithCapacity gives the engine the replica's capacity table. Default: none,

@@ -32,7 +32,7 @@ const (
 	FlagInhuman
 	// FlagEligible: the session reached a moment where the policy would
 	// invite it, whatever its score, and was counted in its site's
-	// invite-rate band.
+	// invite-share band.
 	FlagEligible
 	// FlagShown: the chat front-end reported the last invite shown
 	// (invite_shown on chat-feedback, or an answer that implies it): it
