@@ -10,13 +10,13 @@ import (
 // Budget is one partition's share of the invite budgets: a token bucket per
 // site and team, fed by chat capacity, and the invite-share and acceptance
 // bands of each site (with the feedback that waits for the watermark to
-// count in the latter: see AcceptanceBandConfig). The pipeline keeps one per partition (an Engine option,
-// WithBudget), writes it with AppendBinary to its state changelog when
-// Dirty after a batch, and restores it with DecodeBudget before the
-// partition's first event, so that decisions depend on the events alone:
-// not on batch boundaries, restarts or the number of replicas. Like the
-// Engine, it belongs to one partition worker and is not safe for
-// concurrent use.
+// count in the latter: see AcceptanceBandConfig). The pipeline keeps one
+// per partition (an Engine option, WithBudget), writes it with
+// AppendBinary to its state changelog when Dirty after a batch, and
+// restores it with DecodeBudget before the partition's first event, so
+// that decisions depend on the events alone: not on batch boundaries,
+// restarts or the number of replicas. Like the Engine, it belongs to one
+// partition worker and is not safe for concurrent use.
 //
 // The capacity rule, for a team of a site, in a partition p of P: let r be
 // the latest chat-capacity record whose ts is at or before the decision's
@@ -61,7 +61,7 @@ type Budget struct {
 	dirty      bool
 	// acceptWM is the partition's watermark as the acceptance bands know
 	// it (Engine.Apply and Fire move it), and pending the feedback whose ts
-	// it has not passed yet, in ts order.
+	// it has not passed yet, in order of ts (then site and kind).
 	acceptWM int64
 	pending  []pendingFeedback
 }

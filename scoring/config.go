@@ -208,9 +208,9 @@ type RateBandConfig struct {
 // it (fewer, better-chosen invites), down while above it, at most one
 // step every Window/4 and at most AcceptanceMaxOffset either way. It steps
 // only when at least MinShown invites were shown in the partition's window
-// and the 95% Wilson interval of their acceptance lies wholly outside the
-// band. Feedback counts by its ts once the partition's watermark has passed
-// it (see Budget).
+// (since its last step, if later) and the 95% Wilson interval of their
+// acceptance lies wholly outside the band. Feedback counts by its ts once
+// the partition's watermark has passed it (see Budget).
 type AcceptanceBandConfig struct {
 	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
 	MinPercent float64 `yaml:"min_percent"`
