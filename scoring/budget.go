@@ -274,15 +274,17 @@ func (b *Budget) decode(data []byte) error {
 	n := r.count(MaxBudgetKeys)
 	for range n {
 		k := &teamBucket{key: r.string()}
-		k.site = int(r.uvarint())
+		site := r.uvarint()
 		k.tokens, k.pending, k.size = r.float(), r.float(), r.float()
 		k.at, k.recTS = r.varint(), r.varint()
 		if r.err != nil {
 			return r.err
 		}
-		if k.site >= len(k.key) || k.key[k.site] != '/' || b.teams[k.key] != nil {
+		// Checked before the conversion: a huge uvarint is a negative int.
+		if site >= uint64(len(k.key)) || k.key[site] != '/' || b.teams[k.key] != nil {
 			return errors.New("bad team key")
 		}
+		k.site = int(site)
 		b.teams[k.key] = k
 		b.teamList = append(b.teamList, k)
 	}
