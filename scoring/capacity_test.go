@@ -410,6 +410,17 @@ func FuzzDecodeBudget(f *testing.F) {
 	b.note([]byte("s"), 5, &set.Band, 1, 1)
 	f.Add(b.AppendBinary(nil))
 	f.Add([]byte{1, 0, 0})
+	// With an acceptance band, a step, and feedback waiting.
+	cfg, err := ParseConfig([]byte("acceptance_band: {controller: true, min_shown: 1}"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b.advanceAcceptance(1000, cfg)
+	b.acceptFeedback([]byte("s"), 500, true, true, cfg)
+	b.advanceAcceptance(3600_000, cfg)
+	b.acceptOffset([]byte("s"), &cfg.For(nil).Accept)
+	b.acceptFeedback([]byte("s"), 3600_500, true, false, cfg)
+	f.Add(b.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := NewBudget(2)
 		if DecodeBudget(data, b) != nil {

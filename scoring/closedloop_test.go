@@ -454,7 +454,7 @@ rate_band: {min_percent: 20, max_percent: 10, window: 0s, every: 0s, step: 0, mi
 
 func TestSuppressedReasons(t *testing.T) {
 	got := SuppressedReasons()
-	want := []string{"bot", "converted", "page", "breathing_space", "session_cap", "cooldown", "inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity"}
+	want := []string{"bot", "converted", "page", "breathing_space", "session_cap", "cooldown", "inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity", "acceptance_band"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("SuppressedReasons() = %v", got)
 	}

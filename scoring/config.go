@@ -80,10 +80,16 @@ type Config struct {
 	// Capacity turns the chat teams' capacity (chat-capacity records) into
 	// invite budgets; see CapacityConfig.
 	Capacity CapacityConfig `yaml:"capacity"`
-	// RateBand measures, per site, the share of eligible sessions that are
-	// invited against a band, and can steer the thresholds to keep it
-	// there; see RateBandConfig.
+	// RateBand measures, per site, the invite share: the share of eligible
+	// sessions that are invited, against a band, and can steer the
+	// thresholds to keep it there; see RateBandConfig. It is named for what
+	// it measures, which is not acceptance (AcceptanceBand).
 	RateBand RateBandConfig `yaml:"rate_band"`
+	// AcceptanceBand measures, per site, acceptance: the share of the
+	// invites shown that visitors accepted, against a band, and can steer
+	// the thresholds towards it; see AcceptanceBandConfig. Only one of the
+	// two controllers may be on for a site.
+	AcceptanceBand AcceptanceBandConfig `yaml:"acceptance_band"`
 	// Models holds the bias and weights of each model; a signal left out
 	// keeps its default weight, a weight of 0 turns it off.
 	Models PerReason[ModelConfig] `yaml:"models"`
@@ -95,6 +101,11 @@ type Config struct {
 
 	base  *Settings
 	sites map[string]*Settings
+	// teams maps every team a decision can go to (the defaults' and the
+	// sites' teams and routes) to itself: the team label of metrics.
+	teams map[string]string
+	// accept: some site has the acceptance controller on.
+	accept bool
 }
 
 // Route is one rule of Config.Routes. Every condition that is set must
@@ -153,10 +164,11 @@ type CapacityConfig struct {
 	StaticBurst float64 `yaml:"static_burst"`
 }
 
-// RateBandConfig is the invite-rate band of a site: the share of eligible
+// RateBandConfig is the invite-share band of a site: the share of eligible
 // sessions (sessions that reached a moment where the policy would invite
 // them, whatever their score) that were invited, over a sliding window of
-// event time, holdout included.
+// event time, holdout included. It says how many visitors are approached,
+// not how many welcome it: that is acceptance (AcceptanceBandConfig).
 type RateBandConfig struct {
 	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
 	MinPercent float64 `yaml:"min_percent"`
@@ -182,6 +194,45 @@ type RateBandConfig struct {
 	// partition) for the controller to act on the share. Default: 20.
 	MinSessions int `yaml:"min_sessions"`
 }
+
+// AcceptanceBandConfig is the acceptance band of a site: of the invites
+// its chat front-ends reported shown (invite_shown, or an answer that
+// implies it), the share the visitor accepted (invite_accepted or
+// chat_started), over a sliding window of event time, holdout invites left
+// out. Healthy proactive chat sits between 3% and 10%: below, invites
+// reach the wrong visitors or the wrong moment; above, more visitors would
+// welcome one.
+//
+// With Controller on, each partition moves the site's thresholds towards
+// the band by event time: up by AcceptanceStep while acceptance is below
+// it (fewer, better-chosen invites), down while above it, at most one
+// step every Window/4 and at most AcceptanceMaxOffset either way. It steps
+// only when at least MinShown invites were shown in the partition's window
+// (since its last step, if later) and the 95% Wilson interval of their
+// acceptance lies wholly outside the band. Feedback counts by its ts once
+// the partition's watermark has passed it (see Budget).
+type AcceptanceBandConfig struct {
+	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
+	MinPercent float64 `yaml:"min_percent"`
+	MaxPercent float64 `yaml:"max_percent"`
+	// Window is the sliding window acceptance is measured over; the
+	// controller steps at most once every quarter of it. Default: 1h.
+	Window time.Duration `yaml:"window"`
+	// MinShown is the fewest invites shown in the window (in one
+	// partition) for the controller to act on their acceptance.
+	// Default: 200.
+	MinShown int `yaml:"min_shown"`
+	// Controller turns on the controller. Default: false.
+	Controller bool `yaml:"controller"`
+}
+
+// The acceptance controller's step and bound: a threshold moves by
+// AcceptanceStep at a time, and never more than AcceptanceMaxOffset from
+// its configured value (a threshold stays in (0, 1] whatever the offset).
+const (
+	AcceptanceStep      = 0.02
+	AcceptanceMaxOffset = 0.2
+)
 
 // MaxCapInvites bounds FrequencyCap.Invites: a visitor's record keeps the
 // times of their latest MaxCapInvites invites.
@@ -240,6 +291,7 @@ func DefaultConfig() *Config {
 			MinPercent: 3, MaxPercent: 10, Window: time.Hour,
 			Step: 0.02, Every: 5 * time.Minute, MinOffset: -0.1, MaxOffset: 0.1, MinSessions: 20,
 		},
+		AcceptanceBand: AcceptanceBandConfig{MinPercent: 3, MaxPercent: 10, Window: time.Hour, MinShown: 200},
 		Models: PerReason[ModelConfig]{
 			Abandonment: ModelConfig{Bias: defaultAbandonmentBias, Weights: map[string]float64{}},
 			Confusion:   ModelConfig{Bias: defaultConfusionBias, Weights: map[string]float64{}},
@@ -495,6 +547,32 @@ func (c *Config) validate() []issue {
 	if rb.MinSessions < 0 {
 		bad(path{"rate_band", "min_sessions"}, "must not be negative, got %d", rb.MinSessions)
 	}
+	ab := c.AcceptanceBand
+	minOK = ab.MinPercent >= 0 && ab.MinPercent <= 100
+	maxOK = ab.MaxPercent >= 0 && ab.MaxPercent <= 100
+	if !minOK {
+		bad(path{"acceptance_band", "min_percent"}, "must be between 0 and 100, got %v", ab.MinPercent)
+	}
+	if !maxOK {
+		bad(path{"acceptance_band", "max_percent"}, "must be between 0 and 100, got %v", ab.MaxPercent)
+	}
+	if minOK && maxOK && ab.MinPercent > ab.MaxPercent {
+		badAt(path{"acceptance_band"}, []path{{"acceptance_band", "max_percent"}, {"acceptance_band", "min_percent"}},
+			"min_percent (%v) must not be above max_percent (%v)", ab.MinPercent, ab.MaxPercent)
+	}
+	if ab.Window < time.Minute {
+		bad(path{"acceptance_band", "window"}, "must be at least 1m, got %v", ab.Window)
+	}
+	if ab.MinShown < 0 {
+		bad(path{"acceptance_band", "min_shown"}, "must not be negative, got %d", ab.MinShown)
+	}
+	if ab.Controller && rb.Controller {
+		// Two controllers on one threshold would fight: one steers the
+		// share of sessions invited, the other the share of invites
+		// accepted, and nothing keeps them from pulling apart.
+		badAt(path{"acceptance_band", "controller"}, []path{{"acceptance_band", "controller"}, {"rate_band", "controller"}},
+			"cannot be on while rate_band.controller is on too: only one controller may steer a site's thresholds")
+	}
 	for _, k := range sortedKeys(c.Scales) {
 		if SignalByName(k) == nil {
 			badAt(path{"scales"}, []path{{"scales", k}}, "%s", unknownSignal(k))
@@ -544,7 +622,26 @@ func (c *Config) resolve(root *yaml.Node, dropped []path) []ConfigProblem {
 		s.Site = name
 		c.sites[name] = s
 	}
+	c.teams = map[string]string{}
+	c.accept = false
+	for _, s := range append([]*Settings{c.base}, mapValues(c.sites)...) {
+		for _, t := range s.Team {
+			c.teams[string(t)] = string(t)
+		}
+		for _, r := range s.Routes {
+			c.teams[string(r.team)] = string(r.team)
+		}
+		c.accept = c.accept || s.Accept.controller
+	}
 	return nil
+}
+
+func mapValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 // clone deep-copies the overridable part of c, so a site override can be
@@ -562,7 +659,7 @@ func (c *Config) clone() *Config {
 		r.Kinds = append([]string(nil), r.Kinds...)
 		n.Routes[i] = r
 	}
-	n.base, n.sites = nil, nil
+	n.base, n.sites, n.teams = nil, nil, nil
 	return &n
 }
 
@@ -582,6 +679,38 @@ func cloneMap[V any](m map[string]V) map[string]V {
 func (c *Config) For(site []byte) *Settings {
 	if len(site) > 0 && len(c.sites) > 0 {
 		if s, ok := c.sites[string(site)]; ok {
+			return s
+		}
+	}
+	return c.base
+}
+
+// LabelOther is the site or team label of metrics for a site the config
+// does not name, or a team none of its decisions goes to.
+const LabelOther = "other"
+
+// Labels returns the site and team labels of per-team metrics: site itself
+// if it is one the config names ("" for events without a site), team
+// itself if a decision of the config can go to it, and LabelOther for the
+// rest, so that a series exists only for what the config names, whatever
+// records say. It does not allocate.
+func (c *Config) Labels(site, team []byte) (siteLabel, teamLabel string) {
+	siteLabel, teamLabel = LabelOther, LabelOther
+	if len(site) == 0 {
+		siteLabel = ""
+	} else if s, ok := c.sites[string(site)]; ok {
+		siteLabel = s.Site
+	}
+	if t, ok := c.teams[string(team)]; ok {
+		teamLabel = t
+	}
+	return siteLabel, teamLabel
+}
+
+// forSite is For for a site name held as a string.
+func (c *Config) forSite(site string) *Settings {
+	if site != "" {
+		if s, ok := c.sites[site]; ok {
 			return s
 		}
 	}
@@ -636,7 +765,9 @@ type Settings struct {
 	StaticPerMinute float64
 	StaticBurst     float64
 	// Band is the rate band, resolved: shares in 0..1, times in ms.
-	Band   bandSettings
+	Band bandSettings
+	// Accept is the acceptance band, resolved likewise.
+	Accept acceptSettings
 	Bias   [numModels]float64
 	Weight [numModels]Vector
 	Scale  Vector
@@ -699,6 +830,11 @@ func (c *Config) settings() *Settings {
 		controller: rb.Controller, step: rb.Step, everyMs: max(rb.Every.Milliseconds(), 1),
 		minOffset: rb.MinOffset, maxOffset: rb.MaxOffset, minSessions: uint32(rb.MinSessions),
 	}
+	ab := c.AcceptanceBand
+	s.Accept = acceptSettings{
+		min: ab.MinPercent / 100, max: ab.MaxPercent / 100, windowMs: max(ab.Window.Milliseconds(), 60_000),
+		minShown: uint32(min(ab.MinShown, math.MaxUint32)), controller: ab.Controller,
+	}
 	for m := range numModels {
 		s.Threshold[m] = *c.Thresholds.at(m)
 		s.Team[m] = []byte(*c.Teams.at(m))
@@ -730,6 +866,11 @@ func (s *Settings) hash() uint32 {
 	fmt.Fprintf(h, "timers %d %d %d %v\n", s.AllowedLatenessMs, s.SilenceMs, s.SilenceMaxMs, s.SilencePage)
 	fmt.Fprintf(h, "loop %d %d %d %v %v %d %v %v %+v\n", s.MaxViewsPerMinute, s.CapInvites, s.CapPerMs, s.InvitesPerSlot,
 		s.ScarceRaise, s.StaleAfterMs, s.StaticPerMinute, s.StaticBurst, s.Band)
+	if s.Accept.controller {
+		// Only with its controller on does the acceptance band change a
+		// decision: a config that merely measures keeps its model name.
+		fmt.Fprintf(h, "acceptance %+v\n", s.Accept)
+	}
 	for _, r := range s.Routes {
 		fmt.Fprintf(h, "route %d %d %q %q %v\n", r.reasons, r.kinds, r.url, r.team, r.eligible)
 	}

@@ -32,11 +32,15 @@ const (
 	FlagInhuman
 	// FlagEligible: the session reached a moment where the policy would
 	// invite it, whatever its score, and was counted in its site's
-	// invite-rate band.
+	// invite-share band.
 	FlagEligible
 	// FlagShown: the chat front-end reported the last invite shown
-	// (invite_shown on chat-feedback): it is no longer withdrawn.
+	// (invite_shown on chat-feedback, or an answer that implies it): it
+	// is no longer withdrawn.
 	FlagShown
+	// FlagAccepted: the chat front-end reported the last invite accepted
+	// (invite_accepted or chat_started): counted once.
+	FlagAccepted
 )
 
 // decayUnit is the fixed-point scale of decayed counters: a stored 100 is

@@ -51,7 +51,13 @@ func TestFeedback(t *testing.T) {
 		{"not shown: withdrawn", nil, "invite withdraw"},
 		{"shown: stays", []string{feedback("invite_shown", "s-f", 101)}, "invite"},
 		{"another session's feedback", []string{feedback("invite_shown", "s-other", 101)}, "invite withdraw"},
-		{"chat started before the purchase", []string{feedback("chat_started", "s-f", 101)}, "invite withdraw"},
+		// An answer implies the invite was shown: a chat started on it
+		// is not taken back, nor is an accepted or declined one.
+		{"chat started before the purchase", []string{feedback("chat_started", "s-f", 101)}, "invite"},
+		{"accepted", []string{feedback("invite_accepted", "s-f", 101)}, "invite"},
+		{"declined", []string{feedback("invite_declined", "s-f", 101)}, "invite"},
+		{"expired: withdrawn", []string{feedback("invite_expired", "s-f", 101)}, "invite withdraw"},
+		{"shown, about another invite of the session", []string{strings.Replace(feedback("invite_shown", "s-f", 101), "s-f/1", "s-f/7", 1)}, "invite withdraw"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})

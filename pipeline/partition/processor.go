@@ -324,10 +324,14 @@ const maxWatermarkLeadMs = 60_000
 
 // Feedback handles one record of the feedback topic's partition of the
 // same number, before the batch's events: what the chat front-end made of
-// an invite. invite_shown marks the session's invite shown, so it is no
-// longer withdrawn; chat_started is the visitor opening chat, as a chat
-// open event would say; the others are only counted. Feedback of a session
-// this partition does not hold (expired, never seen) changes nothing.
+// an invite. A record about the session's latest invite that shows it was
+// shown (invite_shown, or an answer that implies it) marks it shown, so it
+// is no longer withdrawn, and counts it shown, or accepted, once per
+// invite for its site and team (Counts.Teams; and in the site's acceptance
+// band, by the record's ts: scoring.Engine.Feedback); chat_started is also
+// the visitor opening chat, as a chat open event would say; the rest is
+// only counted. Feedback of a session this partition does not hold
+// (expired, never seen) changes nothing.
 func (p *Processor) Feedback(key, value []byte, offset int64) {
 	defer p.recoverRecord(key, value, offset, true)
 	err := p.fdec.Decode(key, value, p.nowMs, &p.fb)
@@ -346,13 +350,15 @@ func (p *Processor) Feedback(key, value []byte, offset int64) {
 		p.counts.FeedbackUnknown++
 		return
 	}
-	switch f.Type {
-	case schemas.FeedbackShown:
-		if sl.st.Invites > 0 && sl.st.Flags&scoring.FlagShown == 0 {
-			sl.st.Flags |= scoring.FlagShown
-			sl.noEncode = false
-		}
-	case schemas.FeedbackChatStarted:
+	c := p.engine.Feedback(&sl.st, f)
+	if c.Changed {
+		sl.noEncode = false
+	}
+	if c.Shown || c.Accepted {
+		site, team := p.cfg.Labels(sl.st.Site, c.Team)
+		p.counts.Teams.Add(site, team, b2u(c.Shown), b2u(c.Accepted))
+	}
+	if f.Type == schemas.FeedbackChatStarted {
 		p.ev = schemas.Event{Type: schemas.TypeChat, ChatAction: schemas.ChatOpen, Session: f.Session, Site: f.Site, TS: f.TS}
 		p.apply()
 	}
