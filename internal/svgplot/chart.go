@@ -35,8 +35,23 @@ type Chart struct {
 	// labelled BandLabel: the measured window of a run, say.
 	BandFrom, BandTo float64
 	BandLabel        string
+	// Refs are horizontal lines at fixed values, such as a budget the
+	// series are held to; the y axis always reaches them.
+	Refs []Ref
+	// ScaleFrom, when above the first x, leaves the points before it out
+	// of the y axis's range: a run's warm-up, whose burst would flatten
+	// everything after it. Those points are still drawn, and where they
+	// run beyond the range they are drawn at its edge.
+	ScaleFrom float64
 	// Width and Height of the SVG in pixels. Default: 720 by 320.
 	Width, Height float64
+}
+
+// Ref is a horizontal line across a Chart at value Y (in the units of the
+// y axis, not its log), named by Label at its right end.
+type Ref struct {
+	Label, Colour string
+	Y             float64
 }
 
 // bandColour shades the band; the colour of the lines is theirs to choose.
@@ -72,11 +87,14 @@ func (c Chart) SVG() string {
 		}
 		return v, finite(v)
 	}
-	var ys []float64 // the plotted values of the points with one
+	var ys, scaled []float64 // the plotted values of the points with one; those of them that set the scale
 	for _, l := range c.Lines {
 		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
 			if yv, ok := y(v); ok && finite(c.X[i]) {
 				ys = append(ys, yv)
+				if c.X[i] >= c.ScaleFrom {
+					scaled = append(scaled, yv)
+				}
 			}
 		}
 	}
@@ -85,11 +103,19 @@ func (c Chart) SVG() string {
 		d.Close()
 		return d.String()
 	}
+	if len(scaled) == 0 { // nothing after ScaleFrom: every point sets it
+		scaled = ys
+	}
+	for _, r := range c.Refs {
+		if yv, ok := y(r.Y); ok {
+			scaled = append(scaled, yv)
+		}
+	}
 	a.XMin, a.XMax = bounds(c.X)
 	if a.XMax <= a.XMin {
 		a.XMin, a.XMax = a.XMin-0.5, a.XMax+0.5
 	}
-	ylo, yhi := bounds(ys)
+	ylo, yhi := bounds(scaled)
 	var yticks []float64
 	ylabel := c.YLabel
 	if c.LogY {
@@ -138,7 +164,9 @@ func (c Chart) SVG() string {
 			} else {
 				p.WriteString("L")
 			}
-			p.WriteString(Px(a.X(c.X[i])) + " " + Px(a.Y(yv)))
+			// A point beyond the range (before ScaleFrom) is drawn at
+			// its edge.
+			p.WriteString(Px(a.X(c.X[i])) + " " + Px(a.Y(min(max(yv, a.YMin), a.YMax))))
 			points++
 		}
 		if points == 1 {
@@ -154,6 +182,21 @@ func (c Chart) SVG() string {
 			d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
 		}
 		d.WriteString("/>")
+	}
+	for _, r := range c.Refs {
+		yv, ok := y(r.Y)
+		if !ok {
+			continue
+		}
+		py := a.Y(yv)
+		d.Printf(`<line class="ref" data-ref="%s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="2 3"/>`,
+			Esc(r.Label), Px(a.X(a.XMin)), Px(py), Px(a.X(a.XMax)), Px(py), Esc(r.Colour))
+		// The label sits above the line, or below it at the top of the plot.
+		ty := py - 5
+		if ty < a.Top+12 {
+			ty = py + 15
+		}
+		d.Text(a.X(a.XMax)-4, ty, "end", "dim", r.Label)
 	}
 	d.LegendRow(a.Width-a.Right, 44, items)
 	d.Close()
