@@ -73,6 +73,11 @@ type LoadConfig struct {
 	Progress io.Writer
 	// Security is the TLS and SASL of every connection to the brokers.
 	Security Security
+	// CacheQuiet is how long the processors' hot tables hold an untouched
+	// session before writing it to fastcache (pipeline/partition's
+	// HotQuiet), for the --cache-bytes that would cover the session
+	// timeout. 0: none, which asks for more than the processors need.
+	CacheQuiet time.Duration
 	// MaxInFlight bounds events handed to the producer and not yet
 	// acknowledged. At --rate 0 it is the backpressure; at a fixed rate
 	// a run that hits it is over capacity and is reported as such, rather
@@ -162,6 +167,7 @@ type load struct {
 	done      atomic.Bool // every event is sent (Sessions reached)
 	caughtUp  atomic.Bool // the history is sent: events go out in real time
 	sentAt    []int64     // events sent by each second, for the series
+	histAt    []int64     // of them, events of the history
 	sentMu    sync.Mutex
 
 	// The visitors' answers: played by the readers, written when due by
@@ -448,6 +454,7 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 			return ErrSaturated
 		}
 		msgs = msgs[:0]
+		history := 0 // events in msgs due before the start
 		l.sessions.mu.Lock()
 		for len(msgs) < room {
 			if !pending {
@@ -471,6 +478,9 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 			if asFast {
 				due = int64(now.Sub(l.start))
 			}
+			if due < 0 {
+				history++
+			}
 			l.sessions.sent(rec.Session, rec.Persona, due, rec.Last, rec.Partial)
 			if cap(arena)-len(arena) < len(rec.Key)+len(rec.Value) {
 				arena = make([]byte, 0, 1<<20) // the writer holds the old one until sent
@@ -493,7 +503,7 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 				}
 				return fmt.Errorf("bench: produce: %w", err)
 			}
-			l.countSent(len(msgs))
+			l.countSent(len(msgs), history)
 		}
 		switch {
 		case l.done.Load():
@@ -520,15 +530,29 @@ func (l *load) completed(msgs []kafka.Message, err error) {
 	l.acked.Add(int64(len(msgs)))
 }
 
-// countSent adds n to the events sent in the current second.
-func (l *load) countSent(n int) {
+// countSent adds n events, history of them from the history, to those
+// sent in the current second.
+func (l *load) countSent(n, history int) {
 	sec := int(time.Since(l.start) / time.Second)
 	l.sentMu.Lock()
 	for len(l.sentAt) <= sec {
 		l.sentAt = append(l.sentAt, 0)
+		l.histAt = append(l.histAt, 0)
 	}
 	l.sentAt[sec] += int64(n)
+	l.histAt[sec] += int64(history)
 	l.sentMu.Unlock()
+}
+
+// sentIn returns the events sent in second sec, and how many of them were
+// of the history.
+func (l *load) sentIn(sec int) (all, history int64) {
+	l.sentMu.Lock()
+	defer l.sentMu.Unlock()
+	if sec < 0 || sec >= len(l.sentAt) {
+		return 0, 0
+	}
+	return l.sentAt[sec], l.histAt[sec]
 }
 
 // sentBy returns the events sent in second sec and before it.

@@ -2,6 +2,7 @@ package svgplot
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -183,6 +184,15 @@ func (c Chart) SVG() string {
 		}
 		d.WriteString("/>")
 	}
+	// The refs' lines first, then their labels, each placed where it
+	// crosses no line and covers no other label: above its line, else
+	// below, else further off.
+	var lines, labels []float64 // pixel rows of the lines, baselines of the labels
+	type placed struct {
+		label string
+		py    float64
+	}
+	var refs []placed
 	for _, r := range c.Refs {
 		yv, ok := y(r.Y)
 		if !ok {
@@ -191,12 +201,24 @@ func (c Chart) SVG() string {
 		py := a.Y(yv)
 		d.Printf(`<line class="ref" data-ref="%s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="2 3"/>`,
 			Esc(r.Label), Px(a.X(a.XMin)), Px(py), Px(a.X(a.XMax)), Px(py), Esc(r.Colour))
-		// The label sits above the line, or below it at the top of the plot.
-		ty := py - 5
-		if ty < a.Top+12 {
-			ty = py + 15
+		lines = append(lines, py)
+		refs = append(refs, placed{r.Label, py})
+	}
+	free := func(ty float64) bool { // a 12px label on baseline ty
+		return ty-11 >= a.Top && ty+2 <= a.Y(a.YMin) &&
+			!slices.ContainsFunc(lines, func(l float64) bool { return l >= ty-11 && l <= ty+2 }) &&
+			!slices.ContainsFunc(labels, func(o float64) bool { return math.Abs(o-ty) < 13 })
+	}
+	for _, r := range refs {
+		ty := r.py - 5
+		for _, try := range []float64{r.py - 5, r.py + 15, r.py - 18, r.py + 28, r.py - 31, r.py + 41} {
+			if free(try) {
+				ty = try
+				break
+			}
 		}
-		d.Text(a.X(a.XMax)-4, ty, "end", "dim", r.Label)
+		labels = append(labels, ty)
+		d.Text(a.X(a.XMax)-4, ty, "end", "dim", r.label)
 	}
 	d.LegendRow(a.Width-a.Right, 44, items)
 	d.Close()
