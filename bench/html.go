@@ -153,7 +153,7 @@ func (r *Result) plots() []htmlPlot {
 		}
 		panic("BUG: no budget " + name)
 	}
-	const warmNote = " The warm-up is left out of the scale: where it runs beyond it, it is drawn at the edge."
+	const warmNote = " The warm-up is left out of the scale: a value of it beyond the scale is a triangle at the edge."
 	latency := chart("latency", "Invite latency per second", "ms (log scale)",
 		svgplot.Line{Label: "p50", Colour: colourBlue, Y: p50},
 		svgplot.Line{Label: "p99", Colour: colourOrange, Dash: "6 3", Y: p99})
@@ -315,14 +315,14 @@ code { font: 13px ui-monospace, monospace; }
 <h2 id="summary">Summary</h2>
 <table>
 <tr><th>offered</th><td>{{eps .OfferedEPS}}</td><td class="text note">{{.Sent}} events sent in the window</td></tr>
-<tr><th>achieved</th><td>{{eps .AchievedEPS}}</td><td class="text note">{{.Processed}} events processed; lag at the end {{.LagEnd}}, {{if lt .DrainSeconds 0.0}}did not drain{{else}}drained in {{num .DrainSeconds 1}}s{{end}}</td></tr>
+<tr><th>achieved</th><td>{{eps .AchievedEPS}}</td><td class="text note">{{.Processed}} events processed; lag at the end {{.LagEnd}} events, {{if lt .DrainSeconds 0.0}}did not drain{{else}}drained in {{num .DrainSeconds 1}} s{{end}}</td></tr>
 {{if .ProduceErrors}}<tr class="bad"><th>produce errors</th><td>{{.ProduceErrors}}</td><td></td></tr>
 {{end}}<tr><th>invites</th><td>{{.Invites}}</td><td class="text note">{{.TimerInvites}} by a silence timer, {{.Unmatched}} not matched to an event</td></tr>
 <tr><th>CPU</th><td>{{if .CPUMicrosPerEvent}}{{num .CPUMicrosPerEvent 2}} µs/event{{else}}–{{end}}</td><td class="text note">the processors’ CPU per event processed, Kafka I/O included</td></tr>
 <tr><th>RSS</th><td>{{if .RSSBytes}}{{mib .RSSBytes}}{{else}}–{{end}}</td><td class="text note">{{if .RSSMaxBytes}}at the end; {{mib .RSSMaxBytes}} at most{{end}}</td></tr>
 <tr><th>bytes per session</th><td>{{if .BytesPerSession}}{{num .BytesPerSession 0}} B{{else}}–{{end}}</td><td class="text note">growth of RSS over the run per session held</td></tr>
 <tr><th>sessions held</th><td>{{.HotSessions}} + {{.CacheEntries}}</td><td class="text note">active in the hot tables + in fastcache; {{.CacheEvictions}} sessions evicted, {{.StateLost}} lost early, {{.DLQ}} records to the DLQ{{if .CacheMaxBytes}}; fastcache {{mib .CacheMaxBytes}}{{end}}</td></tr>
-<tr><th>cache horizon</th><td>{{if .CacheHorizonSeconds}}{{words .CacheHorizonSeconds}}{{else}}–{{end}}</td><td class="text note">{{if .SessionTimeoutSeconds}}session timeout {{words .SessionTimeoutSeconds}}; {{end}}{{if .StateBytesPerSecond}}{{bps .StateBytesPerSecond}} of state written to fastcache{{end}}</td></tr>
+<tr><th>cache horizon</th><td>{{if .CacheHorizonSeconds}}{{words .CacheHorizonSeconds}}{{else}}–{{end}}</td><td class="text note">{{if .SessionTimeoutSeconds}}session timeout {{words .SessionTimeoutSeconds}}{{end}}{{if and .SessionTimeoutSeconds .StateBytesPerSecond}}; {{end}}{{if .StateBytesPerSecond}}{{bps .StateBytesPerSecond}} of state written to fastcache{{end}}</td></tr>
 </table>
 
 <h3>Percentiles</h3>

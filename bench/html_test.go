@@ -110,7 +110,7 @@ func TestWriteHTML(t *testing.T) {
 	for _, s := range []string{
 		"<title>linger load test · linger · 2.0k/s</title>",
 		"at-least-once", "6 partitions", ">7<", // guarantee, partitions, seed
-		"2.0k/s", "11940 events processed", "drained in 1.5s",
+		"2.0k/s", "11940 events processed", "lag at the end 60 events, drained in 1.5 s",
 		"<td>900</td><td>3.20ms</td><td>8.10ms</td><td>24ms</td><td>61ms</td><td>140ms</td>", // latency
 		"<td>40</td><td>12ms</td><td>30ms</td><td>55ms</td><td>70ms</td><td>70ms</td>",       // timer delay
 		"21.50 µs/event", "96.0 MiB", "412 B", "800 + 5000",

@@ -30,15 +30,17 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 	maxWarm := minWarm + 120
 	var failing time.Time // since when the committed offsets cannot be read
 	// Caught up: behind by less than 1.5 s of events by the committed
-	// offsets (at-least-once commits once a second), and, with metrics,
-	// by less than 50 ms by the processors' own count. Their count alone
-	// is not enough: it is the lag of the records they have fetched,
-	// which may be far ahead of what they have processed and committed.
-	caughtUpLag := func(stats procStats, lag int64) bool {
+	// offsets (at-least-once commits once a second), no longer processing
+	// much faster than the rate (a processor still working off a backlog
+	// would count it in the window), and, with metrics, behind by less
+	// than 50 ms by the processors' own count. Their count alone is not
+	// enough: it is the lag of the records they have fetched, which may be
+	// far ahead of what they have processed and committed.
+	caughtUpLag := func(stats procStats, lag int64, achieved float64) bool {
 		if stats.ok && stats.lag > max(100, cfg.Rate/20) {
 			return false
 		}
-		return float64(lag) <= max(1000, 1.5*cfg.Rate)
+		return float64(lag) <= max(1000, 1.5*cfg.Rate) && achieved <= 1.2*cfg.Rate+1000
 	}
 	// cpuEvery keeps each second's CPU seconds and events processed, for
 	// the CPU per event over the last cpuSpan seconds.
@@ -127,7 +129,7 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 		if failed := l.failed.Load(); failed > 0 {
 			return nil, fmt.Errorf("bench: %d events were not accepted by the brokers: %w", failed, *l.firstErr.Load())
 		}
-		if warm < 0 && sec >= minWarm && (l.caughtUp.Load() && (cfg.Rate == 0 || caughtUpLag(stats, lag)) || sec >= maxWarm) {
+		if warm < 0 && sec >= minWarm && (l.caughtUp.Load() && (cfg.Rate == 0 || caughtUpLag(stats, lag, p.Achieved)) || sec >= maxWarm) {
 			warm, windowEnd = sec, sec+window
 			atWarm, statsWarm = done, stats
 			l.warmNs.Store(int64(l.start.Add(time.Duration(sec) * time.Second).Sub(l.start)))

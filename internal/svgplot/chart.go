@@ -41,8 +41,9 @@ type Chart struct {
 	Refs []Ref
 	// ScaleFrom, when above the first x, leaves the points before it out
 	// of the y axis's range: a run's warm-up, whose burst would flatten
-	// everything after it. Those points are still drawn, and where they
-	// run beyond the range they are drawn at its edge.
+	// everything after it. Those points are still drawn where they fall in
+	// the range; beyond it, each is a gap in its line and a small triangle
+	// at the edge, pointing out.
 	ScaleFrom float64
 	// Width and Height of the SVG in pixels. Default: 720 by 320.
 	Width, Height float64
@@ -149,10 +150,20 @@ func (c Chart) SVG() string {
 
 	var items []LegendItem
 	for _, l := range c.Lines {
-		var p strings.Builder
-		points := 0 // in the current run of values
+		var p, off strings.Builder // the line; the marks of the points beyond the range
+		points := 0                // in the current run of values
 		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
 			yv, ok := y(v)
+			if ok && finite(c.X[i]) && (yv > a.YMax+1e-9 || yv < a.YMin-1e-9) {
+				// Beyond the range (a point before ScaleFrom): a gap in
+				// the line, and a small triangle at the edge, pointing out.
+				px, edge, dir := a.X(c.X[i]), a.Y(a.YMax), 1.0
+				if yv < a.YMin {
+					edge, dir = a.Y(a.YMin), -1
+				}
+				off.WriteString("M" + Px(px) + " " + Px(edge) + "l-4 " + Px(7*dir) + "h8z")
+				ok = false
+			}
 			if !ok || !finite(c.X[i]) {
 				if points == 1 {
 					p.WriteString("h0") // a lone value shows as a dot
@@ -165,24 +176,24 @@ func (c Chart) SVG() string {
 			} else {
 				p.WriteString("L")
 			}
-			// A point beyond the range (before ScaleFrom) is drawn at
-			// its edge.
-			p.WriteString(Px(a.X(c.X[i])) + " " + Px(a.Y(min(max(yv, a.YMin), a.YMax))))
+			p.WriteString(Px(a.X(c.X[i])) + " " + Px(a.Y(yv)))
 			points++
 		}
 		if points == 1 {
 			p.WriteString("h0")
 		}
 		items = append(items, LegendItem{Label: l.Label, Colour: l.Colour, Dash: l.Dash})
-		if p.Len() == 0 {
-			continue
+		if p.Len() > 0 {
+			d.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"`,
+				Esc(l.Label), p.String(), Esc(l.Colour))
+			if l.Dash != "" {
+				d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
+			}
+			d.WriteString("/>")
 		}
-		d.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"`,
-			Esc(l.Label), p.String(), Esc(l.Colour))
-		if l.Dash != "" {
-			d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
+		if off.Len() > 0 {
+			d.Printf(`<path class="offscale" data-series="%s" d="%s" fill="%s"/>`, Esc(l.Label), off.String(), Esc(l.Colour))
 		}
-		d.WriteString("/>")
 	}
 	// The refs' lines first, then their labels, each placed where it
 	// crosses no line and covers no other label: above its line, else

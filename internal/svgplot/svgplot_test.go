@@ -32,7 +32,7 @@ func TestTicks(t *testing.T) {
 // series is the d of the path of the series named label.
 func series(t *testing.T, svg, label string) string {
 	t.Helper()
-	m := regexp.MustCompile(`data-series="` + regexp.QuoteMeta(label) + `" d="([^"]*)"`).FindStringSubmatch(svg)
+	m := regexp.MustCompile(`class="series" data-series="` + regexp.QuoteMeta(label) + `" d="([^"]*)"`).FindStringSubmatch(svg)
 	if m == nil {
 		t.Fatalf("no series %q in\n%s", label, svg)
 	}
@@ -124,8 +124,12 @@ func TestChartScaleAndRefs(t *testing.T) {
 	}
 	a := Area{Width: 720, Height: 320, Left: 64, Right: 20, Top: 56, Bottom: 48, XMin: 1, XMax: 5, YMin: 0, YMax: 50}
 	top := Px(a.Y(50))
-	if d := series(t, svg, "rate"); !strings.HasPrefix(d, "M"+Px(a.X(1))+" "+top+"L"+Px(a.X(2))+" "+top+"L") {
-		t.Errorf("rate = %q: the warm-up's points should be at the top edge, y=%s", d, top)
+	if d := series(t, svg, "rate"); !strings.HasPrefix(d, "M"+Px(a.X(3))+" ") || strings.Count(d, "L") != 2 {
+		t.Errorf("rate = %q: want the line from x=3 on, the warm-up's points beyond the scale left out", d)
+	}
+	m := regexp.MustCompile(`<path class="offscale" data-series="rate" d="([^"]*)"`).FindStringSubmatch(svg)
+	if m == nil || m[1] != "M"+Px(a.X(1))+" "+top+"l-4 7h8zM"+Px(a.X(2))+" "+top+"l-4 7h8z" {
+		t.Errorf("off-scale marks %q: want a triangle at the top edge for x=1 and x=2", m)
 	}
 
 	// A budget above every point: the axis reaches it, and it is drawn.
@@ -135,7 +139,7 @@ func TestChartScaleAndRefs(t *testing.T) {
 		t.Errorf("y ticks %v: want them to reach the budget, 200", got)
 	}
 	a.YMax = 200
-	m := regexp.MustCompile(`<line class="ref" data-ref="([^"]*)" x1="([^"]*)" y1="([^"]*)" x2="([^"]*)" y2="([^"]*)"`).FindStringSubmatch(svg)
+	m = regexp.MustCompile(`<line class="ref" data-ref="([^"]*)" x1="([^"]*)" y1="([^"]*)" x2="([^"]*)" y2="([^"]*)"`).FindStringSubmatch(svg)
 	if m == nil || m[1] != "budget &lt;200&gt;" || m[2] != Px(a.X(1)) || m[4] != Px(a.X(5)) || m[3] != Px(a.Y(200)) || m[5] != m[3] {
 		t.Errorf("ref line %q, want across the plot at y=%s", m, Px(a.Y(200)))
 	}
