@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -1156,5 +1157,21 @@ func TestWriteTextDidNotDrain(t *testing.T) {
 		if strings.HasPrefix(l, "achieved ") && (strings.Contains(l, "-1.0s") || !strings.Contains(l, "did not drain")) {
 			t.Errorf("a run that did not drain: %q", l)
 		}
+	}
+}
+
+// Guards that kafka-go's Go names leave the text of an error a user reads,
+// and that the error still unwraps to what kafka-go returned.
+func TestWithoutGoNames(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	err := withoutGoNames(fmt.Errorf("kafka.(*Client).Metadata: %w", refused))
+	if err.Error() != refused.Error() || !errors.Is(err, refused) {
+		t.Errorf("%q (unwraps to the cause: %v)", err, errors.Is(err, refused))
+	}
+	if err := withoutGoNames(refused); err != refused {
+		t.Errorf("an error without Go names was changed: %v", err)
+	}
+	if withoutGoNames(nil) != nil {
+		t.Error("nil is not nil")
 	}
 }

@@ -75,7 +75,7 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 				// coming sample.
 				windowEnd = sec
 				if warm < 0 || warm >= sec {
-					return nil, fmt.Errorf("bench: the sessions ran out during the warm-up: ask for more than %d", cfg.Sessions)
+					return nil, fmt.Errorf("the sessions ran out during the warm-up: ask for more than %d", cfg.Sessions)
 				}
 			}
 			sec--
@@ -127,7 +127,7 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 			}
 		}
 		if failed := l.failed.Load(); failed > 0 {
-			return nil, fmt.Errorf("bench: %d events were not accepted by the brokers: %w", failed, *l.firstErr.Load())
+			return nil, fmt.Errorf("%d events were not accepted by the brokers: %w", failed, withoutGoNames(*l.firstErr.Load()))
 		}
 		if warm < 0 && sec >= minWarm && (l.caughtUp.Load() && (cfg.Rate == 0 || caughtUpLag(stats, lag, p.Achieved)) || sec >= maxWarm) {
 			warm, windowEnd = sec, sec+window

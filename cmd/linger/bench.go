@@ -303,7 +303,10 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 		cfg.Rate = float64(f.rate)
 		until := fmt.Sprint("for ", f.duration)
 		if f.sessions > 0 {
-			until = fmt.Sprintf("until %d sessions are sent (at most %v)", f.sessions, f.duration)
+			until = fmt.Sprintf("until %d sessions are sent", f.sessions)
+			if f.duration != maxSessionsRun {
+				until += fmt.Sprint(" (at most ", f.duration, ")")
+			}
 		}
 		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, rateText(float64(f.rate)), until)
 		res, err := bench.Run(ctx, cfg)
