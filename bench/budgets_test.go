@@ -373,8 +373,8 @@ func TestCacheWarning(t *testing.T) {
 	}
 	r.CacheHorizonSeconds, r.CacheQuietSeconds, r.StateBytesPerSecond = 78, 180, 3<<20
 	r.CacheBytesNeeded = CacheBytesToCover(r.SessionTimeoutSeconds, r.CacheQuietSeconds, r.StateBytesPerSecond)
-	want := "a session quiet for longer than 1 min 18 s loses its state before the session timeout of 30 min. " +
-		"At this run's write rate, --cache-bytes 6480MiB (per replica) would cover it: (30 min timeout − 3 min in the hot tables) × 3.0 MiB/s written to fastcache ÷ 0.75 (fastcache's share of --cache-bytes), rounded up to a MiB."
+	want := "By the processors' estimate, a session quiet for longer than 1 min 18 s loses its state before the session timeout of 30 min. " +
+		"At the write rate measured in the window, 3.0 MiB/s of state to fastcache (by the replica that wrote most), --cache-bytes 6480MiB per replica would cover it: (30 min timeout − 3 min in the hot tables) × 3.0 MiB/s ÷ 0.75 (fastcache's share of --cache-bytes), rounded up to a MiB."
 	if w := r.CacheWarning(); w != want {
 		t.Errorf("warning:\n%s\nwant\n%s", w, want)
 	}

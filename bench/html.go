@@ -366,7 +366,7 @@ code { font: 13px ui-monospace, monospace; }
 {{end}}
 {{with .Steps}}<h2 id="steps">Steps</h2>
 <table>
-<thead><tr><th>rate asked</th><th>offered</th><th>achieved</th><th>p99</th><th>lag at the end</th><th class="text">sustained</th></tr></thead>
+<thead><tr><th>rate asked</th><th>offered</th><th>achieved</th><th>p99</th><th>lag at the end, events</th><th class="text">sustained</th></tr></thead>
 <tbody>
 {{range .}}<tr{{if not .OK}} class="bad"{{end}}><td>{{rate .Rate}}</td><td>{{eps .OfferedEPS}}</td><td>{{eps .AchievedEPS}}</td><td>{{ms .P99}}</td><td>{{.LagEnd}}</td><td class="text">{{if .OK}}yes{{else}}no{{with .Why}}: {{.}}{{end}}{{end}}</td></tr>
 {{end}}</tbody>

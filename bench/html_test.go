@@ -196,7 +196,7 @@ func TestWriteHTMLBudgets(t *testing.T) {
 		`<td class="text">pass</td><td class="text">processor RSS</td><td>100.0 MiB</td>`,
 		`<td class="text">n.a.</td><td class="text">linger ÷ passthrough</td><td>0.99×</td><td class="text">≥ 0.9 at --rate 0 (--mode both) <span class="note">(this run asked for 2k events/s)</span>`,
 		// The warning, with the size that would do and how it is worked out.
-		`id="cache-warning"`, "--cache-bytes 6480MiB (per replica) would cover it: (30 min timeout − 3 min in the hot tables) × 3.0 MiB/s written to fastcache ÷ 0.75",
+		`id="cache-warning"`, "--cache-bytes 6480MiB per replica would cover it: (30 min timeout − 3 min in the hot tables) × 3.0 MiB/s ÷ 0.75",
 		// The lines.
 		`data-ref="p99 budget 200 ms"`, `data-ref="--slo-p99 250ms"`, `data-ref="budget 5 µs/event at 20k events/s"`,
 		`data-ref="session timeout 30 min"`, `data-ref="budget 512 MiB"`,

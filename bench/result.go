@@ -364,13 +364,13 @@ func (r *Result) CacheWarning() string {
 	if r.CacheHorizonSeconds <= 0 || r.CacheHorizonSeconds >= r.SessionTimeoutSeconds {
 		return ""
 	}
-	s := fmt.Sprintf("a session quiet for longer than %s loses its state before the session timeout of %s.",
+	s := fmt.Sprintf("By the processors' estimate, a session quiet for longer than %s loses its state before the session timeout of %s.",
 		durationWords(r.CacheHorizonSeconds), durationWords(r.SessionTimeoutSeconds))
 	if r.CacheBytesNeeded <= 0 {
 		return s
 	}
-	return s + fmt.Sprintf(" At this run's write rate, --cache-bytes %dMiB (per replica) would cover it: (%s timeout − %s in the hot tables) × %s written to fastcache ÷ %.2f (fastcache's share of --cache-bytes), rounded up to a MiB.",
-		r.CacheBytesNeeded>>20, durationWords(r.SessionTimeoutSeconds), durationWords(r.CacheQuietSeconds), bytesRate(r.StateBytesPerSecond), FastcacheShare)
+	return s + fmt.Sprintf(" At the write rate measured in the window, %s of state to fastcache (by the replica that wrote most), --cache-bytes %dMiB per replica would cover it: (%s timeout − %s in the hot tables) × %s ÷ %.2f (fastcache's share of --cache-bytes), rounded up to a MiB.",
+		bytesRate(r.StateBytesPerSecond), r.CacheBytesNeeded>>20, durationWords(r.SessionTimeoutSeconds), durationWords(r.CacheQuietSeconds), bytesRate(r.StateBytesPerSecond), FastcacheShare)
 }
 
 // WriteVerdicts writes the run's verdict against each budget: pass, FAIL
