@@ -46,6 +46,13 @@
 // LoadConfig.Security gives each of its connections TLS and SASL (PLAIN,
 // SCRAM-SHA-256 or SCRAM-SHA-512), as kafka-go takes them.
 //
+// Budgets is the one table of the figures a run of linger is held to (p99
+// decision latency, CPU per event, cache horizon, sessions lost early,
+// RSS, the ratio to the bare passthrough), each with the conditions it
+// holds under; Result.Judge gives a run's Verdict against each, which the
+// text summary, the JSON and the HTML report carry. The README's
+// Performance table says the same figures, and a test reads it.
+//
 // Of this project the package imports schemas, internal/svgplot for its
 // report and internal/promscrape for the processors' metrics, and the
 // partition engine with its scoring for Simulate alone. Run drives the
