@@ -31,9 +31,9 @@
 // it is the same whatever order decisions arrive in. Answers is the chat
 // front-end of a live run: it holds each record until it is due.
 //
-// Simulate writes hours of this traffic to a file in seconds, for `linger
-// replay`: the events, and the answers to the invites the partition engine
-// (pipeline/partition, run in process as replay runs it) decides on them.
+// Package bench/simulate writes hours of this traffic to a file in seconds,
+// for `linger replay`: the events, and the answers to the invites the
+// partition engine (run in process as replay runs it) decides on them.
 //
 // Run is the load driver behind `linger bench`: it sends a Stream to
 // Kafka in real time with segmentio/kafka-go (a client other than the
@@ -54,8 +54,8 @@
 // Performance table says the same figures, and a test reads it.
 //
 // Of this project the package imports schemas, internal/svgplot for its
-// report and internal/promscrape for the processors' metrics, and the
-// partition engine with its scoring for Simulate alone. Run drives the
-// processor over Kafka, never calls it; the tests use the scoring engine
-// to check that each persona gets the decisions it stands for.
+// report and internal/promscrape for the processors' metrics; the engine
+// is bench/simulate's to run. Run drives the processor over Kafka, never
+// calls it; the tests use the scoring engine to check that each persona
+// gets the decisions it stands for.
 package bench

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-
-	"github.com/lingerhq/linger/scoring/learn"
 )
 
 // The acceptance band of a site in one partition (AcceptanceBandConfig):
@@ -198,7 +196,7 @@ func (b *Budget) acceptOffset(site []byte, as *acceptSettings) float64 {
 		return a.offset
 	}
 	was := a.offset
-	switch lo, hi := learn.Wilson(int(accepted), int(shown)); {
+	switch lo, hi := Wilson(int(accepted), int(shown)); {
 	case hi < as.min:
 		// Below the band: invite fewer, better-chosen visitors.
 		a.offset = moveOffset(a.offset, AcceptanceStep, -AcceptanceMaxOffset, AcceptanceMaxOffset)

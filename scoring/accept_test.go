@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
-	"github.com/lingerhq/linger/scoring/learn"
 )
 
 const hour = int64(time.Hour / time.Millisecond)
@@ -460,7 +459,7 @@ func TestBudgetEncodingAcceptance(t *testing.T) {
 // wilsonOutside reports whether the Wilson interval of k of n lies wholly
 // below (-1) or above (1) the band, or touches it (0).
 func wilsonOutside(k, n int, lo, hi float64) int {
-	l, h := learn.Wilson(k, n)
+	l, h := Wilson(k, n)
 	switch {
 	case h < lo:
 		return -1
