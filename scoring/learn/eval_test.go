@@ -151,7 +151,6 @@ func TestROCAreaAndThinning(t *testing.T) {
 	}
 }
 
-
 // TestWilsonDifference checks the examples of Newcombe (1998), table II,
 // method 10, to the four decimals printed there.
 func TestWilsonDifference(t *testing.T) {
