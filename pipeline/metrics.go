@@ -73,6 +73,7 @@ type metrics struct {
 	// replica's partitions.
 	feedback        *prometheus.CounterVec
 	feedbackOrphans prometheus.Counter
+	feedbackIgnored *prometheus.CounterVec
 	invitesShown    *prometheus.CounterVec
 	invitesAccepted *prometheus.CounterVec
 	tableRecords    *prometheus.CounterVec
@@ -160,6 +161,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		restoreRecord:    counter("linger_restore_records_total", "Changelog records read while restoring."),
 
 		feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
+		feedbackIgnored: counterVec("linger_feedback_ignored_total", "Feedback records ignored, by reason: unknown_invite (an invite id the session was never sent: forged, or another session's), repeat (a type already applied to the invite). Neither changes or counts anything.", "reason", []string{"unknown_invite", "repeat"}),
 		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
 		invitesShown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_invites_shown_total",
 			Help: "Invites the chat front-ends reported shown (invite_shown, or an answer that implies it), once per invite, holdout left out, per site and team (sites and teams the scoring config does not name: other)."}, []string{"site", "team"}),
@@ -205,7 +207,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
 		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
 		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
-		m.feedback, m.feedbackOrphans, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
+		m.feedback, m.feedbackOrphans, m.feedbackIgnored, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -229,9 +231,11 @@ type partitionMetrics struct {
 	feedback    [16]prometheus.Counter // by schemas.FeedbackType
 	latency     [2]prometheus.Observer // event, timer
 	published   [2]prometheus.Observer // event, timer
-	score       [2]*histSeries         // abandonment, confusion
-	lag         prometheus.Gauge
-	watermark   prometheus.Gauge
+	// feedbackIgnored: unknown_invite, repeat
+	feedbackIgnored [2]prometheus.Counter
+	score           [2]*histSeries // abandonment, confusion
+	lag             prometheus.Gauge
+	watermark       prometheus.Gauge
 	// teams holds the shown and accepted counters of each site and team
 	// label pair seen: few, since the config bounds the labels.
 	teams map[[2]string][2]prometheus.Counter
@@ -268,6 +272,7 @@ func (m *metrics) forPartition(p int32) *partitionMetrics {
 	}
 	pm.latency[0], pm.latency[1] = m.latency.WithLabelValues("event"), m.latency.WithLabelValues("timer")
 	pm.published[0], pm.published[1] = m.publishLatency.WithLabelValues("event"), m.publishLatency.WithLabelValues("timer")
+	pm.feedbackIgnored[0], pm.feedbackIgnored[1] = m.feedbackIgnored.WithLabelValues("unknown_invite"), m.feedbackIgnored.WithLabelValues("repeat")
 	pm.score[0] = m.score.series[0] // abandonment, the order of schemas.Reasons
 	pm.score[1] = m.score.series[1]
 	return pm
@@ -316,6 +321,8 @@ func (pm *partitionMetrics) add(n *partition.Counts, p *partition.Processor) {
 		pm.published[1].Observe(float64(now-at) / 1000)
 	}
 	add(m.feedbackOrphans, n.FeedbackUnknown)
+	add(pm.feedbackIgnored[0], n.FeedbackForeign)
+	add(pm.feedbackIgnored[1], n.FeedbackRepeat)
 	for _, r := range n.Teams.Rows() {
 		k := [2]string{r.Site, r.Team}
 		c, ok := pm.teams[k]

@@ -230,18 +230,22 @@ sites: {held: {holdout_percent: 100}}`)
 		typ             schemas.FeedbackType
 		id              string
 		shown, accepted bool
+		unknown, repeat bool
 	}{
-		{schemas.FeedbackShown, "s-1/99", false, false}, // another invite
-		{schemas.FeedbackExpired, id, false, false},
-		{schemas.FeedbackShown, id, true, false},
-		{schemas.FeedbackShown, id, false, false}, // twice: once
-		{schemas.FeedbackAccepted, id, false, true},
-		{schemas.FeedbackChatStarted, id, false, false},
-		{schemas.FeedbackChatRated, id, false, false},
+		{schemas.FeedbackShown, "s-1/99", false, false, true, false}, // another invite
+		{schemas.FeedbackExpired, id, false, false, false, false},
+		{schemas.FeedbackShown, id, true, false, false, false},
+		{schemas.FeedbackShown, id, false, false, false, true}, // twice: once
+		{schemas.FeedbackAccepted, id, false, true, false, false},
+		{schemas.FeedbackChatStarted, id, false, false, false, false},
+		{schemas.FeedbackChatRated, id, false, false, false, false},
+		{schemas.FeedbackChatRated, id, false, false, false, true}, // a second rating
 	} {
 		c := fb(st, step.typ, step.id)
-		if c.Shown != step.shown || c.Accepted != step.accepted || c.Changed != (step.shown || step.accepted) {
-			t.Fatalf("%s about %s: %+v, want shown %v accepted %v", step.typ, step.id, c, step.shown, step.accepted)
+		applied := !step.unknown && !step.repeat
+		if c.Shown != step.shown || c.Accepted != step.accepted || c.Changed != applied ||
+			c.Unknown != step.unknown || c.Repeat != step.repeat || c.Ignored != !applied {
+			t.Fatalf("%s about %s: %+v, want shown %v accepted %v unknown %v repeat %v", step.typ, step.id, c, step.shown, step.accepted, step.unknown, step.repeat)
 		}
 		if (c.Shown || c.Accepted) && string(c.Team) != "checkout-desk" {
 			t.Fatalf("team %q, want the route's", c.Team)
@@ -275,6 +279,7 @@ sites: {held: {holdout_percent: 100}}`)
 	f := &schemas.Feedback{Type: schemas.FeedbackAccepted, InviteID: []byte("s-5/1"), Session: st.Session, TS: timelineBase + 1000}
 	if n := testing.AllocsPerRun(100, func() {
 		st.Flags &^= FlagShown | FlagAccepted
+		st.FeedbackSeen = 0
 		if c := e.Feedback(st, f); !c.Accepted {
 			t.Fatal("not counted")
 		}

@@ -341,6 +341,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	s.InviteReason = uint8(best + 1)
 	s.InviteRoute = uint8(bestRoute + 1)
 	s.Flags &^= FlagWithdrawn | FlagShown | FlagAccepted
+	s.FeedbackSeen = 0
 	e.fill(s, session, at, set, d, schemas.ActionInvite, best, e.team, holdout)
 	s.InviteSeq = s.Seq
 	return true
@@ -358,6 +359,11 @@ type FeedbackCount struct {
 	Team []byte
 	// Changed says that s changed: the caller writes it back.
 	Changed bool
+	// Ignored says the record was not applied: Unknown, it names no
+	// invite s was sent (another session's, an earlier one, or none);
+	// Repeat, a record of its type was applied to the invite already.
+	Ignored         bool
+	Unknown, Repeat bool
 }
 
 // Feedback applies a chat-feedback record (f) about session s: if it names
@@ -369,9 +375,24 @@ type FeedbackCount struct {
 // session's record of its invite, not what the record claims), and, with
 // the site's acceptance controller on, in the site's acceptance band by
 // the record's ts. A record about an earlier invite of the session, or of
-// another type, changes and counts nothing. chat_started is also the
-// visitor opening chat: the caller applies that as an event.
+// another type, changes and counts nothing. A record about any other invite
+// id, or a repeat of a type already applied to the invite, is ignored
+// (Ignored, with Unknown or Repeat): a visitor or a faulty front-end cannot
+// make one answer count twice. chat_started is also the visitor opening
+// chat: the caller applies that as an event, unless it was ignored.
 func (e *Engine) Feedback(s *State, f *schemas.Feedback) FeedbackCount {
+	if s.Invites == 0 {
+		return FeedbackCount{Ignored: true, Unknown: true}
+	}
+	e.id = schemas.AppendDecisionID(e.id[:0], s.Session, s.InviteSeq)
+	if !bytes.Equal(f.InviteID, e.id) {
+		return FeedbackCount{Ignored: true, Unknown: true}
+	}
+	if bit := uint16(1) << (f.Type & 15); s.FeedbackSeen&bit != 0 {
+		return FeedbackCount{Ignored: true, Repeat: true}
+	} else {
+		s.FeedbackSeen |= bit
+	}
 	var shown, accepted bool
 	switch f.Type {
 	case schemas.FeedbackShown, schemas.FeedbackDeclined:
@@ -379,14 +400,7 @@ func (e *Engine) Feedback(s *State, f *schemas.Feedback) FeedbackCount {
 	case schemas.FeedbackAccepted, schemas.FeedbackChatStarted:
 		shown, accepted = true, true
 	default:
-		return FeedbackCount{}
-	}
-	if s.Invites == 0 {
-		return FeedbackCount{}
-	}
-	e.id = schemas.AppendDecisionID(e.id[:0], s.Session, s.InviteSeq)
-	if !bytes.Equal(f.InviteID, e.id) {
-		return FeedbackCount{}
+		return FeedbackCount{Changed: true}
 	}
 	var c FeedbackCount
 	if shown && s.Flags&FlagShown == 0 {
@@ -397,10 +411,10 @@ func (e *Engine) Feedback(s *State, f *schemas.Feedback) FeedbackCount {
 		s.Flags |= FlagAccepted
 		c.Accepted = true
 	}
-	c.Changed = c.Shown || c.Accepted
+	c.Changed = true // its type is seen now, if nothing else
 	set := e.cfg.For(s.Site)
-	if !c.Changed || inHoldout(s.Session, set.HoldoutBasisPoints) {
-		return FeedbackCount{Changed: c.Changed}
+	if !c.Shown && !c.Accepted || inHoldout(s.Session, set.HoldoutBasisPoints) {
+		return FeedbackCount{Changed: true}
 	}
 	c.Team = set.teamOf(int(s.InviteRoute)-1, max(int(s.InviteReason)-1, 0))
 	if set.Accept.controller {

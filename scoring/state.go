@@ -121,6 +121,11 @@ type State struct {
 	RateCur    uint32
 	RatePrev   uint32
 
+	// FeedbackSeen has bit t set when a chat-feedback record of type t
+	// (schemas.FeedbackType) was applied to the latest invite: a repeat is
+	// ignored, so no path counts an answer twice.
+	FeedbackSeen uint16
+
 	// Deadline is the event time at which the session next needs attention
 	// without an event (NextDeadline): a silence check or its expiry. It
 	// lives in the value because fastcache has no expiry of its own, and
@@ -283,6 +288,7 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	w.u(uint64(s.RateMinute))
 	w.u(uint64(s.RateCur))
 	w.u(uint64(s.RatePrev))
+	w.u(uint64(s.FeedbackSeen))
 
 	var m [maxMaskBytes]byte
 	n := binary.PutUvarint(m[:], w.mask)
@@ -344,6 +350,7 @@ const (
 	bitRateMinute
 	bitRateCur
 	bitRatePrev
+	bitFeedbackSeen
 	numBitsV1
 )
 
@@ -353,7 +360,8 @@ var (
 	fields32 = [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
 		bitHiddenCount, bitExitD, bitCartItems, bitFocuses, bitChurn, bitReedits, bitErrorsD, bitRageD, bitDeadD,
 		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev}
-	fields8 = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
+	fields8  = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
+	fields16 = [...]uint8{bitFeedbackSeen}
 )
 
 var errCorrupt = fmt.Errorf("%w: truncated or corrupt", ErrBadState)
@@ -436,6 +444,11 @@ func decodeV1(b []byte, s *State) error {
 			return errCorrupt
 		}
 	}
+	for _, f := range fields16 {
+		if raw[f] > math.MaxUint16 {
+			return errCorrupt
+		}
+	}
 	start := zigzag(raw[bitStart])
 	rel := func(bit int) int64 {
 		if mask&(1<<bit) == 0 {
@@ -484,6 +497,7 @@ func decodeV1(b []byte, s *State) error {
 	s.RateMinute = uint32(raw[bitRateMinute])
 	s.RateCur = uint32(raw[bitRateCur])
 	s.RatePrev = uint32(raw[bitRatePrev])
+	s.FeedbackSeen = uint16(raw[bitFeedbackSeen])
 	return nil
 }
 

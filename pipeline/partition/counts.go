@@ -30,6 +30,8 @@ type Counts struct {
 	Rearmed         uint64 // timers that found their deadline moved later
 	FeedbackUnknown uint64 // feedback about a session the partition does not hold
 	TimerErrors     uint64 // timers dropped because handling them panicked
+	FeedbackForeign uint64 // feedback naming an invite its session was never sent
+	FeedbackRepeat  uint64 // feedback of a type already applied to its invite
 
 	// Scores holds the batch's scores, abandonment then confusion (the
 	// order of schemas.Reasons), bucketed by ScoreBuckets.
@@ -108,6 +110,8 @@ func (c *Counts) Add(o *Counts) {
 	c.Rearmed += o.Rearmed
 	c.FeedbackUnknown += o.FeedbackUnknown
 	c.TimerErrors += o.TimerErrors
+	c.FeedbackForeign += o.FeedbackForeign
+	c.FeedbackRepeat += o.FeedbackRepeat
 	for i := range c.Scores {
 		s, x := &c.Scores[i], &o.Scores[i]
 		for j := range s.Buckets {

@@ -351,6 +351,16 @@ func (p *Processor) Feedback(key, value []byte, offset int64) {
 		return
 	}
 	c := p.engine.Feedback(&sl.st, f)
+	if c.Ignored {
+		// An invite the session was never sent, or an answer given
+		// already: nothing changes, nothing counts twice.
+		if c.Unknown {
+			p.counts.FeedbackForeign++
+		} else {
+			p.counts.FeedbackRepeat++
+		}
+		return
+	}
 	if c.Changed {
 		sl.noEncode = false
 	}
