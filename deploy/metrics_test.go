@@ -25,16 +25,11 @@ var syntheticSeries = map[string]bool{
 }
 
 // pendingMetrics are metrics the rules or the dashboard use before `linger
-// run` exports them: the processor side of the chat team's acceptance
-// (issue 14: counters of the invites shown and accepted per site and team,
-// and the acceptance_band gauge in shares, as linger_invite_band) lands
-// separately. TestMetricNamesExist lets them be missing from /metrics,
-// and fails once one is there, so the entry goes when the metric comes.
-var pendingMetrics = map[string]string{
-	"linger_invites_shown_total":    "counter of invites reported shown, by site and team",
-	"linger_invites_accepted_total": "counter of invites reported accepted, by site and team",
-	"linger_acceptance_band":        "gauge of each site's acceptance_band, by bound (min, max), in shares",
-}
+// run` exports them (none today): a rule may land before its metric, by
+// name and what it will be. TestMetricNamesExist lets them be missing from
+// /metrics, and fails once one is there, so the entry goes when the metric
+// comes.
+var pendingMetrics = map[string]string{}
 
 // scrape is a parsed /metrics page: the labels of each sample, by sample
 // name (histograms give name_bucket, name_sum and name_count).

@@ -259,6 +259,7 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 		r.reload.CompareAndSwap(cfg, nil)
 		r.cfg.Scoring = cfg
 		r.m.sessionTimeout.Set(cfg.LongestSessionTimeout().Seconds())
+		r.m.setBands(cfg)
 		for _, w := range r.workers {
 			w.p.SetConfig(cfg)
 		}

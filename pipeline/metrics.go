@@ -72,6 +72,7 @@ type metrics struct {
 	// site's invite-share band and each team's budget, summed over this
 	// replica's partitions.
 	feedback        *prometheus.CounterVec
+	acceptBand      *prometheus.GaugeVec
 	feedbackOrphans prometheus.Counter
 	feedbackIgnored *prometheus.CounterVec
 	invitesShown    *prometheus.CounterVec
@@ -161,6 +162,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		restoreRecord:    counter("linger_restore_records_total", "Changelog records read while restoring."),
 
 		feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
+		acceptBand:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_acceptance_band", Help: "The configured acceptance band of a site (acceptance_band; shares 0..1 of the invites shown), by bound: min, max. Sites the config does not name share the default's, under site \"other\"."}, []string{"site", "bound"}),
 		feedbackIgnored: counterVec("linger_feedback_ignored_total", "Feedback records ignored, by reason: unknown_invite (an invite id the session was never sent: forged, or another session's), repeat (a type already applied to the invite). Neither changes or counts anything.", "reason", []string{"unknown_invite", "repeat"}),
 		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
 		invitesShown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_invites_shown_total",
@@ -207,7 +209,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
 		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
 		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
-		m.feedback, m.feedbackOrphans, m.feedbackIgnored, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
+		m.feedback, m.acceptBand, m.feedbackOrphans, m.feedbackIgnored, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -457,4 +459,21 @@ func (l *loopStats) setTeam(k [2]string) {
 	}
 	l.m.budgetTokens.WithLabelValues(k[0], k[1]).Set(tokens)
 	l.m.budgetSize.WithLabelValues(k[0], k[1]).Set(size)
+}
+
+// setBands takes each site's acceptance band from the scoring config: its
+// sites by name, the default under "" (sessions without a site) and
+// "other" (sites the config does not name).
+func (m *metrics) setBands(cfg *scoring.Config) {
+	m.acceptBand.Reset()
+	set := func(label string, s *scoring.Settings) {
+		lo, hi := s.AcceptanceBand()
+		m.acceptBand.WithLabelValues(label, "min").Set(lo)
+		m.acceptBand.WithLabelValues(label, "max").Set(hi)
+	}
+	set("", cfg.For(nil))
+	set("other", cfg.For(nil))
+	for _, site := range cfg.SiteNames() {
+		set(site, cfg.For([]byte(site)))
+	}
 }

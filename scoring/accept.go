@@ -45,6 +45,10 @@ type acceptSettings struct {
 	controller bool
 }
 
+// AcceptanceBand returns the acceptance band of the settings' site, as
+// shares of the invites shown (0..1).
+func (s *Settings) AcceptanceBand() (lo, hi float64) { return s.Accept.min, s.Accept.max }
+
 func (as *acceptSettings) slotMs() int64 { return max(as.windowMs/acceptSlots, 1) }
 
 // acceptBand is a site's acceptance band in one partition.
