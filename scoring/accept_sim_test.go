@@ -52,6 +52,7 @@ models: {abandonment: {bias: %v, weights: {cart_value: %v}}}
 scales: {cart_value: 1000}
 frequency_cap: {invites: 0}
 acceptance_band: {controller: true}
+sites: {shop: {}}
 `, threshold, bias, weight)
 	}
 	page := schemas.Page{URL: []byte("/checkout/payment"), Kind: schemas.KindCheckout}

@@ -478,7 +478,7 @@ func wilsonOutside(k, n int, lo, hi float64) int {
 // and counting feedback (waiting for the watermark, then counted, and the
 // controller's steps) allocate nothing once warm.
 func TestApplyAllocsAcceptance(t *testing.T) {
-	e := NewEngine(mustConfig(t, "acceptance_band: {controller: true, window: 2m, min_shown: 1}\nfrequency_cap: {invites: 0}"))
+	e := NewEngine(mustConfig(t, "acceptance_band: {controller: true, window: 2m, min_shown: 1}\nfrequency_cap: {invites: 0}\nsites: {shop: {}}"))
 	evs := eager("s-alloc", "", "shop", timelineBase)
 	var st State
 	var d schemas.Decision

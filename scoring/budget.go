@@ -116,8 +116,11 @@ func (g *grant) fill() float64 {
 }
 
 // check brings site's team's bucket to event time at and returns what it
-// holds for a would-be invite. caps may be nil (no capacity data).
-func (b *Budget) check(caps *CapacityTable, site, team []byte, at int64, set *Settings) grant {
+// holds for a would-be invite. caps may be nil (no capacity data). The
+// bucket is keyed by the site when the capacity table has records of it
+// (the platform's sites), else by other, the site's budget key
+// (Config.budgetSite): a made-up site shares the other sites' buckets.
+func (b *Budget) check(caps *CapacityTable, site, other, team []byte, at int64, set *Settings) grant {
 	var size, rate float64
 	recTS := int64(-1)
 	limited := false
@@ -138,6 +141,7 @@ func (b *Budget) check(caps *CapacityTable, site, team []byte, at int64, set *Se
 		}
 		size = set.StaticBurst / b.partitions
 		rate = set.StaticPerMinute / 60 / b.partitions
+		site = other
 	}
 	k := b.bucket(site, team, size, at)
 	if at > k.at {

@@ -420,6 +420,21 @@ func (c *Config) For(site []byte) *Settings {
 	return c.base
 }
 
+// budgetSite is the key under which the budget keeps a site's bands and
+// static buckets: the site if the config names it (or none), else
+// LabelOther, shared by every other site.
+func (c *Config) budgetSite(site []byte) []byte {
+	if len(site) == 0 {
+		return site
+	}
+	if _, ok := c.sites[string(site)]; ok {
+		return site
+	}
+	return labelOtherBytes
+}
+
+var labelOtherBytes = []byte(LabelOther)
+
 // LabelOther is the site or team label of metrics for a site the config
 // does not name, or a team none of its decisions goes to.
 const LabelOther = "other"

@@ -260,18 +260,22 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 // is the outcome.
 func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *schemas.Decision) bool {
 	e.team, e.threshold = nil, 0
+	// The budget keeps its bands by the sites the config names: sessions
+	// of any other site share one, so made-up sites cannot crowd out a
+	// real one's (nor grow the partition record).
+	site := e.cfg.budgetSite(s.Site)
 	// The band counts a session as eligible the first time the policy
 	// would invite it, whatever its score.
 	if s.Flags&FlagEligible == 0 && policy(s, at, set, set.eligibleAny(s.Kind, s.URL)) == OutcomeInvite {
 		s.Flags |= FlagEligible
-		e.budget.note(s.Site, at, &set.Band, 1, 0)
+		e.budget.note(site, at, &set.Band, 1, 0)
 	}
 	offset, held := 0.0, SuppressedRateBand
 	switch {
 	case set.Band.controller:
-		offset = e.budget.offset(s.Site, at, &set.Band)
+		offset = e.budget.offset(site, at, &set.Band)
 	case set.Accept.controller:
-		offset, held = e.budget.acceptOffset(s.Site, &set.Accept), SuppressedAcceptanceBand
+		offset, held = e.budget.acceptOffset(site, &set.Accept), SuppressedAcceptanceBand
 	}
 	// The winner is the model furthest above its threshold, among those
 	// whose route makes the page eligible.
@@ -310,7 +314,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	}
 	eff := effThreshold(set.Threshold[best], offset)
 	e.threshold = eff
-	g := e.budget.check(e.caps, s.Site, e.team, at, set)
+	g := e.budget.check(e.caps, s.Site, site, e.team, at, set)
 	if g.limited {
 		if g.noSlots || g.tokens < drawUnit(session, s.Seq+1) {
 			e.outcome = SuppressedNoCapacity
@@ -331,7 +335,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 		g.spend()
 	}
 	if s.Invites == 0 {
-		e.budget.note(s.Site, at, &set.Band, 0, 1)
+		e.budget.note(site, at, &set.Band, 0, 1)
 	}
 	if e.visitors != nil && len(s.Visitor) > 0 {
 		e.visitors.Record(s.Visitor, at)
@@ -418,7 +422,7 @@ func (e *Engine) Feedback(s *State, f *schemas.Feedback) FeedbackCount {
 	}
 	c.Team = set.teamOf(int(s.InviteRoute)-1, max(int(s.InviteReason)-1, 0))
 	if set.Accept.controller {
-		e.budget.acceptFeedback(s.Site, f.TS, c.Shown, c.Accepted, e.cfg)
+		e.budget.acceptFeedback(e.cfg.budgetSite(s.Site), f.TS, c.Shown, c.Accepted, e.cfg)
 	}
 	return c
 }

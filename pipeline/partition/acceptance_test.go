@@ -34,6 +34,7 @@ models: {abandonment: {bias: -3, weights: {%s}}}
 scales: {cart_value: 1000}
 frequency_cap: {invites: 0}
 acceptance_band: {controller: true, window: 10m, min_shown: 40}
+sites: {shop: {}}
 `, strings.Join(weights, ", "))))
 	if err != nil {
 		t.Fatal(err)
