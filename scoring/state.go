@@ -126,6 +126,13 @@ type State struct {
 	// ignored, so no path counts an answer twice.
 	FeedbackSeen uint16
 
+	// TallyHour and TallyCauses say what the session counted for in its
+	// partition's hourly tallies: the hour (event time / 1 h) and, in it,
+	// bit 0 as a would-be invite and bit o for each cause (an Outcome)
+	// that held it back, so each counts once an hour.
+	TallyHour   uint32
+	TallyCauses uint32
+
 	// Deadline is the event time at which the session next needs attention
 	// without an event (NextDeadline): a silence check or its expiry. It
 	// lives in the value because fastcache has no expiry of its own, and
@@ -289,6 +296,8 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	w.u(uint64(s.RateCur))
 	w.u(uint64(s.RatePrev))
 	w.u(uint64(s.FeedbackSeen))
+	w.u(uint64(s.TallyHour))
+	w.u(uint64(s.TallyCauses))
 
 	var m [maxMaskBytes]byte
 	n := binary.PutUvarint(m[:], w.mask)
@@ -351,6 +360,8 @@ const (
 	bitRateCur
 	bitRatePrev
 	bitFeedbackSeen
+	bitTallyHour
+	bitTallyCauses
 	numBitsV1
 )
 
@@ -359,7 +370,7 @@ const (
 var (
 	fields32 = [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
 		bitHiddenCount, bitExitD, bitCartItems, bitFocuses, bitChurn, bitReedits, bitErrorsD, bitRageD, bitDeadD,
-		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev}
+		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev, bitTallyHour, bitTallyCauses}
 	fields8  = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
 	fields16 = [...]uint8{bitFeedbackSeen}
 )
@@ -498,6 +509,8 @@ func decodeV1(b []byte, s *State) error {
 	s.RateCur = uint32(raw[bitRateCur])
 	s.RatePrev = uint32(raw[bitRatePrev])
 	s.FeedbackSeen = uint16(raw[bitFeedbackSeen])
+	s.TallyHour = uint32(raw[bitTallyHour])
+	s.TallyCauses = uint32(raw[bitTallyCauses])
 	return nil
 }
 

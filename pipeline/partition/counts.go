@@ -32,6 +32,7 @@ type Counts struct {
 	TimerErrors     uint64 // timers dropped because handling them panicked
 	FeedbackForeign uint64 // feedback naming an invite its session was never sent
 	FeedbackRepeat  uint64 // feedback of a type already applied to its invite
+	TalliesDropped  uint64 // would-be invites not tallied: the table was full
 
 	// Scores holds the batch's scores, abandonment then confusion (the
 	// order of schemas.Reasons), bucketed by ScoreBuckets.
@@ -112,6 +113,7 @@ func (c *Counts) Add(o *Counts) {
 	c.TimerErrors += o.TimerErrors
 	c.FeedbackForeign += o.FeedbackForeign
 	c.FeedbackRepeat += o.FeedbackRepeat
+	c.TalliesDropped += o.TalliesDropped
 	for i := range c.Scores {
 		s, x := &c.Scores[i], &o.Scores[i]
 		for j := range s.Buckets {

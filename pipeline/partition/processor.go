@@ -99,6 +99,11 @@ type Processor struct {
 	// batch's output (arena and lists grow, so what an earlier batch
 	// returned stays valid until the span ends); mark is where this
 	// batch's began, view what End returns.
+	// tallies are the partition's hourly tallies (tallies.go); tally1 the
+	// record being written.
+	tallies tallyTable
+	tally1  schemas.HourTally
+
 	inSpan        bool
 	mark          outputMark
 	view          Output
@@ -240,6 +245,7 @@ func (p *Processor) Begin() {
 		p.out.dlq = p.out.dlq[:0]
 		p.out.state = p.out.state[:0]
 		p.out.visitors = p.out.visitors[:0]
+		p.out.tallies = p.out.tallies[:0]
 		p.capped = p.capped[:0]
 		p.metaAt, p.budgetTouched = -1, false
 	} else {
@@ -250,7 +256,7 @@ func (p *Processor) Begin() {
 		}
 	}
 	p.counts.Now = p.nowMs
-	p.mark = outputMark{inv: len(p.out.inv), dlq: len(p.out.dlq), state: len(p.out.state), visitors: len(p.out.visitors)}
+	p.mark = outputMark{inv: len(p.out.inv), dlq: len(p.out.dlq), state: len(p.out.state), visitors: len(p.out.visitors), tallies: len(p.out.tallies)}
 }
 
 // Process handles one record of the batch. key and value must stay unchanged
@@ -297,7 +303,7 @@ func (p *Processor) apply() {
 
 	sl := p.session(ev.Session)
 	decided := p.engine.Apply(&sl.st, ev, &p.d)
-	p.count()
+	p.count(&sl.st, ev.TS)
 	if decided {
 		p.emit()
 	}
@@ -469,7 +475,7 @@ func (p *Processor) fire(t timer) {
 		return
 	}
 	p.counts.Silence++
-	p.count()
+	p.count(st, t.at)
 	if decided {
 		p.emit()
 	}
@@ -495,8 +501,10 @@ func (p *Processor) arm(sl *slot) {
 	p.timers.push(timer{at: st.Deadline, hash: sl.hash})
 }
 
-// count adds the moment's scores and outcome to the batch's metrics.
-func (p *Processor) count() {
+// count adds the moment's scores and outcome to the batch's counts, and
+// the would-be invite it may be to the hourly tallies.
+func (p *Processor) count(st *scoring.State, at int64) {
+	p.tally(st, at)
 	sc := p.engine.Scores()
 	p.counts.Scores[0].Observe(sc.Abandonment)
 	p.counts.Scores[1].Observe(sc.Confusion)

@@ -188,7 +188,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 		rejected   int
 		first      []rejection
 		suppressed map[string]int64
-		hours      map[hourKey]*hourCounts
+		tallies    map[string][]byte // the engine's tally records: the last of each key
 	}
 	results := make([]partResult, o.Partitions)
 	var done int64
@@ -203,8 +203,8 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}, hours: map[hourKey]*hourCounts{}}
-			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, hours: pr.hours, observe: o.observe}
+			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}, tallies: map[string][]byte{}}
+			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.observe}
 			// Each partition spends its share of the chat teams' budgets,
 			// as a live one does. The frequency cap across sessions is
 			// per partition here: partitions run side by side, in no
@@ -225,6 +225,13 @@ func Run(recs []Record, o Options) (*Result, error) {
 					// stamped with its event time.
 					d.DecidedAt = d.EventTS
 					pr.decisions = append(pr.decisions, d)
+				}
+				// The partition's hourly tallies, as a live replica writes
+				// them to linger-tallies: the last record of a key is the
+				// hour's.
+				for i := range out.TallyRecords() {
+					k, v := out.TallyRecord(i)
+					pr.tallies[string(k)] = append([]byte(nil), v...)
 				}
 				for _, rj := range out.Rejected() {
 					pr.rejected++
@@ -261,7 +268,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 	}
 	wg.Wait()
 
-	for p, pr := range results {
+	for _, pr := range results {
 		res.Decisions = append(res.Decisions, pr.decisions...)
 		res.rejected += pr.rejected
 		res.firstRejected = append(res.firstRejected, pr.first...)
@@ -272,7 +279,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 			res.suppressed[cause] += n
 		}
 		if res.tally != nil {
-			addHourTallies(res.tally, int32(p), pr.hours)
+			addHourTallies(res.tally, pr.tallies)
 		}
 	}
 	if res.tally != nil {
@@ -354,61 +361,20 @@ func cmpInt(a, b int64) int {
 type tracker struct {
 	sessions   map[string]*session
 	suppressed map[string]int64 // by cause, as linger_suppressed_total
-	hours      map[hourKey]*hourCounts
 	observe    func(*partition.Observation)
 }
 
-// hourKey and hourCounts are a partition's tally of one site, team and
-// hour of event time, as a replica writes it to linger-tallies: the
-// sessions with a would-be invite and those held back by each cause, each
-// session once, and the invites.
-type hourKey struct {
-	site, team string
-	hourStart  int64
-}
-
-type hourCounts struct {
-	wouldBe    map[string]bool
-	invites    int64
-	suppressed map[string]map[string]bool // by cause
-}
-
-// addHourTallies hands a partition's hourly tallies to the outcomes tally.
-func addHourTallies(t *outcomes.Tally, partition int32, hours map[hourKey]*hourCounts) {
-	for k, c := range hours {
-		h := schemas.HourTally{Partition: partition, Site: []byte(k.site), Team: []byte(k.team), HourStart: k.hourStart, WouldBe: int64(len(c.wouldBe)), Invites: c.invites}
-		for _, cause := range slices.Sorted(maps.Keys(c.suppressed)) {
-			h.Suppressed = append(h.Suppressed, schemas.CauseCount{Cause: []byte(cause), Count: int64(len(c.suppressed[cause]))})
+// addHourTallies hands a partition's hourly tally records to the
+// outcomes tally.
+func addHourTallies(t *outcomes.Tally, records map[string][]byte) {
+	var dec schemas.HourTallyDecoder
+	var h schemas.HourTally
+	for _, k := range slices.Sorted(maps.Keys(records)) {
+		if dec.Decode([]byte(k), records[k], 0, &h) != nil {
+			panic("BUG: the engine wrote a tally it cannot read: " + string(records[k]))
 		}
 		t.AddHourTally(&h)
 	}
-}
-
-// tally counts a would-be invite (one with a team: a score over its
-// threshold on an eligible page) in its site, team and hour, invited or
-// held back.
-func (t *tracker) tally(o *partition.Observation) {
-	invited := o.Outcome == scoring.OutcomeInvite
-	if len(o.Team) == 0 || !invited && !o.Outcome.Suppressed() {
-		return
-	}
-	k := hourKey{string(o.State.Site), string(o.Team), o.At - o.At%schemas.HourMs}
-	c := t.hours[k]
-	if c == nil {
-		c = &hourCounts{wouldBe: map[string]bool{}, suppressed: map[string]map[string]bool{}}
-		t.hours[k] = c
-	}
-	session := string(o.State.Session)
-	c.wouldBe[session] = true
-	if invited {
-		c.invites++
-		return
-	}
-	cause := o.Outcome.String()
-	if c.suppressed[cause] == nil {
-		c.suppressed[cause] = map[string]bool{}
-	}
-	c.suppressed[cause][session] = true
 }
 
 func (t *tracker) observe1(o *partition.Observation) {
@@ -418,7 +384,6 @@ func (t *tracker) observe1(o *partition.Observation) {
 	if o.Outcome.Suppressed() {
 		t.suppressed[o.Outcome.String()]++
 	}
-	t.tally(o)
 	st := o.State
 	s := t.sessions[string(st.Session)]
 	if s == nil {
