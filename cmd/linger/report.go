@@ -41,6 +41,7 @@ type reportFlags struct {
 	answerWithin     time.Duration
 	serviceLevel     float64
 	bandMin, bandMax float64
+	config           string
 }
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +75,7 @@ Example:
 	fs.StringVar(&f.tz, "tz", "UTC", "time zone of the staffing table's weekdays and hours: an IANA name such as Europe/Berlin, or UTC")
 	fs.DurationVar(&f.answerWithin, "answer-within", 30*time.Second, "staffing target: answer chats within this long (a duration such as 30s)")
 	fs.Float64Var(&f.serviceLevel, "service-level", 0.8, "staffing target: the share of accepted chats answered within --answer-within, above 0 and below 1")
+	fs.StringVar(&f.config, "config", "", "the replicas' scoring config file: each site's acceptance_band (instead of --band-min and --band-max)")
 	fs.Float64Var(&f.bandMin, "band-min", outcomes.DefaultBand.MinPercent, "acceptance band, lower bound, in percent of the invites shown")
 	fs.Float64Var(&f.bandMax, "band-max", outcomes.DefaultBand.MaxPercent, "acceptance band, upper bound, in percent of the invites shown")
 	f.since = 24 * time.Hour
@@ -117,8 +119,16 @@ Example:
 
 	tally := outcomes.NewTally()
 	tally.Window(from.UnixMilli(), to.UnixMilli())
+	band := func(string) outcomes.Band { return outcomes.Band{MinPercent: f.bandMin, MaxPercent: f.bandMax} }
+	if f.config != "" {
+		cfg, err := loadConfig(f.config)
+		if err != nil {
+			return err
+		}
+		band = outcomes.ConfigBand(cfg)
+	}
 	tally.SetOptions(outcomes.Options{
-		Band:     func(string) outcomes.Band { return outcomes.Band{MinPercent: f.bandMin, MaxPercent: f.bandMax} },
+		Band:     band,
 		Location: loc, AnswerWithin: f.answerWithin, ServiceLevel: f.serviceLevel,
 	})
 	kinds := map[string]outcomes.RecordKind{f.events: outcomes.EventRecord, f.invites: outcomes.DecisionRecord, f.feedback: outcomes.FeedbackRecord,

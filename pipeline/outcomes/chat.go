@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
 )
 
 // The chat team's figures: acceptance per site and team against its band,
@@ -147,6 +148,15 @@ type CSATRow struct {
 
 // SatisfiedScore is the lowest rating that counts as satisfied.
 const SatisfiedScore = 4
+
+// ConfigBand returns the acceptance band of each site as cfg sets it
+// (acceptance_band), for Options.Band.
+func ConfigBand(cfg *scoring.Config) func(site string) Band {
+	return func(site string) Band {
+		lo, hi := cfg.For([]byte(site)).AcceptanceBand()
+		return Band{MinPercent: 100 * lo, MaxPercent: 100 * hi}
+	}
+}
 
 // SetOptions sets how the chat team's figures are measured.
 func (t *Tally) SetOptions(o Options) {

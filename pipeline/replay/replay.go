@@ -140,6 +140,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 	}
 	if feedback > 0 {
 		res.tally = outcomes.NewTally()
+		res.tally.SetOptions(outcomes.Options{Band: outcomes.ConfigBand(o.Config)})
 	}
 
 	// Split by partition, keeping the order within each. Feedback records

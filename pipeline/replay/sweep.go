@@ -280,10 +280,14 @@ func Frontier(rows []SweepRow, band Band) {
 // 3–10% of the invites shown are accepted.
 var DefaultAcceptanceBand = Band{Low: 0.03, High: 0.10}
 
-// acceptanceBand is the band a sweep holds acceptance against, and whether
-// it is the config's own. scoring.Config has no acceptance band yet, so it
-// is DefaultAcceptanceBand, and the sweep says so.
-func acceptanceBand(*scoring.Config) (Band, bool) { return DefaultAcceptanceBand, false }
+// acceptanceBand is the band a sweep holds acceptance against (the
+// config's acceptance_band, which defaults to 3–10%), and whether the
+// config file set it rather than leaving the default.
+func acceptanceBand(cfg *scoring.Config) (Band, bool) {
+	lo, hi := cfg.For(nil).AcceptanceBand()
+	b := Band{Low: lo, High: hi}
+	return b, b != DefaultAcceptanceBand
+}
 
 // Sweep is the replays of a grid of settings, for WriteText.
 type Sweep struct {
