@@ -195,19 +195,22 @@ func (c *Config) validate() []issue {
 	if !(cc.StaticBurst >= 0) || !finite(cc.StaticBurst) {
 		bad(path{"capacity", "static_burst"}, "must not be negative, got %v", cc.StaticBurst)
 	}
+	// A band's bounds: each a percentage, the lower not above the upper.
+	percentBand := func(key string, lo, hi float64) {
+		loOK, hiOK := lo >= 0 && lo <= 100, hi >= 0 && hi <= 100
+		if !loOK {
+			bad(path{key, "min_percent"}, "must be between 0 and 100, got %v", lo)
+		}
+		if !hiOK {
+			bad(path{key, "max_percent"}, "must be between 0 and 100, got %v", hi)
+		}
+		if loOK && hiOK && lo > hi {
+			badAt(path{key}, []path{{key, "max_percent"}, {key, "min_percent"}},
+				"min_percent (%v) must not be above max_percent (%v)", lo, hi)
+		}
+	}
 	rb := c.RateBand
-	minOK := rb.MinPercent >= 0 && rb.MinPercent <= 100
-	maxOK := rb.MaxPercent >= 0 && rb.MaxPercent <= 100
-	if !minOK {
-		bad(path{"rate_band", "min_percent"}, "must be between 0 and 100, got %v", rb.MinPercent)
-	}
-	if !maxOK {
-		bad(path{"rate_band", "max_percent"}, "must be between 0 and 100, got %v", rb.MaxPercent)
-	}
-	if minOK && maxOK && rb.MinPercent > rb.MaxPercent {
-		badAt(path{"rate_band"}, []path{{"rate_band", "max_percent"}, {"rate_band", "min_percent"}},
-			"min_percent (%v) must not be above max_percent (%v)", rb.MinPercent, rb.MaxPercent)
-	}
+	percentBand("rate_band", rb.MinPercent, rb.MaxPercent)
 	if rb.Window < time.Second {
 		bad(path{"rate_band", "window"}, "must be at least 1s, got %v", rb.Window)
 	}
@@ -227,18 +230,7 @@ func (c *Config) validate() []issue {
 		bad(path{"rate_band", "min_sessions"}, "must not be negative, got %d", rb.MinSessions)
 	}
 	ab := c.AcceptanceBand
-	minOK = ab.MinPercent >= 0 && ab.MinPercent <= 100
-	maxOK = ab.MaxPercent >= 0 && ab.MaxPercent <= 100
-	if !minOK {
-		bad(path{"acceptance_band", "min_percent"}, "must be between 0 and 100, got %v", ab.MinPercent)
-	}
-	if !maxOK {
-		bad(path{"acceptance_band", "max_percent"}, "must be between 0 and 100, got %v", ab.MaxPercent)
-	}
-	if minOK && maxOK && ab.MinPercent > ab.MaxPercent {
-		badAt(path{"acceptance_band"}, []path{{"acceptance_band", "max_percent"}, {"acceptance_band", "min_percent"}},
-			"min_percent (%v) must not be above max_percent (%v)", ab.MinPercent, ab.MaxPercent)
-	}
+	percentBand("acceptance_band", ab.MinPercent, ab.MaxPercent)
 	if ab.Window < time.Minute {
 		bad(path{"acceptance_band", "window"}, "must be at least 1m, got %v", ab.Window)
 	}
