@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,12 @@ type worker struct {
 	// recs and fb are the batch's records as the engine takes them,
 	// reused from batch to batch.
 	recs, fb []partition.Record
+
+	// member: the worker began a batch in the open span, which it must
+	// commit or abort; ranAt: when it last ran (an idle worker runs only
+	// every Tick, for the timers the wall clock makes due).
+	member bool
+	ranAt  time.Time
 }
 
 type jobKind uint8
@@ -264,21 +271,35 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 			w.p.SetConfig(cfg)
 		}
 	}
+	records := r.assign(fetches)
+	// The workers with records run, and the idle ones every Tick: their
+	// watermark may follow the wall clock and fire timers. Waking every
+	// worker at every poll would cost more than the work at a modest
+	// rate, where polls are many and small.
+	now := time.Now()
 	r.busy = r.busy[:0]
 	for _, w := range r.workers {
-		r.busy = append(r.busy, w)
+		if len(w.batch.Records) > 0 || len(w.feedback.Records) > 0 || now.Sub(w.ranAt) >= r.cfg.Tick {
+			w.ranAt = now
+			r.busy = append(r.busy, w)
+		}
 	}
 	if len(r.busy) == 0 {
 		return nil
 	}
-	records := r.assign(fetches)
 	r.run(r.busy, jobProcess)
+	for _, w := range r.busy {
+		if !w.member {
+			w.member = true
+			r.members = append(r.members, w)
+		}
+	}
 	empty := true
 	for _, w := range r.busy {
 		empty = empty && w.out.Empty()
 	}
 	if empty && records == 0 && !r.span.open {
-		r.run(r.busy, jobCommit) // nothing to publish: the (empty) batch stands
+		r.endMembers(jobCommit) // nothing to publish: the (empty) batch stands
 		return nil
 	}
 	if err := r.joinSpan(fetches, records, true); err != nil {
@@ -323,12 +344,18 @@ func (r *Runner) endSpan(ctx context.Context) error {
 	}()
 	committed, err := r.publish(ctx)
 	for attempt := 2; !committed && errors.Is(err, errDLQRefused) && attempt <= 3; attempt++ {
+		members := slices.Clone(r.members)
 		r.abortSpan()
 		for _, f := range sp.fetches {
 			r.assign(f)
+			r.busy = append(r.busy[:0], members...)
 			r.run(r.busy, jobProcess)
 			r.producer.send(ctx, r.workerOutputs(r.busy))
 		}
+		for _, w := range members {
+			w.member = true
+		}
+		r.members = append(r.members, members...)
 		committed, err = r.publish(ctx)
 	}
 	if !committed {
@@ -336,7 +363,7 @@ func (r *Runner) endSpan(ctx context.Context) error {
 		return err
 	}
 	if sp.scored {
-		r.run(r.busy, jobCommit)
+		r.endMembers(jobCommit)
 	} else {
 		r.m.passthrough.Add(float64(sp.records))
 	}
@@ -382,10 +409,19 @@ func (r *Runner) rewind(ctx context.Context) error {
 
 // abortSpan makes the workers forget the open span.
 func (r *Runner) abortSpan() {
-	if r.span.scored {
-		r.run(r.busy, jobAbort)
-	}
+	r.endMembers(jobAbort)
 	r.m.transactions.WithLabelValues("aborted").Inc()
+}
+
+// endMembers commits (or aborts) the span of every worker that began a
+// batch in it, and ends their membership.
+func (r *Runner) endMembers(kind jobKind) {
+	r.run(r.members, kind)
+	for _, w := range r.members {
+		w.member = false
+	}
+	clear(r.members)
+	r.members = r.members[:0]
 }
 
 // run gives every worker in ws the same job and waits for all of them.

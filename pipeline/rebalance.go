@@ -222,6 +222,9 @@ func (r *Runner) drop(parts []int32) {
 		if w := r.workers[p]; w != nil {
 			w.stop()
 			delete(r.workers, p)
+			// A span is never open across a rebalance, but one a fatal
+			// error left open must not keep the worker.
+			r.members = slices.DeleteFunc(r.members, func(m *worker) bool { return m == w })
 		}
 	}
 	r.m.partitions.Set(float64(len(r.workers)))

@@ -48,7 +48,8 @@ type Runner struct {
 	// workers is touched only by the poll loop and the group callbacks,
 	// which BlockRebalanceOnPoll runs one at a time.
 	workers map[int32]*worker
-	busy    []*worker
+	busy    []*worker // the workers of this poll
+	members []*worker // the workers of the open span
 
 	ready  atomic.Bool
 	failed atomic.Pointer[error]
@@ -318,6 +319,13 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.RecordPartitioner(changelogPartitioner{state: r.cfg.StateTopic, other: kgo.StickyKeyPartitioner(nil)}),
 	}
+	if r.cfg.CommitInterval > 0 {
+		// Decisions wait for the commit anyway: let the brokers gather
+		// records for a fraction of the interval, so a modest rate makes
+		// a few polls a second instead of a poll per few records, each
+		// with its wake-ups, fetch request and worker round.
+		opts = append(opts, kgo.FetchMinBytes(fetchMinBytes), kgo.FetchMaxWait(min(r.cfg.CommitInterval/2, 50*time.Millisecond)))
+	}
 	if r.cfg.Guarantee == ExactlyOnce {
 		opts = append(opts,
 			kgo.TransactionalID("linger-"+r.cfg.Group+"-"+r.cfg.InstanceID),
@@ -333,8 +341,12 @@ func (r *Runner) clientOpts() []kgo.Opt {
 }
 
 // fetchMaxBytes bounds one fetch response of the consumer (the client holds
-// one per broker until it is polled).
-const fetchMaxBytes = 16 << 20
+// one per broker until it is polled); with a commit interval, a broker
+// answers a fetch once it has fetchMinBytes for it, or after a wait.
+const (
+	fetchMaxBytes = 16 << 20
+	fetchMinBytes = 256 << 10
+)
 
 // changelogPartitioner writes state records to the partition number of the
 // event that changed them (set on the record), not by hashing the key: a

@@ -133,9 +133,8 @@ func TestForgedAndRepeatedFeedback(t *testing.T) {
 	run(evs[:4], nil)
 	run(nil, []string{fb("chat_started", "s-f/1", 50)})
 	run(evs[4:], nil)
-	sl := p.hot.get(xxhash.Sum64String("s-f"))
-	if sl == nil || sl.st.Invites != 1 {
-		t.Fatalf("the forged chat_started kept the session from its invite: %+v", sl)
+	if st := hotState(t, p, "s-f"); st.Invites != 1 {
+		t.Fatalf("the forged chat_started kept the session from its invite: %+v", st)
 	}
 	c := run(nil, []string{
 		fb("invite_accepted", "s-f/1", 101),

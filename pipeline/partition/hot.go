@@ -2,8 +2,6 @@ package partition
 
 import (
 	"time"
-
-	"github.com/lingerhq/linger/scoring"
 )
 
 // The hot table keeps the committed state of a partition's active sessions
@@ -16,11 +14,15 @@ import (
 // A hot session is also served without fastcache's random memory accesses
 // and without decoding, which the hot path feels.
 //
-// The table holds committed states only: a span works on copies in its
-// slots and Commit copies them back, so an Abort has nothing to undo here.
-// A state in memory is exactly its encoding decoded (State keeps fixed-point
-// counters for that reason), so whether a session comes from the table or
-// from fastcache makes no difference to any decision.
+// The table holds committed states only, encoded as they go to the
+// changelog: a span decodes them into its slots and Commit puts the bytes
+// End encoded back, so an Abort has nothing to undo here. Encoded, an entry
+// is a third of a decoded State's size and lies in two cache lines rather
+// than in six places (the State and its strings): at 20k events/s the
+// cache misses of copying decoded states cost more than decoding. A state
+// is exactly its encoding decoded (State keeps fixed-point counters for that
+// reason), so whether a session comes from the table or from fastcache makes
+// no difference to any decision.
 
 // HotQuiet is how long, in event time, a session stays hot after its last
 // event: the silence checks of a quiet visitor come within it, and a session
@@ -30,10 +32,11 @@ const HotQuiet = 3 * time.Minute
 const hotQuietMs = int64(HotQuiet / time.Millisecond)
 
 // hotBytesPerSession sizes the hot table: one entry per this many bytes of
-// its share of --cache-bytes. An entry (a State with its strings, its map
-// slot and list links) takes 560–600 bytes of resident memory as
-// BenchmarkHotTable measures it.
-const hotBytesPerSession = 640
+// its share of --cache-bytes. An entry (its encoded state, its map slot
+// and list links) takes about 210 bytes of resident memory with the
+// simulator's sessions, as BenchmarkHotTable measures it; longer ids and
+// URLs take more.
+const hotBytesPerSession = 256
 
 // hotTable is one partition's hot sessions: an index by key hash over
 // entries kept in a list from the most to the least recently committed.
@@ -47,9 +50,11 @@ type hotTable struct {
 }
 
 type hotEntry struct {
-	hash       uint64
-	st         scoring.State
-	prev, next int32
+	hash uint64
+	val  []byte // the encoded state (scoring.State.AppendBinary)
+	last int64  // the state's newest event time, for the quiet period
+	prev int32
+	next int32
 	// stored: fastcache may hold an older copy (the session was loaded
 	// from it, or written there before), so a spill replaces an entry
 	// rather than adding one, and an expiry deletes it there too.
@@ -97,15 +102,19 @@ func (h *hotTable) pushFront(i int32) {
 	}
 }
 
-// put stores st as the committed state of a key hash, most recent first.
-// The caller has made room for a new entry (Store.takeHot).
-func (h *hotTable) put(hash uint64, st *scoring.State, stored bool) {
+// put stores val, an encoded state whose newest event time is last, as
+// the committed state of a key hash, most recent first. The caller has made
+// room for a new entry (Store.takeHot).
+func (h *hotTable) put(hash uint64, val []byte, last int64, stored bool) {
 	if i, ok := h.idx[hash]; ok {
 		e := &h.entries[i]
-		e.st.CopyFrom(st)
+		e.val = append(e.val[:0], val...)
+		e.last = last
 		e.stored = e.stored || stored
-		h.unlink(i)
-		h.pushFront(i)
+		if h.head != i {
+			h.unlink(i)
+			h.pushFront(i)
+		}
 		return
 	}
 	var i int32
@@ -117,8 +126,8 @@ func (h *hotTable) put(hash uint64, st *scoring.State, stored bool) {
 		i = int32(len(h.entries) - 1)
 	}
 	e := &h.entries[i]
-	e.hash, e.stored = hash, stored
-	e.st.CopyFrom(st)
+	e.hash, e.stored, e.last = hash, stored, last
+	e.val = append(e.val[:0], val...)
 	h.idx[hash] = i
 	h.pushFront(i)
 }
@@ -167,7 +176,7 @@ func (p *Processor) commitHot(sl *slot) {
 			}
 		}
 	}
-	p.hot.put(sl.hash, &sl.st, sl.stored)
+	p.hot.put(sl.hash, p.out.arena[sl.val.v0:sl.val.v1], sl.st.Last, sl.stored)
 }
 
 // dropHot forgets an expired session: out of the table, and out of
@@ -187,7 +196,7 @@ func (p *Processor) dropHot(sl *slot) {
 // spillQuiet writes the sessions that have been quiet for hotQuietMs of
 // event time to fastcache and drops them from the table, oldest first.
 func (p *Processor) spillQuiet() {
-	for e := p.hot.oldest(); e != nil && e.st.Last < p.maxTS-hotQuietMs; e = p.hot.oldest() {
+	for e := p.hot.oldest(); e != nil && e.last < p.maxTS-hotQuietMs; e = p.hot.oldest() {
 		p.spillOldest()
 	}
 }
@@ -200,8 +209,7 @@ func (p *Processor) spillOldest() bool {
 		return false
 	}
 	p.key = p.storeKey(p.key[:0], e.hash)
-	p.buf = e.st.AppendBinary(p.buf[:0])
-	p.store.set(p.key, p.buf, !e.stored)
+	p.store.set(p.key, e.val, !e.stored)
 	p.hot.remove(e.hash)
 	p.store.releaseHot(1)
 	return true

@@ -30,10 +30,10 @@ func benchState(i int) scoring.State {
 }
 
 // BenchmarkHotTable compares what a batch does with the state of a session
-// it touches, with n sessions live: in the hot table (copy the committed
-// state into the batch's slot, change it, copy it back) and in plain
-// fastcache (read, decode, change, encode, write: what every batch did
-// before the hot table). It reports the resident memory each live session
+// it touches, with n sessions live: in the hot table (decode the committed
+// state into the batch's slot, change it, encode it for the changelog, put
+// the bytes back) and in plain fastcache (read, decode, change, encode,
+// write: what every batch did before the hot table). It reports the resident memory each live session
 // costs in either, measured on the first fill. A random session per op, as
 // a partition sees them.
 func BenchmarkHotTable(b *testing.B) {
@@ -67,10 +67,12 @@ func benchmarkHot(b *testing.B, n int) {
 	rss0 := procRSS(b)
 	h := newHotTable()
 	hashes := make([]uint64, n)
+	var val []byte
 	for i := range n {
 		st := benchState(i)
 		hashes[i] = xxhash.Sum64(st.Session)
-		h.put(hashes[i], &st, false)
+		val = st.AppendBinary(val[:0])
+		h.put(hashes[i], val, st.Last, false)
 	}
 	settle()
 	perSession := float64(procRSS(b)-rss0-int64(8*n)) / float64(n) // less the test's own hash list
@@ -81,9 +83,12 @@ func benchmarkHot(b *testing.B, n int) {
 	for b.Loop() {
 		r = r*6364136223846793005 + 1442695040888963407
 		hash := hashes[r>>33%uint64(n)]
-		slot.CopyFrom(&h.get(hash).st)
+		if err := scoring.DecodeState(h.get(hash).val, &slot); err != nil {
+			b.Fatal(err)
+		}
 		slot.Events++
-		h.put(hash, &slot, true)
+		val = slot.AppendBinary(val[:0])
+		h.put(hash, val, slot.Last, true)
 	}
 	b.ReportMetric(perSession, "RSS-B/session")
 	runtime.KeepAlive(h)

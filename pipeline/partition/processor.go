@@ -585,8 +585,10 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	}
 	if e := p.hot.get(h); e != nil {
 		sl := p.newSlot(h, id)
-		sl.st.CopyFrom(&e.st)
 		sl.stored = e.stored
+		if err := scoring.DecodeState(e.val, &sl.st); err != nil {
+			panic("BUG: the hot table holds a state it cannot read: " + err.Error())
+		}
 		sl.expiry = p.expiryMinute(&sl.st)
 		return sl
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cespare/xxhash/v2"
 	"github.com/lingerhq/linger/internal/kafkatest"
+	"github.com/lingerhq/linger/scoring"
 
 	"github.com/lingerhq/linger/schemas"
 )
@@ -138,9 +139,23 @@ func TestQuietSessionsSpillOnce(t *testing.T) {
 	}
 	// Back from fastcache as it was: its 21st event counts on top of 20.
 	batch(ev("s-3", ts+20_000+hotQuietMs+2))
-	if e := p.hot.get(xxhashString("s-3")); e == nil || e.st.Events != 21 {
-		t.Fatalf("s-3 after its return: %+v", e)
+	if st := hotState(t, p, "s-3"); st.Events != 21 {
+		t.Fatalf("s-3 after its return: %+v", st)
 	}
+}
+
+// hotState returns the committed state of a session in p's hot table.
+func hotState(t *testing.T, p *Processor, session string) *scoring.State {
+	t.Helper()
+	e := p.hot.get(xxhash.Sum64String(session))
+	if e == nil {
+		t.Fatalf("%s is not in the hot table", session)
+	}
+	var st scoring.State
+	if err := scoring.DecodeState(e.val, &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
 }
 
 func TestDLQAndUnknownTypes(t *testing.T) {
@@ -227,5 +242,3 @@ func TestStateLostIsCounted(t *testing.T) {
 		t.Fatalf("an expired session was counted as lost")
 	}
 }
-
-func xxhashString(s string) uint64 { return xxhash.Sum64String(s) }
