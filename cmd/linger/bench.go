@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
+	"github.com/spf13/cobra"
 )
 
 // benchFlags are the flags of `linger bench`.
@@ -79,33 +79,34 @@ func memTotal() int64 {
 // maxSessionsRun bounds a run that --sessions alone ends.
 const maxSessionsRun = 24 * time.Hour
 
-// given reports whether the flag name was set, on the command line or from
-// its environment variable.
-func given(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
 const (
 	modeLinger      = "linger"
 	modePassthrough = "passthrough"
 	modeBoth        = "both"
 )
 
-func benchCmd(args []string, stdout, stderr io.Writer) error {
+func newBenchCmd() *cobra.Command {
 	var f benchFlags
-	fs := newFlagSet("bench", "", `Load-test: drive the processor with simulated visitors at a constant open-loop
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "load-test: drive the processor with simulated visitors at a fixed rate, report throughput, latency, CPU and memory",
+		Long: `Load-test: drive the processor with simulated visitors at a constant open-loop
 rate (events are sent when due, answered or not), read the invites it publishes,
 and report throughput, end-to-end latency (HdrHistogram), lag, the processor's
 CPU per event and memory, and invites per persona. Events are produced and
 invites read with segmentio/kafka-go, a client other than the processor's.
 
 With --embedded (the default without --brokers) it starts the embedded broker
-and a `+"`linger run`"+` child process for the run; with --brokers it drives a cluster
-where the replicas run on their own (give --metrics for their CPU and memory).`)
-	fs.SetOutput(stderr)
-	fs.Var(&f.brokers, "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
+and a ` + "`linger run`" + ` child process for the run; with --brokers it drives a cluster
+where the replicas run on their own (give --metrics for their CPU and memory).`,
+		Example: `  linger bench
+  linger bench --rate 20k --duration 1m --html bench.html
+  linger bench --rate 10k --step 10k --max-rate 100k
+  linger bench --brokers kafka-1:9092 --metrics replica-1:9464,replica-2:9464 --rate 5k`,
+		Args: flagsOnly("", ""),
+	}
+	fs := c.Flags()
+	fs.Var(list(&f.brokers, "brokers"), "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
 	fs.BoolVar(&f.embedded, "embedded", false, "start the embedded broker and a `linger run` child process (the default without --brokers)")
 	f.rate = bench.BudgetRate
 	fs.Var(&f.rate, "rate", "events per second offered (20000, 20k, 1.5k, 2M); 0: as fast as the producer can")
@@ -121,7 +122,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.Var(&f.step, "step", "ramp: after each window raise the rate by this many events/s (as --rate) until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
 	fs.Var(&f.maxRate, "max-rate", "with --step: stop the ramp after this rate (as --rate) even if it is sustained (0: no limit)")
 	fs.DurationVar(&f.slo, "slo-p99", bench.DefaultSLOP99, "the p99 end-to-end latency a rate must meet to count as sustained (the budget of the README's Performance table)")
-	fs.Var(&f.metrics, "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
+	fs.Var(list(&f.metrics, "urls"), "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
 	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
 	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to send events to")
 	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to read decisions from")
@@ -135,17 +136,18 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process itself (load generator and embedded broker) to this file; the processor's profiles are at its /debug/pprof/ with LINGER_PPROF=true")
 	f.sec.register(fs)
-	if err := fs.parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if f.sessions > 0 && !given(c, "duration") {
+			// --sessions alone (a flood) runs until the sessions are sent.
+			f.duration = maxSessionsRun
+		}
+		return f.run(c.OutOrStdout(), c.ErrOrStderr())
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
-	if f.sessions > 0 && !given(fs.FlagSet, "duration") {
-		// --sessions alone (a flood) runs until the sessions are sent.
-		f.duration = maxSessionsRun
-	}
+	return c
+}
+
+// run validates the flags and runs the bench.
+func (f *benchFlags) run(stdout, stderr io.Writer) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -340,6 +342,8 @@ func (f *benchFlags) describe(res *bench.Result) {
 type rateFlag float64
 
 func (r *rateFlag) String() string { return bench.FormatRate(float64(*r)) }
+func (r *rateFlag) Type() string   { return "rate" }
+func (r *rateFlag) worded()        {}
 
 func (r *rateFlag) Set(s string) error {
 	v, err := bench.ParseRate(s)
