@@ -31,6 +31,9 @@ func newBrokerCmd() *cobra.Command {
 	var logs logFlags
 	logs.register(fs)
 	c.RunE = func(c *cobra.Command, _ []string) error {
+		if *partitions < 1 {
+			return usagef("--partitions %d: want at least 1", *partitions)
+		}
 		return runBroker(c.OutOrStdout(), c.ErrOrStderr(), logs, broker.Config{Addr: *addr, Partitions: *partitions, DataDir: *dataDir, Retention: *retention})
 	}
 	return c

@@ -288,34 +288,29 @@ type worded interface {
 	worded()
 }
 
-// valueProblem says that value v of flag f (named as --name, or as its
-// environment variable if env) is not one it takes.
+// valueProblem says that value v of flag f is not one it takes, naming
+// the flag as typed (--name v) or, if env, as its variable (NAME="v").
 func valueProblem(name string, env bool, f *pflag.Flag, v string, err error) string {
-	label, shown := "--"+f.Name, v
+	q := strconv.Quote(v)
+	given := "--" + f.Name + " " + v
 	if env {
-		label, shown = name, strconv.Quote(v)
+		given = name + "=" + q
 	} else if v == "" || strings.ContainsAny(v, " \t\"'") {
-		shown = strconv.Quote(v)
+		given = "--" + f.Name + " " + q
 	}
-	var why string
-	if _, ok := f.Value.(worded); ok {
-		why = err.Error()
-		// "--rate "20q" is not a rate", not "--rate 20q: "20q" is not a rate".
-		if q := strconv.Quote(v); strings.HasPrefix(why, q+" ") {
-			sep := " "
-			if env {
-				sep = "="
-			}
-			return label + sep + q + " " + strings.TrimPrefix(why, q+" ")
+	if _, ok := f.Value.(worded); !ok {
+		return given + ": " + typeProblem(f.Value.Type(), v)
+	}
+	why := err.Error()
+	if rest, ok := strings.CutPrefix(why, q+" "); ok {
+		// The value's own words: --rate "20q" is not a rate.
+		if env {
+			return name + "=" + q + " " + rest
 		}
-	} else {
-		why = typeProblem(f.Value.Type(), v)
+		return "--" + f.Name + " " + q + " " + rest
 	}
-	sep := " "
-	if env {
-		sep = "="
-	}
-	return label + sep + shown + ": " + why
+	// Said once: --rate -1: a rate must not be negative.
+	return given + ": " + strings.TrimPrefix(why, q+": ")
 }
 
 // typeProblem says in words what a flag of pflag's type wants.

@@ -84,8 +84,11 @@ func runDemo(stdout, stderr io.Writer, f *runFlags, opts demoFlags) error {
 	if err != nil {
 		return err
 	}
-	if opts.rate <= 0 || opts.warmup < 0 {
-		return fmt.Errorf("--rate must be positive and --warmup not negative")
+	if !(opts.rate > 0) {
+		return usagef("--rate %v: want more than 0 new sessions a second, such as 3", opts.rate)
+	}
+	if opts.warmup < 0 || opts.partitions < 1 {
+		return usagef("--warmup must not be negative and --partitions must be at least 1")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -66,7 +66,7 @@ func runReplay(stdout, stderr io.Writer, a replayArgs) error {
 	lo, hi := cfg.RateBand.MinPercent/100, cfg.RateBand.MaxPercent/100
 	if a.band != "" {
 		if lo, hi, err = parseBand(a.band); err != nil {
-			return err
+			return usagef("%v", err)
 		}
 	}
 	in, err := readInput(a.input, a.format, stderr)

@@ -45,6 +45,7 @@ type runFlags struct {
 	logs        logFlags
 	sec         securityFlags
 	security    pipeline.Security // from sec, once parsed
+	memoryLimit int64             // the Go heap's soft limit run set, 0 if none
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, withKafka bool) {
@@ -109,9 +110,7 @@ func newRunCmd() *cobra.Command {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if limit, set := memoryLimit(int(f.cacheBytes)); set {
-			log.Info("Go heap soft limit set from --cache-bytes (GOMEMLIMIT overrides it)", "bytes", limit)
-		}
+		f.memoryLimit, _ = memoryLimit(int(f.cacheBytes))
 		return runProcessor(ctx, log, &f, scfg)
 	}
 	return c
@@ -160,6 +159,11 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 	})
 	if err != nil {
 		return err
+	}
+	if f.memoryLimit > 0 {
+		// Logged once the flags are known to be good: a mistake is said
+		// in one line.
+		log.Info("Go heap soft limit set from --cache-bytes (GOMEMLIMIT overrides it)", "bytes", f.memoryLimit)
 	}
 	var srv *pipeline.HTTPServer
 	if f.http != "" {
