@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -265,5 +267,32 @@ func TestCompletion(t *testing.T) {
 	out, err := exec.Command(bash, "-c", script).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "__start_linger linger") {
 		t.Errorf("bash does not take the script: %v\n%s", err, out)
+	}
+}
+
+// TestREADMEShowsTheCommandLine: the mistakes and the help the README's
+// Running it shows are what linger prints.
+func TestREADMEShowsTheCommandLine(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"replay", "events.jsonl"}, {"run", "--brokrs", "kafka-1:9092"}, {"bench", "--duration", "30"}} {
+		_, out := run(t, args...)
+		if shown := "$ linger " + strings.Join(args, " ") + "\n" + out; !strings.Contains(string(readme), shown) {
+			t.Errorf("README.md does not show:\n%s", shown)
+		}
+	}
+	_, help := run(t, "run", "--help")
+	i := strings.Index(string(readme), "$ linger run --help\n")
+	if i < 0 {
+		t.Fatal("README.md shows no `linger run --help`")
+	}
+	block := string(readme)[i:]
+	block = block[:strings.Index(block, "```")]
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n")[1:] {
+		if line != "..." && !strings.Contains(help, line+"\n") {
+			t.Errorf("README.md's `linger run --help` shows %q, which the help does not have", line)
+		}
 	}
 }
