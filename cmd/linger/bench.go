@@ -437,8 +437,11 @@ func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr 
 	}
 	if passthrough {
 		e.group = "linger-passthrough"
-		args = append(args, "--passthrough", f.passthrough, "--group", e.group)
+		args = append(args, "--passthrough", f.passthrough)
 	}
+	// Named on its command line: a LINGER_GROUP the child inherits would
+	// put it in a group whose offsets the bench does not follow.
+	args = append(args, "--group", e.group)
 	if e.child, err = bench.StartChild(ctx, bench.ChildConfig{Path: exe, Args: args}); err != nil {
 		broker.Close()
 		return nil, err

@@ -96,6 +96,7 @@ func newRoot() *cobra.Command {
 		}
 	}
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) { writeHelp(c.OutOrStdout(), c) })
+	root.SetUsageFunc(func(c *cobra.Command) error { writeHelp(c.OutOrStderr(), c); return nil })
 	root.SetFlagErrorFunc(flagError)
 	// Positional mistakes are usage errors, whichever validator finds
 	// them (cobra's own, of the completion commands, too).
