@@ -4,20 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +21,7 @@ import (
 	"github.com/lingerhq/linger/pipeline/broker"
 	"github.com/lingerhq/linger/pipeline/partition"
 	"github.com/lingerhq/linger/schemas"
+	"github.com/spf13/cobra"
 )
 
 // benchFlags are the flags of `linger bench`.
@@ -83,33 +79,34 @@ func memTotal() int64 {
 // maxSessionsRun bounds a run that --sessions alone ends.
 const maxSessionsRun = 24 * time.Hour
 
-// given reports whether the flag name was set, on the command line or from
-// its environment variable.
-func given(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
 const (
 	modeLinger      = "linger"
 	modePassthrough = "passthrough"
 	modeBoth        = "both"
 )
 
-func benchCmd(args []string, stdout, stderr io.Writer) error {
+func newBenchCmd() *cobra.Command {
 	var f benchFlags
-	fs := newFlagSet("bench", "", `Load-test: drive the processor with simulated visitors at a constant open-loop
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "load-test: drive the processor with simulated visitors at a fixed rate, report throughput, latency, CPU and memory",
+		Long: `Load-test: drive the processor with simulated visitors at a constant open-loop
 rate (events are sent when due, answered or not), read the invites it publishes,
 and report throughput, end-to-end latency (HdrHistogram), lag, the processor's
 CPU per event and memory, and invites per persona. Events are produced and
 invites read with segmentio/kafka-go, a client other than the processor's.
 
 With --embedded (the default without --brokers) it starts the embedded broker
-and a `+"`linger run`"+` child process for the run; with --brokers it drives a cluster
-where the replicas run on their own (give --metrics for their CPU and memory).`)
-	fs.SetOutput(stderr)
-	fs.Var(&f.brokers, "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
+and a ` + "`linger run`" + ` child process for the run; with --brokers it drives a cluster
+where the replicas run on their own (give --metrics for their CPU and memory).`,
+		Example: `  linger bench
+  linger bench --rate 20k --duration 1m --html bench.html
+  linger bench --rate 10k --step 10k --max-rate 100k
+  linger bench --brokers kafka-1:9092 --metrics replica-1:9464,replica-2:9464 --rate 5k`,
+		Args: flagsOnly("", ""),
+	}
+	fs := c.Flags()
+	fs.Var(list(&f.brokers, "brokers"), "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
 	fs.BoolVar(&f.embedded, "embedded", false, "start the embedded broker and a `linger run` child process (the default without --brokers)")
 	f.rate = bench.BudgetRate
 	fs.Var(&f.rate, "rate", "events per second offered (20000, 20k, 1.5k, 2M); 0: as fast as the producer can")
@@ -125,7 +122,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.Var(&f.step, "step", "ramp: after each window raise the rate by this many events/s (as --rate) until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
 	fs.Var(&f.maxRate, "max-rate", "with --step: stop the ramp after this rate (as --rate) even if it is sustained (0: no limit)")
 	fs.DurationVar(&f.slo, "slo-p99", bench.DefaultSLOP99, "the p99 end-to-end latency a rate must meet to count as sustained (the budget of the README's Performance table)")
-	fs.Var(&f.metrics, "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
+	fs.Var(list(&f.metrics, "urls"), "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
 	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
 	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to send events to")
 	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to read decisions from")
@@ -139,17 +136,18 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line every second")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process itself (load generator and embedded broker) to this file; the processor's profiles are at its /debug/pprof/ with LINGER_PPROF=true")
 	f.sec.register(fs)
-	if err := fs.parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if f.sessions > 0 && !given(c, "duration") {
+			// --sessions alone (a flood) runs until the sessions are sent.
+			f.duration = maxSessionsRun
+		}
+		return f.run(c.OutOrStdout(), c.ErrOrStderr())
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
-	if f.sessions > 0 && !given(fs.FlagSet, "duration") {
-		// --sessions alone (a flood) runs until the sessions are sent.
-		f.duration = maxSessionsRun
-	}
+	return c
+}
+
+// run validates the flags and runs the bench.
+func (f *benchFlags) run(stdout, stderr io.Writer) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -293,7 +291,7 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 		defer proc.stop(stderr)
 		cfg.Brokers = []string{proc.broker.Addr()}
 		cfg.Group = proc.group
-		cfg.Metrics = []string{proc.metrics}
+		cfg.Metrics = []string{proc.child.MetricsURL()}
 	}
 	what := "linger"
 	if passthrough {
@@ -308,7 +306,7 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 				until += fmt.Sprint(" (at most ", f.duration, ")")
 			}
 		}
-		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, rateText(float64(f.rate)), until)
+		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, bench.RateText(float64(f.rate)), until)
 		res, err := bench.Run(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -316,41 +314,14 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 		f.describe(res)
 		return res, nil
 	}
-	var best *bench.Result
-	var steps []bench.Step
-	for i, rate := 0, float64(f.rate); ; i, rate = i+1, rate+float64(f.step) {
-		cfg.Rate = rate
-		// Each step sends visitors of its own: no session spans two.
-		cfg.Sim.Seed = f.seed + uint64(i)
-		fmt.Fprintf(stderr, "bench: %s step %d at %s for %v\n", what, i+1, rateText(rate), f.duration)
-		res, err := bench.Run(ctx, cfg)
-		st := bench.Step{Rate: rate}
-		if err == nil {
-			st.OfferedEPS, st.AchievedEPS, st.P99, st.LagEnd = res.OfferedEPS, res.AchievedEPS, res.Latency.P99, res.LagEnd
-			st.OK, st.Why = res.Sustained(f.slo)
-		} else if errors.Is(err, bench.ErrSaturated) {
-			st.Why = err.Error()
-		} else {
-			return nil, err
-		}
-		steps = append(steps, st)
-		if !st.OK {
-			fmt.Fprintf(stderr, "bench: %s not sustained: %s\n", rateText(rate), st.Why)
-			break
-		}
-		best = res
-		if f.maxRate > 0 && rate+float64(f.step) > float64(f.maxRate) {
-			fmt.Fprintf(stderr, "bench: stopping at --max-rate %s\n", rateText(float64(f.maxRate)))
-			break
-		}
+	res, err := bench.Ramp(ctx, cfg, bench.RampConfig{
+		Start: float64(f.rate), Step: float64(f.step), Max: float64(f.maxRate), SLOP99: f.slo, Log: stderr, What: what,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if best == nil {
-		return nil, fmt.Errorf("not even the first rate, %s, was sustained: %s", rateText(float64(f.rate)), steps[0].Why)
-	}
-	f.describe(best)
-	best.Steps = steps
-	best.MaxSustainableEPS = best.OfferedEPS
-	return best, nil
+	f.describe(res)
+	return res, nil
 }
 
 // describe adds what the flags know and the run does not: the processor's
@@ -366,18 +337,13 @@ func (f *benchFlags) describe(res *bench.Result) {
 	}
 }
 
-func rateText(rate float64) string {
-	if rate == 0 {
-		return "as fast as possible"
-	}
-	return bench.FormatRate(rate) + " events/s"
-}
-
 // rateFlag is a flag of events per second that reads 20000, 20k, 1.5k or
 // 2M (bench.ParseRate).
 type rateFlag float64
 
 func (r *rateFlag) String() string { return bench.FormatRate(float64(*r)) }
+func (r *rateFlag) Type() string   { return "rate" }
+func (r *rateFlag) worded()        {}
 
 func (r *rateFlag) Set(s string) error {
 	v, err := bench.ParseRate(s)
@@ -405,7 +371,7 @@ func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
 			fmt.Fprintf(stdout, "\nlinger carries %.2f× the passthrough's throughput\n", res.PassthroughRatio)
 		}
 		if res.Steps != nil {
-			fmt.Fprintf(stdout, "highest sustained rate: %s (p99 ≤ %v)\n", rateText(res.MaxSustainableEPS), f.slo)
+			fmt.Fprintf(stdout, "highest sustained rate: %s (p99 ≤ %v)\n", bench.RateText(res.MaxSustainableEPS), f.slo)
 		}
 		fmt.Fprintln(stdout)
 		if err := res.WriteVerdicts(stdout); err != nil {
@@ -437,12 +403,9 @@ func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
 // embedded is the embedded broker and the `linger run` child process of a
 // bench run.
 type embedded struct {
-	broker  *broker.Broker
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	logs    *tailBuffer
-	metrics string
-	group   string
+	broker *broker.Broker
+	child  *bench.Child
+	group  string
 }
 
 // startEmbedded starts the broker in this process and the processor as a
@@ -465,14 +428,8 @@ func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr 
 		broker.Close()
 		return nil, fmt.Errorf("find the linger binary for the processor: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		broker.Close()
-		return nil, err
-	}
-	e := &embedded{broker: broker, exited: make(chan struct{}), logs: &tailBuffer{max: 64 << 10},
-		metrics: "http://127.0.0.1:" + port + "/metrics", group: pipeline.DefaultGroup}
-	args := []string{"run", "--brokers", broker.Addr(), "--http", "127.0.0.1:" + port,
+	e := &embedded{broker: broker, group: pipeline.DefaultGroup}
+	args := []string{"run", "--brokers", broker.Addr(),
 		"--cache-bytes", strconv.Itoa(int(f.cacheBytes)), "--guarantee", f.guarantee, "--commit-interval", f.interval.String(),
 		"--events-topic", f.events, "--invites-topic", f.invites, "--log-level", "warn"}
 	if f.feedback != "" {
@@ -480,96 +437,24 @@ func startEmbedded(ctx context.Context, f *benchFlags, passthrough bool, stderr 
 	}
 	if passthrough {
 		e.group = "linger-passthrough"
-		args = append(args, "--passthrough", f.passthrough, "--group", e.group)
+		args = append(args, "--passthrough", f.passthrough)
 	}
-	e.cmd = exec.Command(exe, args...)
-	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
-	if err := e.cmd.Start(); err != nil {
+	// Named on its command line: a LINGER_GROUP the child inherits would
+	// put it in a group whose offsets the bench does not follow.
+	args = append(args, "--group", e.group)
+	if e.child, err = bench.StartChild(ctx, bench.ChildConfig{Path: exe, Args: args}); err != nil {
 		broker.Close()
-		return nil, fmt.Errorf("start the processor: %w", err)
-	}
-	go func() { _ = e.cmd.Wait(); close(e.exited) }()
-	if err := e.waitReady(ctx, port); err != nil {
-		e.stop(stderr)
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bench: broker at %s, processor (pid %d) ready, metrics at %s\n", broker.Addr(), e.cmd.Process.Pid, e.metrics)
+	fmt.Fprintf(stderr, "bench: broker at %s, processor (pid %d) ready, metrics at %s\n", broker.Addr(), e.child.Pid(), e.child.MetricsURL())
 	return e, nil
 }
 
-// waitReady polls the child's /readyz until it answers 200.
-func (e *embedded) waitReady(ctx context.Context, port string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	url := "http://127.0.0.1:" + port + "/readyz"
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-e.exited:
-			return fmt.Errorf("the processor exited before it was ready (%v); its log:\n%s", e.cmd.ProcessState, e.logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the processor was not ready within 60s; its log:\n%s", e.logs.String())
-		}
-	}
-}
-
-// stop ends the child with SIGTERM (a graceful shutdown: it commits and
-// leaves the group), killing it if that takes over 15s, then the broker.
-// An unclean exit shows the child's log.
+// stop stops the child, saying so if it did not exit cleanly, then the
+// broker.
 func (e *embedded) stop(stderr io.Writer) {
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.exited:
-	case <-time.After(15 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.exited
-	}
-	if st := e.cmd.ProcessState; st != nil && !st.Success() {
-		fmt.Fprintf(stderr, "bench: the processor exited with %v; its log:\n%s", st, e.logs.String())
+	if err := e.child.Stop(); err != nil {
+		fmt.Fprintf(stderr, "bench: %v", err)
 	}
 	e.broker.Close()
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	return port, err
-}
-
-// tailBuffer keeps the last max bytes written to it: the child's log,
-// shown if it fails.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,54 +24,82 @@ import (
 	"github.com/lingerhq/linger/pipeline/gateway"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func demoCmd(args []string, stdout, stderr io.Writer) error {
-	var f runFlags
-	fs := newFlagSet("demo", "", "Start the embedded broker, the visitor simulator and the processor in one process,\nand print each invite as it is decided, with a running invite rate. The simulated visitors\nanswer their invites on chat-feedback; the status line shows the share accepted. Ctrl-C stops it.")
-	fs.SetOutput(stderr)
+func newDemoCmd() *cobra.Command {
+	var (
+		f    runFlags
+		opts demoFlags
+	)
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "embedded broker + visitor simulator + processor in one process, printing invites live",
+		Long:  "Start the embedded broker, the visitor simulator and the processor in one process,\nand print each invite as it is decided, with a running invite rate. The simulated visitors\nanswer their invites on chat-feedback; the status line shows the share accepted. Ctrl-C stops it.",
+		Example: `  linger demo
+  linger demo --duration 30s --rate 10 --listen ""`,
+		Args: flagsOnly("", ""),
+	}
+	fs := c.Flags()
 	f.register(fs, false)
-	duration := fs.Duration("duration", 0, "stop by itself after this long (0: run until Ctrl-C)")
-	rate := fs.Float64("rate", 3, "new visitor sessions per second")
-	seed := fs.Uint64("seed", 1, "simulator seed: the same seed plays the same visitors")
-	mix := fs.String("mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
-	warmup := fs.Duration("warmup", 5*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds (hesitators are invited 2 to 5 minutes into their visit)")
-	partitions := fs.Int("partitions", 4, "partitions of each topic of the embedded broker")
+	fs.DurationVar(&opts.duration, "duration", 0, "stop by itself after this long (0: run until Ctrl-C)")
+	fs.Float64Var(&opts.rate, "rate", 3, "new visitor sessions per second")
+	fs.Uint64Var(&opts.seed, "seed", 1, "simulator seed: the same seed plays the same visitors")
+	fs.StringVar(&opts.mix, "mix", bench.DefaultMix().String(), "persona mix: browser, buyer, hesitator, confused, abandoner, bot weights")
+	fs.DurationVar(&opts.warmup, "warmup", 5*time.Minute, "start with this much traffic already under way, replayed at once, so invites show from the first seconds (hesitators are invited 2 to 5 minutes into their visit)")
+	fs.IntVar(&opts.partitions, "partitions", 4, "partitions of each topic of the embedded broker")
 	fs.StringVar(&f.http, "http", "", "address for /metrics, /healthz and /readyz (empty: off)")
-	listen := fs.String("listen", "127.0.0.1:8080", "address of the demo shop and the gateway, for a real visitor beside the simulated ones (empty: off; if taken, a free port)")
-	if err := fs.parse(args); err != nil {
-		return err
+	fs.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "address of the demo shop and the gateway, for a real visitor beside the simulated ones (empty: off; if taken, a free port)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if !given(c, "log-level") {
+			// Invite lines are the demo's output; logs only when something is wrong.
+			f.logs.level = "warn"
+		}
+		return runDemo(c.OutOrStdout(), c.ErrOrStderr(), &f, opts)
 	}
-	if f.logs.level == "info" && !flagGiven(fs, "log-level") {
-		// Invite lines are the demo's output; logs only when something is wrong.
-		f.logs.level = "warn"
-	}
+	return c
+}
+
+// demoFlags are the flags of `linger demo` besides the processor's.
+type demoFlags struct {
+	duration, warmup time.Duration
+	rate             float64
+	seed             uint64
+	mix, listen      string
+	partitions       int
+}
+
+// runDemo runs the demo until its duration ends or a signal stops it.
+func runDemo(stdout, stderr io.Writer, f *runFlags, opts demoFlags) error {
 	log, err := f.logs.logger(stderr)
 	if err != nil {
 		return err
 	}
-	m, err := bench.ParseMix(*mix)
+	m, err := bench.ParseMix(opts.mix)
 	if err != nil {
-		return err
+		return fmt.Errorf("--mix: %w", err)
 	}
 	scfg, err := f.scoringConfig()
 	if err != nil {
 		return err
 	}
-	if *rate <= 0 || *warmup < 0 {
-		return fmt.Errorf("--rate must be positive and --warmup not negative")
+	if !(opts.rate > 0) {
+		return usagef("--rate %v: want more than 0 new sessions a second, such as 3", opts.rate)
+	}
+	if opts.warmup < 0 || opts.partitions < 1 {
+		return usagef("--warmup must not be negative and --partitions must be at least 1")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *duration > 0 {
+	if opts.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, opts.duration)
 		defer cancel()
 	}
 
-	broker, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: *partitions, Retention: 10 * time.Minute, Logger: log})
+	broker, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Partitions: opts.partitions, Retention: 10 * time.Minute, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -81,18 +108,18 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	f.group, f.events, f.invites, f.dlq, f.state = pipeline.DefaultGroup, schemas.TopicEvents, schemas.TopicInvites, schemas.TopicDLQ, schemas.TopicState
 	f.guarantee, f.sessionTO = string(pipeline.ExactlyOnce), pipeline.DefaultSessionTimeout
 
-	sim, err := bench.NewSimulator(bench.Config{Seed: *seed, Mix: m, Rate: *rate, StartMs: time.Now().Add(-*warmup).UnixMilli()})
+	sim, err := bench.NewSimulator(bench.Config{Seed: opts.seed, Mix: m, Rate: opts.rate, StartMs: time.Now().Add(-opts.warmup).UnixMilli()})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "linger demo: embedded broker %s, %d partitions; %g new sessions/s (seed %d, mix %s); model %s\n",
-		broker.Addr(), *partitions, *rate, *seed, m, scfg.Model())
-	if *warmup > 0 {
-		fmt.Fprintf(stdout, "replaying the last %v of traffic at once, then live. Ctrl-C stops.\n", *warmup)
+		broker.Addr(), opts.partitions, opts.rate, opts.seed, m, scfg.Model())
+	if opts.warmup > 0 {
+		fmt.Fprintf(stdout, "replaying the last %v of traffic at once, then live. Ctrl-C stops.\n", opts.warmup)
 	}
 
-	if *listen != "" {
-		gw, err := startDemoGateway(log, broker.Addr(), *listen)
+	if opts.listen != "" {
+		gw, err := startDemoGateway(log, broker.Addr(), opts.listen)
 		if err != nil {
 			return err
 		}
@@ -105,7 +132,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	procCtx, stopProc := context.WithCancel(context.Background())
 	defer stopProc()
 	procDone := make(chan error, 1)
-	go func() { procDone <- runProcessor(procCtx, log, &f, scfg) }()
+	go func() { procDone <- runProcessor(procCtx, log, f, scfg) }()
 
 	d := &demo{out: stdout, answers: bench.NewAnswers(sim), holdMs: scfg.For(nil).AllowedLatenessMs + 1000}
 	var wg sync.WaitGroup
@@ -142,17 +169,6 @@ loop:
 	d.status()
 	fmt.Fprintln(stdout, "demo stopped")
 	return nil
-}
-
-func flagGiven(fs *flagSet, name string) bool {
-	given := false
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == name {
-			given = true
-		}
-	})
-	_, env := os.LookupEnv(envName(name))
-	return given || env
 }
 
 // demo holds the demo's counters and output.

@@ -2,90 +2,24 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/lingerhq/linger/pipeline"
+	"github.com/spf13/pflag"
 )
-
-// flagSet is a flag.FlagSet whose flags also read LINGER_<FLAG> environment
-// variables (a flag given on the command line wins), with a usage text that
-// names them.
-type flagSet struct {
-	*flag.FlagSet
-	args string // the positional arguments, for the usage line
-	doc  string
-}
-
-func newFlagSet(name, args, doc string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet("linger "+name, flag.ContinueOnError), args: args, doc: doc}
-	fs.Usage = func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage: linger %s [flags] %s\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, fs.args, fs.doc)
-		fs.VisitAll(func(f *flag.Flag) {
-			def := ""
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
-				def = fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-			fmt.Fprintf(w, "  --%s  [%s]%s\n      %s\n", f.Name, envName(f.Name), def, f.Usage)
-		})
-	}
-	return fs
-}
-
-// envName is the environment variable of a flag: cache-bytes → LINGER_CACHE_BYTES.
-func envName(flagName string) string {
-	return "LINGER_" + strings.Map(func(r rune) rune {
-		if r == '-' || r == '.' {
-			return '_'
-		}
-		return unicode.ToUpper(r)
-	}, flagName)
-}
-
-// parse parses args, then fills every flag not given from its environment
-// variable.
-//
-// A bad flag is an errUsage: the flag package has already printed the problem
-// and the usage.
-func (fs *flagSet) parse(args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintln(fs.Output(), err)
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
-}
 
 // byteSize is a flag value of bytes that reads 268435456, 256MiB, 256M or
 // 1GiB.
 type byteSize int
 
 func (b *byteSize) String() string { return formatBytes(int64(*b)) }
+func (b *byteSize) Type() string   { return "bytes" }
+func (b *byteSize) worded()        {}
 
 func (b *byteSize) Set(s string) error {
 	n, err := parseBytes(s)
@@ -126,10 +60,12 @@ func formatBytes(n int64) string {
 	}
 }
 
-// listFlag is a comma-separated list flag.
+// listFlag is a comma-separated list flag. Its values are registered
+// with list, which names what the list holds.
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Type() string   { return "list" }
 
 func (l *listFlag) Set(s string) error {
 	*l = nil
@@ -141,13 +77,24 @@ func (l *listFlag) Set(s string) error {
 	return nil
 }
 
+// namedList is a listFlag whose help names what it holds: brokers, urls.
+type namedList struct {
+	*listFlag
+	typ string
+}
+
+func (n namedList) Type() string { return n.typ }
+
+// list is l as a flag value whose type reads typ in the help.
+func list(l *listFlag, typ string) pflag.Value { return namedList{l, typ} }
+
 // logFlags are the logging flags every long-running command has.
 type logFlags struct {
 	level  string
 	format string
 }
 
-func (l *logFlags) register(fs *flagSet) {
+func (l *logFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
 }
@@ -185,7 +132,7 @@ type securityFlags struct {
 // machine (ps, /proc).
 const envSASLPassword = "LINGER_SASL_PASSWORD"
 
-func (s *securityFlags) register(fs *flagSet) {
+func (s *securityFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.tls, "tls", false, "connect to the brokers with TLS (implied by any --tls-* flag)")
 	fs.StringVar(&s.caFile, "tls-ca-file", "", "PEM file of the CA certificates that sign the brokers' certificates, trusted besides the system's")
 	fs.StringVar(&s.certFile, "tls-cert-file", "", "PEM file of the client certificate, for brokers that require one (with --tls-key-file)")

@@ -18,6 +18,8 @@ import (
 	"github.com/lingerhq/linger/pipeline"
 	"github.com/lingerhq/linger/pipeline/gateway"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // envGatewaySecret holds the token secret when no file does.
@@ -49,13 +51,13 @@ type gatewayFlags struct {
 	feedbackTopic               string
 }
 
-func (f *gatewayFlags) register(fs *flagSet) {
+func (f *gatewayFlags) register(fs *pflag.FlagSet) {
 	d := gateway.DefaultConfig()
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address the browser endpoints (and the shop) are served on")
 	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the secret that signs session tokens (at least 32 random bytes, e.g. `head -c 32 /dev/urandom | base64`; the same on every replica; readable by its owner only); or set it in "+envGatewaySecret)
-	fs.Var(&f.sites, "sites", "the sites served (the tracker's data-site), e.g. shop-eu,shop-us: a session for another site gets 400; empty: any site (warned about)")
+	fs.Var(list(&f.sites, "sites"), "sites", "the sites served (the tracker's data-site), e.g. shop-eu,shop-us: a session for another site gets 400; empty: any site (warned about)")
 	fs.StringVar(&f.platformTokenFile, "platform-token-file", "", "file holding the chat platform's token for POST /v1/platform/feedback (at least 32 random bytes); or set it in "+envPlatformToken+"; neither: the route is off")
-	fs.Var(&f.origins, "allowed-origins", "origins of the pages on other sites that may call the API (CORS), e.g. https://shop.example.com; * for any")
+	fs.Var(list(&f.origins, "origins"), "allowed-origins", "origins of the pages on other sites that may call the API (CORS), e.g. https://shop.example.com; * for any")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", d.TokenTTL, "how long a session token is valid")
 	fs.DurationVar(&f.tsBehind, "ts-behind", d.TSBehind, "an event's ts may be this far behind the receive time (a page that was offline); older ones get the receive time")
 	fs.DurationVar(&f.tsAhead, "ts-ahead", d.TSAhead, "an event's ts may be this far ahead of the receive time; later ones get the receive time")
@@ -139,7 +141,7 @@ func credential(log *slog.Logger, flagName, file, env string) ([]byte, error) {
 	return nil, nil
 }
 
-func gatewayCmd(args []string, stdout, stderr io.Writer) error {
+func newGatewayCmd() *cobra.Command {
 	var (
 		f       gatewayFlags
 		brokers listFlag
@@ -147,20 +149,28 @@ func gatewayCmd(args []string, stdout, stderr io.Writer) error {
 		logs    logFlags
 		httpAdr string
 	)
-	fs := newFlagSet("gateway", "", "Serve browsers: sessions with signed tokens, events into visitor-events, each\nsession's invites from chat-invites as Server-Sent Events, feedback into chat-feedback,\nand the tracker script linger.js. See the README for the endpoints.")
-	fs.SetOutput(stderr)
-	fs.Var(&brokers, "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
+	c := &cobra.Command{
+		Use:   "gateway --brokers host:port",
+		Short: "serve browsers: sessions, events in, invites out as Server-Sent Events, feedback, the tracker script",
+		Long:  "Serve browsers: sessions with signed tokens, events into visitor-events, each\nsession's invites from chat-invites as Server-Sent Events, feedback into chat-feedback,\nand the tracker script linger.js. See the README for the endpoints.",
+		Example: `  LINGER_GATEWAY_SECRET=$(head -c 32 /dev/urandom | base64) \
+    linger gateway --brokers kafka-1:9092 --sites shop-eu --allowed-origins https://shop.example.com`,
+		Args: flagsOnly("brokers", "the brokers"),
+	}
+	fs := c.Flags()
+	fs.Var(list(&brokers, "brokers"), "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
 	f.register(fs)
 	fs.StringVar(&httpAdr, "http", "127.0.0.1:9465", "address for /metrics, /healthz and /readyz (empty: off); keep it private")
 	sec.register(fs)
 	logs.register(fs)
-	if err := fs.parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return runGateway(c.OutOrStdout(), c.ErrOrStderr(), &f, brokers, sec, logs, httpAdr)
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
+	return c
+}
+
+// runGateway serves the gateway until a signal stops it.
+func runGateway(stdout, stderr io.Writer, f *gatewayFlags, brokers listFlag, sec securityFlags, logs logFlags, httpAdr string) error {
 	log, err := logs.logger(stderr)
 	if err != nil {
 		return err

@@ -11,47 +11,73 @@ import (
 
 	"github.com/lingerhq/linger/pipeline/replay"
 	"github.com/lingerhq/linger/scoring"
+	"github.com/spf13/cobra"
 )
 
-func replayCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("replay", "", "Run recorded traffic through the code `linger run` runs, without Kafka, in event-time\norder with timers, and report what the decisions would have achieved: sessions by\noutcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to\nthe trigger rules chat products ship by default. Warns on stderr (and in the report)\nwhen most outcomes are unknown, or nobody abandoned or was invited.")
-	fs.SetOutput(stderr)
-	input := fs.String("input", "", "recorded traffic (required)")
-	format := fs.String("format", "", "input format: "+strings.Join(replay.Formats, " or ")+"; default: detected from the content")
-	config := fs.String("config", "", "scoring config file (YAML); default: the built-in defaults")
-	decisions := fs.String("decisions", "", "write the decisions, one JSON line each, to this file")
-	reportJSON := fs.String("report-json", "", "write the report as JSON to this file")
-	reportHTML := fs.String("report-html", "", "write the report as a self-contained HTML page to this file")
-	partitions := fs.Int("partitions", 16, "partitions of the events topic the replay stands for (watermarks are per partition)")
-	sweep := fs.String("sweep", "", "replay a grid of settings: key=from:to:step[,key=from:to:step] (e.g. thresholds.abandonment=0.5:0.9:0.1,silence=15s:60s:15s)")
-	band := fs.String("band", "", "target band of the invite share of eligible sessions, low:high in percent, marked in a sweep; default: the config's rate_band")
-	noDrain := fs.Bool("no-drain", false, "leave deadlines pending at the end of the input unfired, as a live run does until more events come")
-	if err := fs.parse(args); err != nil {
-		return err
+func newReplayCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "replay --input FILE",
+		Short: "backtest: run recorded traffic through the scoring, report what the decisions would have achieved",
+		Long: `Run recorded traffic through the code ` + "`linger run`" + ` runs, without Kafka, in event-time
+order with timers, and report what the decisions would have achieved: sessions by
+outcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to
+the trigger rules chat products ship by default. Warns on stderr (and in the report)
+when most outcomes are unknown, or nobody abandoned or was invited.`,
+		Example: `  linger replay --input events.jsonl
+  linger replay --input events.jsonl --config tuned.yaml --report-html report.html
+  linger replay --input events.jsonl --sweep thresholds.abandonment=0.5:0.9:0.1`,
+		Args: flagsOnly("input", "the input"),
 	}
-	if *input == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: --input is required", errUsage)
+	var a replayArgs
+	fs := c.Flags()
+	fs.StringVar(&a.input, "input", "", "recorded traffic (required)")
+	fs.StringVar(&a.format, "format", "", "input format: "+strings.Join(replay.Formats, " or ")+"; default: detected from the content")
+	fs.StringVar(&a.config, "config", "", "scoring config file (YAML); default: the built-in defaults")
+	fs.StringVar(&a.decisions, "decisions", "", "write the decisions, one JSON line each, to this file")
+	fs.StringVar(&a.reportJSON, "report-json", "", "write the report as JSON to this file")
+	fs.StringVar(&a.reportHTML, "report-html", "", "write the report as a self-contained HTML page to this file")
+	fs.IntVar(&a.partitions, "partitions", 16, "partitions of the events topic the replay stands for (watermarks are per partition)")
+	fs.StringVar(&a.sweep, "sweep", "", "replay a grid of settings: key=from:to:step[,key=from:to:step] (e.g. thresholds.abandonment=0.5:0.9:0.1,silence=15s:60s:15s)")
+	fs.StringVar(&a.band, "band", "", "target band of the invite share of eligible sessions, low:high in percent, marked in a sweep; default: the config's rate_band")
+	fs.BoolVar(&a.noDrain, "no-drain", false, "leave deadlines pending at the end of the input unfired, as a live run does until more events come")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if a.input == "" {
+			return required("input", "the recorded traffic to replay, such as --input events.jsonl (linger simulate writes some)")
+		}
+		return runReplay(c.OutOrStdout(), c.ErrOrStderr(), a)
 	}
-	cfg, err := loadConfig(*config)
+	return c
+}
+
+// replayArgs are the flags of `linger replay`.
+type replayArgs struct {
+	input, format, config, decisions, reportJSON, reportHTML, sweep, band string
+	partitions                                                            int
+	noDrain                                                               bool
+}
+
+// runReplay replays the input once, or once per setting of a sweep, and
+// writes the report.
+func runReplay(stdout, stderr io.Writer, a replayArgs) error {
+	cfg, err := loadConfig(a.config)
 	if err != nil {
 		return err
 	}
 	lo, hi := cfg.RateBand.MinPercent/100, cfg.RateBand.MaxPercent/100
-	if *band != "" {
-		if lo, hi, err = parseBand(*band); err != nil {
-			return err
+	if a.band != "" {
+		if lo, hi, err = parseBand(a.band); err != nil {
+			return usagef("%v", err)
 		}
 	}
-	in, err := readInput(*input, *format, stderr)
+	in, err := readInput(a.input, a.format, stderr)
 	if err != nil {
 		return err
 	}
 	recs := in.Records
-	opts := replay.Options{Config: cfg, Partitions: *partitions, NoDrain: *noDrain, Progress: replay.ProgressBar(stderr, "replaying")}
+	opts := replay.Options{Config: cfg, Partitions: a.partitions, NoDrain: a.noDrain, Progress: replay.ProgressBar(stderr, "replaying")}
 
-	if *sweep != "" {
-		keys, err := replay.ParseSweep(*sweep)
+	if a.sweep != "" {
+		keys, err := replay.ParseSweep(a.sweep)
 		if err != nil {
 			return err
 		}
@@ -69,11 +95,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			if err := res.CheckRejected(in); err != nil {
-				return fmt.Errorf("%s: %w", *input, err)
+				return fmt.Errorf("%s: %w", a.input, err)
 			}
-			rows = append(rows, replay.NewSweepRow(pt, res.Report(*input)))
+			rows = append(rows, replay.NewSweepRow(pt, res.Report(a.input)))
 		}
-		sw := replay.NewSweep(*input, keys, rows, replay.Band{Low: lo, High: hi}, cfg)
+		sw := replay.NewSweep(a.input, keys, rows, replay.Band{Low: lo, High: hi}, cfg)
 		for _, w := range sw.Warnings() {
 			fmt.Fprintln(stderr, "warning: "+w)
 		}
@@ -81,8 +107,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var decOut io.Writer
-	if *decisions != "" {
-		f, err := os.Create(*decisions)
+	if a.decisions != "" {
+		f, err := os.Create(a.decisions)
 		if err != nil {
 			return err
 		}
@@ -101,9 +127,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := res.CheckRejected(in); err != nil {
-		return fmt.Errorf("%s: %w", *input, err)
+		return fmt.Errorf("%s: %w", a.input, err)
 	}
-	rep := res.Report(*input)
+	rep := res.Report(a.input)
 	fmt.Fprintf(stderr, "replayed %d records in %v\n", len(recs), time.Since(start).Round(time.Millisecond))
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, "warning: "+w.Message)
@@ -114,7 +140,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	for _, out := range []struct {
 		path  string
 		write func(io.Writer) error
-	}{{*reportJSON, rep.WriteJSON}, {*reportHTML, rep.WriteHTML}} {
+	}{{a.reportJSON, rep.WriteJSON}, {a.reportHTML, rep.WriteHTML}} {
 		if out.path == "" {
 			continue
 		}

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/lingerhq/linger/pipeline"
 	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -44,9 +45,12 @@ type reportFlags struct {
 	config           string
 }
 
-func reportCmd(args []string, stdout, stderr io.Writer) error {
+func newReportCmd() *cobra.Command {
 	var f reportFlags
-	fs := newFlagSet("report", "", `Measure what the published invites achieved, per site, reason and team: invites
+	c := &cobra.Command{
+		Use:   "report --brokers host:port",
+		Short: "measured outcomes: invites shown, accepted, declined, expired, and the conversion of invited vs holdout sessions",
+		Long: `Measure what the published invites achieved, per site, reason and team: invites
 published, withdrawn, shown, accepted (acceptance rate), declined, expired, chats
 started, and the conversion of invited and of holdout sessions with the uplift, each
 rate with its n and a 95% confidence interval. Then the chat team's figures: acceptance
@@ -61,12 +65,13 @@ read_committed, from --since ago (or --from) to the topics' ends as it starts, a
 compacted chat-capacity and linger-tallies topics in full (either may be missing: its
 columns then say n/a), and prints a table; --json and --html write the report to
 files. Would-be invites the policy suppressed by cause are on no topic: give --metrics
-with each replica's /metrics URL to include them.
-
-Example:
-  linger report --brokers kafka-1:9092 --since 7d --tz Europe/Berlin --metrics replica-1:9464,replica-2:9464 --json week.json`)
-	fs.SetOutput(stderr)
-	fs.Var(&f.brokers, "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
+with each replica's /metrics URL to include them.`,
+		Example: `  linger report --brokers kafka-1:9092 --since 7d --tz Europe/Berlin --metrics replica-1:9464,replica-2:9464 --json week.json
+  linger report --brokers kafka-1:9092 --from 2026-03-01 --config scoring.yaml --html march.html`,
+		Args: flagsOnly("brokers", "the brokers"),
+	}
+	fs := c.Flags()
+	fs.Var(list(&f.brokers, "brokers"), "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
 	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic of the clickstream events (purchases, and which sessions exist)")
 	fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic of the decisions")
 	fs.StringVar(&f.feedback, "feedback-topic", schemas.TopicFeedback, "topic of the chat platform's feedback on invites")
@@ -81,20 +86,23 @@ Example:
 	f.since = 24 * time.Hour
 	fs.Var((*days)(&f.since), "since", "report on records from this long ago to now: a duration such as 90m, 24h or 7d")
 	fs.StringVar(&f.from, "from", "", "report on records from this time on instead: RFC 3339 (2026-03-01T09:00:00Z) or a date (2026-03-01, midnight UTC)")
-	fs.Var(&f.metrics, "metrics", "replicas' /metrics URLs, comma-separated (host:port will do), for would-be invites suppressed by cause")
+	fs.Var(list(&f.metrics, "urls"), "metrics", "replicas' /metrics URLs, comma-separated (host:port will do), for would-be invites suppressed by cause")
 	fs.StringVar(&f.jsonOut, "json", "", "write the report as JSON to this file (- for stdout, instead of the table)")
 	fs.StringVar(&f.htmlOut, "html", "", "write the report as a self-contained HTML page to this file")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "give up if the brokers (or a --metrics URL) do not answer within this")
 	f.sec.register(fs)
-	if err := fs.parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		from, sec, loc, err := f.validate(given(c, "since"), time.Now())
+		if err != nil {
+			return usagef("%v", err)
+		}
+		return f.run(c.OutOrStdout(), c.ErrOrStderr(), from, sec, loc)
 	}
-	from, sec, loc, err := f.validate(fs, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "linger report: %v\nRun `linger report --help` for the flags.\n", err)
-		return errUsage
-	}
+	return c
+}
 
+// run reads the topics from the window's start and writes the report.
+func (f *reportFlags) run(stdout, stderr io.Writer, from time.Time, sec pipeline.Security, loc *time.Location) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The window ends where the topics end as the read starts.
@@ -143,7 +151,7 @@ Example:
 	fmt.Fprintf(stderr, "reading %s, %s and %s from %s (%s ago); %s and %s in full\n", f.events, f.invites, f.feedback,
 		from.UTC().Format(time.RFC3339), (*days)(&ago), f.capacity, f.tallies)
 	start := time.Now()
-	err = pipeline.ReadTopics(ctx, pipeline.ReadConfig{
+	err := pipeline.ReadTopics(ctx, pipeline.ReadConfig{
 		Brokers: f.brokers, Security: sec, Topics: []string{f.events, f.invites, f.feedback},
 		From: from, Timeout: f.timeout,
 	}, add)
@@ -203,17 +211,17 @@ Example:
 
 // validate checks the flags, all at once, and returns the window's start,
 // the Kafka security settings and the staffing table's time zone.
-func (f *reportFlags) validate(fs *flagSet, now time.Time) (time.Time, pipeline.Security, *time.Location, error) {
+//
+// sinceGiven says --since was given (on the command line or by its
+// variable), which --from excludes.
+func (f *reportFlags) validate(sinceGiven bool, now time.Time) (time.Time, pipeline.Security, *time.Location, error) {
 	var errs []error
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %v", fs.Args()))
-	}
 	if len(f.brokers) == 0 {
 		errs = append(errs, errors.New("no brokers: give --brokers host:port (or LINGER_BROKERS)"))
 	}
 	from := now.Add(-f.since)
 	switch {
-	case f.from != "" && f.sinceGiven(fs):
+	case f.from != "" && sinceGiven:
 		errs = append(errs, errors.New("--since and --from exclude each other"))
 	case f.from != "":
 		t, err := parseTime(f.from)
@@ -263,14 +271,6 @@ func (f *reportFlags) validate(fs *flagSet, now time.Time) (time.Time, pipeline.
 	return from, sec, loc, errors.Join(errs...)
 }
 
-// sinceGiven reports whether --since was set, on the command line or from
-// its environment variable.
-func (f *reportFlags) sinceGiven(fs *flagSet) bool {
-	set := false
-	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "since" })
-	return set
-}
-
 // parseTime reads RFC 3339, with or without seconds, or a date (midnight
 // UTC).
 func parseTime(s string) (time.Time, error) {
@@ -300,6 +300,9 @@ func (d *days) String() string {
 	return s
 }
 
+func (d *days) Type() string { return "duration" }
+func (d *days) worded()      {}
+
 func (d *days) Set(s string) error {
 	n, rest := 0, s
 	for i, c := range s {
@@ -315,7 +318,10 @@ func (d *days) Set(s string) error {
 	if rest != "" {
 		p, err := time.ParseDuration(rest)
 		if err != nil {
-			return fmt.Errorf("%q: want a duration such as 90m, 24h or 7d", s)
+			if _, err := strconv.ParseFloat(rest, 64); err == nil {
+				return errors.New("a duration needs a unit, such as 90m, 24h or 7d")
+			}
+			return errors.New("want a duration such as 90m, 24h or 7d")
 		}
 		v += p
 	}

@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,6 +16,8 @@ import (
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runFlags are the flags of `linger run`; demo shares the processor's part.
@@ -44,11 +45,12 @@ type runFlags struct {
 	logs        logFlags
 	sec         securityFlags
 	security    pipeline.Security // from sec, once parsed
+	memoryLimit int64             // the Go heap's soft limit run set, 0 if none
 }
 
-func (f *runFlags) register(fs *flagSet, withKafka bool) {
+func (f *runFlags) register(fs *pflag.FlagSet, withKafka bool) {
 	if withKafka {
-		fs.Var(&f.brokers, "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
+		fs.Var(list(&f.brokers, "brokers"), "brokers", "Kafka seed brokers, host:port[,host:port...] (required)")
 		fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "consumer group: replicas with the same group share the partitions")
 		fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to read clickstream events from")
 		fs.StringVar(&f.invites, "invites-topic", schemas.TopicInvites, "topic to publish decisions to")
@@ -74,38 +76,44 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 // scoringConfig reads --config, or returns the defaults.
 func (f *runFlags) scoringConfig() (*scoring.Config, error) { return loadConfig(f.config) }
 
-func runCmd(args []string, _, stderr io.Writer) error {
+func newRunCmd() *cobra.Command {
 	var f runFlags
-	fs := newFlagSet("run", "", "Consume visitor events, score every session and publish chat-invite decisions.\nRun N replicas with the same --group to share the partitions.")
-	fs.SetOutput(stderr)
+	c := &cobra.Command{
+		Use:   "run --brokers host:port",
+		Short: "process visitor-events and publish chat invites (one replica of the consumer group)",
+		Long:  "Consume visitor events, score every session and publish chat-invite decisions.\nRun N replicas with the same --group to share the partitions.",
+		Example: `  linger run --brokers kafka-1:9092,kafka-2:9092 --config scoring.yaml --cache-bytes 1GiB
+  LINGER_BROKERS=kafka-1:9092 LINGER_INSTANCE_ID=$POD_NAME linger run`,
+		Args: flagsOnly("brokers", "the brokers"),
+	}
+	fs := c.Flags()
 	f.register(fs, true)
 	fs.StringVar(&f.http, "http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (empty: off)")
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on the --http address (keep that address private)")
 	fs.StringVar(&f.passthrough, "passthrough", "", "benchmark yardstick: copy every event unscored to this topic (created if missing), as `linger bench --mode passthrough` does")
-	if err := fs.parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if len(f.brokers) == 0 {
+			// Said before anything is logged: one line.
+			return errors.New("no brokers: set --brokers host:port (or LINGER_BROKERS)")
+		}
+		stderr := c.ErrOrStderr()
+		log, err := f.logs.logger(stderr)
+		if err != nil {
+			return err
+		}
+		if f.security, err = f.sec.security(); err != nil {
+			return err
+		}
+		scfg, err := f.scoringConfig()
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		f.memoryLimit, _ = memoryLimit(int(f.cacheBytes))
+		return runProcessor(ctx, log, &f, scfg)
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
-	log, err := f.logs.logger(stderr)
-	if err != nil {
-		return err
-	}
-	if f.security, err = f.sec.security(); err != nil {
-		return err
-	}
-	scfg, err := f.scoringConfig()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if limit, set := memoryLimit(int(f.cacheBytes)); set {
-		log.Info("Go heap soft limit set from --cache-bytes (GOMEMLIMIT overrides it)", "bytes", limit)
-	}
-	return runProcessor(ctx, log, &f, scfg)
+	return c
 }
 
 // memoryLimit sets the Go heap's soft limit, unless GOMEMLIMIT does: the
@@ -151,6 +159,11 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 	})
 	if err != nil {
 		return err
+	}
+	if f.memoryLimit > 0 {
+		// Logged once the flags are known to be good: a mistake is said
+		// in one line.
+		log.Info("Go heap soft limit set from --cache-bytes (GOMEMLIMIT overrides it)", "bytes", f.memoryLimit)
 	}
 	var srv *pipeline.HTTPServer
 	if f.http != "" {

@@ -204,9 +204,9 @@ func TestSecurityFlagErrors(t *testing.T) {
 		{"flags from the environment", []string{"LINGER_TLS_CERT_FILE=" + certs.ClientCertFile}, []string{"run", "--brokers", "x:1"}, 1, "without --tls-key-file"},
 		{"embedded bench", nil, []string{"bench", "--sasl-mechanism", "plain"}, 1, "are for --brokers"},
 		{"bench with --brokers", []string{"LINGER_SASL_PASSWORD=" + e2ePassword}, []string{"bench", "--brokers", "x:1", "--sasl-mechanism", "gssapi", "--sasl-user", "u"}, 1, `--sasl-mechanism "gssapi"`},
-		{"no --sasl-password flag", nil, []string{"run", "--brokers", "x:1", "--sasl-password", e2ePassword}, 2, "flag provided but not defined"},
-		{"run --help", nil, []string{"run", "--help"}, 0, "--sasl-password-file  [LINGER_SASL_PASSWORD_FILE]"},
-		{"bench --help", nil, []string{"bench", "--help"}, 0, "--tls-ca-file  [LINGER_TLS_CA_FILE]"},
+		{"no --sasl-password flag", nil, []string{"run", "--brokers", "x:1", "--sasl-password", e2ePassword}, 2, "unknown flag --sasl-password (did you mean --sasl-password-file?)"},
+		{"run --help", nil, []string{"run", "--help"}, 0, "--sasl-password-file string  [LINGER_SASL_PASSWORD_FILE]"},
+		{"bench --help", nil, []string{"bench", "--help"}, 0, "--tls-ca-file string  [LINGER_TLS_CA_FILE]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runEnv(t, tc.env, tc.args...)
