@@ -18,7 +18,7 @@ import (
 )
 
 // WaitCommitted waits until group has committed the end offset of every
-// partition of topic, or timeout passes.
+// partition of topic (an empty partition needs none), or timeout passes.
 func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -28,7 +28,7 @@ func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, t
 			done := true
 			ends.Each(func(o kadm.ListedOffset) {
 				c, ok := committed.Lookup(o.Topic, o.Partition)
-				done = done && ok && c.At >= o.Offset
+				done = done && (o.Offset == 0 || ok && c.At >= o.Offset)
 			})
 			if done {
 				return nil
