@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -29,30 +30,25 @@ const (
 	buyer
 	// browser looks at a few pages and leaves: never invited.
 	browser
+	// lingerer fills a cart, reaches the payment step, moves to leave
+	// before the breathing space is over, then goes silent: invited by a
+	// silence check, once later events of the partition move its event
+	// time on.
+	lingerer
 	numPersonas
 )
 
-var personaNames = [numPersonas]string{"hesitator", "confused", "buyer", "browser"}
+var personaNames = [numPersonas]string{"hesitator", "confused", "buyer", "browser", "lingerer"}
 
 func (p persona) String() string { return personaNames[p] }
 
 // wantsInvite reports whether the persona's script is made to end in an
 // invite: its visitor then waits for one on its stream and answers it.
-func (p persona) wantsInvite() bool { return p == hesitator || p == confused }
+func (p persona) wantsInvite() bool { return p == hesitator || p == confused || p == lingerer }
 
-// personaOf spreads the personas over the visitors: two in five are
-// meant to be invited.
-func personaOf(i int) persona {
-	switch i % 5 {
-	case 0:
-		return hesitator
-	case 1:
-		return confused
-	case 2:
-		return buyer
-	}
-	return browser
-}
+// personaOf spreads the personas over the visitors, one each in turn:
+// three in five are meant to be invited.
+func personaOf(i int) persona { return persona(i % int(numPersonas)) }
 
 // step is one batch a visitor's tracker posts, at an offset from the
 // start of the visit. The events' session, visitor, site and ts are set
@@ -115,6 +111,16 @@ func (p persona) script(i int) []step {
 			{4 * time.Second, []schemas.Event{checkout, {Type: schemas.TypeCheckout, Step: 2}, form(schemas.FormFocus, "card_number"), form(schemas.FormInput, "card_number")}},
 			{7 * time.Second, []schemas.Event{form(schemas.FormSubmit, "card_number"), {Type: schemas.TypePurchase, Value: 2 * value}, pageView("/order/thanks", schemas.KindOther)}},
 		}
+	case lingerer:
+		shipping := pageView("/checkout/shipping", schemas.KindCheckout)
+		return []step{
+			{0, []schemas.Event{pageView(product, schemas.KindProduct), {Type: schemas.TypeCart, CartAction: schemas.CartAdd, Value: 4 * value, Items: 1}}},
+			{2 * time.Second, []schemas.Event{shipping, {Type: schemas.TypeCheckout, Step: 1}}},
+			{4 * time.Second, []schemas.Event{checkout, {Type: schemas.TypeCheckout, Step: 2}}},
+			{6 * time.Second, []schemas.Event{shipping, {Type: schemas.TypeVisibility, Visibility: schemas.VisibilityHidden}}},
+			{8 * time.Second, []schemas.Event{{Type: schemas.TypeVisibility, Visibility: schemas.VisibilityVisible}, checkout}},
+			{12 * time.Second, []schemas.Event{{Type: schemas.TypeExitIntent}}},
+		}
 	}
 	return []step{
 		{0, []schemas.Event{pageView("/", schemas.KindHome), scroll(0.4)}},
@@ -133,15 +139,74 @@ type visitor struct {
 	visitorID string
 	session   string
 	token     string
+	crowd     *crowd
 }
 
 // visitorIP is visitor i's own loopback address.
 func visitorIP(i int) string { return fmt.Sprintf("127.1.%d.%d", i/250, i%250+1) }
 
 // inviteWait bounds how long a visitor meant to be invited waits for its
-// invite on its stream: the few seconds of a decision, plus a replica's
-// failover and restore.
-const inviteWait = 60 * time.Second
+// invite on its stream: the seconds of a decision (a silence check's
+// half a minute), plus a replica's failover and restore. A crowd's
+// visitors stop waiting earlier once nothing more can come (crowd.quiet).
+const inviteWait = 90 * time.Second
+
+// quietGrace is how long a visitor still listens after its crowd went
+// quiet: its invite may be on its way from the gateway's hub.
+const quietGrace = 5 * time.Second
+
+// crowd is a group of visitors arriving at a steady pace.
+type crowd struct {
+	first, n int
+	posted   sync.WaitGroup // each visitor's last batch is in
+	done     sync.WaitGroup // each visitor has left
+	quiet    chan struct{}  // closed once no decision can come any more
+	// decided holds the ids of the decisions on chat-invites as the crowd
+	// went quiet: its visitors listened until then. (A later event of a
+	// partition may still fire a silence check for a visitor who left.)
+	decided map[string]string
+}
+
+// arrive starts visitors first..first+n-1, one every gap from start.
+func (s *soak) arrive(ctx context.Context, first, n int, start time.Time, gap time.Duration) *crowd {
+	c := &crowd{first: first, n: n, quiet: make(chan struct{})}
+	c.posted.Add(n)
+	c.done.Add(n)
+	for i := range n {
+		go func() {
+			defer c.done.Done()
+			time.Sleep(time.Until(start.Add(time.Duration(i) * gap)))
+			s.visit(ctx, first+i, c)
+		}()
+	}
+	return c
+}
+
+// leave waits until the crowd's visitors have posted everything, the
+// replicas have committed every event and the gateway has read every
+// decision: a visitor still waiting for an invite then has none coming
+// (only later events move a partition's event time on, and fire its
+// silence checks). It lets them go, waits for them to leave, and returns
+// how long it waited after the last batch.
+func (s *soak) leave(ctx context.Context, c *crowd) time.Duration {
+	s.t.Helper()
+	c.posted.Wait()
+	began := time.Now()
+	if err := kafkatest.WaitCommitted(ctx, s.adm, soakGroup, schemas.TopicEvents, 3*time.Minute); err != nil {
+		s.t.Fatal(err)
+	}
+	decided, err := kafkatest.ReadDecisions(ctx, s.addr, s.adm, schemas.TopicInvites, 2*time.Minute)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.waitFor("the gateway to read every decision", time.Minute, func() bool {
+		return s.metric(s.gwMetrics, "linger_gateway_decisions_total") >= float64(len(decided.ByID))
+	})
+	c.decided = decided.ByID
+	close(c.quiet)
+	c.done.Wait()
+	return time.Since(began)
+}
 
 // visit runs visitor i's whole visit through the gateway, as the tracker
 // and the chat widget would: a session for its site, its invite stream
@@ -149,10 +214,12 @@ const inviteWait = 60 * time.Second
 // an invite that comes, what the widget reports (shown, then accepted or
 // declined, and a repeat that must be refused) and, for an accepted one,
 // what the chat platform reports after the chat.
-func (s *soak) visit(ctx context.Context, i int) {
+func (s *soak) visit(ctx context.Context, i int, c *crowd) {
+	posted := sync.OnceFunc(c.posted.Done)
+	defer posted()
 	p := personaOf(i)
 	v := &visitor{i: i, persona: p, c: newGWClient(s.gwURL, visitorIP(i)), site: []string{"shop-a", "shop-b"}[i%2],
-		visitorID: fmt.Sprintf("v-soak-%04d", i)}
+		visitorID: fmt.Sprintf("v-soak-%04d", i), crowd: c}
 	defer v.c.close()
 	sess, err := v.c.newSession(ctx, v.site)
 	if err != nil {
@@ -165,7 +232,12 @@ func (s *soak) visit(ctx context.Context, i int) {
 		s.fail("visitor %d: invite stream: %d %v", i, code, err)
 		return
 	}
-	defer st.close()
+	defer func() {
+		st.close()
+		if len(st.bad) > 0 {
+			s.fail("visitor %d: its stream carried %q", i, st.bad)
+		}
+	}()
 	s.stats.began(v)
 
 	start := time.Now()
@@ -186,19 +258,27 @@ func (s *soak) visit(ctx context.Context, i int) {
 		}
 		events += ans.Accepted
 	}
+	posted()
 	wait := 2 * time.Second // others keep the page open a moment
 	if p.wantsInvite() {
 		wait = inviteWait
 	}
 	var d *schemas.Decision
+	open := true
 	select {
-	case d = <-st.decisions:
+	case d, open = <-st.decisions:
 	case <-time.After(wait):
+	case <-c.quiet:
+		select {
+		case d, open = <-st.decisions:
+		case <-time.After(quietGrace):
+		}
 	case <-ctx.Done():
 		return
 	}
-	if len(st.bad) > 0 {
-		s.fail("visitor %d: its stream carried %q", i, st.bad)
+	if !open {
+		s.fail("visitor %d: the gateway ended its stream", i)
+		return
 	}
 	s.stats.ended(v, events, d)
 	if d == nil {
