@@ -75,7 +75,7 @@ func scroll(depth float64) schemas.Event {
 }
 
 // script returns the batches visitor i of persona p posts. Visits last
-// 10 to 22 s of real time (event time follows the wall clock, as it does
+// 7 to 21 s of real time (event time follows the wall clock, as it does
 // for a tracker): the policy's breathing space (15 s) passes before the
 // moments meant to invite.
 func (p persona) script(i int) []step {
@@ -121,13 +121,15 @@ func (p persona) script(i int) []step {
 			{8 * time.Second, []schemas.Event{{Type: schemas.TypeVisibility, Visibility: schemas.VisibilityVisible}, checkout}},
 			{12 * time.Second, []schemas.Event{{Type: schemas.TypeExitIntent}}},
 		}
+	case browser:
+		return []step{
+			{0, []schemas.Event{pageView("/", schemas.KindHome), scroll(0.4)}},
+			{3 * time.Second, []schemas.Event{pageView("/category/lamps", schemas.KindCategory), mouse(30, 3, 1, 0, 0)}},
+			{6 * time.Second, []schemas.Event{pageView(product, schemas.KindProduct), scroll(0.8)}},
+			{10 * time.Second, []schemas.Event{{Type: schemas.TypeVisibility, Visibility: schemas.VisibilityHidden}}},
+		}
 	}
-	return []step{
-		{0, []schemas.Event{pageView("/", schemas.KindHome), scroll(0.4)}},
-		{3 * time.Second, []schemas.Event{pageView("/category/lamps", schemas.KindCategory), mouse(30, 3, 1, 0, 0)}},
-		{6 * time.Second, []schemas.Event{pageView(product, schemas.KindProduct), scroll(0.8)}},
-		{10 * time.Second, []schemas.Event{{Type: schemas.TypeVisibility, Visibility: schemas.VisibilityHidden}}},
-	}
+	panic("BUG: persona without a script: " + p.String())
 }
 
 // visitor is one soak visitor: a persona with a session of its own.
