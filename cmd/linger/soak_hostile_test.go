@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -140,18 +141,10 @@ func readProbe(c net.Conn, sent time.Time) probe {
 	_, err := io.Copy(io.Discard, br)
 	p.closed = time.Since(sent)
 	var ne net.Error
-	if err != nil && asNetErr(err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() {
 		p.err = fmt.Errorf("still open after %v (answer %d)", p.closed.Round(time.Millisecond), p.status)
 	}
 	return p
-}
-
-func asNetErr(err error, ne *net.Error) bool {
-	e, ok := err.(net.Error)
-	if ok {
-		*ne = e
-	}
-	return ok
 }
 
 // stalledKind is one way of holding a connection without finishing its
@@ -411,6 +404,9 @@ func (s *soak) forgeFeedback(ctx context.Context, n int) {
 	var victim string
 	select {
 	case victim = <-s.firstInvite:
+	case <-time.After(2 * time.Minute):
+		s.fail("forged feedback: no visitor got an invite to forge feedback on")
+		return
 	case <-ctx.Done():
 		return
 	}

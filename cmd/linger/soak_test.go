@@ -57,12 +57,19 @@ type soak struct {
 	stats         *soakStats
 	firstInvite   chan string
 	failures      atomic.Int64
+	stopping      atomic.Bool
 	scraper       *http.Client
+	crowds        []*crowd // every crowd started, for the test's end to wait for
 }
 
 // fail reports a failure from any goroutine; after the first 30 it only
-// counts them, so one broken thing does not bury the rest.
+// counts them, so one broken thing does not bury the rest. Once the test
+// is stopping (its own goroutine failed), the clients' errors are those of
+// their cancelled requests, and are not reported.
 func (s *soak) fail(format string, args ...any) {
+	if s.stopping.Load() {
+		return
+	}
 	if n := s.failures.Add(1); n <= 30 {
 		s.t.Errorf(format, args...)
 	} else if n == 31 {
@@ -214,9 +221,19 @@ func TestSoak(t *testing.T) {
 	s.platform = newGWClient(s.gwURL, "127.2.0.1")
 	s.waitFor("the gateway to be ready", time.Minute, func() bool { return s.status(s.gwMetrics+"/readyz") == http.StatusOK })
 	s.balanced(a, b)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	startTook := time.Since(began)
+	// A failure of the test's own goroutine stops every client before the
+	// test ends: none may report after it.
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		s.stopping.Store(true)
+		cancel()
+		wg.Wait()
+		for _, c := range s.crowds {
+			c.done.Wait()
+		}
+	}()
 
 	// Warm-up: a few visitors through every path, so that the start
 	// figures count the connections every process keeps.
@@ -231,15 +248,17 @@ func TestSoak(t *testing.T) {
 	// The main phase: visitors arrive while the hostile clients and
 	// records come at their times.
 	phase := time.Now()
-	var wg sync.WaitGroup
 	var badMu sync.Mutex
 	var bad []injected
 	at := func(d time.Duration, f func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			time.Sleep(time.Until(phase.Add(d)))
-			f()
+			select {
+			case <-time.After(time.Until(phase.Add(d))):
+				f()
+			case <-ctx.Done():
+			}
 		}()
 	}
 	inject := func(w int) func() {
@@ -304,9 +323,10 @@ func TestSoak(t *testing.T) {
 		badAt[where{r.topic, r.partition, r.offset}] = r
 	}
 	events := read(schemas.TopicEvents)
-	replayed := s.checkDecisions(decisions, events, badAt)
+	replayed, replayDecided := s.checkDecisions(decisions, events, badAt)
 	s.checkEvents(events, badAt)
-	dlqBy := s.checkDLQ(read(schemas.TopicDLQ), badAt)
+	dlq := read(schemas.TopicDLQ)
+	dlqBy := s.checkDLQ(dlq, badAt)
 	s.checkStreams(decisions)
 	s.checkFeedback(read(schemas.TopicFeedback), decisions, badAt)
 	s.checkGatewayCounts()
@@ -373,11 +393,11 @@ func TestSoak(t *testing.T) {
 		trafficTook.Round(time.Second), checksTook.Round(time.Second), settleTook.Round(time.Second))
 	t.Logf("visitors: %d (%d warm-up) on 2 sites: %v; %d batches, %d events taken; %d records on visitor-events (%d replayed)",
 		len(st.sessions), soakWarmup, personaCounts(st.visitors), st.batches, st.eventsAccepted, len(events), replayed)
-	t.Logf("decisions: %d, none twice, all as the replay decides: %d invites %v by %v; %d reached their visitor's stream, %d visitors meant to be invited got none (%v from the last batch to the last decision read)",
-		len(decisions.ByID), invites, byReason, byTrigger, len(st.overSSE), st.waitedInVain, lastWait.Round(100*time.Millisecond))
+	t.Logf("decisions: %d on chat-invites (%d read twice), %d by the replay: %d invites %v by %v; %d reached their visitor's stream, %d visitors meant to be invited got none (%v from the last batch to the last decision read)",
+		len(decisions.ByID), len(decisions.Twice), replayDecided, invites, byReason, byTrigger, len(st.overSSE), st.waitedInVain, lastWait.Round(100*time.Millisecond))
 	t.Logf("feedback taken: %v; refused: %d repeats (409), forged %v", st.feedback, st.repeats, st.forged)
 	t.Logf("gateway refused events: %v; hostile sessions: %d", st.gwRejected, len(st.hostileSessions))
-	t.Logf("dlq: %d records, by reason %v", len(bad), dlqBy)
+	t.Logf("dlq: %d records of %d bad ones, by reason %v", len(dlq), len(bad), dlqBy)
 	t.Logf("stalled connections: %v, each ended within %v", st.stalledBy, durations(st.stalledLongest))
 	t.Logf("floods: %d connections from one address: %d refused at once, %d held until the header timeout (the longest %v); %d requests limited (429) of 150; %d streams held, %d refused",
 		st.floodRefused+st.floodHeld, st.floodRefused, st.floodHeld, st.floodLongest.Round(100*time.Millisecond), st.rateLimited, st.streamsHeld, st.streamsRefused)
@@ -419,8 +439,8 @@ func (s *soak) settle() {
 // visitor-events but the bad ones, in the order of their partitions) with
 // `linger replay`, and compares its decisions with the replicas': the
 // same ids with the same contents (but decided_at), none twice. It
-// returns the records replayed.
-func (s *soak) checkDecisions(decisions *kafkatest.Decisions, events []*kgo.Record, bad map[where]injected) int {
+// returns the records replayed and the replay's decisions.
+func (s *soak) checkDecisions(decisions *kafkatest.Decisions, events []*kgo.Record, bad map[where]injected) (int, int) {
 	t := s.t
 	slices.SortStableFunc(events, func(x, y *kgo.Record) int {
 		if x.Partition != y.Partition {
@@ -482,7 +502,7 @@ func (s *soak) checkDecisions(decisions *kafkatest.Decisions, events []*kgo.Reco
 	if len(want.ByID) < soakVisitors/10 {
 		t.Errorf("only %d decisions: the visitors' scripts no longer make invites", len(want.ByID))
 	}
-	return n
+	return n, len(want.ByID)
 }
 
 // checkEvents: on visitor-events, each good session has exactly the

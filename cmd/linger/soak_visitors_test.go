@@ -159,10 +159,9 @@ const quietGrace = 5 * time.Second
 
 // crowd is a group of visitors arriving at a steady pace.
 type crowd struct {
-	first, n int
-	posted   sync.WaitGroup // each visitor's last batch is in
-	done     sync.WaitGroup // each visitor has left
-	quiet    chan struct{}  // closed once no decision can come any more
+	posted sync.WaitGroup // each visitor's last batch is in
+	done   sync.WaitGroup // each visitor has left
+	quiet  chan struct{}  // closed once no decision can come any more
 	// decided holds the ids of the decisions on chat-invites as the crowd
 	// went quiet: its visitors listened until then. (A later event of a
 	// partition may still fire a silence check for a visitor who left.)
@@ -171,14 +170,19 @@ type crowd struct {
 
 // arrive starts visitors first..first+n-1, one every gap from start.
 func (s *soak) arrive(ctx context.Context, first, n int, start time.Time, gap time.Duration) *crowd {
-	c := &crowd{first: first, n: n, quiet: make(chan struct{})}
+	c := &crowd{quiet: make(chan struct{})}
+	s.crowds = append(s.crowds, c)
 	c.posted.Add(n)
 	c.done.Add(n)
 	for i := range n {
 		go func() {
 			defer c.done.Done()
-			time.Sleep(time.Until(start.Add(time.Duration(i) * gap)))
-			s.visit(ctx, first+i, c)
+			select {
+			case <-time.After(time.Until(start.Add(time.Duration(i) * gap))):
+				s.visit(ctx, first+i, c)
+			case <-ctx.Done():
+				c.posted.Done()
+			}
 		}()
 	}
 	return c
