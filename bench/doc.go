@@ -31,9 +31,9 @@
 // it is the same whatever order decisions arrive in. Answers is the chat
 // front-end of a live run: it holds each record until it is due.
 //
-// Simulate writes hours of this traffic to a file in seconds, for `linger
-// replay`: the events, and the answers to the invites the partition engine
-// (pipeline/partition, run in process as replay runs it) decides on them.
+// Package bench/simulate writes hours of this traffic to a file in seconds,
+// for `linger replay`: the events, and the answers to the invites the
+// partition engine (run in process as replay runs it) decides on them.
 //
 // Run is the load driver behind `linger bench`: it sends a Stream to
 // Kafka in real time with segmentio/kafka-go (a client other than the
@@ -46,9 +46,16 @@
 // LoadConfig.Security gives each of its connections TLS and SASL (PLAIN,
 // SCRAM-SHA-256 or SCRAM-SHA-512), as kafka-go takes them.
 //
+// Budgets is the one table of the figures a run of linger is held to (p99
+// decision latency, CPU per event, cache horizon, sessions lost early,
+// RSS, the ratio to the bare passthrough), each with the conditions it
+// holds under; Result.Judge gives a run's Verdict against each, which the
+// text summary, the JSON and the HTML report carry. The README's
+// Performance table says the same figures, and a test reads it.
+//
 // Of this project the package imports schemas, internal/svgplot for its
-// report and internal/promscrape for the processors' metrics, and the
-// partition engine with its scoring for Simulate alone. Run drives the
-// processor over Kafka, never calls it; the tests use the scoring engine
-// to check that each persona gets the decisions it stands for.
+// report and internal/promscrape for the processors' metrics; the engine
+// is bench/simulate's to run. Run drives the processor over Kafka, never
+// calls it; the tests use the scoring engine to check that each persona
+// gets the decisions it stands for.
 package bench

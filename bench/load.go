@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +75,11 @@ type LoadConfig struct {
 	Progress io.Writer
 	// Security is the TLS and SASL of every connection to the brokers.
 	Security Security
+	// CacheQuiet is how long the processors' hot tables hold an untouched
+	// session before writing it to fastcache (pipeline/partition's
+	// HotQuiet), for the --cache-bytes that would cover the session
+	// timeout. 0: none, which asks for more than the processors need.
+	CacheQuiet time.Duration
 	// MaxInFlight bounds events handed to the producer and not yet
 	// acknowledged. At --rate 0 it is the backpressure; at a fixed rate
 	// a run that hits it is over capacity and is reported as such, rather
@@ -162,6 +169,7 @@ type load struct {
 	done      atomic.Bool // every event is sent (Sessions reached)
 	caughtUp  atomic.Bool // the history is sent: events go out in real time
 	sentAt    []int64     // events sent by each second, for the series
+	histAt    []int64     // of them, events of the history
 	sentMu    sync.Mutex
 
 	// The visitors' answers: played by the readers, written when due by
@@ -201,7 +209,7 @@ func Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
 func newLoad(cfg LoadConfig) (*load, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	l := &load{
 		cfg:    cfg,
@@ -211,10 +219,10 @@ func newLoad(cfg LoadConfig) (*load, error) {
 		second: newHistogram(),
 	}
 	if l.transport, err = cfg.Security.transport(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	if l.dialer, err = cfg.Security.dialer(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	l.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	if l.transport != nil {
@@ -251,7 +259,7 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	if !cfg.Passthrough && !cfg.NoFeedback {
 		if _, err := l.partitions(ctx, cfg.FeedbackTopic); err != nil {
 			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "bench: the visitors' answers are counted, not written: %v\n", err)
+				fmt.Fprintf(cfg.Progress, "bench: the visitors' answers are counted, not written: %v\n", withoutGoNames(err))
 			}
 		} else {
 			l.fbTopic = cfg.FeedbackTopic
@@ -297,7 +305,7 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	// clock matters. What falls due meanwhile goes with the history.
 	first := new(Record)
 	if !stream.NextRecordAt(first, -1) {
-		return nil, errors.New("bench: the simulator made no events")
+		return nil, errors.New("the simulator made no events")
 	}
 	l.caughtUp.Store(cfg.Rate == 0)
 	l.warmNs.Store(math.MaxInt64)
@@ -333,25 +341,25 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 func (l *load) partitions(ctx context.Context, topic string) ([]int, error) {
 	md, err := l.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("bench: metadata of %s from %v: %w", topic, l.cfg.Brokers, l.cfg.Security.explain(err))
+		return nil, fmt.Errorf("metadata of %s from %s: %w", topic, strings.Join(l.cfg.Brokers, ", "), withoutGoNames(l.cfg.Security.explain(err)))
 	}
 	for _, t := range md.Topics {
 		if t.Name != topic {
 			continue
 		}
 		if t.Error != nil {
-			return nil, fmt.Errorf("bench: topic %s: %w", topic, t.Error)
+			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
 		}
 		parts := make([]int, len(t.Partitions))
 		for _, p := range t.Partitions {
 			if p.ID < 0 || p.ID >= len(parts) {
-				return nil, fmt.Errorf("bench: topic %s: partition %d of %d", topic, p.ID, len(parts))
+				return nil, fmt.Errorf("topic %s: partition %d of %d", topic, p.ID, len(parts))
 			}
 			parts[p.ID] = p.ID
 		}
 		return parts, nil
 	}
-	return nil, fmt.Errorf("bench: topic %s does not exist", topic)
+	return nil, fmt.Errorf("topic %s does not exist", topic)
 }
 
 // endOffsets returns the high watermarks of topic's partitions.
@@ -362,12 +370,12 @@ func (l *load) endOffsets(ctx context.Context, topic string, parts []int) ([]int
 	}
 	resp, err := l.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		return nil, fmt.Errorf("bench: end offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, withoutGoNames(err))
 	}
 	out := make([]int64, len(parts))
 	for _, po := range resp.Topics[topic] {
 		if po.Error != nil {
-			return nil, fmt.Errorf("bench: end offset of %s/%d: %w", topic, po.Partition, po.Error)
+			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
 		}
 		if po.Partition >= 0 && po.Partition < len(out) {
 			out[po.Partition] = po.LastOffset
@@ -389,7 +397,7 @@ func (l *load) committed(ctx context.Context) (int64, error) {
 		err = resp.Error
 	}
 	if err != nil {
-		return 0, fmt.Errorf("bench: offsets of group %s: %w", l.cfg.Group, err)
+		return 0, fmt.Errorf("offsets of group %s: %w", l.cfg.Group, withoutGoNames(err))
 	}
 	var sum int64
 	for _, p := range resp.Topics[l.cfg.EventsTopic] {
@@ -448,6 +456,7 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 			return ErrSaturated
 		}
 		msgs = msgs[:0]
+		history := 0 // events in msgs due before the start
 		l.sessions.mu.Lock()
 		for len(msgs) < room {
 			if !pending {
@@ -471,6 +480,9 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 			if asFast {
 				due = int64(now.Sub(l.start))
 			}
+			if due < 0 {
+				history++
+			}
 			l.sessions.sent(rec.Session, rec.Persona, due, rec.Last, rec.Partial)
 			if cap(arena)-len(arena) < len(rec.Key)+len(rec.Value) {
 				arena = make([]byte, 0, 1<<20) // the writer holds the old one until sent
@@ -491,9 +503,9 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 				if ctx.Err() != nil {
 					return nil
 				}
-				return fmt.Errorf("bench: produce: %w", err)
+				return fmt.Errorf("produce: %w", withoutGoNames(err))
 			}
-			l.countSent(len(msgs))
+			l.countSent(len(msgs), history)
 		}
 		switch {
 		case l.done.Load():
@@ -520,15 +532,29 @@ func (l *load) completed(msgs []kafka.Message, err error) {
 	l.acked.Add(int64(len(msgs)))
 }
 
-// countSent adds n to the events sent in the current second.
-func (l *load) countSent(n int) {
+// countSent adds n events, history of them from the history, to those
+// sent in the current second.
+func (l *load) countSent(n, history int) {
 	sec := int(time.Since(l.start) / time.Second)
 	l.sentMu.Lock()
 	for len(l.sentAt) <= sec {
 		l.sentAt = append(l.sentAt, 0)
+		l.histAt = append(l.histAt, 0)
 	}
 	l.sentAt[sec] += int64(n)
+	l.histAt[sec] += int64(history)
 	l.sentMu.Unlock()
+}
+
+// sentIn returns the events sent in second sec, and how many of them were
+// of the history.
+func (l *load) sentIn(sec int) (all, history int64) {
+	l.sentMu.Lock()
+	defer l.sentMu.Unlock()
+	if sec < 0 || sec >= len(l.sentAt) {
+		return 0, 0
+	}
+	return l.sentAt[sec], l.histAt[sec]
 }
 
 // sentBy returns the events sent in second sec and before it.
@@ -540,4 +566,31 @@ func (l *load) sentBy(sec int) int64 {
 		n += l.sentAt[i]
 	}
 	return n
+}
+
+// kafkaGoNames are the Go names kafka-go puts in front of its errors
+// ("kafka.(*Client).Metadata: "): no help to a user, who reads what
+// follows.
+var kafkaGoNames = regexp.MustCompile(`kafka\.\(\*[A-Za-z]+\)\.[A-Za-z]+: `)
+
+// plainError is an error with kafka-go's Go names taken out of its text;
+// it still unwraps to the error it was made from.
+type plainError struct {
+	msg string
+	err error
+}
+
+func (e plainError) Error() string { return e.msg }
+func (e plainError) Unwrap() error { return e.err }
+
+// withoutGoNames returns err without the Go names in its text.
+func withoutGoNames(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := kafkaGoNames.ReplaceAllString(err.Error(), "")
+	if msg == err.Error() {
+		return err
+	}
+	return plainError{msg, err}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -275,8 +276,8 @@ linger_events_total{type="page_view"} 20
 go_goroutines 42
 `
 
-// wantExposition is procStats of exposition, ok aside.
-var wantExposition = procStats{
+// wantExposition is the figures of exposition, ok aside.
+var wantExposition = procFigures{
 	cpuSeconds: 12.5, rssBytes: 104857600, entries: 5000, evictions: 3,
 	maxBytes: 67108864, lost: 2, dlq: 5, lag: 42, horizon: 1234.5, timeout: 1800,
 }
@@ -288,7 +289,7 @@ func TestParseMetrics(t *testing.T) {
 	if err := parseMetrics(strings.NewReader(exposition), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s != wantExposition {
+	if s.procFigures != wantExposition {
 		t.Errorf("parseMetrics =\n%+v\nwant\n%+v", s, wantExposition)
 	}
 	// It adds to what s holds: a second replica's figures sum, but for
@@ -306,25 +307,25 @@ func TestParseMetrics(t *testing.T) {
 func TestParseMetricsFamilies(t *testing.T) {
 	cases := []struct {
 		in   string
-		want procStats
+		want procFigures
 	}{
-		{"process_cpu_seconds_total 1.5\n", procStats{cpuSeconds: 1.5}},
-		{"process_resident_memory_bytes 7\n", procStats{rssBytes: 7}},
-		{"linger_cache_entries 3\n", procStats{entries: 3}},
-		{"linger_cache_evictions_total 4\n", procStats{evictions: 4}},
-		{"linger_cache_max_bytes 5\n", procStats{maxBytes: 5}},
-		{"linger_state_lost_total 6\n", procStats{lost: 6}},
-		{`linger_dlq_total{reason="too_large"} 8` + "\n", procStats{dlq: 8}},
-		{`linger_partition_lag{partition="3"} 9 1767225600000` + "\n", procStats{lag: 9}},
-		{"linger_cache_horizon_seconds 900\n", procStats{horizon: 900}},
-		{"linger_cache_horizon_seconds +Inf\n", procStats{horizon: math.Inf(1)}},
-		{"linger_session_timeout_seconds 1800\n", procStats{timeout: 1800}},
-		{"process_cpu_seconds_total_x 1\n", procStats{}},
-		{"process_cpu_seconds_total{} 2\n", procStats{cpuSeconds: 2}},
-		{"process_cpu_seconds_total NaN\n", procStats{}},
-		{"# process_cpu_seconds_total 1\n", procStats{}},
-		{"", procStats{}},
-		{"process_cpu_seconds_total 1", procStats{cpuSeconds: 1}}, // no final newline
+		{"process_cpu_seconds_total 1.5\n", procFigures{cpuSeconds: 1.5}},
+		{"process_resident_memory_bytes 7\n", procFigures{rssBytes: 7}},
+		{"linger_cache_entries 3\n", procFigures{entries: 3}},
+		{"linger_cache_evictions_total 4\n", procFigures{evictions: 4}},
+		{"linger_cache_max_bytes 5\n", procFigures{maxBytes: 5}},
+		{"linger_state_lost_total 6\n", procFigures{lost: 6}},
+		{`linger_dlq_total{reason="too_large"} 8` + "\n", procFigures{dlq: 8}},
+		{`linger_partition_lag{partition="3"} 9 1767225600000` + "\n", procFigures{lag: 9}},
+		{"linger_cache_horizon_seconds 900\n", procFigures{horizon: 900}},
+		{"linger_cache_horizon_seconds +Inf\n", procFigures{horizon: math.Inf(1)}},
+		{"linger_session_timeout_seconds 1800\n", procFigures{timeout: 1800}},
+		{"process_cpu_seconds_total_x 1\n", procFigures{}},
+		{"process_cpu_seconds_total{} 2\n", procFigures{cpuSeconds: 2}},
+		{"process_cpu_seconds_total NaN\n", procFigures{}},
+		{"# process_cpu_seconds_total 1\n", procFigures{}},
+		{"", procFigures{}},
+		{"process_cpu_seconds_total 1", procFigures{cpuSeconds: 1}}, // no final newline
 	}
 	for _, c := range cases {
 		var s procStats
@@ -332,7 +333,7 @@ func TestParseMetricsFamilies(t *testing.T) {
 			t.Errorf("%q: %v", c.in, err)
 			continue
 		}
-		if s != c.want {
+		if s.procFigures != c.want {
 			t.Errorf("%q: %+v, want %+v", c.in, s, c.want)
 		}
 	}
@@ -426,7 +427,7 @@ func TestScrape(t *testing.T) {
 	s := scrape(ctx, client, []string{a.URL})
 	want := wantExposition
 	want.ok = true
-	if s != want {
+	if s.procFigures != want {
 		t.Errorf("one replica:\n%+v\nwant\n%+v", s, want)
 	}
 
@@ -483,8 +484,8 @@ func TestScrapePromhttp(t *testing.T) {
 	defer srv.Close()
 
 	s := scrape(context.Background(), srv.Client(), []string{srv.URL, srv.URL})
-	want := procStats{lag: 284, dlq: 10, entries: 10000, lost: 4, horizon: math.Inf(1), timeout: 1800, ok: true}
-	if s != want {
+	want := procFigures{lag: 284, dlq: 10, entries: 10000, lost: 4, horizon: math.Inf(1), timeout: 1800, ok: true}
+	if s.procFigures != want {
 		t.Errorf("scrape of promhttp twice = %+v, want %+v", s, want)
 	}
 }
@@ -936,7 +937,7 @@ func fullResult() *Result {
 		TimerDelay: Percentiles{Count: 40, P50: 12, P90: 30, P99: 55, P999: 70, Max: 70},
 		Invites:    950, TimerInvites: 40, Unmatched: 10,
 		CPUMicrosPerEvent: 21.5, RSSBytes: 96 << 20, RSSMaxBytes: 100 << 20, BytesPerSession: 412,
-		CacheEntries: 5000, CacheMaxBytes: 64 << 20, CacheEvictions: 3, StateLost: 2, DLQ: 1,
+		CacheEntries: 5000, HotSessions: 700, CacheMaxBytes: 64 << 20, CacheEvictions: 3, StateLost: 2, DLQ: 1,
 		CacheHorizonSeconds: 2400, SessionTimeoutSeconds: 1800,
 		Sessions: 130,
 		InvitesByPersona: map[string]PersonaInvites{
@@ -958,18 +959,18 @@ func TestWriteText(t *testing.T) {
 	lines := textLines(t, fullResult())
 	want := []string{
 		"mode linger (k0:9092,k1:9092, 6 partitions)",
-		"asked 2.0k/s for 30s after 5s of warm-up",
+		"asked 2.0k/s for 30 s after 5 s of warm-up",
 		"offered 2.0k/s (60000 events)",
-		"achieved 2.0k/s (59700 events; lag at the end 12, drained in 1.5s)",
-		"latency p50 3.20ms p90 8.10ms p99 24ms p99.9 61ms max 1.40s (900)",
-		"timer invites 40, delay past the deadline p50 12ms p90 30ms p99 55ms p99.9 70ms max 70ms (40)",
+		"achieved 2.0k/s (59700 events; lag at the end 12 events, drained in 1.5 s)",
+		"latency p50 3.20ms p90 8.10ms p99 24ms p99.9 61ms max 1.40s (900 invites), event due to invite read",
+		"timer invites 40 invites, delay past the deadline p50 12ms p90 30ms p99 55ms p99.9 70ms max 70ms (40 invites)",
 		"invites 950 (10 not matched to an event)",
 		"processor CPU 21.50 µs/event",
 		"processor RSS 96.0 MiB at the end, 100.0 MiB at most",
-		"sessions cached 5000, 412 B of RSS each; cache 64.0 MiB, 3 evicted, 2 lost early",
-		"cache horizon 40m0s, covers the session timeout of 30m0s",
-		"invited browser 3/60 (5.0%), hesitator 12/30 (40.0%), abandoner 31/40 (77.5%)",
-		"acceptance 8.6% of 58 invites shown (5 accepted, 60 invites read): browser 0.0% (0/3), hesitator 18.8% (3/16), abandoner 5.1% (2/39)",
+		"sessions held 5700 (700 active in the hot tables, 5000 in fastcache), 412 B of RSS each; fastcache 64.0 MiB, 3 sessions evicted, 2 sessions lost early",
+		"cache horizon 40 min, covers the session timeout of 30 min",
+		"invited browser 3 of 60 sessions (5.0%), hesitator 12 of 30 sessions (40.0%), abandoner 31 of 40 sessions (77.5%)",
+		"acceptance 8.6% of 58 invites shown (5 accepted, 60 invites read): browser 0.0% (0 of 3), hesitator 18.8% (3 of 16), abandoner 5.1% (2 of 39)",
 		"answers 190 records written to chat-feedback",
 	}
 	if !slices.Equal(lines, want) {
@@ -995,13 +996,13 @@ func TestWriteText(t *testing.T) {
 			if strings.HasPrefix(l, "latency ") {
 				latency = l
 			}
-			if strings.HasPrefix(l, "asked") && l != "asked as fast as possible for 30s after 5s of warm-up" {
+			if strings.HasPrefix(l, "asked") && l != "asked as fast as possible for 30 s after 5 s of warm-up" {
 				t.Errorf("passthrough at rate 0: %q", l)
 			}
 		}
 		want := ""
 		if timed {
-			want = "latency p50 3.20ms p90 8.10ms p99 24ms p99.9 61ms max 1.40s (900) (event to its copy)"
+			want = "latency p50 3.20ms p90 8.10ms p99 24ms p99.9 61ms max 1.40s (900 copies), event due to its copy read"
 		}
 		if latency != want {
 			t.Errorf("passthrough, latency timed %v: latency line %q, want %q", timed, latency, want)
@@ -1030,9 +1031,9 @@ func TestWriteText(t *testing.T) {
 		horizon, timeout float64
 		want             string // "": no line
 	}{
-		{1800, 1800, "cache horizon 30m0s, covers the session timeout of 30m0s"},
-		{1200, 1800, "cache horizon 20m0s, does NOT cover the session timeout of 30m0s"},
-		{90, 0, "cache horizon 1m30s"}, // a processor that does not report its timeout
+		{1800, 1800, "cache horizon 30 min, covers the session timeout of 30 min"},
+		{1200, 1800, "cache horizon 20 min, does NOT cover the session timeout of 30 min"},
+		{90, 0, "cache horizon 1 min 30 s"}, // a processor that does not report its timeout
 		{0, 1800, ""},
 	} {
 		r := fullResult()
@@ -1051,11 +1052,11 @@ func TestWriteText(t *testing.T) {
 	// A zero Result: the lines that need no figure, none of the others.
 	wantZero := []string{
 		"mode (, 0 partitions)",
-		"asked as fast as possible for 0s after 0s of warm-up",
+		"asked as fast as possible for 0 s after 0 s of warm-up",
 		"offered 0/s (0 events)",
-		"achieved 0/s (0 events; lag at the end 0, drained in 0.0s)",
-		"latency none",
-		"timer invites 0, delay past the deadline none",
+		"achieved 0/s (0 events; lag at the end 0 events, drained in 0 s)",
+		"latency none, event due to invite read",
+		"timer invites 0 invites, delay past the deadline none",
 		"invites 0 (0 not matched to an event)",
 	}
 	if got := textLines(t, &Result{}); !slices.Equal(got, wantZero) {
@@ -1120,13 +1121,14 @@ func TestWriteJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
+	r.Verdicts = r.Judge() // written with the JSON
 	if !reflect.DeepEqual(&back, r) {
 		t.Errorf("the JSON does not round-trip:\n%+v\n%+v", back, *r)
 	}
 
 	// Every field of the contract has a snake_case name of its own.
 	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-	for _, typ := range []reflect.Type{reflect.TypeFor[Result](), reflect.TypeFor[Percentiles](), reflect.TypeFor[PersonaInvites](), reflect.TypeFor[Acceptance](), reflect.TypeFor[Step](), reflect.TypeFor[Point]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Result](), reflect.TypeFor[Percentiles](), reflect.TypeFor[PersonaInvites](), reflect.TypeFor[Acceptance](), reflect.TypeFor[Step](), reflect.TypeFor[Point](), reflect.TypeFor[BucketPercentiles](), reflect.TypeFor[Verdict]()} {
 		seen := map[string]string{}
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -1155,5 +1157,21 @@ func TestWriteTextDidNotDrain(t *testing.T) {
 		if strings.HasPrefix(l, "achieved ") && (strings.Contains(l, "-1.0s") || !strings.Contains(l, "did not drain")) {
 			t.Errorf("a run that did not drain: %q", l)
 		}
+	}
+}
+
+// Guards that kafka-go's Go names leave the text of an error a user reads,
+// and that the error still unwraps to what kafka-go returned.
+func TestWithoutGoNames(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	err := withoutGoNames(fmt.Errorf("kafka.(*Client).Metadata: %w", refused))
+	if err.Error() != refused.Error() || !errors.Is(err, refused) {
+		t.Errorf("%q (unwraps to the cause: %v)", err, errors.Is(err, refused))
+	}
+	if err := withoutGoNames(refused); err != refused {
+		t.Errorf("an error without Go names was changed: %v", err)
+	}
+	if withoutGoNames(nil) != nil {
+		t.Error("nil is not nil")
 	}
 }

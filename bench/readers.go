@@ -53,7 +53,7 @@ func (l *load) openReaders(ctx context.Context) ([]*kafka.Reader, error) {
 			Dialer:         l.dialer,
 		})
 		if err := r.SetOffset(ends[i]); err != nil {
-			return nil, fmt.Errorf("bench: reader of %s/%d: %w", l.cfg.OutputTopic, p, err)
+			return nil, fmt.Errorf("reader of %s/%d: %w", l.cfg.OutputTopic, p, withoutGoNames(err))
 		}
 		readers[i] = r
 	}

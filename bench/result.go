@@ -25,6 +25,8 @@ type Result struct {
 	Seed       uint64  `json:"seed"`
 	Mix        string  `json:"mix"`
 	Partitions int     `json:"partitions"`
+	// Replicas is how many processors' /metrics the run read.
+	Replicas int `json:"replicas"`
 	// WarmupSeconds are left out of every figure; DurationSeconds is the
 	// measured window after them.
 	WarmupSeconds   float64 `json:"warmup_s"`
@@ -47,6 +49,11 @@ type Result struct {
 	// Latency is from the moment an event was due to be sent to the
 	// moment its invite was read, for invites an event triggered.
 	Latency Percentiles `json:"latency_ms"`
+	// PublishLatency is the processors' own account of the same path, up
+	// to the commit that made each decision readable: the p50 and p99 of
+	// linger_decision_publish_latency_seconds{trigger="event"} in the
+	// window, summed over replicas and read from its buckets.
+	PublishLatency BucketPercentiles `json:"publish_latency_ms"`
 	// TimerDelay is, for invites a silence timer triggered, how long
 	// after the timer's deadline the invite was read.
 	TimerDelay Percentiles `json:"timer_delay_ms"`
@@ -64,10 +71,17 @@ type Result struct {
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
 	RSSBytes          int64   `json:"rss_bytes"`
 	RSSMaxBytes       int64   `json:"rss_max_bytes"`
-	BytesPerSession   float64 `json:"bytes_per_session"`
-	CacheEntries      int64   `json:"cache_entries"`
-	CacheMaxBytes     int64   `json:"cache_max_bytes"`
-	CacheEvictions    int64   `json:"cache_evictions"`
+	// RSSMaxReplicaBytes is the most any one replica held at a time: what
+	// the memory budget, per processor, is about.
+	RSSMaxReplicaBytes int64   `json:"rss_max_replica_bytes"`
+	BytesPerSession    float64 `json:"bytes_per_session"`
+	// CacheEntries are the sessions in fastcache, HotSessions those in the
+	// hot tables in front of it (the active ones); CacheMaxBytes is
+	// fastcache's share of the cache.
+	CacheEntries   int64 `json:"cache_entries"`
+	HotSessions    int64 `json:"hot_sessions"`
+	CacheMaxBytes  int64 `json:"cache_max_bytes"`
+	CacheEvictions int64 `json:"cache_evictions"`
 	// CacheHorizonSeconds is how long an untouched session survives in the
 	// cache at this run's write rate (the processors' estimate, smoothed
 	// over a minute, at the window's end); it must exceed
@@ -75,8 +89,17 @@ type Result struct {
 	// state while still in progress.
 	CacheHorizonSeconds   float64 `json:"cache_horizon_s"`
 	SessionTimeoutSeconds float64 `json:"session_timeout_s"`
-	StateLost             int64   `json:"state_lost"`
-	DLQ                   int64   `json:"dlq"`
+	// StateBytesPerSecond is the state written to fastcache per second in
+	// the window (linger_state_bytes_written_total), by the replica that
+	// wrote the most; CacheQuietSeconds how long the hot tables hold an
+	// untouched session before it goes there. When the horizon falls short
+	// of the session timeout, CacheBytesNeeded is the --cache-bytes that
+	// would cover it at this write rate (CacheBytesToCover).
+	StateBytesPerSecond float64 `json:"state_bytes_per_s"`
+	CacheQuietSeconds   float64 `json:"cache_quiet_s,omitempty"`
+	CacheBytesNeeded    int64   `json:"cache_bytes_needed,omitempty"`
+	StateLost           int64   `json:"state_lost"`
+	DLQ                 int64   `json:"dlq"`
 
 	// Sessions is how many sessions the run started; InvitesByPersona
 	// how many of each persona were invited at least once.
@@ -98,8 +121,11 @@ type Result struct {
 	FeedbackErrors  int64  `json:"feedback_errors"`
 	FeedbackError   string `json:"feedback_error,omitempty"`
 
-	// Guarantee is the processor's, when the run started it.
-	Guarantee string `json:"guarantee,omitempty"`
+	// Guarantee, CommitIntervalMs and CacheBytes are the processor's
+	// settings, when the run started it (unknown otherwise).
+	Guarantee        string   `json:"guarantee,omitempty"`
+	CommitIntervalMs *float64 `json:"commit_interval_ms,omitempty"`
+	CacheBytes       int64    `json:"cache_bytes,omitempty"`
 	// Passthrough is the run of the bare copy loop that --mode both made
 	// before this one, and PassthroughRatio this run's achieved rate over
 	// its.
@@ -111,6 +137,9 @@ type Result struct {
 	Steps             []Step  `json:"steps,omitempty"`
 	MaxSustainableEPS float64 `json:"max_sustainable_eps,omitempty"`
 	SLOP99Ms          float64 `json:"slo_p99_ms,omitempty"`
+
+	// Verdicts are the run against each of Budgets (Judge).
+	Verdicts []Verdict `json:"verdicts,omitempty"`
 
 	// Series has one point a second over the whole run, warm-up and drain
 	// included, for plots.
@@ -126,6 +155,26 @@ type Percentiles struct {
 	P999  float64 `json:"p999"`
 	Max   float64 `json:"max"`
 }
+
+// BucketPercentiles are percentiles read from a Prometheus histogram's
+// buckets, in milliseconds: interpolated within a bucket, so no finer than
+// its buckets (each twice the one before).
+type BucketPercentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+}
+
+// String is the one-line form of p.
+func (p BucketPercentiles) String() string {
+	if p.Count == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("p50 %s  p99 %s  (%d decisions)", msStr(p.P50), msStr(p.P99), p.Count)
+}
+
+// hasMetrics says the run read the processors' figures.
+func (r *Result) hasMetrics() bool { return r.RSSBytes > 0 }
 
 // PersonaInvites is a persona's row of InvitesByPersona.
 type PersonaInvites struct {
@@ -168,15 +217,23 @@ func (r *Result) Sustained(slo time.Duration) (bool, string) {
 type Point struct {
 	// T is the end of the second, seconds after the run's start.
 	T float64 `json:"t"`
-	// Offered and Achieved are events/s sent and processed in it.
+	// Offered and Achieved are events/s sent in real time and processed
+	// in it; History the events of the history sent in it (at once, in
+	// the warm-up).
 	Offered  float64 `json:"offered_eps"`
 	Achieved float64 `json:"achieved_eps"`
+	History  int64   `json:"history_events,omitempty"`
 	// P50 and P99 are of the invites read in it (ms), 0 if none.
 	P50     float64 `json:"p50_ms"`
 	P99     float64 `json:"p99_ms"`
 	Invites int64   `json:"invites"`
 	Lag     int64   `json:"lag"`
 	RSS     int64   `json:"rss_bytes"`
+	// CPU is the processors' CPU per event over the last 5 seconds, µs;
+	// Horizon their cache horizon, s (the shortest replica's). 0: not
+	// known.
+	CPU     float64 `json:"cpu_us_per_event,omitempty"`
+	Horizon float64 `json:"cache_horizon_s,omitempty"`
 }
 
 // Latency histograms record microseconds from 1 µs to an hour with three
@@ -210,14 +267,18 @@ func percentiles(h *hdrhistogram.Histogram) Percentiles {
 	}
 }
 
-// WriteJSON writes r as indented JSON.
+// WriteJSON writes r as indented JSON, with its verdicts.
 func (r *Result) WriteJSON(w io.Writer) error {
+	out := *r
+	out.Verdicts = r.verdicts()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(&out)
 }
 
-// WriteText writes the summary table a person reads after a run.
+// WriteText writes the summary table a person reads after a run. Every
+// figure has its unit. The verdicts against the budgets are apart, in
+// WriteVerdicts: a --mode both run writes two summaries and one verdict.
 func (r *Result) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	rate := "as fast as possible"
@@ -225,41 +286,51 @@ func (r *Result) WriteText(w io.Writer) error {
 		rate = eps(r.Rate)
 	}
 	fmt.Fprintf(tw, "mode\t%s (%s, %d partitions)\n", r.Mode, r.Brokers, r.Partitions)
-	fmt.Fprintf(tw, "asked\t%s for %.0fs after %.0fs of warm-up\n", rate, r.DurationSeconds, r.WarmupSeconds)
+	fmt.Fprintf(tw, "asked\t%s for %s after %s of warm-up\n", rate, durationWords(r.DurationSeconds), durationWords(r.WarmupSeconds))
 	fmt.Fprintf(tw, "offered\t%s (%d events)\n", eps(r.OfferedEPS), r.Sent)
-	drained := fmt.Sprintf("drained in %.1fs", r.DrainSeconds)
+	drained := "drained in " + durationWords(r.DrainSeconds)
 	if r.DrainSeconds < 0 {
 		drained = "did not drain in time"
 	}
-	fmt.Fprintf(tw, "achieved\t%s (%d events; lag at the end %d, %s)\n", eps(r.AchievedEPS), r.Processed, r.LagEnd, drained)
+	fmt.Fprintf(tw, "achieved\t%s (%d events; lag at the end %s, %s)\n", eps(r.AchievedEPS), r.Processed, count(r.LagEnd, "event"), drained)
 	if r.Mode == "passthrough" && r.Latency.Count > 0 {
-		fmt.Fprintf(tw, "latency\t%s (event to its copy)\n", r.Latency.String())
+		fmt.Fprintf(tw, "latency\t%s, event due to its copy read\n", r.Latency.withUnit("copies"))
 	}
 	if r.Mode != "passthrough" {
-		fmt.Fprintf(tw, "latency\t%s\n", r.Latency.String())
-		fmt.Fprintf(tw, "timer invites\t%d, delay past the deadline %s\n", r.TimerInvites, r.TimerDelay.String())
+		fmt.Fprintf(tw, "latency\t%s, event due to invite read\n", r.Latency.withUnit("invites"))
+		if r.PublishLatency.Count > 0 {
+			fmt.Fprintf(tw, "publish latency\t%s, event to commit, by the processors' histogram\n", r.PublishLatency)
+		}
+		fmt.Fprintf(tw, "timer invites\t%s, delay past the deadline %s\n", count(r.TimerInvites, "invite"), r.TimerDelay.withUnit("invites"))
 		fmt.Fprintf(tw, "invites\t%d (%d not matched to an event)\n", r.Invites, r.Unmatched)
 	}
 	if r.CPUMicrosPerEvent > 0 {
 		fmt.Fprintf(tw, "processor CPU\t%.2f µs/event\n", r.CPUMicrosPerEvent)
 	}
 	if r.RSSBytes > 0 {
-		fmt.Fprintf(tw, "processor RSS\t%s at the end, %s at most\n", mib(r.RSSBytes), mib(r.RSSMaxBytes))
+		most := mib(r.RSSMaxBytes) + " at most"
+		if r.Replicas > 1 {
+			most += fmt.Sprintf(" (over %d replicas; %s for the largest)", r.Replicas, mib(r.RSSMaxReplicaBytes))
+		}
+		fmt.Fprintf(tw, "processor RSS\t%s at the end, %s\n", mib(r.RSSBytes), most)
 	}
-	if r.CacheEntries > 0 {
-		fmt.Fprintf(tw, "sessions cached\t%d, %.0f B of RSS each; cache %s, %d evicted, %d lost early\n",
-			r.CacheEntries, r.BytesPerSession, mib(r.CacheMaxBytes), r.CacheEvictions, r.StateLost)
+	if held := r.CacheEntries + r.HotSessions; held > 0 {
+		fmt.Fprintf(tw, "sessions held\t%d (%d active in the hot tables, %d in fastcache), %.0f B of RSS each; fastcache %s, %s evicted, %s lost early\n",
+			held, r.HotSessions, r.CacheEntries, r.BytesPerSession, mib(r.CacheMaxBytes), count(r.CacheEvictions, "session"), count(r.StateLost, "session"))
 	}
 	if r.CacheHorizonSeconds > 0 {
 		verdict := ""
 		switch {
 		case r.SessionTimeoutSeconds == 0: // a processor that does not say
 		case r.CacheHorizonSeconds < r.SessionTimeoutSeconds:
-			verdict = ", does NOT cover the session timeout of " + seconds(r.SessionTimeoutSeconds)
+			verdict = ", does NOT cover the session timeout of " + durationWords(r.SessionTimeoutSeconds)
 		default:
-			verdict = ", covers the session timeout of " + seconds(r.SessionTimeoutSeconds)
+			verdict = ", covers the session timeout of " + durationWords(r.SessionTimeoutSeconds)
 		}
-		fmt.Fprintf(tw, "cache horizon\t%s%s\n", seconds(r.CacheHorizonSeconds), verdict)
+		fmt.Fprintf(tw, "cache horizon\t%s%s\n", durationWords(r.CacheHorizonSeconds), verdict)
+	}
+	if warn := r.CacheWarning(); warn != "" {
+		fmt.Fprintf(tw, "cache warning\t%s\n", warn)
 	}
 	if r.Mode != "passthrough" && r.Sessions > 0 {
 		var rows []string
@@ -268,7 +339,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			if c.Sessions == 0 {
 				continue
 			}
-			rows = append(rows, fmt.Sprintf("%s %d/%d (%.1f%%)", p, c.Invited, c.Sessions, 100*float64(c.Invited)/float64(c.Sessions)))
+			rows = append(rows, fmt.Sprintf("%s %d of %d sessions (%.1f%%)", p, c.Invited, c.Sessions, 100*float64(c.Invited)/float64(c.Sessions)))
 		}
 		fmt.Fprintf(tw, "invited\t%s\n", strings.Join(rows, ", "))
 	}
@@ -286,6 +357,65 @@ func (r *Result) WriteText(w io.Writer) error {
 	return tw.Flush()
 }
 
+// CacheWarning says, when the cache horizon falls short of the session
+// timeout, what that costs and the --cache-bytes that would cover it at
+// this run's write rate, with the sum that gives it; "" otherwise.
+func (r *Result) CacheWarning() string {
+	if r.CacheHorizonSeconds <= 0 || r.CacheHorizonSeconds >= r.SessionTimeoutSeconds {
+		return ""
+	}
+	s := fmt.Sprintf("By the processors' estimate, a session quiet for longer than %s loses its state before the session timeout of %s.",
+		durationWords(r.CacheHorizonSeconds), durationWords(r.SessionTimeoutSeconds))
+	if r.CacheBytesNeeded <= 0 {
+		return s
+	}
+	return s + fmt.Sprintf(" At the write rate measured in the window, %s of state to fastcache (by the replica that wrote most), --cache-bytes %dMiB per replica would cover it: (%s timeout − %s in the hot tables) × %s ÷ %.2f (fastcache's share of --cache-bytes), rounded up to a MiB.",
+		bytesRate(r.StateBytesPerSecond), r.CacheBytesNeeded>>20, durationWords(r.SessionTimeoutSeconds), durationWords(r.CacheQuietSeconds), bytesRate(r.StateBytesPerSecond), FastcacheShare)
+}
+
+// WriteVerdicts writes the run's verdict against each budget: pass, FAIL
+// or n.a. (and why), the figure and the budget, and a count of each.
+func (r *Result) WriteVerdicts(w io.Writer) error {
+	vs := r.verdicts()
+	counts := map[string]int{}
+	for _, v := range vs {
+		counts[v.Outcome]++
+	}
+	fmt.Fprintf(w, "budgets: %d met, %d missed, %d not applicable to this run\n", counts[OutcomePass], counts[OutcomeFail], counts[OutcomeNA])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range vs {
+		outcome := v.Outcome
+		if outcome == OutcomeFail {
+			outcome = "FAIL"
+		}
+		why := ""
+		if v.Why != "" {
+			why = ": " + v.Why
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", outcome, v.Label, v.FigureText(), v.BudgetText(), why)
+	}
+	return tw.Flush()
+}
+
+// count writes n things, with the noun in the plural but for one.
+func count(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// bytesRate writes bytes per second in the largest unit under a thousand.
+func bytesRate(v float64) string {
+	switch {
+	case v >= 1<<20:
+		return fmt.Sprintf("%.1f MiB/s", v/(1<<20))
+	case v >= 1<<10:
+		return fmt.Sprintf("%.1f KiB/s", v/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B/s", v)
+}
+
 // acceptanceText is the acceptance line of the summary: in all, then per
 // persona shown an invite.
 func (r *Result) acceptanceText() string {
@@ -294,7 +424,7 @@ func (r *Result) acceptanceText() string {
 	var rows []string
 	for _, p := range Personas() {
 		if c := r.AcceptanceByPersona[p.String()]; c.Shown > 0 {
-			rows = append(rows, fmt.Sprintf("%s %s (%d/%d)", p, pct(c.Rate), c.Accepted, c.Shown))
+			rows = append(rows, fmt.Sprintf("%s %s (%d of %d)", p, pct(c.Rate), c.Accepted, c.Shown))
 		}
 	}
 	if len(rows) > 0 {
@@ -307,11 +437,14 @@ func (r *Result) acceptanceText() string {
 func pct(share float64) string { return fmt.Sprintf("%.1f%%", 100*share) }
 
 // String is the one-line form of p.
-func (p Percentiles) String() string {
+func (p Percentiles) String() string { return p.withUnit("samples") }
+
+// withUnit is the one-line form of p, its count of the things named.
+func (p Percentiles) withUnit(things string) string {
 	if p.Count == 0 {
 		return "none"
 	}
-	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d)", msStr(p.P50), msStr(p.P90), msStr(p.P99), msStr(p.P999), msStr(p.Max), p.Count)
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d %s)", msStr(p.P50), msStr(p.P90), msStr(p.P99), msStr(p.P999), msStr(p.Max), p.Count, things)
 }
 
 func msStr(ms float64) string {
@@ -335,7 +468,5 @@ func eps(v float64) string {
 		return fmt.Sprintf("%.0f/s", v)
 	}
 }
-
-func seconds(s float64) string { return time.Duration(math.Round(s) * float64(time.Second)).String() }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

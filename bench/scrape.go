@@ -11,11 +11,23 @@ import (
 )
 
 // procStats is what a load run reads from the processors' /metrics: the
-// sums over every replica.
+// sums over every replica, and what is kept per replica.
 type procStats struct {
+	procFigures
+	// publish sums linger_decision_publish_latency_seconds{trigger="event"}.
+	publish promscrape.Histogram
+	// written and rss are each replica's linger_state_bytes_written_total
+	// and process_resident_memory_bytes, in the order of the URLs.
+	written, rss []float64
+}
+
+// procFigures are the figures of procStats summed over replicas, and
+// whether every replica answered.
+type procFigures struct {
 	cpuSeconds float64 // process_cpu_seconds_total
 	rssBytes   float64 // process_resident_memory_bytes
 	entries    float64 // linger_cache_entries
+	hot        float64 // linger_hot_sessions
 	evictions  float64 // linger_cache_evictions_total
 	maxBytes   float64 // linger_cache_max_bytes
 	lost       float64 // linger_state_lost_total
@@ -35,6 +47,7 @@ var scrapedMetrics = map[string]func(*procStats) *float64{
 	"process_cpu_seconds_total":      func(s *procStats) *float64 { return &s.cpuSeconds },
 	"process_resident_memory_bytes":  func(s *procStats) *float64 { return &s.rssBytes },
 	"linger_cache_entries":           func(s *procStats) *float64 { return &s.entries },
+	"linger_hot_sessions":            func(s *procStats) *float64 { return &s.hot },
 	"linger_cache_evictions_total":   func(s *procStats) *float64 { return &s.evictions },
 	"linger_cache_max_bytes":         func(s *procStats) *float64 { return &s.maxBytes },
 	"linger_state_lost_total":        func(s *procStats) *float64 { return &s.lost },
@@ -47,7 +60,8 @@ var scrapedMetrics = map[string]func(*procStats) *float64{
 // run reports no CPU or memory figures for that moment rather than wrong
 // ones.
 func scrape(ctx context.Context, client *http.Client, urls []string) procStats {
-	s := procStats{ok: len(urls) > 0}
+	var s procStats
+	s.ok = len(urls) > 0
 	for _, u := range urls {
 		if err := scrapeOne(ctx, client, u, &s); err != nil {
 			s.ok = false
@@ -55,6 +69,11 @@ func scrape(ctx context.Context, client *http.Client, urls []string) procStats {
 	}
 	return s
 }
+
+// publishMetric is the processors' histogram of event time to the commit
+// that made a decision readable; the bench reads its event trigger, the
+// decisions its own latency times.
+const publishMetric = "linger_decision_publish_latency_seconds"
 
 func scrapeOne(ctx context.Context, client *http.Client, url string, s *procStats) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -79,8 +98,16 @@ func parseMetrics(r io.Reader, s *procStats) error {
 }
 
 // add adds the samples of one replica's families that scrapedMetrics
-// names to s.
+// names to s, and keeps its own figures.
 func (s *procStats) add(fams promscrape.Families) {
+	one := func(name string) float64 {
+		sum := 0.0
+		fams.Each(name, func(_ map[string]string, v float64) { sum += v })
+		return sum
+	}
+	s.written = append(s.written, one("linger_state_bytes_written_total"))
+	s.rss = append(s.rss, one("process_resident_memory_bytes"))
+	fams.AddHistogram(&s.publish, publishMetric, map[string]string{"trigger": "event"})
 	for name, field := range scrapedMetrics {
 		f := field(s)
 		fams.Each(name, func(_ map[string]string, v float64) {

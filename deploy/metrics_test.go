@@ -24,6 +24,13 @@ var syntheticSeries = map[string]bool{
 	"scrape_samples_post_metric_relabeling": true, "scrape_series_added": true,
 }
 
+// pendingMetrics are metrics the rules or the dashboard use before `linger
+// run` exports them (none today): a rule may land before its metric, by
+// name and what it will be. TestMetricNamesExist lets them be missing from
+// /metrics, and fails once one is there, so the entry goes when the metric
+// comes.
+var pendingMetrics = map[string]string{}
+
 // scrape is a parsed /metrics page: the labels of each sample, by sample
 // name (histograms give name_bucket, name_sum and name_count).
 type scrape map[string][]map[string]string
@@ -145,6 +152,12 @@ func TestMetricNamesExist(t *testing.T) {
 	for e, where := range uses {
 		for _, sel := range promqlSelectors(e) {
 			n++
+			if _, pending := pendingMetrics[sel.name]; pending {
+				if _, exported := got[sel.name]; exported {
+					problems = append(problems, fmt.Sprintf("%s: linger exports %s now: take it out of pendingMetrics", where, sel.name))
+				}
+				continue
+			}
 			if p := got.check(sel, recorded); p != "" {
 				problems = append(problems, where+": "+p)
 			}

@@ -32,6 +32,11 @@ type Config struct {
 	// frequency cap. The visitors topic is created if missing, compacted;
 	// without a capacity topic the static budgets apply.
 	CapacityTopic, VisitorsTopic string
+	// TalliesTopic (linger-tallies) receives each partition's hourly
+	// tallies of would-be invites, invites and suppressions per site and
+	// team, in the transaction of the batch that changed them; compacted
+	// and created if missing.
+	TalliesTopic string
 	// FeedbackTopic (chat-feedback) carries what the chat front-ends made
 	// of the invites, keyed by session on as many partitions as the events
 	// topic: the group consumes it with the events, partition p of both
@@ -154,6 +159,9 @@ func (c *Config) setDefaults() {
 	if c.VisitorsTopic == "" {
 		c.VisitorsTopic = schemas.TopicVisitors
 	}
+	if c.TalliesTopic == "" {
+		c.TalliesTopic = schemas.TopicTallies
+	}
 	if c.TablesLoadTimeout == 0 {
 		c.TablesLoadTimeout = 30 * time.Second
 	}
@@ -203,7 +211,7 @@ func (c *Config) Validate() error {
 		}
 		names[t.name] = true
 	}
-	for _, t := range []struct{ flag, name string }{{"capacity-topic", c.CapacityTopic}, {"visitors-topic", c.VisitorsTopic}, {"feedback-topic", c.FeedbackTopic}} {
+	for _, t := range []struct{ flag, name string }{{"capacity-topic", c.CapacityTopic}, {"visitors-topic", c.VisitorsTopic}, {"feedback-topic", c.FeedbackTopic}, {"tallies-topic", c.TalliesTopic}} {
 		if err := schemas.ValidateTopicName(t.name); err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
 		} else if names[t.name] {

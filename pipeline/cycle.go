@@ -154,11 +154,25 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 			}
 			return nil
 		}
+		dataLoss := false
 		fetches.EachError(func(topic string, p int32, err error) {
+			var lost *kgo.ErrDataLoss
+			dataLoss = dataLoss || errors.As(err, &lost)
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		if dataLoss && r.sess != nil {
+			// The client moved a partition's position after a leader's
+			// log diverged (reset to the start, or past records): what
+			// it fetches now may repeat records the state has applied.
+			// Under exactly-once, start over from the committed offsets
+			// instead: the open span is aborted, and the session rewinds.
+			if err := r.rewind(pctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.revoked.Swap(false) && fetches.NumRecords() == 0 && !r.span.open {
 			// franz-go's transactional session calls our revoke callback
 			// once, then ignores revokes until its next End: an idle
@@ -245,6 +259,7 @@ func (r *Runner) scoreCycle(ctx context.Context, fetches kgo.Fetches) error {
 		r.reload.CompareAndSwap(cfg, nil)
 		r.cfg.Scoring = cfg
 		r.m.sessionTimeout.Set(cfg.LongestSessionTimeout().Seconds())
+		r.m.setBands(cfg)
 		for _, w := range r.workers {
 			w.p.SetConfig(cfg)
 		}
@@ -341,6 +356,27 @@ func (r *Runner) endSpan(ctx context.Context) error {
 			r.dlq.committed(p.Topic, p.Partition, last.Offset)
 		})
 	}
+	return nil
+}
+
+// rewind aborts the open span, if any, and ends the transactional
+// session's state with an abort, which sets every partition's position to
+// its committed offset.
+func (r *Runner) rewind(ctx context.Context) error {
+	if r.span.open {
+		r.abortSpan()
+		r.span.open = false
+		clear(r.span.fetches)
+		r.span.fetches = r.span.fetches[:0]
+		r.m.inFlight.Set(0)
+	}
+	if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("end the transaction session after data loss: %w", err)
+	}
+	// The aborted records' promises have answered: none of it counts.
+	_ = r.producer.wait()
+	r.dlq.clearRefusals()
+	r.log.Warn("records may repeat after a leader's log diverged; the open span is aborted and every partition goes back to its committed offset")
 	return nil
 }
 

@@ -159,6 +159,14 @@ func (d *dlqWriter) escalate() (skipped []dlqKey, ok bool) {
 	return skipped, true
 }
 
+// clearRefusals forgets the refusals of an attempt that was aborted for
+// another reason.
+func (d *dlqWriter) clearRefusals() {
+	d.mu.Lock()
+	d.refused, d.other = nil, 0
+	d.mu.Unlock()
+}
+
 // committed forgets the refusals of records up to offset of a committed
 // batch of topic's partition.
 func (d *dlqWriter) committed(topic string, part int32, offset int64) {

@@ -25,6 +25,8 @@
 //	linger_holdout_invites_total{reason}      invites decided for the control group
 //	linger_withdrawals_total{reason}          invites taken back
 //	linger_suppressed_total{reason}           would-be invites the policy held back, by policy rule
+//	linger_invites_shown_total{site,team}     invites reported shown, once each (acceptance's denominator)
+//	linger_invites_accepted_total{site,team}  invites reported accepted, once each
 //	linger_score{model}                       histogram of scores, per event
 //	linger_decision_latency_seconds           histogram of event time to decision
 //	linger_partition_lag{partition}           records behind the high watermark

@@ -152,6 +152,7 @@ func offline(recs []kafkatest.Record) map[string]string {
 func TestRunPublishesDecisions(t *testing.T) {
 	b := startBroker(t, 4)
 	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
+	tallies := kafkatest.Collecting(t, b.Addr(), schemas.TopicTallies)
 	r := startRunner(t, b.Addr(), nil)
 	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 
@@ -170,6 +171,24 @@ func TestRunPublishesDecisions(t *testing.T) {
 			t.Errorf("decided_at %d is not a wall-clock time after the event", d.DecidedAt)
 		}
 	}
+	// The hour's tallies went out in the same transactions: the last
+	// record of a key counts every invite of its partition.
+	kafkatest.WaitFor(t, "the tallies of every invite", 15*time.Second, func() bool {
+		last := map[string]int64{}
+		var dec schemas.HourTallyDecoder
+		var h schemas.HourTally
+		for _, rec := range tallies.Records() {
+			if err := dec.Decode(rec.Key, rec.Value, 0, &h); err != nil {
+				t.Fatalf("tally %s: %v", rec.Value, err)
+			}
+			last[string(rec.Key)] = h.Invites
+		}
+		var n int64
+		for _, v := range last {
+			n += v
+		}
+		return n == int64(len(want))
+	})
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}

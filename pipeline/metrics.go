@@ -69,13 +69,17 @@ type metrics struct {
 	dlqWriteFailures *prometheus.CounterVec
 
 	// The closed loop with the chat team: the broadcast tables, each
-	// site's invite-rate band and each team's budget, summed over this
+	// site's invite-share band and each team's budget, summed over this
 	// replica's partitions.
 	feedback        *prometheus.CounterVec
+	acceptBand      *prometheus.GaugeVec
 	feedbackOrphans prometheus.Counter
+	feedbackIgnored *prometheus.CounterVec
+	invitesShown    *prometheus.CounterVec
+	invitesAccepted *prometheus.CounterVec
 	tableRecords    *prometheus.CounterVec
 	visitorsCapped  prometheus.Gauge
-	visitorsDropped prometheus.Gauge
+	visitorsDropped prometheus.Counter
 	capacityKeys    prometheus.Gauge
 	bandShare       *prometheus.GaugeVec
 	bandBound       *prometheus.GaugeVec
@@ -158,14 +162,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		restoreRecord:    counter("linger_restore_records_total", "Changelog records read while restoring."),
 
 		feedback:        counterVec("linger_feedback_total", "Feedback records from the chat front-ends (chat-feedback), by type (unknown: types this release skips).", "type", schemas.FeedbackTypes()),
+		acceptBand:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_acceptance_band", Help: "The configured acceptance band of a site (acceptance_band; shares 0..1 of the invites shown), by bound: min, max. Sites the config does not name share the default's, under site \"other\"."}, []string{"site", "bound"}),
+		feedbackIgnored: counterVec("linger_feedback_ignored_total", "Feedback records ignored, by reason: unknown_invite (an invite id the session was never sent: forged, or another session's), repeat (a type already applied to the invite). Neither changes or counts anything.", "reason", []string{"unknown_invite", "repeat"}),
 		feedbackOrphans: counter("linger_feedback_unknown_session_total", "Feedback about a session this replica does not hold (expired, or never seen): counted, nothing changed."),
+		invitesShown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_invites_shown_total",
+			Help: "Invites the chat front-ends reported shown (invite_shown, or an answer that implies it), once per invite, holdout left out, per site and team (sites and teams the scoring config does not name: other)."}, []string{"site", "team"}),
+		invitesAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_invites_accepted_total",
+			Help: "Invites the chat front-ends reported accepted (invite_accepted or chat_started), once per invite, holdout left out, per site and team (sites and teams the scoring config does not name: other). Acceptance is its rate over linger_invites_shown_total's."}, []string{"site", "team"}),
 		tableRecords:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "linger_table_records_total", Help: "Records read into the broadcast tables (capacity: chat-capacity, visitors: linger-visitors), by result: ok, bad (undecodable, skipped), refused (beyond the table's bounds)."}, []string{"table", "result"}),
 		visitorsCapped:  gauge("linger_visitor_caps_entries", "Visitors in the frequency-cap table."),
-		visitorsDropped: gauge("linger_visitor_caps_dropped", "Visitors dropped from the full frequency-cap table since start (their cap is forgotten)."),
+		visitorsDropped: counter("linger_visitor_caps_dropped_total", "Visitors dropped from the full frequency-cap table (their cap is forgotten)."),
 		capacityKeys:    gauge("linger_capacity_teams", "Site/team keys in the chat-capacity table."),
 		bandShare:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_share", Help: "Share of eligible sessions invited over the band's window, per site, over this replica's partitions."}, []string{"site"}),
-		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-rate band of a site (shares 0..1), by bound: min, max."}, []string{"site", "bound"}),
-		bandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The band controller's threshold offset per site (0 with the controller off), averaged over this replica's partitions."}, []string{"site"}),
+		bandBound:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_band", Help: "The configured invite-share band of a site (rate_band: shares 0..1 of its eligible sessions invited), by bound: min, max."}, []string{"site", "bound"}),
+		bandOffset:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_invite_threshold_offset", Help: "The threshold offset of a site's controller (rate_band's or acceptance_band's, 0 with neither on), averaged over this replica's partitions."}, []string{"site"}),
 		budgetTokens:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_tokens", Help: "Invites a chat team may still receive from this replica's partitions (its capacity share), per site and team."}, []string{"site", "team"}),
 		budgetSize:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "linger_budget_size", Help: "The most invites a team's budget holds over this replica's partitions, per site and team."}, []string{"site", "team"}),
 	}
@@ -181,6 +191,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.bandOffset.WithLabelValues("")
 	m.bandBound.WithLabelValues("", "min")
 	m.bandBound.WithLabelValues("", "max").Set(1)
+	// The acceptance counters exist from the start too: the metrics know
+	// no config, so with the pair every config has.
+	m.invitesShown.WithLabelValues(scoring.LabelOther, scoring.LabelOther)
+	m.invitesAccepted.WithLabelValues(scoring.LabelOther, scoring.LabelOther)
 	for _, t := range []string{"capacity", "visitors"} {
 		for _, r := range []string{"ok", "bad", "refused"} {
 			m.tableRecords.WithLabelValues(t, r)
@@ -195,7 +209,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
 		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
 		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
-		m.feedback, m.feedbackOrphans, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
+		m.feedback, m.acceptBand, m.feedbackOrphans, m.feedbackIgnored, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -219,9 +233,14 @@ type partitionMetrics struct {
 	feedback    [16]prometheus.Counter // by schemas.FeedbackType
 	latency     [2]prometheus.Observer // event, timer
 	published   [2]prometheus.Observer // event, timer
-	score       [2]*histSeries         // abandonment, confusion
-	lag         prometheus.Gauge
-	watermark   prometheus.Gauge
+	// feedbackIgnored: unknown_invite, repeat
+	feedbackIgnored [2]prometheus.Counter
+	score           [2]*histSeries // abandonment, confusion
+	lag             prometheus.Gauge
+	watermark       prometheus.Gauge
+	// teams holds the shown and accepted counters of each site and team
+	// label pair seen: few, since the config bounds the labels.
+	teams map[[2]string][2]prometheus.Counter
 
 	budgetStale bool  // the budget changed since the gauges last took it
 	budgetShown int64 // the batch clock when they did, ms
@@ -234,6 +253,7 @@ func (m *metrics) forPartition(p int32) *partitionMetrics {
 		partition: label,
 		lag:       m.lag.WithLabelValues(label),
 		watermark: m.watermarkDelay.WithLabelValues(label),
+		teams:     map[[2]string][2]prometheus.Counter{},
 	}
 	for i, t := range schemas.Types() {
 		pm.events[i] = m.events.WithLabelValues(t)
@@ -254,6 +274,7 @@ func (m *metrics) forPartition(p int32) *partitionMetrics {
 	}
 	pm.latency[0], pm.latency[1] = m.latency.WithLabelValues("event"), m.latency.WithLabelValues("timer")
 	pm.published[0], pm.published[1] = m.publishLatency.WithLabelValues("event"), m.publishLatency.WithLabelValues("timer")
+	pm.feedbackIgnored[0], pm.feedbackIgnored[1] = m.feedbackIgnored.WithLabelValues("unknown_invite"), m.feedbackIgnored.WithLabelValues("repeat")
 	pm.score[0] = m.score.series[0] // abandonment, the order of schemas.Reasons
 	pm.score[1] = m.score.series[1]
 	return pm
@@ -302,6 +323,18 @@ func (pm *partitionMetrics) add(n *partition.Counts, p *partition.Processor) {
 		pm.published[1].Observe(float64(now-at) / 1000)
 	}
 	add(m.feedbackOrphans, n.FeedbackUnknown)
+	add(pm.feedbackIgnored[0], n.FeedbackForeign)
+	add(pm.feedbackIgnored[1], n.FeedbackRepeat)
+	for _, r := range n.Teams.Rows() {
+		k := [2]string{r.Site, r.Team}
+		c, ok := pm.teams[k]
+		if !ok {
+			c = [2]prometheus.Counter{m.invitesShown.WithLabelValues(r.Site, r.Team), m.invitesAccepted.WithLabelValues(r.Site, r.Team)}
+			pm.teams[k] = c
+		}
+		add(c[0], r.Shown)
+		add(c[1], r.Accepted)
+	}
 	add(m.lateEvents, n.Late)
 	add(m.stateLost, n.Lost)
 	add(m.stateCorrupt, n.Corrupt)
@@ -399,6 +432,10 @@ func (l *loopStats) setBand(site string) {
 		eligible += s.Eligible
 		invited += s.Invited
 		offset += s.Offset
+		if s.Acceptance != nil {
+			// A site has one controller on at most: the sum is its offset.
+			offset += s.Acceptance.Offset
+		}
 		lo, hi = s.Min, s.Max
 	}
 	share := 0.0
@@ -422,4 +459,21 @@ func (l *loopStats) setTeam(k [2]string) {
 	}
 	l.m.budgetTokens.WithLabelValues(k[0], k[1]).Set(tokens)
 	l.m.budgetSize.WithLabelValues(k[0], k[1]).Set(size)
+}
+
+// setBands takes each site's acceptance band from the scoring config: its
+// sites by name, the default under "" (sessions without a site) and
+// "other" (sites the config does not name).
+func (m *metrics) setBands(cfg *scoring.Config) {
+	m.acceptBand.Reset()
+	set := func(label string, s *scoring.Settings) {
+		lo, hi := s.AcceptanceBand()
+		m.acceptBand.WithLabelValues(label, "min").Set(lo)
+		m.acceptBand.WithLabelValues(label, "max").Set(hi)
+	}
+	set("", cfg.For(nil))
+	set("other", cfg.For(nil))
+	for _, site := range cfg.SiteNames() {
+		set(site, cfg.For([]byte(site)))
+	}
 }

@@ -38,6 +38,10 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 				k, v := out.VisitorRecord(i)
 				send(&kgo.Record{Topic: r.cfg.VisitorsTopic, Key: k, Value: v})
 			}
+			for i := range out.TallyRecords() {
+				k, v := out.TallyRecord(i)
+				send(&kgo.Record{Topic: r.cfg.TalliesTopic, Key: k, Value: v})
+			}
 			states += out.StateRecords()
 		}
 		r.m.stateRecords.Add(float64(states))

@@ -126,6 +126,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	r.m.cacheMaxBytes.Set(float64(r.store.Stats().MaxBytes))
 	r.m.sessionTimeout.Set(cfg.Scoring.LongestSessionTimeout().Seconds())
+	r.m.setBands(cfg.Scoring)
 	return r, nil
 }
 

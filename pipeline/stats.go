@@ -18,6 +18,7 @@ func (r *Runner) statsLoop(ctx context.Context) {
 		prevAt   = time.Now()
 		rate     float64 // bytes written per second, smoothed over a minute
 		evicted  uint64
+		dropped  uint64 // visitors dropped from the cap table, as counted
 		rateInit bool
 	)
 	for {
@@ -27,7 +28,10 @@ func (r *Runner) statsLoop(ctx context.Context) {
 		case now := <-t.C:
 			st := r.store.Stats()
 			r.m.visitorsCapped.Set(float64(r.tables.visitors.Len()))
-			r.m.visitorsDropped.Set(float64(r.tables.visitors.Dropped()))
+			if d := r.tables.visitors.Dropped(); d > dropped {
+				r.m.visitorsDropped.Add(float64(d - dropped))
+				dropped = d
+			}
 			r.m.capacityKeys.Set(float64(r.tables.capacity.Stats().Keys))
 			r.m.cacheEntries.Set(float64(st.Entries))
 			r.m.cacheBytes.Set(float64(st.Bytes))

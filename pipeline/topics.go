@@ -59,6 +59,7 @@ func (c *Config) topicSpecs() []topicSpec {
 		// Compacted, and deleted after the longest cap window would be
 		// better still; compaction alone keeps one record per visitor.
 		topicSpec{name: c.VisitorsTopic, use: "visitor caps", need: needCreate, configs: compacted, written: true},
+		topicSpec{name: c.TalliesTopic, use: "hourly tallies", need: needCreate, configs: compacted, written: true},
 		topicSpec{name: c.FeedbackTopic, use: "feedback", need: needOptional, copartitioned: true},
 	)
 }

@@ -20,25 +20,28 @@ import (
 // invalid golden named after it.
 
 var (
-	recordSchemaOnce     sync.Once
-	capSchema, fbSchema  *jsonschema.Schema
-	recordSchemaCompErr  error
-	recordContractsSlice []recordContract
+	recordSchemaOnce               sync.Once
+	capSchema, fbSchema, tlySchema *jsonschema.Schema
+	recordSchemaCompErr            error
+	recordContractsSlice           []recordContract
 )
 
-func recordSchemas(t testing.TB) (capacity, feedback *jsonschema.Schema) {
+func recordSchemas(t testing.TB) (capacity, feedback, tallies *jsonschema.Schema) {
 	t.Helper()
 	recordSchemaOnce.Do(func() {
 		c := jsonschema.NewCompiler()
 		if capSchema, recordSchemaCompErr = c.Compile("capacity.v1.schema.json"); recordSchemaCompErr != nil {
 			return
 		}
-		fbSchema, recordSchemaCompErr = c.Compile("feedback.v1.schema.json")
+		if fbSchema, recordSchemaCompErr = c.Compile("feedback.v1.schema.json"); recordSchemaCompErr != nil {
+			return
+		}
+		tlySchema, recordSchemaCompErr = c.Compile("tallies.v1.schema.json")
 	})
 	if recordSchemaCompErr != nil {
 		t.Fatalf("compile schema: %v", recordSchemaCompErr)
 	}
-	return capSchema, fbSchema
+	return capSchema, fbSchema, tlySchema
 }
 
 // recordContract is what the shared tests need to know of one contract.
@@ -96,7 +99,7 @@ func recordContracts() []recordContract {
 				return &c, AppendCapacityKey(nil, c.Site, c.Team), err
 			},
 			encode:   func(rec any) []byte { return AppendCapacity(nil, rec.(*Capacity)) },
-			schema:   func(t testing.TB) *jsonschema.Schema { c, _ := recordSchemas(t); return c },
+			schema:   func(t testing.TB) *jsonschema.Schema { c, _, _ := recordSchemas(t); return c },
 			problems: all(ProblemMissingSession),
 		},
 		{
@@ -110,8 +113,22 @@ func recordContracts() []recordContract {
 				return &f, bytes.Clone(f.Session), err
 			},
 			encode:   func(rec any) []byte { return AppendFeedback(nil, rec.(*Feedback)) },
-			schema:   func(t testing.TB) *jsonschema.Schema { _, f := recordSchemas(t); return f },
+			schema:   func(t testing.TB) *jsonschema.Schema { _, f, _ := recordSchemas(t); return f },
 			problems: all(),
+		},
+		{
+			name:        "tallies",
+			key:         tallyKeyOf,
+			mismatchKey: "3/shop-eu/sales/1732525200000",
+			decode: func(key, value []byte, nowMs int64) (any, []byte, error) {
+				var d HourTallyDecoder
+				var t HourTally
+				err := d.Decode(key, value, nowMs, &t)
+				return &t, AppendHourTallyKey(nil, t.Partition, t.Site, t.Team, t.HourStart), err
+			},
+			encode:   func(rec any) []byte { return AppendHourTally(nil, rec.(*HourTally)) },
+			schema:   func(t testing.TB) *jsonschema.Schema { _, _, s := recordSchemas(t); return s },
+			problems: all(ProblemMissingSession, ProblemMissingTS),
 		},
 	}
 	return recordContractsSlice

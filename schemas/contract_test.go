@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -254,6 +255,14 @@ func structDiff(a, b any) []string {
 		case x.Type() == bytesType:
 			if !bytes.Equal(x.Bytes(), y.Bytes()) {
 				diff = append(diff, strings.TrimSuffix(path, ".")+": "+quote(x.Bytes())+" != "+quote(y.Bytes()))
+			}
+		case x.Kind() == reflect.Slice:
+			if x.Len() != y.Len() {
+				diff = append(diff, fmt.Sprintf("%s: %d elements != %d", strings.TrimSuffix(path, "."), x.Len(), y.Len()))
+				return
+			}
+			for i := range x.Len() {
+				walk(fmt.Sprintf("%s[%d].", strings.TrimSuffix(path, "."), i), x.Index(i), y.Index(i))
 			}
 		case !x.Equal(y):
 			diff = append(diff, strings.TrimSuffix(path, ".")+": "+valueString(x)+" != "+valueString(y))

@@ -29,6 +29,11 @@ const (
 	// TopicVisitors holds per-visitor invite caps, keyed by visitor id,
 	// compacted; every replica reads all of it.
 	TopicVisitors = "linger-visitors"
+	// TopicTallies holds each partition's hourly tallies of would-be
+	// invites, invites and suppressions by site and team (contract v1,
+	// HourTally), keyed by partition/site/team/hour, compacted: the record
+	// of an hour is replaced as the hour fills. Reports read it by hour.
+	TopicTallies = "linger-tallies"
 )
 
 // TopicSpec describes one topic the project uses, for whoever creates topics
@@ -55,6 +60,7 @@ var Topics = []TopicSpec{
 	{Name: TopicCapacity, Key: "site/team", Compacted: true, Doc: "free chat slots per team, read by every replica"},
 	{Name: TopicState, Key: "session id", Compacted: true, CoPartitioned: true, Doc: "session state changelog"},
 	{Name: TopicVisitors, Key: "visitor id", Compacted: true, Doc: "per-visitor invite caps, read by every replica"},
+	{Name: TopicTallies, Key: "partition/site/team/hour", Compacted: true, Doc: "hourly tallies of would-be invites, invites and suppressions per site and team"},
 }
 
 // ErrBadTopicName is returned by ValidateTopicName for a name Kafka would

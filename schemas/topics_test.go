@@ -54,7 +54,7 @@ func TestTopics(t *testing.T) {
 	// per-session topics must share TopicEvents' partitioning, or a
 	// session's state and feedback land on another replica than its events.
 	consts := map[string]bool{}
-	for _, name := range []string{TopicEvents, TopicDLQ, TopicInvites, TopicFeedback, TopicCapacity, TopicState, TopicVisitors} {
+	for _, name := range []string{TopicEvents, TopicDLQ, TopicInvites, TopicFeedback, TopicCapacity, TopicState, TopicVisitors, TopicTallies} {
 		consts[name] = true
 		if !seen[name] {
 			t.Errorf("topic constant %q is not in Topics", name)
@@ -73,7 +73,7 @@ func TestTopics(t *testing.T) {
 			}
 		}
 		switch spec.Name {
-		case TopicCapacity, TopicState, TopicVisitors:
+		case TopicCapacity, TopicState, TopicVisitors, TopicTallies:
 			if !spec.Compacted {
 				t.Errorf("%s must be compacted: it holds the latest value per key", spec.Name)
 			}

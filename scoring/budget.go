@@ -8,14 +8,15 @@ import (
 )
 
 // Budget is one partition's share of the invite budgets: a token bucket per
-// site and team, fed by chat capacity, and the invite-rate band of each
-// site. The pipeline keeps one per partition (an Engine option,
-// WithBudget), writes it with AppendBinary to its state changelog when
-// Dirty after a batch, and restores it with DecodeBudget before the
-// partition's first event, so that decisions depend on the events alone:
-// not on batch boundaries, restarts or the number of replicas. Like the
-// Engine, it belongs to one partition worker and is not safe for
-// concurrent use.
+// site and team, fed by chat capacity, and the invite-share and acceptance
+// bands of each site (with the feedback that waits for the watermark to
+// count in the latter: see AcceptanceBandConfig). The pipeline keeps one
+// per partition (an Engine option, WithBudget), writes it with
+// AppendBinary to its state changelog when Dirty after a batch, and
+// restores it with DecodeBudget before the partition's first event, so
+// that decisions depend on the events alone: not on batch boundaries,
+// restarts or the number of replicas. Like the Engine, it belongs to one
+// partition worker and is not safe for concurrent use.
 //
 // The capacity rule, for a team of a site, in a partition p of P: let r be
 // the latest chat-capacity record whose ts is at or before the decision's
@@ -58,6 +59,11 @@ type Budget struct {
 	siteList   []*siteBand
 	key        []byte // scratch for site/team keys
 	dirty      bool
+	// acceptWM is the partition's watermark as the acceptance bands know
+	// it (Engine.Apply and Fire move it), and pending the feedback whose ts
+	// it has not passed yet, in order of ts (then site and kind).
+	acceptWM int64
+	pending  []pendingFeedback
 }
 
 // MaxBudgetKeys bounds the team buckets and the site bands of a Budget
@@ -110,8 +116,11 @@ func (g *grant) fill() float64 {
 }
 
 // check brings site's team's bucket to event time at and returns what it
-// holds for a would-be invite. caps may be nil (no capacity data).
-func (b *Budget) check(caps *CapacityTable, site, team []byte, at int64, set *Settings) grant {
+// holds for a would-be invite. caps may be nil (no capacity data). The
+// bucket is keyed by the site when the capacity table has records of it
+// (the platform's sites), else by other, the site's budget key
+// (Config.budgetSite): a made-up site shares the other sites' buckets.
+func (b *Budget) check(caps *CapacityTable, site, other, team []byte, at int64, set *Settings) grant {
 	var size, rate float64
 	recTS := int64(-1)
 	limited := false
@@ -132,6 +141,7 @@ func (b *Budget) check(caps *CapacityTable, site, team []byte, at int64, set *Se
 		}
 		size = set.StaticBurst / b.partitions
 		rate = set.StaticPerMinute / 60 / b.partitions
+		site = other
 	}
 	k := b.bucket(site, team, size, at)
 	if at > k.at {
@@ -211,8 +221,10 @@ func (b *Budget) Teams(fn func(TeamBudget)) {
 // ErrBadBudget is returned by DecodeBudget for bytes it cannot read.
 var ErrBadBudget = errors.New("bad budget")
 
-// budgetVersion is the first byte of an encoded Budget.
-const budgetVersion = 1
+// budgetVersion is the first byte of an encoded Budget. Version 2 added
+// each site's acceptance band, the acceptance watermark and the pending
+// feedback; version 1 encodings still decode, without them.
+const budgetVersion = 2
 
 // AppendBinary appends the budget's state (not its partition count) for
 // DecodeBudget.
@@ -232,50 +244,58 @@ func (b *Budget) AppendBinary(dst []byte) []byte {
 	for _, s := range b.siteList {
 		dst = s.appendBinary(dst)
 	}
-	return dst
+	return b.appendPending(dst)
 }
 
 // DecodeBudget replaces b's state with the one data holds (AppendBinary of
 // this or an earlier release). On error b is left empty.
 func DecodeBudget(data []byte, b *Budget) error {
-	b.teams, b.teamList = map[string]*teamBucket{}, nil
-	b.sites, b.siteList = map[string]*siteBand{}, nil
+	b.reset()
 	b.dirty = false
 	if err := b.decode(data); err != nil {
-		b.teams, b.teamList = map[string]*teamBucket{}, nil
-		b.sites, b.siteList = map[string]*siteBand{}, nil
+		b.reset()
 		return fmt.Errorf("%w: %w", ErrBadBudget, err)
 	}
 	return nil
 }
 
+// reset empties b, keeping the pending list's memory.
+func (b *Budget) reset() {
+	b.teams, b.teamList = map[string]*teamBucket{}, nil
+	b.sites, b.siteList = map[string]*siteBand{}, nil
+	b.acceptWM, b.pending = 0, b.pending[:0]
+}
+
 func (b *Budget) decode(data []byte) error {
 	r := reader{b: data}
-	if v := r.byte(); v != budgetVersion {
-		if r.err != nil {
-			return r.err
-		}
-		return fmt.Errorf("version %d, this release reads %d", v, budgetVersion)
+	version := r.byte()
+	if r.err != nil {
+		return r.err
+	}
+	if version < 1 || version > budgetVersion {
+		return fmt.Errorf("version %d, this release reads 1 to %d", version, budgetVersion)
 	}
 	n := r.count(MaxBudgetKeys)
 	for range n {
 		k := &teamBucket{key: r.string()}
-		k.site = int(r.uvarint())
+		site := r.uvarint()
 		k.tokens, k.pending, k.size = r.float(), r.float(), r.float()
 		k.at, k.recTS = r.varint(), r.varint()
 		if r.err != nil {
 			return r.err
 		}
-		if k.site >= len(k.key) || k.key[k.site] != '/' || b.teams[k.key] != nil {
+		// Checked before the conversion: a huge uvarint is a negative int.
+		if site >= uint64(len(k.key)) || k.key[site] != '/' || b.teams[k.key] != nil {
 			return errors.New("bad team key")
 		}
+		k.site = int(site)
 		b.teams[k.key] = k
 		b.teamList = append(b.teamList, k)
 	}
 	n = r.count(MaxBudgetKeys)
 	for range n {
 		s := &siteBand{}
-		if err := s.decode(&r); err != nil {
+		if err := s.decode(&r, version); err != nil {
 			return err
 		}
 		if b.sites[s.site] != nil {
@@ -283,6 +303,11 @@ func (b *Budget) decode(data []byte) error {
 		}
 		b.sites[s.site] = s
 		b.siteList = append(b.siteList, s)
+	}
+	if version >= 2 {
+		if err := b.decodePending(&r); err != nil {
+			return err
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		return fmt.Errorf("%d bytes after the end", len(r.b))

@@ -358,9 +358,9 @@ func TestBudgetEncoding(t *testing.T) {
 	set := DefaultConfig().For(nil)
 	tab := NewCapacityTable(CapacityTableOptions{})
 	tab.Put(capacityRecord("shop", "sales", 16, 4, 120, 1000))
-	g := b.check(tab, []byte("shop"), []byte("sales"), 5000, set)
+	g := b.check(tab, []byte("shop"), []byte("shop"), []byte("sales"), 5000, set)
 	g.spend()
-	b.check(nil, []byte("eu/shop"), []byte("service"), 6000, &Settings{StaticPerMinute: 6, StaticBurst: 3, InviteTTLMs: 60_000})
+	b.check(nil, []byte("eu/shop"), []byte("eu/shop"), []byte("service"), 6000, &Settings{StaticPerMinute: 6, StaticBurst: 3, InviteTTLMs: 60_000})
 	b.note([]byte("shop"), 7000, &set.Band, 3, 1)
 	b.note([]byte(""), 8000, &set.Band, 1, 0)
 	b.offset([]byte("shop"), 9000, &bandSettings{everyMs: 1000, windowMs: 3600_000, minSessions: 1, step: 0.02, min: 0.03, max: 0.1, maxOffset: 0.1})
@@ -406,10 +406,21 @@ func TestBudgetEncoding(t *testing.T) {
 func FuzzDecodeBudget(f *testing.F) {
 	b := NewBudget(4)
 	set := DefaultConfig().For(nil)
-	b.check(nil, []byte("s"), []byte("t"), 1, &Settings{StaticPerMinute: 1, InviteTTLMs: 1})
+	b.check(nil, []byte("s"), []byte("s"), []byte("t"), 1, &Settings{StaticPerMinute: 1, InviteTTLMs: 1})
 	b.note([]byte("s"), 5, &set.Band, 1, 1)
 	f.Add(b.AppendBinary(nil))
 	f.Add([]byte{1, 0, 0})
+	// With an acceptance band, a step, and feedback waiting.
+	cfg, err := ParseConfig([]byte("acceptance_band: {controller: true, min_shown: 1}"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b.advanceAcceptance(1000, cfg)
+	b.acceptFeedback([]byte("s"), 500, true, true, cfg)
+	b.advanceAcceptance(3600_000, cfg)
+	b.acceptOffset([]byte("s"), &cfg.For(nil).Accept)
+	b.acceptFeedback([]byte("s"), 3600_500, true, false, cfg)
+	f.Add(b.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := NewBudget(2)
 		if DecodeBudget(data, b) != nil {

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/lingerhq/linger/schemas"
@@ -41,6 +42,11 @@ type rig struct {
 
 func newRig(t *testing.T, yaml string, opts ...EngineOption) *rig {
 	t.Helper()
+	if !strings.Contains(yaml, "sites:") {
+		// The sessions of the tests are of site shop: named, it keeps a
+		// budget of its own (other sites share one).
+		yaml += "\nsites: {shop: {}}\n"
+	}
 	cfg, err := ParseConfig([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)

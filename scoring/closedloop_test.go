@@ -454,7 +454,7 @@ rate_band: {min_percent: 20, max_percent: 10, window: 0s, every: 0s, step: 0, mi
 
 func TestSuppressedReasons(t *testing.T) {
 	got := SuppressedReasons()
-	want := []string{"bot", "converted", "page", "breathing_space", "session_cap", "cooldown", "inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity"}
+	want := []string{"bot", "converted", "page", "breathing_space", "session_cap", "cooldown", "inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity", "acceptance_band"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("SuppressedReasons() = %v", got)
 	}
@@ -519,5 +519,32 @@ func BenchmarkApplyClosedLoop(b *testing.B) {
 			st.Reset()
 		}
 		e.Apply(&st, &evs[i%len(evs)], &d)
+	}
+}
+
+// TestMadeUpSitesShareOneBand: sessions of sites the config does not name
+// share one band (other): a flood of made-up sites cannot crowd the
+// configured site's band out of the budget, nor grow it.
+func TestMadeUpSitesShareOneBand(t *testing.T) {
+	r := newRig(t, "frequency_cap: {invites: 0}")
+	for i := range 3 * MaxBudgetKeys {
+		evs := hesitation(fmt.Sprintf("s-%d", i), timelineBase+int64(i))
+		site := fmt.Sprintf("made-up-%d", i)
+		if i%50 == 0 {
+			site = "shop"
+		}
+		for j := range evs {
+			evs[j].Site = []byte(site)
+		}
+		r.apply(evs)
+	}
+	var sites []string
+	r.e.Budget().Bands(func(b BandStatus) { sites = append(sites, b.Site) })
+	slices.Sort(sites)
+	if !slices.Equal(sites, []string{LabelOther, "shop"}) {
+		t.Fatalf("bands %v, want the configured site's and one for the others", sites)
+	}
+	if b, _ := r.e.Budget().Band([]byte("shop")); b.Eligible == 0 {
+		t.Fatalf("the configured site's band lost its counts: %+v", b)
 	}
 }

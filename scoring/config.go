@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
@@ -80,10 +79,16 @@ type Config struct {
 	// Capacity turns the chat teams' capacity (chat-capacity records) into
 	// invite budgets; see CapacityConfig.
 	Capacity CapacityConfig `yaml:"capacity"`
-	// RateBand measures, per site, the share of eligible sessions that are
-	// invited against a band, and can steer the thresholds to keep it
-	// there; see RateBandConfig.
+	// RateBand measures, per site, the invite share: the share of eligible
+	// sessions that are invited, against a band, and can steer the
+	// thresholds to keep it there; see RateBandConfig. It is named for what
+	// it measures, which is not acceptance (AcceptanceBand).
 	RateBand RateBandConfig `yaml:"rate_band"`
+	// AcceptanceBand measures, per site, acceptance: the share of the
+	// invites shown that visitors accepted, against a band, and can steer
+	// the thresholds towards it; see AcceptanceBandConfig. Only one of the
+	// two controllers may be on for a site.
+	AcceptanceBand AcceptanceBandConfig `yaml:"acceptance_band"`
 	// Models holds the bias and weights of each model; a signal left out
 	// keeps its default weight, a weight of 0 turns it off.
 	Models PerReason[ModelConfig] `yaml:"models"`
@@ -95,6 +100,11 @@ type Config struct {
 
 	base  *Settings
 	sites map[string]*Settings
+	// teams maps every team a decision can go to (the defaults' and the
+	// sites' teams and routes) to itself: the team label of metrics.
+	teams map[string]string
+	// accept: some site has the acceptance controller on.
+	accept bool
 }
 
 // Route is one rule of Config.Routes. Every condition that is set must
@@ -153,10 +163,11 @@ type CapacityConfig struct {
 	StaticBurst float64 `yaml:"static_burst"`
 }
 
-// RateBandConfig is the invite-rate band of a site: the share of eligible
+// RateBandConfig is the invite-share band of a site: the share of eligible
 // sessions (sessions that reached a moment where the policy would invite
 // them, whatever their score) that were invited, over a sliding window of
-// event time, holdout included.
+// event time, holdout included. It says how many visitors are approached,
+// not how many welcome it: that is acceptance (AcceptanceBandConfig).
 type RateBandConfig struct {
 	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
 	MinPercent float64 `yaml:"min_percent"`
@@ -182,6 +193,45 @@ type RateBandConfig struct {
 	// partition) for the controller to act on the share. Default: 20.
 	MinSessions int `yaml:"min_sessions"`
 }
+
+// AcceptanceBandConfig is the acceptance band of a site: of the invites
+// its chat front-ends reported shown (invite_shown, or an answer that
+// implies it), the share the visitor accepted (invite_accepted or
+// chat_started), over a sliding window of event time, holdout invites left
+// out. Healthy proactive chat sits between 3% and 10%: below, invites
+// reach the wrong visitors or the wrong moment; above, more visitors would
+// welcome one.
+//
+// With Controller on, each partition moves the site's thresholds towards
+// the band by event time: up by AcceptanceStep while acceptance is below
+// it (fewer, better-chosen invites), down while above it, at most one
+// step every Window/4 and at most AcceptanceMaxOffset either way. It steps
+// only when at least MinShown invites were shown in the partition's window
+// (since its last step, if later) and the 95% Wilson interval of their
+// acceptance lies wholly outside the band. Feedback counts by its ts once
+// the partition's watermark has passed it (see Budget).
+type AcceptanceBandConfig struct {
+	// MinPercent and MaxPercent bound the band. Default: 3 and 10.
+	MinPercent float64 `yaml:"min_percent"`
+	MaxPercent float64 `yaml:"max_percent"`
+	// Window is the sliding window acceptance is measured over; the
+	// controller steps at most once every quarter of it. Default: 1h.
+	Window time.Duration `yaml:"window"`
+	// MinShown is the fewest invites shown in the window (in one
+	// partition) for the controller to act on their acceptance.
+	// Default: 200.
+	MinShown int `yaml:"min_shown"`
+	// Controller turns on the controller. Default: false.
+	Controller bool `yaml:"controller"`
+}
+
+// The acceptance controller's step and bound: a threshold moves by
+// AcceptanceStep at a time, and never more than AcceptanceMaxOffset from
+// its configured value (a threshold stays in (0, 1] whatever the offset).
+const (
+	AcceptanceStep      = 0.02
+	AcceptanceMaxOffset = 0.2
+)
 
 // MaxCapInvites bounds FrequencyCap.Invites: a visitor's record keeps the
 // times of their latest MaxCapInvites invites.
@@ -240,6 +290,7 @@ func DefaultConfig() *Config {
 			MinPercent: 3, MaxPercent: 10, Window: time.Hour,
 			Step: 0.02, Every: 5 * time.Minute, MinOffset: -0.1, MaxOffset: 0.1, MinSessions: 20,
 		},
+		AcceptanceBand: AcceptanceBandConfig{MinPercent: 3, MaxPercent: 10, Window: time.Hour, MinShown: 200},
 		Models: PerReason[ModelConfig]{
 			Abandonment: ModelConfig{Bias: defaultAbandonmentBias, Weights: map[string]float64{}},
 			Confusion:   ModelConfig{Bias: defaultConfusionBias, Weights: map[string]float64{}},
@@ -282,244 +333,6 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// Validate returns every problem with c at once, its own values' and its
-// sites', as a *ConfigError, or nil. The problems of c's own values have no
-// line (c holds no file); those of a site's overrides have the lines of the
-// nodes in Sites.
-func (c *Config) Validate() error {
-	problems, _ := c.check(nil, nil)
-	return newConfigError(problems)
-}
-
-// check applies the rules to c's own values (located in root, the file's
-// top node, when there is one) and to each site's overrides over them. It
-// returns the problems, and each site's config when there are none.
-// dropped are the entries of root left out as malformed: see walker.
-func (c *Config) check(root *yaml.Node, dropped []path) ([]ConfigProblem, map[string]*Config) {
-	var problems []ConfigProblem
-	own := c.validate()
-	said := make(map[string]bool, len(own))
-	for _, is := range own {
-		said[is.key.String()+"\x00"+is.msg] = true
-		if is.covered(dropped) {
-			continue
-		}
-		line, _ := is.place(root)
-		problems = append(problems, ConfigProblem{Line: line, Key: is.key.String(), Message: is.msg})
-	}
-	sites := make(map[string]*Config, len(c.Sites))
-	for _, name := range sortedKeys(c.Sites) {
-		node := c.Sites[name]
-		prefix := path{"sites", name}
-		siteLine := node.Line
-		if l, ok := locate(root, prefix); ok {
-			siteLine = l
-		}
-		sc := c.clone()
-		sc.Sites = nil
-		n := len(problems)
-		var siteDropped []path
-		if !isNull(deref(&node)) {
-			w := walker{prefix: prefix, site: true}
-			clean, ok := w.walk(&node, configType, nil)
-			problems = append(problems, w.problems...)
-			if !ok {
-				continue
-			}
-			if err := clean.Decode(sc); err != nil {
-				problems = append(problems, ConfigProblem{Line: siteLine, Key: prefix.String(), Message: undecodable(err)})
-				continue
-			}
-			siteDropped = w.dropped
-		}
-		for _, is := range sc.validate() {
-			if is.covered(siteDropped) {
-				continue
-			}
-			line, exact := is.place(&node)
-			if !exact {
-				// Not a value the site sets: a problem of the
-				// defaults' own values, reported there once, or
-				// one that the site's values make with them.
-				if said[is.key.String()+"\x00"+is.msg] {
-					continue
-				}
-				line = siteLine
-			}
-			problems = append(problems, ConfigProblem{Line: line, Key: prefix.with(is.key...).String(), Message: is.msg})
-		}
-		if len(problems) == n {
-			sites[name] = sc
-		}
-	}
-	return problems, sites
-}
-
-// validate applies the rules to c's own values (not its sites'), each
-// issue naming its key.
-func (c *Config) validate() []issue {
-	var issues []issue
-	bad := func(key path, format string, args ...any) {
-		issues = append(issues, issue{key: key, msg: fmt.Sprintf(format, args...)})
-	}
-	badAt := func(key path, at []path, format string, args ...any) {
-		issues = append(issues, issue{key: key, at: at, msg: fmt.Sprintf(format, args...)})
-	}
-	pos := func(key string, d time.Duration) {
-		if d <= 0 {
-			bad(path{key}, "must be positive, got %v", d)
-		}
-	}
-	nonNeg := func(key path, d time.Duration) {
-		if d < 0 {
-			bad(key, "must not be negative, got %v", d)
-		}
-	}
-	pos("session_timeout", c.SessionTimeout)
-	pos("window", c.Window)
-	pos("invite_ttl", c.InviteTTL)
-	nonNeg(path{"breathing_space"}, c.BreathingSpace)
-	nonNeg(path{"allowed_lateness"}, c.AllowedLateness)
-	nonNeg(path{"silence"}, c.Silence)
-	nonNeg(path{"silence_max"}, c.SilenceMax)
-	nonNeg(path{"cooldown"}, c.Cooldown)
-	if c.MaxInvitesPerSession < 0 || c.MaxInvitesPerSession > 255 {
-		bad(path{"max_invites_per_session"}, "must be between 0 and 255, got %d", c.MaxInvitesPerSession)
-	}
-	pageKinds := func(key path, kinds []string) {
-		for i, k := range kinds {
-			if _, ok := schemas.ParsePageKind(k); !ok {
-				badAt(key, []path{key.with(index(i))}, "%q is not a page kind (%s)", k, strings.Join(schemas.PageKinds(), ", "))
-			}
-		}
-	}
-	pageKinds(path{"eligible_pages"}, c.EligiblePages)
-	pageKinds(path{"silence_pages"}, c.SilencePages)
-	teamName := func(key path, team string) {
-		if strings.Contains(team, "/") || len(team) > schemas.MaxIDBytes {
-			bad(key, "want a team name of at most %d bytes without '/' (capacity records are keyed site/team), got %q", schemas.MaxIDBytes, team)
-		}
-	}
-	for m := range numModels {
-		name := modelNames[m]
-		if t := *c.Thresholds.at(m); !(t > 0 && t <= 1) {
-			bad(path{"thresholds", name}, "must be more than 0 and at most 1, got %v", t)
-		}
-		if team := *c.Teams.at(m); team == "" {
-			bad(path{"teams", name}, "must not be empty")
-		} else {
-			teamName(path{"teams", name}, team)
-		}
-		mc := c.Models.at(m)
-		if !finite(mc.Bias) {
-			bad(path{"models", name, "bias"}, "want a finite number, got %v", mc.Bias)
-		}
-		weights := path{"models", name, "weights"}
-		for _, k := range sortedKeys(mc.Weights) {
-			if SignalByName(k) == nil {
-				badAt(weights, []path{weights.with(k)}, "%s", unknownSignal(k))
-			} else if !finite(mc.Weights[k]) {
-				bad(weights.with(k), "want a finite number, got %v", mc.Weights[k])
-			}
-		}
-	}
-	if !(c.HoldoutPercent >= 0 && c.HoldoutPercent <= 100) {
-		bad(path{"holdout_percent"}, "must be between 0 and 100, got %v", c.HoldoutPercent)
-	}
-	for i, r := range c.Routes {
-		at := path{"routes", index(i)}
-		if r.Reason != "" && modelIndex(r.Reason) < 0 {
-			bad(at.with("reason"), "%q is not a reason (abandonment, confusion)", r.Reason)
-		}
-		pageKinds(at.with("kinds"), r.Kinds)
-		if r.Team == "" {
-			badAt(at.with("team"), []path{at.with("team"), at}, "must not be empty")
-		} else {
-			teamName(at.with("team"), r.Team)
-		}
-		if len(r.URL) > schemas.MaxURLBytes {
-			bad(at.with("url"), "must be at most %d bytes long, got %d", schemas.MaxURLBytes, len(r.URL))
-		}
-	}
-	if c.MaxPageViewsPerMinute < 0 {
-		bad(path{"max_page_views_per_minute"}, "must not be negative, got %d", c.MaxPageViewsPerMinute)
-	}
-	if fc := c.FrequencyCap; fc.Invites < 0 || fc.Invites > MaxCapInvites {
-		bad(path{"frequency_cap", "invites"}, "must be between 0 and %d, got %d", MaxCapInvites, fc.Invites)
-	} else if fc.Invites > 0 && fc.Per <= 0 {
-		badAt(path{"frequency_cap", "per"}, []path{{"frequency_cap", "per"}, {"frequency_cap", "invites"}},
-			"must be positive while invites is above 0, got %v", fc.Per)
-	}
-	cc := c.Capacity
-	if !(cc.InvitesPerSlot > 0) || !finite(cc.InvitesPerSlot) {
-		bad(path{"capacity", "invites_per_slot"}, "must be positive, got %v", cc.InvitesPerSlot)
-	}
-	if !(cc.ScarceRaise >= 0 && cc.ScarceRaise <= 1) {
-		bad(path{"capacity", "scarce_raise"}, "must be between 0 and 1, got %v", cc.ScarceRaise)
-	}
-	nonNeg(path{"capacity", "stale_after"}, cc.StaleAfter)
-	if !(cc.StaticPerMinute >= 0) || !finite(cc.StaticPerMinute) {
-		bad(path{"capacity", "static_invites_per_minute"}, "must not be negative, got %v", cc.StaticPerMinute)
-	}
-	if !(cc.StaticBurst >= 0) || !finite(cc.StaticBurst) {
-		bad(path{"capacity", "static_burst"}, "must not be negative, got %v", cc.StaticBurst)
-	}
-	rb := c.RateBand
-	minOK := rb.MinPercent >= 0 && rb.MinPercent <= 100
-	maxOK := rb.MaxPercent >= 0 && rb.MaxPercent <= 100
-	if !minOK {
-		bad(path{"rate_band", "min_percent"}, "must be between 0 and 100, got %v", rb.MinPercent)
-	}
-	if !maxOK {
-		bad(path{"rate_band", "max_percent"}, "must be between 0 and 100, got %v", rb.MaxPercent)
-	}
-	if minOK && maxOK && rb.MinPercent > rb.MaxPercent {
-		badAt(path{"rate_band"}, []path{{"rate_band", "max_percent"}, {"rate_band", "min_percent"}},
-			"min_percent (%v) must not be above max_percent (%v)", rb.MinPercent, rb.MaxPercent)
-	}
-	if rb.Window < time.Second {
-		bad(path{"rate_band", "window"}, "must be at least 1s, got %v", rb.Window)
-	}
-	if rb.Every <= 0 {
-		bad(path{"rate_band", "every"}, "must be positive, got %v", rb.Every)
-	}
-	if !(rb.Step > 0 && rb.Step <= 1) {
-		bad(path{"rate_band", "step"}, "must be more than 0 and at most 1, got %v", rb.Step)
-	}
-	if !(rb.MinOffset >= -1 && rb.MinOffset <= 0) {
-		bad(path{"rate_band", "min_offset"}, "must be between -1 and 0, got %v", rb.MinOffset)
-	}
-	if !(rb.MaxOffset >= 0 && rb.MaxOffset <= 1) {
-		bad(path{"rate_band", "max_offset"}, "must be between 0 and 1, got %v", rb.MaxOffset)
-	}
-	if rb.MinSessions < 0 {
-		bad(path{"rate_band", "min_sessions"}, "must not be negative, got %d", rb.MinSessions)
-	}
-	for _, k := range sortedKeys(c.Scales) {
-		if SignalByName(k) == nil {
-			badAt(path{"scales"}, []path{{"scales", k}}, "%s", unknownSignal(k))
-		} else if v := c.Scales[k]; !(v > 0) || !finite(v) {
-			bad(path{"scales", k}, "must be positive, got %v", v)
-		}
-	}
-	return issues
-}
-
-// unknownSignal is the message for a weight or scale of a signal that does
-// not exist, with the signal it is most likely a typo of.
-func unknownSignal(name string) string {
-	names := make([]string, len(registry))
-	for i, s := range registry {
-		names[i] = s.Name
-	}
-	if s := closest(name, names); s != "" {
-		return fmt.Sprintf("%q is not a signal (did you mean %q?)", name, s)
-	}
-	return fmt.Sprintf("%q is not a signal (see `linger config --signals`)", name)
-}
-
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -544,7 +357,26 @@ func (c *Config) resolve(root *yaml.Node, dropped []path) []ConfigProblem {
 		s.Site = name
 		c.sites[name] = s
 	}
+	c.teams = map[string]string{}
+	c.accept = false
+	for _, s := range append([]*Settings{c.base}, mapValues(c.sites)...) {
+		for _, t := range s.Team {
+			c.teams[string(t)] = string(t)
+		}
+		for _, r := range s.Routes {
+			c.teams[string(r.team)] = string(r.team)
+		}
+		c.accept = c.accept || s.Accept.controller
+	}
 	return nil
+}
+
+func mapValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 // clone deep-copies the overridable part of c, so a site override can be
@@ -562,7 +394,7 @@ func (c *Config) clone() *Config {
 		r.Kinds = append([]string(nil), r.Kinds...)
 		n.Routes[i] = r
 	}
-	n.base, n.sites = nil, nil
+	n.base, n.sites, n.teams = nil, nil, nil
 	return &n
 }
 
@@ -582,6 +414,53 @@ func cloneMap[V any](m map[string]V) map[string]V {
 func (c *Config) For(site []byte) *Settings {
 	if len(site) > 0 && len(c.sites) > 0 {
 		if s, ok := c.sites[string(site)]; ok {
+			return s
+		}
+	}
+	return c.base
+}
+
+// budgetSite is the key under which the budget keeps a site's bands and
+// static buckets: the site if the config names it (or none), else
+// LabelOther, shared by every other site.
+func (c *Config) budgetSite(site []byte) []byte {
+	if len(site) == 0 {
+		return site
+	}
+	if _, ok := c.sites[string(site)]; ok {
+		return site
+	}
+	return labelOtherBytes
+}
+
+var labelOtherBytes = []byte(LabelOther)
+
+// LabelOther is the site or team label of metrics for a site the config
+// does not name, or a team none of its decisions goes to.
+const LabelOther = "other"
+
+// Labels returns the site and team labels of per-team metrics: site itself
+// if it is one the config names ("" for events without a site), team
+// itself if a decision of the config can go to it, and LabelOther for the
+// rest, so that a series exists only for what the config names, whatever
+// records say. It does not allocate.
+func (c *Config) Labels(site, team []byte) (siteLabel, teamLabel string) {
+	siteLabel, teamLabel = LabelOther, LabelOther
+	if len(site) == 0 {
+		siteLabel = ""
+	} else if s, ok := c.sites[string(site)]; ok {
+		siteLabel = s.Site
+	}
+	if t, ok := c.teams[string(team)]; ok {
+		teamLabel = t
+	}
+	return siteLabel, teamLabel
+}
+
+// forSite is For for a site name held as a string.
+func (c *Config) forSite(site string) *Settings {
+	if site != "" {
+		if s, ok := c.sites[site]; ok {
 			return s
 		}
 	}
@@ -636,7 +515,9 @@ type Settings struct {
 	StaticPerMinute float64
 	StaticBurst     float64
 	// Band is the rate band, resolved: shares in 0..1, times in ms.
-	Band   bandSettings
+	Band bandSettings
+	// Accept is the acceptance band, resolved likewise.
+	Accept acceptSettings
 	Bias   [numModels]float64
 	Weight [numModels]Vector
 	Scale  Vector
@@ -699,6 +580,11 @@ func (c *Config) settings() *Settings {
 		controller: rb.Controller, step: rb.Step, everyMs: max(rb.Every.Milliseconds(), 1),
 		minOffset: rb.MinOffset, maxOffset: rb.MaxOffset, minSessions: uint32(rb.MinSessions),
 	}
+	ab := c.AcceptanceBand
+	s.Accept = acceptSettings{
+		min: ab.MinPercent / 100, max: ab.MaxPercent / 100, windowMs: max(ab.Window.Milliseconds(), 60_000),
+		minShown: uint32(min(ab.MinShown, math.MaxUint32)), controller: ab.Controller,
+	}
 	for m := range numModels {
 		s.Threshold[m] = *c.Thresholds.at(m)
 		s.Team[m] = []byte(*c.Teams.at(m))
@@ -730,6 +616,11 @@ func (s *Settings) hash() uint32 {
 	fmt.Fprintf(h, "timers %d %d %d %v\n", s.AllowedLatenessMs, s.SilenceMs, s.SilenceMaxMs, s.SilencePage)
 	fmt.Fprintf(h, "loop %d %d %d %v %v %d %v %v %+v\n", s.MaxViewsPerMinute, s.CapInvites, s.CapPerMs, s.InvitesPerSlot,
 		s.ScarceRaise, s.StaleAfterMs, s.StaticPerMinute, s.StaticBurst, s.Band)
+	if s.Accept.controller {
+		// Only with its controller on does the acceptance band change a
+		// decision: a config that merely measures keeps its model name.
+		fmt.Fprintf(h, "acceptance %+v\n", s.Accept)
+	}
 	for _, r := range s.Routes {
 		fmt.Fprintf(h, "route %d %d %q %q %v\n", r.reasons, r.kinds, r.url, r.team, r.eligible)
 	}

@@ -9,8 +9,9 @@
 //
 // The closed loop with the chat team lives here too, as pure logic the
 // pipeline feeds: routing of decisions to teams (Config.Routes), each
-// partition's share of the teams' capacity and the invite-rate band
-// (Budget, persisted by the pipeline with the partition's state), the
+// partition's share of the teams' capacity, the invite-share band and the
+// acceptance band fed by chat feedback (Engine.Feedback) (Budget, persisted
+// by the pipeline with the partition's state), the
 // capacity records by event time (CapacityTable, one per replica, fed from
 // chat-capacity) and the per-visitor frequency cap (VisitorCaps, one per
 // replica, fed from linger-visitors). An Engine is given them with

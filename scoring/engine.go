@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"bytes"
 	"math"
 	"slices"
 
@@ -46,6 +47,11 @@ const (
 	// SuppressedScarce: the team's budget is scarce and the score did not
 	// reach the threshold raised for it (capacity.scarce_raise).
 	SuppressedScarce
+	// SuppressedAcceptanceBand: the score reached the configured threshold
+	// but not the one the acceptance controller raised it to, acceptance
+	// being below the band (acceptance_band.controller). It is checked
+	// where SuppressedRateBand is: a site has one controller at most.
+	SuppressedAcceptanceBand
 	numOutcomes
 )
 
@@ -54,7 +60,7 @@ const (
 // with holdout: true, so front-ends do not show it.
 
 var outcomeNames = [numOutcomes]string{"none", "invite", "withdraw", "bot", "converted", "page", "breathing_space", "session_cap", "cooldown",
-	"inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity"}
+	"inhuman_rate", "frequency_cap", "no_capacity", "rate_band", "scarce_capacity", "acceptance_band"}
 
 // String returns the outcome's name, the reason label of suppressed invites.
 func (o Outcome) String() string {
@@ -70,7 +76,8 @@ func (o Outcome) Suppressed() bool { return o >= SuppressedBot && o < numOutcome
 // SuppressedReasons lists the names of the suppressed outcomes, the
 // reason (cause) label of the suppression counter: bot, converted, page,
 // breathing_space, session_cap, cooldown, inhuman_rate, frequency_cap,
-// no_capacity, rate_band, scarce_capacity. The slice is a copy.
+// no_capacity, rate_band, scarce_capacity, acceptance_band. The slice is a
+// copy.
 func SuppressedReasons() []string { return slices.Clone(outcomeNames[SuppressedBot:]) }
 
 // Engine applies events to sessions, scores them and decides, for one
@@ -100,13 +107,15 @@ type Engine struct {
 	budget   *Budget
 	caps     *CapacityTable
 	visitors *VisitorCaps
+	id       []byte // scratch for an invite id
 }
 
 // EngineOption configures an Engine.
 type EngineOption func(*Engine)
 
 // WithBudget gives the engine its partition's budget: capacity split over
-// b's partitions, and the invite-rate band. Default: NewBudget(1).
+// b's partitions, and the invite-share and acceptance bands.
+// Default: NewBudget(1).
 func WithBudget(b *Budget) EngineOption { return func(e *Engine) { e.budget = b } }
 
 // WithCapacity gives the engine the replica's capacity table. Default: none,
@@ -146,8 +155,9 @@ func (e *Engine) Budget() *Budget { return e.budget }
 func (e *Engine) Team() []byte { return e.team }
 
 // Threshold returns the score the last invite or would-be invite had to
-// reach: its reason's threshold, moved by the rate-band controller and
-// raised when its team's budget is scarce. 0 when no check got that far.
+// reach: its reason's threshold, moved by the site's controller (rate band
+// or acceptance band) and raised when its team's budget is scarce. 0 when
+// no check got that far.
 func (e *Engine) Threshold() float64 { return e.threshold }
 
 // Apply updates s with ev, scores s as of ev's time and applies the policy.
@@ -160,6 +170,11 @@ func (e *Engine) Apply(s *State, ev *schemas.Event, d *schemas.Decision) bool {
 	}
 	set := e.cfg.For(site)
 	e.team, e.threshold = nil, 0
+	if e.cfg.accept {
+		// The partition's watermark, as the events make it: what the
+		// acceptance bands count feedback and step by.
+		e.budget.advanceAcceptance(ev.TS-e.cfg.base.AllowedLatenessMs, e.cfg)
+	}
 	Update(s, ev, set)
 	e.score(s, ev.TS, set)
 
@@ -193,6 +208,10 @@ func (e *Engine) Fire(s *State, at int64, d *schemas.Decision) (decided, expired
 	if at >= s.Last+set.SessionTimeoutMs {
 		e.outcome = OutcomeNone
 		return false, true
+	}
+	if e.cfg.accept {
+		// A timer fires once the watermark has passed its time.
+		e.budget.advanceAcceptance(at, e.cfg)
 	}
 	e.score(s, at, set)
 	e.timer = true
@@ -233,22 +252,30 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 }
 
 // decide applies the policy to the scores of s at event time at, in this
-// order: the thresholds (moved by the rate-band controller) pick the
-// reason, whose route gives the team and says whether the page is
-// eligible; then the session's rules (Policy), the visitor's frequency cap,
-// the team's capacity budget, the controller's threshold and the threshold
-// scarcity raises. The first rule that says no is the outcome.
+// order: the thresholds (moved by the site's controller: rate band or
+// acceptance band) pick the reason, whose route gives the team and says
+// whether the page is eligible; then the session's rules (Policy), the
+// visitor's frequency cap, the team's capacity budget, the controller's
+// threshold and the threshold scarcity raises. The first rule that says no
+// is the outcome.
 func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *schemas.Decision) bool {
 	e.team, e.threshold = nil, 0
+	// The budget keeps its bands by the sites the config names: sessions
+	// of any other site share one, so made-up sites cannot crowd out a
+	// real one's (nor grow the partition record).
+	site := e.cfg.budgetSite(s.Site)
 	// The band counts a session as eligible the first time the policy
 	// would invite it, whatever its score.
 	if s.Flags&FlagEligible == 0 && policy(s, at, set, set.eligibleAny(s.Kind, s.URL)) == OutcomeInvite {
 		s.Flags |= FlagEligible
-		e.budget.note(s.Site, at, &set.Band, 1, 0)
+		e.budget.note(site, at, &set.Band, 1, 0)
 	}
-	offset := 0.0
-	if set.Band.controller {
-		offset = e.budget.offset(s.Site, at, &set.Band)
+	offset, held := 0.0, SuppressedRateBand
+	switch {
+	case set.Band.controller:
+		offset = e.budget.offset(site, at, &set.Band)
+	case set.Accept.controller:
+		offset, held = e.budget.acceptOffset(site, &set.Accept), SuppressedAcceptanceBand
 	}
 	// The winner is the model furthest above its threshold, among those
 	// whose route makes the page eligible.
@@ -287,7 +314,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	}
 	eff := effThreshold(set.Threshold[best], offset)
 	e.threshold = eff
-	g := e.budget.check(e.caps, s.Site, e.team, at, set)
+	g := e.budget.check(e.caps, s.Site, site, e.team, at, set)
 	if g.limited {
 		if g.noSlots || g.tokens < drawUnit(session, s.Seq+1) {
 			e.outcome = SuppressedNoCapacity
@@ -297,7 +324,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	}
 	switch score := e.scores[best]; {
 	case score < eff:
-		e.outcome = SuppressedRateBand
+		e.outcome = held
 		return false
 	case score < e.threshold:
 		e.outcome = SuppressedScarce
@@ -308,7 +335,7 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 		g.spend()
 	}
 	if s.Invites == 0 {
-		e.budget.note(s.Site, at, &set.Band, 0, 1)
+		e.budget.note(site, at, &set.Band, 0, 1)
 	}
 	if e.visitors != nil && len(s.Visitor) > 0 {
 		e.visitors.Record(s.Visitor, at)
@@ -317,10 +344,87 @@ func (e *Engine) decide(s *State, session []byte, at int64, set *Settings, d *sc
 	s.InviteAt = at
 	s.InviteReason = uint8(best + 1)
 	s.InviteRoute = uint8(bestRoute + 1)
-	s.Flags &^= FlagWithdrawn | FlagShown
+	s.Flags &^= FlagWithdrawn | FlagShown | FlagAccepted
+	s.FeedbackSeen = 0
 	e.fill(s, session, at, set, d, schemas.ActionInvite, best, e.team, holdout)
 	s.InviteSeq = s.Seq
 	return true
+}
+
+// FeedbackCount is what Engine.Feedback made of a feedback record.
+type FeedbackCount struct {
+	// Shown and Accepted say that the record is the first to show that
+	// the session's latest invite was shown, or accepted: each counts once
+	// per invite. A holdout invite counts neither (it should not have
+	// been shown: the outcome report counts it apart).
+	Shown, Accepted bool
+	// Team is the team of the invite (valid until the next Apply, Fire or
+	// Feedback), when Shown or Accepted.
+	Team []byte
+	// Changed says that s changed: the caller writes it back.
+	Changed bool
+	// Ignored says the record was not applied: Unknown, it names no
+	// invite s was sent (another session's, an earlier one, or none);
+	// Repeat, a record of its type was applied to the invite already.
+	Ignored         bool
+	Unknown, Repeat bool
+}
+
+// Feedback applies a chat-feedback record (f) about session s: if it names
+// s's latest invite, a record implies the steps before it, as in the
+// outcome report: invite_shown, invite_accepted, invite_declined and
+// chat_started mean the invite was shown (a shown invite is no longer
+// withdrawn), invite_accepted and chat_started that it was accepted. The
+// first record to show each step counts it, for the invite's team (the
+// session's record of its invite, not what the record claims), and, with
+// the site's acceptance controller on, in the site's acceptance band by
+// the record's ts. A record about an earlier invite of the session, or of
+// another type, changes and counts nothing. A record about any other invite
+// id, or a repeat of a type already applied to the invite, is ignored
+// (Ignored, with Unknown or Repeat): a visitor or a faulty front-end cannot
+// make one answer count twice. chat_started is also the visitor opening
+// chat: the caller applies that as an event, unless it was ignored.
+func (e *Engine) Feedback(s *State, f *schemas.Feedback) FeedbackCount {
+	if s.Invites == 0 {
+		return FeedbackCount{Ignored: true, Unknown: true}
+	}
+	e.id = schemas.AppendDecisionID(e.id[:0], s.Session, s.InviteSeq)
+	if !bytes.Equal(f.InviteID, e.id) {
+		return FeedbackCount{Ignored: true, Unknown: true}
+	}
+	if bit := uint16(1) << (f.Type & 15); s.FeedbackSeen&bit != 0 {
+		return FeedbackCount{Ignored: true, Repeat: true}
+	} else {
+		s.FeedbackSeen |= bit
+	}
+	var shown, accepted bool
+	switch f.Type {
+	case schemas.FeedbackShown, schemas.FeedbackDeclined:
+		shown = true
+	case schemas.FeedbackAccepted, schemas.FeedbackChatStarted:
+		shown, accepted = true, true
+	default:
+		return FeedbackCount{Changed: true}
+	}
+	var c FeedbackCount
+	if shown && s.Flags&FlagShown == 0 {
+		s.Flags |= FlagShown
+		c.Shown = true
+	}
+	if accepted && s.Flags&FlagAccepted == 0 {
+		s.Flags |= FlagAccepted
+		c.Accepted = true
+	}
+	c.Changed = true // its type is seen now, if nothing else
+	set := e.cfg.For(s.Site)
+	if !c.Shown && !c.Accepted || inHoldout(s.Session, set.HoldoutBasisPoints) {
+		return FeedbackCount{Changed: true}
+	}
+	c.Team = set.teamOf(int(s.InviteRoute)-1, max(int(s.InviteReason)-1, 0))
+	if set.Accept.controller {
+		e.budget.acceptFeedback(e.cfg.budgetSite(s.Site), f.TS, c.Shown, c.Accepted, e.cfg)
+	}
+	return c
 }
 
 // drawUnit returns a number in (0, 1] that is a hash of the session id and

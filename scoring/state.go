@@ -32,11 +32,15 @@ const (
 	FlagInhuman
 	// FlagEligible: the session reached a moment where the policy would
 	// invite it, whatever its score, and was counted in its site's
-	// invite-rate band.
+	// invite-share band.
 	FlagEligible
 	// FlagShown: the chat front-end reported the last invite shown
-	// (invite_shown on chat-feedback): it is no longer withdrawn.
+	// (invite_shown on chat-feedback, or an answer that implies it): it
+	// is no longer withdrawn.
 	FlagShown
+	// FlagAccepted: the chat front-end reported the last invite accepted
+	// (invite_accepted or chat_started): counted once.
+	FlagAccepted
 )
 
 // decayUnit is the fixed-point scale of decayed counters: a stored 100 is
@@ -116,6 +120,18 @@ type State struct {
 	RateMinute uint32
 	RateCur    uint32
 	RatePrev   uint32
+
+	// FeedbackSeen has bit t set when a chat-feedback record of type t
+	// (schemas.FeedbackType) was applied to the latest invite: a repeat is
+	// ignored, so no path counts an answer twice.
+	FeedbackSeen uint16
+
+	// TallyHour and TallyCauses say what the session counted for in its
+	// partition's hourly tallies: the hour (event time / 1 h) and, in it,
+	// bit 0 as a would-be invite and bit o for each cause (an Outcome)
+	// that held it back, so each counts once an hour.
+	TallyHour   uint32
+	TallyCauses uint32
 
 	// Deadline is the event time at which the session next needs attention
 	// without an event (NextDeadline): a silence check or its expiry. It
@@ -279,6 +295,9 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	w.u(uint64(s.RateMinute))
 	w.u(uint64(s.RateCur))
 	w.u(uint64(s.RatePrev))
+	w.u(uint64(s.FeedbackSeen))
+	w.u(uint64(s.TallyHour))
+	w.u(uint64(s.TallyCauses))
 
 	var m [maxMaskBytes]byte
 	n := binary.PutUvarint(m[:], w.mask)
@@ -340,6 +359,9 @@ const (
 	bitRateMinute
 	bitRateCur
 	bitRatePrev
+	bitFeedbackSeen
+	bitTallyHour
+	bitTallyCauses
 	numBitsV1
 )
 
@@ -348,8 +370,9 @@ const (
 var (
 	fields32 = [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
 		bitHiddenCount, bitExitD, bitCartItems, bitFocuses, bitChurn, bitReedits, bitErrorsD, bitRageD, bitDeadD,
-		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev}
-	fields8 = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
+		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev, bitTallyHour, bitTallyCauses}
+	fields8  = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
+	fields16 = [...]uint8{bitFeedbackSeen}
 )
 
 var errCorrupt = fmt.Errorf("%w: truncated or corrupt", ErrBadState)
@@ -432,6 +455,11 @@ func decodeV1(b []byte, s *State) error {
 			return errCorrupt
 		}
 	}
+	for _, f := range fields16 {
+		if raw[f] > math.MaxUint16 {
+			return errCorrupt
+		}
+	}
 	start := zigzag(raw[bitStart])
 	rel := func(bit int) int64 {
 		if mask&(1<<bit) == 0 {
@@ -480,6 +508,9 @@ func decodeV1(b []byte, s *State) error {
 	s.RateMinute = uint32(raw[bitRateMinute])
 	s.RateCur = uint32(raw[bitRateCur])
 	s.RatePrev = uint32(raw[bitRatePrev])
+	s.FeedbackSeen = uint16(raw[bitFeedbackSeen])
+	s.TallyHour = uint32(raw[bitTallyHour])
+	s.TallyCauses = uint32(raw[bitTallyCauses])
 	return nil
 }
 

@@ -42,7 +42,7 @@ func randomState(r *rand.Rand) State {
 		Focuses: u32(), Churn: u32(), Reedits: u32(), ErrorsD: u32(), RageD: u32(), DeadD: u32(),
 		MovesD: u32(), TurnsD: u32(), Scrolls: u32(), Seq: u32(), Invites: u32(), InviteSeq: u32(),
 		InviteAt: rel(), InviteReason: uint8(r.IntN(3)), Deadline: rel(),
-		InviteRoute: uint8(r.IntN(256)), RateMinute: u32(), RateCur: u32(), RatePrev: u32(),
+		InviteRoute: uint8(r.IntN(256)), RateMinute: u32(), RateCur: u32(), RatePrev: u32(), FeedbackSeen: uint16(r.Uint32()), TallyHour: u32(), TallyCauses: u32(),
 		Visitor: str(40), Site: str(10), URL: str(MaxStateURL), ErrField: str(MaxStateField),
 	}
 }

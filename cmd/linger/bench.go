@@ -32,7 +32,7 @@ import (
 type benchFlags struct {
 	brokers     listFlag
 	embedded    bool
-	rate        float64
+	rate        rateFlag
 	duration    time.Duration
 	warmup      time.Duration
 	history     time.Duration
@@ -42,8 +42,8 @@ type benchFlags struct {
 	jsonOut     string
 	htmlOut     string
 	mode        string
-	step        float64
-	maxRate     float64
+	step        rateFlag
+	maxRate     rateFlag
 	slo         time.Duration
 	metrics     listFlag
 	group       string
@@ -111,7 +111,8 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.SetOutput(stderr)
 	fs.Var(&f.brokers, "brokers", "drive this cluster (host:port, comma-separated) instead of an embedded one")
 	fs.BoolVar(&f.embedded, "embedded", false, "start the embedded broker and a `linger run` child process (the default without --brokers)")
-	fs.Float64Var(&f.rate, "rate", 20000, "events per second offered; 0: as fast as the producer can")
+	f.rate = bench.BudgetRate
+	fs.Var(&f.rate, "rate", "events per second offered (20000, 20k, 1.5k, 2M); 0: as fast as the producer can")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "the measured window (per step with --step)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "left out of the figures; lasts at least until the processor has caught up with the history")
 	fs.DurationVar(&f.history, "history", 3*time.Minute, "start with this much simulated traffic already under way, sent at once, so hesitating visitors are invited from the start (at most 4M events; not at --rate 0)")
@@ -121,9 +122,9 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 	fs.StringVar(&f.jsonOut, "json", "", "write the result as JSON to this file (- for stdout)")
 	fs.StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report to this file")
 	fs.StringVar(&f.mode, "mode", modeLinger, "linger, passthrough (a bare consume→copy→produce loop with the same client settings in place of linger), or both (passthrough, then linger, and their ratio)")
-	fs.Float64Var(&f.step, "step", 0, "ramp: after each window raise the rate by this many events/s until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
-	fs.Float64Var(&f.maxRate, "max-rate", 0, "with --step: stop the ramp after this rate even if it is sustained (0: no limit)")
-	fs.DurationVar(&f.slo, "slo-p99", 10*time.Millisecond, "the p99 end-to-end latency a rate must meet to count as sustained")
+	fs.Var(&f.step, "step", "ramp: after each window raise the rate by this many events/s (as --rate) until p99 breaks --slo-p99 or the processor falls behind; report the highest sustained rate")
+	fs.Var(&f.maxRate, "max-rate", "with --step: stop the ramp after this rate (as --rate) even if it is sustained (0: no limit)")
+	fs.DurationVar(&f.slo, "slo-p99", bench.DefaultSLOP99, "the p99 end-to-end latency a rate must meet to count as sustained (the budget of the README's Performance table)")
 	fs.Var(&f.metrics, "metrics", "with --brokers: the replicas' /metrics URLs, for CPU per event and memory")
 	fs.StringVar(&f.group, "group", pipeline.DefaultGroup, "with --brokers: the processor's consumer group, whose offsets show its progress")
 	fs.StringVar(&f.events, "events-topic", schemas.TopicEvents, "topic to send events to")
@@ -204,6 +205,7 @@ where the replicas run on their own (give --metrics for their CPU and memory).`)
 			return err
 		}
 	}
+	res.Verdicts = res.Judge()
 	return f.report(stdout, res)
 }
 
@@ -264,6 +266,8 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 		Sessions:      f.sessions,
 		Sim:           bench.Config{Seed: f.seed, Mix: mix},
 		Metrics:       f.metrics,
+		// With --brokers, the replicas are taken to run this build.
+		CacheQuiet: partition.HotQuiet,
 	}
 	if f.history == 0 {
 		cfg.History = -1
@@ -296,12 +300,15 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 		what = "passthrough"
 	}
 	if f.step == 0 {
-		cfg.Rate = f.rate
+		cfg.Rate = float64(f.rate)
 		until := fmt.Sprint("for ", f.duration)
 		if f.sessions > 0 {
-			until = fmt.Sprintf("until %d sessions are sent (at most %v)", f.sessions, f.duration)
+			until = fmt.Sprintf("until %d sessions are sent", f.sessions)
+			if f.duration != maxSessionsRun {
+				until += fmt.Sprint(" (at most ", f.duration, ")")
+			}
 		}
-		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, rateText(f.rate), until)
+		fmt.Fprintf(stderr, "bench: %s at %s %s\n", what, rateText(float64(f.rate)), until)
 		res, err := bench.Run(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -311,7 +318,7 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 	}
 	var best *bench.Result
 	var steps []bench.Step
-	for i, rate := 0, f.rate; ; i, rate = i+1, rate+f.step {
+	for i, rate := 0, float64(f.rate); ; i, rate = i+1, rate+float64(f.step) {
 		cfg.Rate = rate
 		// Each step sends visitors of its own: no session spans two.
 		cfg.Sim.Seed = f.seed + uint64(i)
@@ -332,26 +339,30 @@ func (f *benchFlags) runMode(ctx context.Context, stderr io.Writer, mix bench.Mi
 			break
 		}
 		best = res
-		if f.maxRate > 0 && rate+f.step > f.maxRate {
-			fmt.Fprintf(stderr, "bench: stopping at --max-rate %s\n", rateText(f.maxRate))
+		if f.maxRate > 0 && rate+float64(f.step) > float64(f.maxRate) {
+			fmt.Fprintf(stderr, "bench: stopping at --max-rate %s\n", rateText(float64(f.maxRate)))
 			break
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("not even the first rate, %s, was sustained: %s", rateText(f.rate), steps[0].Why)
+		return nil, fmt.Errorf("not even the first rate, %s, was sustained: %s", rateText(float64(f.rate)), steps[0].Why)
 	}
 	f.describe(best)
 	best.Steps = steps
 	best.MaxSustainableEPS = best.OfferedEPS
-	best.SLOP99Ms = float64(f.slo) / float64(time.Millisecond)
 	return best, nil
 }
 
-// describe adds what the flags know and the run does not.
+// describe adds what the flags know and the run does not: the processor's
+// settings when the run started it, which some budgets hold at.
 func (f *benchFlags) describe(res *bench.Result) {
 	res.Embedded = f.embedded
+	res.SLOP99Ms = float64(f.slo) / float64(time.Millisecond)
 	if f.embedded {
 		res.Guarantee = f.guarantee
+		interval := float64(f.interval) / float64(time.Millisecond)
+		res.CommitIntervalMs = &interval
+		res.CacheBytes = int64(f.cacheBytes)
 	}
 }
 
@@ -359,7 +370,22 @@ func rateText(rate float64) string {
 	if rate == 0 {
 		return "as fast as possible"
 	}
-	return strconv.FormatFloat(rate, 'f', -1, 64) + " events/s"
+	return bench.FormatRate(rate) + " events/s"
+}
+
+// rateFlag is a flag of events per second that reads 20000, 20k, 1.5k or
+// 2M (bench.ParseRate).
+type rateFlag float64
+
+func (r *rateFlag) String() string { return bench.FormatRate(float64(*r)) }
+
+func (r *rateFlag) Set(s string) error {
+	v, err := bench.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	*r = rateFlag(v)
+	return nil
 }
 
 // report writes the summary to stdout and the JSON and HTML files asked for.
@@ -380,6 +406,10 @@ func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
 		}
 		if res.Steps != nil {
 			fmt.Fprintf(stdout, "highest sustained rate: %s (p99 ≤ %v)\n", rateText(res.MaxSustainableEPS), f.slo)
+		}
+		fmt.Fprintln(stdout)
+		if err := res.WriteVerdicts(stdout); err != nil {
+			return err
 		}
 	}
 	write := func(path string, w func(io.Writer) error) error {

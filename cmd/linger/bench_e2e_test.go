@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/bench"
+	"github.com/lingerhq/linger/pipeline"
+	"github.com/lingerhq/linger/pipeline/partition"
 )
 
 // readBenchJSON reads the --json output of a bench run.
@@ -53,12 +55,13 @@ func TestBenchEmbedded(t *testing.T) {
 	jsonPath, htmlPath := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.html")
 	ctx, cancel := contextWithTimeout(2 * time.Minute)
 	defer cancel()
-	code, out := runCtx(ctx, t, nil, "bench", "--rate", "3000", "--duration", "4s", "--warmup", "1s", "--history", "2m",
+	code, out := runCtx(ctx, t, nil, "bench", "--rate", "3k", "--duration", "4s", "--warmup", "1s", "--history", "2m",
 		"--partitions", "4", "--json", jsonPath, "--html", htmlPath)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"offered", "achieved", "latency", "processor CPU", "invited", "acceptance", "records written to chat-feedback", "(warm-up)"} {
+	for _, want := range []string{"offered", "achieved", "latency", "publish latency", "processor CPU", "invited", "acceptance", "records written to chat-feedback", "(warm-up",
+		"budgets: ", "p99 decision latency", "≤ 200 ms at the default commit interval (100 ms)", "processor CPU", "this run asked for 3k events/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -80,12 +83,41 @@ func TestBenchEmbedded(t *testing.T) {
 	if res.Unmatched > res.Invites/10 {
 		t.Errorf("%d of %d invites not matched to the event that triggered them", res.Unmatched, res.Invites)
 	}
-	if res.CPUMicrosPerEvent <= 0 || res.RSSBytes < 10<<20 || res.RSSMaxBytes < res.RSSBytes || res.CacheEntries == 0 {
-		t.Errorf("processor figures missing: cpu %.2f µs/event, rss %d (max %d), cache entries %d",
-			res.CPUMicrosPerEvent, res.RSSBytes, res.RSSMaxBytes, res.CacheEntries)
+	if res.CPUMicrosPerEvent <= 0 || res.RSSBytes < 10<<20 || res.RSSMaxBytes < res.RSSBytes || res.RSSMaxReplicaBytes != res.RSSMaxBytes || res.CacheEntries+res.HotSessions == 0 {
+		t.Errorf("processor figures missing: cpu %.2f µs/event, rss %d (max %d, of the one replica %d), sessions held %d + %d",
+			res.CPUMicrosPerEvent, res.RSSBytes, res.RSSMaxBytes, res.RSSMaxReplicaBytes, res.HotSessions, res.CacheEntries)
 	}
-	if res.CacheMaxBytes != 256<<20 {
-		t.Errorf("cache max bytes %d, want the default 256 MiB", res.CacheMaxBytes)
+	if res.CacheMaxBytes != 192<<20 || res.CacheBytes != 256<<20 {
+		t.Errorf("cache max bytes %d of %d, want fastcache's three quarters of the default 256 MiB", res.CacheMaxBytes, res.CacheBytes)
+	}
+	if res.CommitIntervalMs == nil || *res.CommitIntervalMs != 100 || res.SLOP99Ms != 200 || res.Replicas != 1 || res.CacheQuietSeconds != partition.HotQuiet.Seconds() {
+		t.Errorf("settings: commit interval %v ms, --slo-p99 %v ms, %d replicas, quiet period %v s", res.CommitIntervalMs, res.SLOP99Ms, res.Replicas, res.CacheQuietSeconds)
+	}
+	// The processors' own publish latency, read from their histogram: some
+	// decisions, in order, no later than the bench read them.
+	if pl := res.PublishLatency; pl.Count == 0 || pl.P50 <= 0 || pl.P99 < pl.P50 || pl.P50 > res.Latency.P99 {
+		t.Errorf("publish latency %+v beside the bench's %+v", pl, res.Latency)
+	}
+	// A verdict for each budget: the latency judged, CPU and RSS n.a. or
+	// judged as their conditions say, the ratio n.a. without --mode both.
+	verdicts := map[string]bench.Verdict{}
+	for _, v := range res.Verdicts {
+		verdicts[v.Name] = v
+	}
+	if len(verdicts) != len(bench.Budgets()) {
+		t.Fatalf("verdicts %+v, want one per budget", res.Verdicts)
+	}
+	if v := verdicts["latency_p99"]; v.Pass == nil || v.Figure == nil || *v.Figure != res.Latency.P99 || *v.Budget != 200 {
+		t.Errorf("latency verdict %+v", v)
+	}
+	if v := verdicts["cpu_per_event"]; v.Outcome != bench.OutcomeNA || v.Figure == nil || !strings.Contains(v.Why, "3k events/s") {
+		t.Errorf("CPU verdict at 3k/s %+v, want n.a. with the figure", v)
+	}
+	if v := verdicts["passthrough_ratio"]; v.Outcome != bench.OutcomeNA || v.Figure != nil {
+		t.Errorf("ratio verdict %+v, want n.a.", v)
+	}
+	if v := verdicts["sessions_lost_early"]; v.Pass == nil {
+		t.Errorf("lost early verdict %+v, want one", v)
 	}
 	if len(res.InvitesByPersona) != 6 {
 		t.Errorf("invites_by_persona has %d personas, want 6: %v", len(res.InvitesByPersona), res.InvitesByPersona)
@@ -203,7 +235,7 @@ func TestBenchStep(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "step.json")
 	ctx, cancel := contextWithTimeout(3 * time.Minute)
 	defer cancel()
-	code, out := runCtx(ctx, t, nil, "bench", "--rate", "1000", "--step", "1000", "--max-rate", "2000", "--slo-p99", "5s",
+	code, out := runCtx(ctx, t, nil, "bench", "--rate", "1k", "--step", "1k", "--max-rate", "2k", "--slo-p99", "5s",
 		"--duration", "2s", "--warmup", "1s", "--history", "1m", "--partitions", "2", "--quiet", "--json", jsonPath)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
@@ -236,6 +268,9 @@ func TestBenchFlagErrors(t *testing.T) {
 		{[]string{"--mode", "fast"}, "--mode"},
 		{[]string{"--brokers", "127.0.0.1:1", "--embedded"}, "exclude each other"},
 		{[]string{"--rate", "-1"}, "must not be negative"},
+		{[]string{"--rate", "20q"}, `"20q" is not a rate`},
+		{[]string{"--step", "1e3"}, `"1e3" is not a rate`},
+		{[]string{"--max-rate", "2m"}, "with k for thousands or M for millions"},
 		{[]string{"--rate", "0", "--step", "100"}, "--step ramps"},
 		{[]string{"--duration", "10ms"}, "--duration"},
 		{[]string{"--mix", "bot=x"}, "--mix"},
@@ -245,5 +280,21 @@ func TestBenchFlagErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("bench %v: exit %d, want an error naming %q:\n%s", tc.args, code, tc.want, out)
 		}
+	}
+}
+
+// TestBenchBudgetsMatchTheEngine: the conditions the budgets hold at, and
+// the sums of the cache warning, are the processor's own defaults (bench
+// does not import the engine, so they are declared twice).
+func TestBenchBudgetsMatchTheEngine(t *testing.T) {
+	if bench.BudgetCommitInterval != pipeline.DefaultCommitInterval {
+		t.Errorf("latency budget at a commit interval of %v, the processor's default is %v", bench.BudgetCommitInterval, pipeline.DefaultCommitInterval)
+	}
+	if bench.BudgetCacheBytes != partition.DefaultCacheBytes {
+		t.Errorf("memory budget at --cache-bytes %d, the processor's default is %d", bench.BudgetCacheBytes, partition.DefaultCacheBytes)
+	}
+	const size = 1 << 30
+	if got := partition.NewStore(size).Stats().MaxBytes; float64(got) != bench.FastcacheShare*size {
+		t.Errorf("fastcache gets %d of --cache-bytes %d, bench counts on %v of it", got, size, bench.FastcacheShare)
 	}
 }

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,7 +107,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	procDone := make(chan error, 1)
 	go func() { procDone <- runProcessor(procCtx, log, &f, scfg) }()
 
-	d := &demo{out: stdout, answers: bench.NewAnswers(sim)}
+	d := &demo{out: stdout, answers: bench.NewAnswers(sim), holdMs: scfg.For(nil).AllowedLatenessMs + 1000}
 	var wg sync.WaitGroup
 	printerCtx, stopPrinter := context.WithCancel(context.Background())
 	wg.Add(3)
@@ -131,6 +134,7 @@ loop:
 	time.Sleep(500 * time.Millisecond)
 	stopPrinter()
 	wg.Wait()
+	d.flush(true)
 	stopProc()
 	if err := <-procDone; err != nil {
 		return err
@@ -172,7 +176,31 @@ type demo struct {
 	liveAt      atomic.Int64 // Unix ms
 	liveEvents  atomic.Int64
 	liveInvites atomic.Int64 // invites for events after liveAt
+
+	// Decision lines wait in pending (under mu) and print in event-time
+	// order, a second behind the newest: partitions deliver them
+	// interleaved. The warm-up's decisions are summed up instead of
+	// printed: latest keeps its last few, warmup counts them.
+	pending    []demoLine
+	newest     int64
+	latest     []demoLine
+	warmup     map[string]int
+	summarized bool
+	// holdMs is how far behind the newest event time a line waits: a
+	// timer decides once the watermark, the newest event time less the
+	// allowed lateness, passes its deadline, and prints in its place.
+	holdMs int64
 }
+
+// demoLine is one decision's line and its event time.
+type demoLine struct {
+	at   int64
+	text string
+}
+
+// warmupShown is how many of the warm-up's latest invites the summary
+// shows, so a first look sees what an invite says.
+const warmupShown = 3
 
 func (d *demo) printf(format string, args ...any) {
 	d.mu.Lock()
@@ -252,7 +280,10 @@ func (d *demo) printInvites(ctx context.Context, addr string) {
 	}
 	defer cl.Close()
 	for {
-		fetches := cl.PollFetches(ctx)
+		// At least twice a second, so lines wait about a second.
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return
 		}
@@ -262,15 +293,96 @@ func (d *demo) printInvites(ctx context.Context, addr string) {
 				d.printf("bad decision on %s: %v\n", schemas.TopicInvites, err)
 				return
 			}
-			d.printf("%s\n", d.line(dec))
+			d.add(dec)
 			d.answers.Add(dec)
 		})
+		d.flush(false)
 	}
+}
+
+// add takes in one decision: a warm-up one is counted for the summary, a
+// live one waits in pending for its turn.
+//
+// Partitions deliver decisions interleaved, and a timer's decision comes
+// about the allowed lateness after its event time: pending holds them that
+// long, so they print in event-time order.
+func (d *demo) add(dec *schemas.Decision) {
+	text := d.line(dec)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	live := d.liveAt.Load()
+	if live == 0 || dec.EventTS < live {
+		if d.warmup == nil {
+			d.warmup = map[string]int{}
+		}
+		d.warmup[dec.Action.String()+" "+dec.Reason.String()]++
+		if dec.Action == schemas.ActionInvite && !d.summarized {
+			d.latest = append(d.latest, demoLine{dec.EventTS, text})
+			slices.SortStableFunc(d.latest, func(a, b demoLine) int { return cmp.Compare(a.at, b.at) })
+			if len(d.latest) > warmupShown {
+				d.latest = d.latest[len(d.latest)-warmupShown:]
+			}
+		}
+		return
+	}
+	d.pending = append(d.pending, demoLine{dec.EventTS, text})
+	d.newest = max(d.newest, dec.EventTS)
+}
+
+// flush prints the warm-up's summary once it is over, then the pending
+// lines holdMs or more older than the newest (or than the clock, which
+// live event time follows), in event-time order; all of them if final.
+func (d *demo) flush(final bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.summarized && (final || len(d.pending) > 0) {
+		d.summarized = true
+		if len(d.warmup) > 0 {
+			fmt.Fprintf(d.out, "warm-up replayed: %s; the latest:\n", d.warmupText())
+			for _, l := range d.latest {
+				fmt.Fprintln(d.out, l.text)
+			}
+			fmt.Fprintln(d.out, "live:")
+		}
+	}
+	if !d.summarized {
+		return
+	}
+	slices.SortStableFunc(d.pending, func(a, b demoLine) int { return cmp.Compare(a.at, b.at) })
+	n, cut := 0, max(d.newest, time.Now().UnixMilli())-d.holdMs
+	for _, l := range d.pending {
+		if !final && l.at > cut {
+			break
+		}
+		fmt.Fprintln(d.out, l.text)
+		n++
+	}
+	d.pending = append(d.pending[:0], d.pending[n:]...)
+}
+
+// warmupText says what the warm-up decided, by action and reason.
+func (d *demo) warmupText() string {
+	keys := slices.Sorted(maps.Keys(d.warmup))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		action, reason, _ := strings.Cut(k, " ")
+		parts = append(parts, fmt.Sprintf("%s (%s)", plural(d.warmup[k], action, action+"s"), reason))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// plural is "1 invite", "2 invites".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func (d *demo) line(dec *schemas.Decision) string {
 	var b strings.Builder
-	at := time.UnixMilli(dec.DecidedAt).Format("15:04:05.000")
+	// The event time: lines print in its order.
+	at := time.UnixMilli(dec.EventTS).Format("15:04:05.000")
 	switch dec.Action {
 	case schemas.ActionWithdraw:
 		d.withdraws.Add(1)
@@ -321,8 +433,9 @@ func (d *demo) status() {
 	if acc.Shown > 0 {
 		accepted = fmt.Sprintf("acceptance %.1f%% (%d/%d)", 100*acc.Rate, acc.Accepted, acc.Shown)
 	}
-	d.printf("── %s  %d events · %d sessions · %d invites (%.1f%% of sessions) · %s · %d withdrawn · %s\n",
-		time.Now().Format("15:04:05"), ev, ss, inv, pct, accepted, d.withdraws.Load(), rates)
+	d.printf("── %s  %s · %s · %s (%.1f%% of sessions) · %s · %d withdrawn · %s\n",
+		time.Now().Format("15:04:05"), plural(int(ev), "event", "events"), plural(int(ss), "session", "sessions"),
+		plural(int(inv), "invite", "invites"), pct, accepted, d.withdraws.Load(), rates)
 }
 
 // startDemoGateway serves the demo shop and the gateway on listen, or on a

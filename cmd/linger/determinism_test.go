@@ -60,8 +60,11 @@ func TestDeterminismAcrossCrashes(t *testing.T) {
 	if err := os.WriteFile(noCap, []byte("frequency_cap:\n  invites: 0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Each scenario runs at a commit interval of its own: (a) the default
+	// 100 ms, (b) every poll committed on its own, (c) 500 ms.
+	interval := map[string]string{"a": "100ms", "b": "0", "c": "500ms"}
 	replica := func(sc, instance string) *proc {
-		return start(t, nil, "run", "--brokers", addr, "--group", "g-"+sc, "--instance-id", instance,
+		return start(t, nil, "run", "--brokers", addr, "--group", "g-"+sc, "--instance-id", instance, "--commit-interval", interval[sc],
 			"--events-topic", "events-"+sc, "--invites-topic", "invites-"+sc, "--dlq-topic", "dlq-"+sc, "--state-topic", "state-"+sc,
 			"--visitors-topic", "visitors-"+sc, "--capacity-topic", "capacity-"+sc, "--config", noCap,
 			"--event-time-only", "--group-session-timeout", "6s", "--cache-bytes", "64MiB", "--http", "")
@@ -112,10 +115,14 @@ func TestDeterminismAcrossCrashes(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		switch i {
 		case chunks / 3:
+			// Something committed first, or the restarts would have
+			// nothing to restore (a slow start under load).
+			waitCommittedSome(t, adm, "c")
 			c.cmd.Process.Signal(syscall.SIGKILL)
 			<-c.exited
 			c = replica("c", "c1") // the same instance id fences the dead one's transaction
 		case 2 * chunks / 3:
+			waitCommittedSome(t, adm, "c")
 			c.stop(t, 10*time.Second)
 			c = replica("c", "c1")
 		}
@@ -150,6 +157,33 @@ func waitDone(t *testing.T, adm *kadm.Client, sc string) {
 	t.Helper()
 	if err := kafkatest.WaitCommitted(context.Background(), adm, "g-"+sc, "events-"+sc, 90*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitCommittedSome waits until scenario sc's group has committed more of
+// its events topic than when it was called.
+func waitCommittedSome(t *testing.T, adm *kadm.Client, sc string) {
+	t.Helper()
+	committed := func() int64 {
+		offs, err := adm.FetchOffsets(context.Background(), "g-"+sc)
+		if err != nil {
+			return -1
+		}
+		var n int64
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == "events-"+sc {
+				n += o.At
+			}
+		})
+		return n
+	}
+	before := committed()
+	deadline := time.Now().Add(60 * time.Second)
+	for committed() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("scenario %s: nothing more committed within a minute", sc)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -298,7 +298,7 @@ func TestDemoStopsByItself(t *testing.T) {
 	if n := len(invite.FindAllString(out, -1)); n < 3 {
 		t.Fatalf("%d invite lines, want a few (the warm-up replays two minutes of traffic):\n%s", n, out)
 	}
-	status := regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events · \d+ sessions · \d+ invites \(\d+\.\d% of sessions\) · acceptance \d+\.\d% \(\d+/(\d+)\) · \d+ withdrawn · live: \d+ events/s, \d+\.\d invites/min`)
+	status := regexp.MustCompile(`── \d\d:\d\d:\d\d  \d+ events? · \d+ sessions? · \d+ invites? \(\d+\.\d% of sessions\) · acceptance \d+\.\d% \(\d+/(\d+)\) · \d+ withdrawn · live: \d+ events/s, \d+\.\d invites/min`)
 	m := status.FindStringSubmatch(out)
 	if m == nil || !strings.Contains(out, "demo stopped") {
 		t.Fatalf("no running invite rate and acceptance, or no clean stop:\n%s", out)
@@ -307,6 +307,24 @@ func TestDemoStopsByItself(t *testing.T) {
 	// shown and answered.
 	if m[1] == "0" {
 		t.Errorf("acceptance of no invite shown in %q", m[0])
+	}
+	// The warm-up is summed up in one line and its latest few invites,
+	// not printed invite by invite; then lines come in event-time order.
+	summary := regexp.MustCompile(`(?m)^warm-up replayed: \d+ invites? \((abandonment|confusion)\).*; the latest:$`)
+	if !summary.MatchString(out) {
+		t.Errorf("no summary of the warm-up:\n%s", out)
+	}
+	_, live, _ := strings.Cut(out, "\nlive:\n")
+	if n := len(invite.FindAllString(out, -1)) - len(invite.FindAllString(live, -1)); n > 3 {
+		t.Errorf("%d invite lines for the warm-up, want its latest 3 at most", n)
+	}
+	var prev string
+	for _, l := range invite.FindAllString(live, -1) {
+		if at := l[:12]; at < prev {
+			t.Errorf("live line at %s after one at %s: not in event-time order", at, prev)
+		} else {
+			prev = at
+		}
 	}
 }
 

@@ -14,17 +14,17 @@ import (
 )
 
 func replayCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("replay", "", "Run recorded traffic through the code `linger run` runs, without Kafka, in event-time\norder with timers, and report what the decisions would have achieved: sessions by\noutcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to\nthe trigger rules chat products ship by default.")
+	fs := newFlagSet("replay", "", "Run recorded traffic through the code `linger run` runs, without Kafka, in event-time\norder with timers, and report what the decisions would have achieved: sessions by\noutcome, invites, precision, recall, AUC and lead time, each with n and a 95% CI, next to\nthe trigger rules chat products ship by default. Warns on stderr (and in the report)\nwhen most outcomes are unknown, or nobody abandoned or was invited.")
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "recorded traffic (required)")
-	format := fs.String("format", "jsonl", "input format: "+strings.Join(replay.Formats, " or "))
+	format := fs.String("format", "", "input format: "+strings.Join(replay.Formats, " or ")+"; default: detected from the content")
 	config := fs.String("config", "", "scoring config file (YAML); default: the built-in defaults")
 	decisions := fs.String("decisions", "", "write the decisions, one JSON line each, to this file")
 	reportJSON := fs.String("report-json", "", "write the report as JSON to this file")
 	reportHTML := fs.String("report-html", "", "write the report as a self-contained HTML page to this file")
 	partitions := fs.Int("partitions", 16, "partitions of the events topic the replay stands for (watermarks are per partition)")
 	sweep := fs.String("sweep", "", "replay a grid of settings: key=from:to:step[,key=from:to:step] (e.g. thresholds.abandonment=0.5:0.9:0.1,silence=15s:60s:15s)")
-	band := fs.String("band", "3:10", "target invite-rate band in percent, marked in a sweep")
+	band := fs.String("band", "", "target band of the invite share of eligible sessions, low:high in percent, marked in a sweep; default: the config's rate_band")
 	noDrain := fs.Bool("no-drain", false, "leave deadlines pending at the end of the input unfired, as a live run does until more events come")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -37,15 +37,18 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lo, hi, err := parseBand(*band)
+	lo, hi := cfg.RateBand.MinPercent/100, cfg.RateBand.MaxPercent/100
+	if *band != "" {
+		if lo, hi, err = parseBand(*band); err != nil {
+			return err
+		}
+	}
+	in, err := readInput(*input, *format, stderr)
 	if err != nil {
 		return err
 	}
-	recs, err := readInput(*input, *format)
-	if err != nil {
-		return err
-	}
-	opts := replay.Options{Config: cfg, Partitions: *partitions, NoDrain: *noDrain, Progress: progress(stderr)}
+	recs := in.Records
+	opts := replay.Options{Config: cfg, Partitions: *partitions, NoDrain: *noDrain, Progress: replay.ProgressBar(stderr, "replaying")}
 
 	if *sweep != "" {
 		keys, err := replay.ParseSweep(*sweep)
@@ -65,12 +68,16 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			rep := res.Report(*input)
-			rows = append(rows, replay.SweepRow{Values: pt.Values, Model: rep.Model, Invites: rep.Invites.Total, Quality: rep.Quality})
+			if err := res.CheckRejected(in); err != nil {
+				return fmt.Errorf("%s: %w", *input, err)
+			}
+			rows = append(rows, replay.NewSweepRow(pt, res.Report(*input)))
 		}
-		replay.Frontier(rows, lo, hi)
-		fmt.Fprintf(stdout, "%s: %d settings; * marks the invite-rate/precision frontier\n", *input, len(rows))
-		return replay.WriteSweep(stdout, keys, rows, lo, hi)
+		sw := replay.NewSweep(*input, keys, rows, replay.Band{Low: lo, High: hi}, cfg)
+		for _, w := range sw.Warnings() {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
+		return sw.WriteText(stdout)
 	}
 
 	var decOut io.Writer
@@ -93,8 +100,14 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if err := res.CheckRejected(in); err != nil {
+		return fmt.Errorf("%s: %w", *input, err)
+	}
 	rep := res.Report(*input)
 	fmt.Fprintf(stderr, "replayed %d records in %v\n", len(recs), time.Since(start).Round(time.Millisecond))
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(stderr, "warning: "+w.Message)
+	}
 	if err := rep.WriteText(stdout); err != nil {
 		return err
 	}
@@ -127,20 +140,25 @@ func loadConfig(path string) (*scoring.Config, error) {
 	return cfg, nil
 }
 
-func readInput(path, format string) ([]replay.Record, error) {
+// readInput reads a replay's input, its format detected when format is
+// "", and says on stderr which format it detected.
+func readInput(path, format string, stderr io.Writer) (*replay.Input, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := replay.Read(f, format)
+	in, err := replay.ReadInput(f, format)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(recs) == 0 {
+	if len(in.Records) == 0 {
 		return nil, fmt.Errorf("%s: no records", path)
 	}
-	return recs, nil
+	if in.Detected {
+		fmt.Fprintf(stderr, "%s: format %s (detected; --format sets it)\n", path, in.Format)
+	}
+	return in, nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {
@@ -163,29 +181,4 @@ func parseBand(s string) (lo, hi float64, err error) {
 		return 0, 0, errors.New("--band: want low:high in percent, e.g. 3:10")
 	}
 	return l / 100, h / 100, nil
-}
-
-// progress returns a progress bar on w if w is a terminal, else nil: a log
-// file or a pipe gets no carriage returns.
-func progress(w io.Writer) func(done, total int) {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	var last time.Time
-	return func(done, total int) {
-		if time.Since(last) < 100*time.Millisecond && done < total {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		n := width * done / max(total, 1)
-		fmt.Fprintf(w, "\rreplaying [%s%s] %3d%% %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*done/max(total, 1), done, total)
-		if done >= total {
-			fmt.Fprintln(w)
-		}
-	}
 }

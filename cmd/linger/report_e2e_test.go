@@ -353,6 +353,12 @@ func TestReportErrors(t *testing.T) {
 		{"unreachable", []string{"report", "--brokers", "127.0.0.1:1", "--timeout", "2s"}, 1, "cannot reach the Kafka brokers [127.0.0.1:1]"},
 		{"missing topic", []string{"report", "--brokers", addr, "--feedback-topic", "no-such-feedback"}, 1, "topic does not exist: no-such-feedback"},
 		{"metrics down", []string{"report", "--brokers", addr, "--metrics", "127.0.0.1:1", "--timeout", "2s"}, 1, "scrape http://127.0.0.1:1/metrics"},
+		{"bad tz", []string{"report", "--brokers", addr, "--tz", "Mars/Olympus_Mons"}, 2, `--tz "Mars/Olympus_Mons": want an IANA time zone`},
+		{"local tz", []string{"report", "--brokers", addr, "--tz", "Local"}, 2, "want an IANA time zone"},
+		{"service level of 1", []string{"report", "--brokers", addr, "--service-level", "1"}, 2, "--service-level 1: want a share above 0 and below 1"},
+		{"answer within 0", []string{"report", "--brokers", addr, "--answer-within", "0s"}, 2, "--answer-within 0s"},
+		{"band upside down", []string{"report", "--brokers", addr, "--band-min", "12", "--band-max", "10"}, 2, "0 ≤ min ≤ max ≤ 100"},
+		{"tallies topic is the feedback topic", []string{"report", "--brokers", addr, "--tallies-topic", "chat-feedback"}, 2, "--feedback-topic and --tallies-topic name the same topic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()

@@ -30,6 +30,7 @@ type runFlags struct {
 	capacity    string
 	visitors    string
 	feedback    string
+	tallies     string
 	guarantee   string
 	interval    time.Duration
 	sessionTO   time.Duration
@@ -56,6 +57,7 @@ func (f *runFlags) register(fs *flagSet, withKafka bool) {
 		fs.StringVar(&f.capacity, "capacity-topic", schemas.TopicCapacity, "compacted topic of the chat teams' free slots, read in full by every replica (missing: the static budgets of the scoring config apply)")
 		fs.StringVar(&f.visitors, "visitors-topic", schemas.TopicVisitors, "compacted topic of each visitor's recent invites, for the frequency cap across sessions; read in full by every replica (created if missing)")
 		fs.StringVar(&f.feedback, "feedback-topic", schemas.TopicFeedback, "what the chat front-ends made of the invites (shown, accepted, ...), consumed with the events: it must have as many partitions as the events topic (missing: no feedback)")
+		fs.StringVar(&f.tallies, "tallies-topic", schemas.TopicTallies, "compacted topic of each partition's hourly tallies of would-be invites, invites and suppressions per site and team, read by `linger report` for staffing (created if missing)")
 		fs.StringVar(&f.guarantee, "guarantee", string(pipeline.ExactlyOnce), "exactly-once (one Kafka transaction per commit interval) or at-least-once")
 		fs.DurationVar(&f.interval, "commit-interval", pipeline.DefaultCommitInterval, "how long a transaction spans polls before it commits: longer costs less CPU per event and delays decisions more; 0 commits every poll (see the README's Performance)")
 		fs.DurationVar(&f.sessionTO, "group-session-timeout", pipeline.DefaultSessionTimeout, "consumer group session timeout, and transaction timeout: a dead replica's partitions move within it")
@@ -134,6 +136,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		CapacityTopic:    f.capacity,
 		VisitorsTopic:    f.visitors,
 		FeedbackTopic:    f.feedback,
+		TalliesTopic:     f.tallies,
 		Guarantee:        pipeline.Guarantee(f.guarantee),
 		CommitInterval:   f.interval,
 		SessionTimeout:   f.sessionTO,

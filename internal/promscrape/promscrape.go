@@ -124,3 +124,128 @@ func SumCounter(ctx context.Context, urls []string, name, label string, timeout 
 	}
 	return sums, nil
 }
+
+// Histogram is a classic histogram's cumulative buckets, summed over the
+// samples (label sets, replicas) added to it: Counts[i] observations were
+// at most Bounds[i]. Count is every observation, those above the last
+// bound included.
+type Histogram struct {
+	Bounds []float64
+	Counts []float64
+	Count  float64
+	// Mismatch says samples with different buckets were added: their sum
+	// means nothing, and Quantile returns NaN.
+	Mismatch bool
+}
+
+// AddHistogram adds the buckets of family name's samples whose labels
+// include every pair of match (nil: all samples) to h.
+func (f Families) AddHistogram(h *Histogram, name string, match map[string]string) {
+	mf := f[name]
+	if mf == nil {
+		return
+	}
+	for _, m := range mf.Metric {
+		if m.Histogram == nil || !hasLabels(m, match) {
+			continue
+		}
+		h.add(m.Histogram)
+	}
+}
+
+func hasLabels(m *dto.Metric, match map[string]string) bool {
+	n := 0
+	for _, l := range m.Label {
+		if v, ok := match[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(match)
+}
+
+// add adds one sample's buckets. The +Inf bucket, where the exposition
+// has it, is the count; it is not kept as a bound.
+func (h *Histogram) add(dh *dto.Histogram) {
+	var bounds, counts []float64
+	for _, b := range dh.Bucket {
+		if math.IsInf(b.GetUpperBound(), 1) {
+			continue
+		}
+		c := float64(b.GetCumulativeCount())
+		if cf := b.GetCumulativeCountFloat(); cf > 0 {
+			c = cf
+		}
+		bounds, counts = append(bounds, b.GetUpperBound()), append(counts, c)
+	}
+	count := float64(dh.GetSampleCount())
+	if cf := dh.GetSampleCountFloat(); cf > 0 {
+		count = cf
+	}
+	if h.Bounds == nil && h.Count == 0 {
+		h.Bounds, h.Counts = bounds, counts
+		h.Count = count
+		return
+	}
+	if len(bounds) != len(h.Bounds) {
+		h.Mismatch = true
+		return
+	}
+	for i, b := range bounds {
+		if b != h.Bounds[i] {
+			h.Mismatch = true
+			return
+		}
+	}
+	for i, c := range counts {
+		h.Counts[i] += c
+	}
+	h.Count += count
+}
+
+// Sub returns the observations of h that came after earlier, a scrape of
+// the same histogram made before it: a window's own distribution. A
+// histogram that was reset in between (a replica restarted) or whose
+// buckets changed has a Mismatch.
+func (h Histogram) Sub(earlier Histogram) Histogram {
+	d := Histogram{Bounds: h.Bounds, Counts: make([]float64, len(h.Counts)), Count: h.Count - earlier.Count, Mismatch: h.Mismatch || earlier.Mismatch}
+	if earlier.Bounds == nil && earlier.Count == 0 {
+		copy(d.Counts, h.Counts)
+		return d
+	}
+	if len(earlier.Bounds) != len(h.Bounds) || d.Count < 0 {
+		d.Mismatch = true
+		return d
+	}
+	for i := range h.Counts {
+		if earlier.Bounds[i] != h.Bounds[i] {
+			d.Mismatch = true
+			return d
+		}
+		d.Counts[i] = h.Counts[i] - earlier.Counts[i]
+	}
+	return d
+}
+
+// Quantile estimates the q-quantile (0..1) as Prometheus's
+// histogram_quantile does: it finds the bucket that holds it and
+// interpolates linearly within it, from 0 for the first bucket. A quantile
+// above the last bound is that bound (the buckets cannot say more). NaN
+// when there is no observation or the sum has a Mismatch.
+func (h Histogram) Quantile(q float64) float64 {
+	if h.Mismatch || h.Count <= 0 || len(h.Bounds) == 0 || q < 0 || q > 1 {
+		return math.NaN()
+	}
+	rank := q * h.Count
+	lower, below := 0.0, 0.0
+	for i, b := range h.Bounds {
+		c := h.Counts[i]
+		if c >= rank && c > below {
+			return lower + (b-lower)*(rank-below)/(c-below)
+		}
+		lower, below = b, c
+	}
+	return h.Bounds[len(h.Bounds)-1]
+}

@@ -2,6 +2,7 @@ package svgplot
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -35,8 +36,24 @@ type Chart struct {
 	// labelled BandLabel: the measured window of a run, say.
 	BandFrom, BandTo float64
 	BandLabel        string
+	// Refs are horizontal lines at fixed values, such as a budget the
+	// series are held to; the y axis always reaches them.
+	Refs []Ref
+	// ScaleFrom, when above the first x, leaves the points before it out
+	// of the y axis's range: a run's warm-up, whose burst would flatten
+	// everything after it. Those points are still drawn where they fall in
+	// the range; beyond it, each is a gap in its line and a small triangle
+	// at the edge, pointing out.
+	ScaleFrom float64
 	// Width and Height of the SVG in pixels. Default: 720 by 320.
 	Width, Height float64
+}
+
+// Ref is a horizontal line across a Chart at value Y (in the units of the
+// y axis, not its log), named by Label at its right end.
+type Ref struct {
+	Label, Colour string
+	Y             float64
 }
 
 // bandColour shades the band; the colour of the lines is theirs to choose.
@@ -72,11 +89,14 @@ func (c Chart) SVG() string {
 		}
 		return v, finite(v)
 	}
-	var ys []float64 // the plotted values of the points with one
+	var ys, scaled []float64 // the plotted values of the points with one; those of them that set the scale
 	for _, l := range c.Lines {
 		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
 			if yv, ok := y(v); ok && finite(c.X[i]) {
 				ys = append(ys, yv)
+				if c.X[i] >= c.ScaleFrom {
+					scaled = append(scaled, yv)
+				}
 			}
 		}
 	}
@@ -85,11 +105,19 @@ func (c Chart) SVG() string {
 		d.Close()
 		return d.String()
 	}
+	if len(scaled) == 0 { // nothing after ScaleFrom: every point sets it
+		scaled = ys
+	}
+	for _, r := range c.Refs {
+		if yv, ok := y(r.Y); ok {
+			scaled = append(scaled, yv)
+		}
+	}
 	a.XMin, a.XMax = bounds(c.X)
 	if a.XMax <= a.XMin {
 		a.XMin, a.XMax = a.XMin-0.5, a.XMax+0.5
 	}
-	ylo, yhi := bounds(ys)
+	ylo, yhi := bounds(scaled)
 	var yticks []float64
 	ylabel := c.YLabel
 	if c.LogY {
@@ -122,10 +150,20 @@ func (c Chart) SVG() string {
 
 	var items []LegendItem
 	for _, l := range c.Lines {
-		var p strings.Builder
-		points := 0 // in the current run of values
+		var p, off strings.Builder // the line; the marks of the points beyond the range
+		points := 0                // in the current run of values
 		for i, v := range l.Y[:min(len(l.Y), len(c.X))] {
 			yv, ok := y(v)
+			if ok && finite(c.X[i]) && (yv > a.YMax+1e-9 || yv < a.YMin-1e-9) {
+				// Beyond the range (a point before ScaleFrom): a gap in
+				// the line, and a small triangle at the edge, pointing out.
+				px, edge, dir := a.X(c.X[i]), a.Y(a.YMax), 1.0
+				if yv < a.YMin {
+					edge, dir = a.Y(a.YMin), -1
+				}
+				off.WriteString("M" + Px(px) + " " + Px(edge) + "l-4 " + Px(7*dir) + "h8z")
+				ok = false
+			}
 			if !ok || !finite(c.X[i]) {
 				if points == 1 {
 					p.WriteString("h0") // a lone value shows as a dot
@@ -145,15 +183,53 @@ func (c Chart) SVG() string {
 			p.WriteString("h0")
 		}
 		items = append(items, LegendItem{Label: l.Label, Colour: l.Colour, Dash: l.Dash})
-		if p.Len() == 0 {
+		if p.Len() > 0 {
+			d.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"`,
+				Esc(l.Label), p.String(), Esc(l.Colour))
+			if l.Dash != "" {
+				d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
+			}
+			d.WriteString("/>")
+		}
+		if off.Len() > 0 {
+			d.Printf(`<path class="offscale" data-series="%s" d="%s" fill="%s"/>`, Esc(l.Label), off.String(), Esc(l.Colour))
+		}
+	}
+	// The refs' lines first, then their labels, each placed where it
+	// crosses no line and covers no other label: above its line, else
+	// below, else further off.
+	var lines, labels []float64 // pixel rows of the lines, baselines of the labels
+	type placed struct {
+		label string
+		py    float64
+	}
+	var refs []placed
+	for _, r := range c.Refs {
+		yv, ok := y(r.Y)
+		if !ok {
 			continue
 		}
-		d.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"`,
-			Esc(l.Label), p.String(), Esc(l.Colour))
-		if l.Dash != "" {
-			d.Printf(` stroke-dasharray="%s"`, Esc(l.Dash))
+		py := a.Y(yv)
+		d.Printf(`<line class="ref" data-ref="%s" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="2 3"/>`,
+			Esc(r.Label), Px(a.X(a.XMin)), Px(py), Px(a.X(a.XMax)), Px(py), Esc(r.Colour))
+		lines = append(lines, py)
+		refs = append(refs, placed{r.Label, py})
+	}
+	free := func(ty float64) bool { // a 12px label on baseline ty
+		return ty-11 >= a.Top && ty+2 <= a.Y(a.YMin) &&
+			!slices.ContainsFunc(lines, func(l float64) bool { return l >= ty-11 && l <= ty+2 }) &&
+			!slices.ContainsFunc(labels, func(o float64) bool { return math.Abs(o-ty) < 13 })
+	}
+	for _, r := range refs {
+		ty := r.py - 5
+		for _, try := range []float64{r.py - 5, r.py + 15, r.py - 18, r.py + 28, r.py - 31, r.py + 41} {
+			if free(try) {
+				ty = try
+				break
+			}
 		}
-		d.WriteString("/>")
+		labels = append(labels, ty)
+		d.Text(a.X(a.XMax)-4, ty, "end", "dim", r.label)
 	}
 	d.LegendRow(a.Width-a.Right, 44, items)
 	d.Close()

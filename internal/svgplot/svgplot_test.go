@@ -32,7 +32,7 @@ func TestTicks(t *testing.T) {
 // series is the d of the path of the series named label.
 func series(t *testing.T, svg, label string) string {
 	t.Helper()
-	m := regexp.MustCompile(`data-series="` + regexp.QuoteMeta(label) + `" d="([^"]*)"`).FindStringSubmatch(svg)
+	m := regexp.MustCompile(`class="series" data-series="` + regexp.QuoteMeta(label) + `" d="([^"]*)"`).FindStringSubmatch(svg)
 	if m == nil {
 		t.Fatalf("no series %q in\n%s", label, svg)
 	}
@@ -97,5 +97,65 @@ func TestChartNoData(t *testing.T) {
 	svg := Chart{ID: "z", X: []float64{3}, Lines: []Line{{Label: "l", Y: []float64{0}}}}.SVG()
 	if strings.Contains(svg, "no data") || strings.Contains(svg, "NaN") || !strings.Contains(svg, "h0") {
 		t.Errorf("a lone zero:\n%s", svg)
+	}
+}
+
+// yTicks are the labels of the y axis's ticks, bottom to top.
+func yTicks(svg string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<text x="[^"]*" y="[^"]*" text-anchor="end" class="tick">([^<]*)</text>`).FindAllStringSubmatch(svg, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestChartScaleAndRefs: points before ScaleFrom do not stretch the y
+// axis and are drawn at its edge; a Ref is drawn across the plot, labelled,
+// and the axis reaches it.
+func TestChartScaleAndRefs(t *testing.T) {
+	c := Chart{
+		ID: "s", X: []float64{1, 2, 3, 4, 5},
+		Lines:     []Line{{Label: "rate", Colour: "#000", Y: []float64{900, 5000, 40, 45, 50}}},
+		ScaleFrom: 3,
+	}
+	svg := c.SVG()
+	if got := yTicks(svg); got[len(got)-1] != "50" {
+		t.Errorf("y ticks %v: want the scale to stop at 50, the warm-up left out", got)
+	}
+	a := Area{Width: 720, Height: 320, Left: 64, Right: 20, Top: 56, Bottom: 48, XMin: 1, XMax: 5, YMin: 0, YMax: 50}
+	top := Px(a.Y(50))
+	if d := series(t, svg, "rate"); !strings.HasPrefix(d, "M"+Px(a.X(3))+" ") || strings.Count(d, "L") != 2 {
+		t.Errorf("rate = %q: want the line from x=3 on, the warm-up's points beyond the scale left out", d)
+	}
+	m := regexp.MustCompile(`<path class="offscale" data-series="rate" d="([^"]*)"`).FindStringSubmatch(svg)
+	if m == nil || m[1] != "M"+Px(a.X(1))+" "+top+"l-4 7h8zM"+Px(a.X(2))+" "+top+"l-4 7h8z" {
+		t.Errorf("off-scale marks %q: want a triangle at the top edge for x=1 and x=2", m)
+	}
+
+	// A budget above every point: the axis reaches it, and it is drawn.
+	c.Refs = []Ref{{Label: `budget <200>`, Colour: "#c00", Y: 200}}
+	svg = c.SVG()
+	if got := yTicks(svg); got[len(got)-1] != "200" {
+		t.Errorf("y ticks %v: want them to reach the budget, 200", got)
+	}
+	a.YMax = 200
+	m = regexp.MustCompile(`<line class="ref" data-ref="([^"]*)" x1="([^"]*)" y1="([^"]*)" x2="([^"]*)" y2="([^"]*)"`).FindStringSubmatch(svg)
+	if m == nil || m[1] != "budget &lt;200&gt;" || m[2] != Px(a.X(1)) || m[4] != Px(a.X(5)) || m[3] != Px(a.Y(200)) || m[5] != m[3] {
+		t.Errorf("ref line %q, want across the plot at y=%s", m, Px(a.Y(200)))
+	}
+	if !strings.Contains(svg, ">budget &lt;200&gt;</text>") {
+		t.Error("the ref line has no label")
+	}
+
+	// On a log scale too, and nothing after ScaleFrom: every point counts.
+	c = Chart{ID: "l", X: []float64{1, 2}, LogY: true, ScaleFrom: 10,
+		Lines: []Line{{Label: "p99", Colour: "#000", Y: []float64{3, 30}}},
+		Refs:  []Ref{{Label: "slo", Colour: "#c00", Y: 200}, {Label: "not on a log axis", Y: 0}}}
+	svg = c.SVG()
+	if got := yTicks(svg); got[0] != "1" || got[len(got)-1] != "1000" {
+		t.Errorf("log ticks %v, want 1 to 1000", got)
+	}
+	if strings.Count(svg, `class="ref"`) != 1 || strings.Contains(svg, "NaN") || strings.Contains(svg, "Inf") {
+		t.Errorf("log refs:\n%s", svg)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/lingerhq/linger/scoring"
 	"github.com/lingerhq/linger/scoring/learn"
 )
 
@@ -79,7 +80,7 @@ func Proportion(k, n int) Estimate {
 	if n == 0 {
 		return Estimate{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
 	}
-	lo, hi := learn.Wilson(k, n)
+	lo, hi := scoring.Wilson(k, n)
 	return Estimate{Value: float64(k) / float64(n), N: n, Lo: lo, Hi: hi}
 }
 

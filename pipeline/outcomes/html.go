@@ -10,8 +10,9 @@ import (
 
 // WriteHTML writes the report as one self-contained HTML page, styled as
 // the replay's: what was read, the counts and rates per site, reason and
-// team, a plot of the conversion of invited and holdout sessions, and the
-// suppressed invites by cause. No script, font or style sheet is fetched.
+// team, a plot of the conversion of invited and holdout sessions, the
+// suppressed invites by cause, and the chat team's sections. No script,
+// font or style sheet is fetched.
 func (o *Report) WriteHTML(w io.Writer) error {
 	v := reportPage{
 		From: o.From.Format(time.RFC3339), To: o.To.Format(time.RFC3339), Length: windowLength(o.To.Sub(o.From)),
@@ -24,8 +25,9 @@ func (o *Report) WriteHTML(w io.Writer) error {
 
 // WriteHTMLSection writes the part of the page that the replay's page
 // shows too, under its own heading: the counts and rates per site, reason
-// and team, the notes that qualify them, the conversion plot and the
-// suppressed invites by cause. It is a fragment for the body of a page
+// and team, the notes that qualify them, the conversion plot, the
+// suppressed invites by cause, and the chat team's sections (acceptance
+// against its band, staffing with its heat map, satisfaction). It is a fragment for the body of a page
 // styled with PageStyle.
 func (o *Report) WriteHTMLSection(w io.Writer) error {
 	return reportPageTemplate.ExecuteTemplate(w, "measured", o.measuredView())
@@ -51,6 +53,7 @@ type measuredView struct {
 	Suppressed       []suppressedRow
 	NoSuppressed     string
 	ConversionSVG    template.HTML
+	Chat             *chatView
 }
 
 type measuredRow struct {
@@ -94,6 +97,7 @@ func (o *Report) measuredView() *measuredView {
 		}
 	}
 	v.ConversionSVG = template.HTML(conversionSVG(rows))
+	v.Chat = o.chatView()
 	return v
 }
 
@@ -137,7 +141,7 @@ const measuredSection = `{{define "measured"}}<h3>Invites and what became of the
 {{end}}</tbody>
 </table>
 {{else}}<p class="note">{{.NoSuppressed}}</p>
-{{end}}{{end}}`
+{{end}}{{template "chat" .Chat}}{{end}}`
 
 // reportPageTemplate is linger report's page; it parses as XML too, as the
 // replay's does.
@@ -160,7 +164,7 @@ var reportPageTemplate = template.Must(template.Must(template.New("outcomes").Pa
 </main>
 </body>
 </html>
-`)).Parse(measuredSection))
+`)).Parse(measuredSection + chatSection))
 
 // conversionSVG draws each row's conversion of invited and of holdout
 // sessions as a dot with its 95% interval, one row under the other.

@@ -46,6 +46,15 @@ type Report struct {
 	// No topic holds them: nil unless they were scraped from replicas'
 	// /metrics (or counted by a replay).
 	Suppressed *Suppressed `json:"suppressed"`
+	// The chat team's figures (chat.go): acceptance per site and team
+	// against its band; per site, team, weekday and hour, the invites
+	// shown and accepted and the agents needed to answer them in time
+	// (with what it rests on); post-chat ratings per site, team and
+	// reason.
+	Acceptance    []AcceptanceRow `json:"acceptance"`
+	Staffing      []StaffingRow   `json:"staffing"`
+	StaffingBasis StaffingBasis   `json:"staffing_basis"`
+	CSAT          []CSATRow       `json:"csat"`
 }
 
 // Group is what the invites of one site, reason and team achieved.
@@ -121,12 +130,25 @@ type Tally struct {
 	from, to int64
 	window   bool
 	seen     bool
+	// What the chat team's figures need besides (chat.go): how to
+	// measure them, the capacity records by site and team, the tallies'
+	// no_capacity counts by partition, site, team and hour, and where the
+	// tallies come from ("": none read).
+	opts        Options
+	capacity    map[teamKey][]capPoint
+	capRecords  int
+	hours       map[hourKey]int64
+	talliesFrom string
 	// What AddRecord decodes with, kept so that a record costs no
 	// decoder of its own.
-	evDec schemas.Decoder
-	fbDec schemas.FeedbackDecoder
-	ev    schemas.Event
-	fbRec schemas.Feedback
+	evDec    schemas.Decoder
+	fbDec    schemas.FeedbackDecoder
+	capDec   schemas.CapacityDecoder
+	tallyDec schemas.HourTallyDecoder
+	ev       schemas.Event
+	fbRec    schemas.Feedback
+	capRec   schemas.Capacity
+	tallyRec schemas.HourTally
 }
 
 type groupKey struct{ site, reason, team string }
@@ -146,16 +168,30 @@ type inviteSeen struct {
 type feedbackSeen struct {
 	types   uint8 // bit 1<<FeedbackType per type reported
 	records int
+	// The earliest time of the records that say the invite was shown or
+	// accepted, and of those that imply it (noteFeedback); 0: none.
+	shownAt, impliedShownAt       int64
+	acceptedAt, impliedAcceptedAt int64
+	// The latest chat_ended's time and handling time, and chat_rated's
+	// time and score; a time of 0: none.
+	endedAt int64
+	handleS float64
+	ratedAt int64
+	score   int8
 }
 
-// NewTally returns an empty tally.
+// NewTally returns an empty tally, measuring with the default Options.
 func NewTally() *Tally {
-	return &Tally{
+	t := &Tally{
 		sessions:  map[string]*sessionSeen{},
 		invites:   map[string]*inviteSeen{},
 		withdraws: map[string]groupKey{},
 		feedback:  map[string]*feedbackSeen{},
+		capacity:  map[teamKey][]capPoint{},
+		hours:     map[hourKey]int64{},
 	}
+	t.SetOptions(Options{})
+	return t
 }
 
 // Window sets the From and To of the Report, Unix ms.
@@ -216,6 +252,7 @@ func (t *Tally) AddFeedback(f *schemas.Feedback) {
 	}
 	s.types |= 1 << f.Type
 	s.records++
+	s.noteFeedback(f)
 }
 
 // Skip counts a record that is not valid v1.
@@ -234,13 +271,19 @@ const (
 	DecisionRecord
 	// FeedbackRecord is a chat-feedback record: feedback, contract v1.
 	FeedbackRecord
+	// CapacityRecord is a chat-capacity record, contract v1.
+	CapacityRecord
+	// HourTallyRecord is a linger-tallies record, contract v1.
+	HourTallyRecord
 )
 
 // AddRecord decodes a record of the given kind and counts it as AddEvent,
-// AddDecision or AddFeedback do; a record that is not valid v1 (what run
-// would send to the DLQ), or of no known kind, is skipped. An event of a
-// type this release does not know counts: its session exists all the same.
-// key and value are not kept.
+// AddDecision, AddFeedback, AddCapacity or AddHourTally do; a record that
+// is not valid v1 (what run would send to the DLQ), or of no known kind, is
+// skipped. An event of a type this release does not know counts: its
+// session exists all the same; a capacity record of a type this release
+// does not know is neither counted nor skipped. key and value are not
+// kept.
 func (t *Tally) AddRecord(kind RecordKind, key, value []byte) {
 	switch kind {
 	case EventRecord:
@@ -256,6 +299,19 @@ func (t *Tally) AddRecord(kind RecordKind, key, value []byte) {
 	case FeedbackRecord:
 		if t.fbDec.Decode(key, value, 0, &t.fbRec) == nil {
 			t.AddFeedback(&t.fbRec)
+			return
+		}
+	case CapacityRecord:
+		switch err := t.capDec.Decode(key, value, 0, &t.capRec); {
+		case err == nil:
+			t.AddCapacity(&t.capRec)
+			return
+		case errors.Is(err, schemas.ErrUnknownType):
+			return
+		}
+	case HourTallyRecord:
+		if t.tallyDec.Decode(key, value, 0, &t.tallyRec) == nil {
+			t.AddHourTally(&t.tallyRec)
 			return
 		}
 	}
@@ -349,6 +405,7 @@ func (t *Tally) Report() *Report {
 	groups := map[groupKey]*groupAcc{}
 	total := newGroupAcc(groupKey{})
 	decided := map[string]bool{}
+	ratings := map[groupKey]*ratingAcc{}
 	for id, inv := range t.invites {
 		a := groups[inv.group]
 		if a == nil {
@@ -358,6 +415,16 @@ func (t *Tally) Report() *Report {
 		var fb uint8
 		if s := t.feedback[id]; s != nil {
 			fb = s.types
+			if s.ratedAt != 0 && !inv.holdout {
+				r := ratings[inv.group]
+				if r == nil {
+					r = &ratingAcc{}
+					ratings[inv.group] = r
+				}
+				r.n++
+				r.sum += int(s.score)
+				r.satisfied += bit(s.score >= SatisfiedScore)
+			}
 		}
 		a.add(inv, fb)
 		total.add(inv, fb)
@@ -389,6 +456,7 @@ func (t *Tally) Report() *Report {
 		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Team, b.Team))
 	})
 	o.Total = total.finish(t.sessions)
+	t.chatSections(o, o.Groups, ratings)
 	return o
 }
 

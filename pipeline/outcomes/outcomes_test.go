@@ -288,7 +288,8 @@ func TestOutcomesJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"from", "to", "events", "decisions", "feedback", "skipped", "sessions", "conversion",
-		"unmatched_feedback", "sessions_without_events", "groups", "total", "suppressed"}
+		"unmatched_feedback", "sessions_without_events", "groups", "total", "suppressed",
+		"acceptance", "staffing", "staffing_basis", "csat"}
 	if got := topLevelKeys(t, b.Bytes()); !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level keys\n got %v\nwant %v", got, want)
 	}

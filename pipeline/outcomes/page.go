@@ -34,6 +34,7 @@ figure.square { max-width: 420px; }
 footer { margin-top: 32px; color: #57606a; font-size: 12px; }
 td.name, th.name { text-align: left; }
 ul.note { padding-left: 20px; }
+.warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; margin: 12px 0; max-width: 900px; }
 `
 
 // The plots' colours are the Okabe–Ito palette, told apart with
@@ -46,6 +47,9 @@ const (
 	ColourVermillion = "#D55E00"
 	// ColourGrey is for a reference line (a score that knows nothing).
 	ColourGrey = "#8C959F"
+	// ColourBand fills a target band (rate_band, the acceptance band),
+	// light enough for the lines over it to read.
+	ColourBand = "#009E73"
 )
 
 // PlotWidth is the width of a plot across the page, in pixels before

@@ -20,6 +20,15 @@ func (o *Report) WriteJSON(w io.Writer) error {
 	if c.Groups == nil {
 		c.Groups = []Group{}
 	}
+	if c.Acceptance == nil {
+		c.Acceptance = []AcceptanceRow{}
+	}
+	if c.Staffing == nil {
+		c.Staffing = []StaffingRow{}
+	}
+	if c.CSAT == nil {
+		c.CSAT = []CSATRow{}
+	}
 	return EncodeJSON(w, &c)
 }
 
@@ -42,8 +51,9 @@ func (o *Report) WriteText(w io.Writer) error {
 
 // WriteTextSection writes the part of WriteText that the replay's text
 // shows too, after a blank line: the tables of counts and rates per site,
-// reason and team, the notes that qualify them, and the suppressed invites
-// by cause.
+// reason and team, the notes that qualify them, the suppressed invites by
+// cause, and the chat team's sections (acceptance against its band,
+// staffing, satisfaction).
 func (o *Report) WriteTextSection(w io.Writer) error {
 	var b bytes.Buffer
 	if err := o.writeSection(&b); err != nil {
@@ -68,7 +78,8 @@ func windowLength(d time.Duration) string {
 }
 
 // writeSection writes the tables of counts and rates per site, reason and
-// team, the notes that qualify them, and the suppressed invites by cause.
+// team, the notes that qualify them, the suppressed invites by cause, and
+// the chat team's sections.
 func (o *Report) writeSection(b *bytes.Buffer) error {
 	rows := o.rows()
 	fmt.Fprintln(b)
@@ -134,7 +145,7 @@ func (o *Report) writeSection(b *bytes.Buffer) error {
 	fmt.Fprintln(b)
 	if o.Suppressed == nil {
 		fmt.Fprintln(b, "suppressed by cause: "+noSuppressed)
-		return nil
+		return o.writeChatText(b)
 	}
 	fmt.Fprintf(b, "suppressed by cause (%s)\n", o.Suppressed.source())
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -150,7 +161,10 @@ func (o *Report) writeSection(b *bytes.Buffer) error {
 	if len(reasons) == 0 {
 		fmt.Fprintln(tw, "  none")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return o.writeChatText(b)
 }
 
 // noSuppressed says why suppressions are missing and how to get them.

@@ -27,26 +27,29 @@ func (p *Processor) End() *Output {
 		sl.val = span{k0, v0, v0, len(a)}
 		p.out.state = append(p.out.state, stateRecord{span: sl.val})
 	}
-	if p.metaDirty || p.budget.Dirty() {
+	p.out.arena = a
+	p.appendTallies()
+	a = p.out.arena
+	if p.metaDirty || p.budget.Dirty() || p.tallies.dirty {
 		// The partition's own record, under the empty key (no session id
 		// is empty): its newest event time, so a restore resumes the
 		// watermark where it was, and its budget.
 		k0 := len(a)
-		a = appendPartitionMeta(a, p.maxTS, p.budget)
+		a = appendPartitionMeta(a, p.maxTS, p.budget, &p.tallies)
 		p.metaAt = len(p.out.state)
 		p.out.state = append(p.out.state, stateRecord{span: span{k0, k0, k0, len(a)}})
 		p.budgetTouched = p.budgetTouched || p.budget.Dirty()
-		p.metaDirty = false
+		p.metaDirty, p.tallies.dirty = false, false
 		p.budget.MarkClean()
 	}
 	p.out.arena = a
 	m := p.mark
-	p.view = Output{arena: a, inv: p.out.inv[m.inv:], dlq: p.out.dlq[m.dlq:], state: p.out.state[m.state:], visitors: p.out.visitors[m.visitors:]}
+	p.view = Output{arena: a, inv: p.out.inv[m.inv:], dlq: p.out.dlq[m.dlq:], state: p.out.state[m.state:], visitors: p.out.visitors[m.visitors:], tallies: p.out.tallies[m.tallies:]}
 	return &p.view
 }
 
 // outputMark is where a batch's output begins in the span's.
-type outputMark struct{ inv, dlq, state, visitors int }
+type outputMark struct{ inv, dlq, state, visitors, tallies int }
 
 // Commit makes the span durable in memory, once its output is published:
 // the sessions it touched go to the hot table (and those quiet since, from
@@ -79,11 +82,12 @@ func (p *Processor) Commit() *Counts {
 		// The span's last partition record holds the budget an Abort
 		// goes back to.
 		_, v := p.out.StateRecord(p.metaAt)
-		_, budget, _ := decodePartitionMeta(v)
+		_, budget, _, _ := decodePartitionMeta(v)
 		p.cBudget = append(p.cBudget[:0], budget...)
 		p.counts.BudgetChanged = p.budgetTouched
 	}
 	p.cMaxTS, p.cWatermark = p.maxTS, p.watermark
+	p.tallies.commit(p.maxTS)
 	p.store.releaseTimers(len(p.popped))
 	p.popped = p.popped[:0]
 	if len(p.timers) > 2*len(p.alive)+4096 {
@@ -138,6 +142,7 @@ func (p *Processor) Abort() {
 	}
 	p.popped = p.popped[:0]
 	p.maxTS, p.watermark, p.metaDirty = p.cMaxTS, p.cWatermark, false
+	p.tallies.abort()
 	if p.budgetTouched || p.budget.Dirty() {
 		// Empty (nothing committed yet) decodes to an empty budget.
 		_ = scoring.DecodeBudget(p.cBudget, p.budget)

@@ -30,6 +30,9 @@ type Counts struct {
 	Rearmed         uint64 // timers that found their deadline moved later
 	FeedbackUnknown uint64 // feedback about a session the partition does not hold
 	TimerErrors     uint64 // timers dropped because handling them panicked
+	FeedbackForeign uint64 // feedback naming an invite its session was never sent
+	FeedbackRepeat  uint64 // feedback of a type already applied to its invite
+	TalliesDropped  uint64 // would-be invites not tallied: the table was full
 
 	// Scores holds the batch's scores, abandonment then confusion (the
 	// order of schemas.Reasons), bucketed by ScoreBuckets.
@@ -43,6 +46,11 @@ type Counts struct {
 	// decisions, Unix ms, for the latency to their publication, which only
 	// the caller knows.
 	EventTimes, TimerEventTimes []int64
+
+	// Teams holds, per site and team, the invites the chat front-ends
+	// reported shown and accepted (each once per invite; see
+	// scoring.Engine.Feedback), labelled as scoring.Config.Labels says.
+	Teams TeamTable
 
 	// Now is the wall clock at the batch's Begin, Unix ms.
 	Now int64
@@ -103,6 +111,9 @@ func (c *Counts) Add(o *Counts) {
 	c.Rearmed += o.Rearmed
 	c.FeedbackUnknown += o.FeedbackUnknown
 	c.TimerErrors += o.TimerErrors
+	c.FeedbackForeign += o.FeedbackForeign
+	c.FeedbackRepeat += o.FeedbackRepeat
+	c.TalliesDropped += o.TalliesDropped
 	for i := range c.Scores {
 		s, x := &c.Scores[i], &o.Scores[i]
 		for j := range s.Buckets {
@@ -111,9 +122,65 @@ func (c *Counts) Add(o *Counts) {
 		s.Count += x.Count
 		s.Sum += x.Sum
 	}
+	for _, r := range o.Teams.Rows() {
+		c.Teams.Add(r.Site, r.Team, r.Shown, r.Accepted)
+	}
 	c.Now = max(c.Now, o.Now)
 	c.BudgetChanged = c.BudgetChanged || o.BudgetChanged
 }
+
+// MaxTeamRows bounds the rows of a TeamTable.
+const MaxTeamRows = 32
+
+// TeamCounts are the invites of one site and team reported shown and
+// accepted.
+type TeamCounts struct {
+	Site, Team      string
+	Shown, Accepted uint64
+}
+
+// TeamTable holds TeamCounts by site and team in a fixed array, so that
+// counting allocates nothing and a table's size does not grow with what
+// records say: beyond MaxTeamRows−1 pairs, the counts go to one row of
+// site and team scoring.LabelOther. Labels come from the scoring config
+// (scoring.Config.Labels), which bounds them already; the overflow row
+// only matters for a batch (or, in Totals, a run) that sees more pairs
+// than that.
+type TeamTable struct {
+	rows [MaxTeamRows]TeamCounts
+	n    int
+}
+
+// Add counts shown and accepted invites for site and team.
+func (t *TeamTable) Add(site, team string, shown, accepted uint64) {
+	r := t.row(site, team)
+	if r == nil {
+		if t.n < MaxTeamRows-1 {
+			t.rows[t.n] = TeamCounts{Site: site, Team: team}
+			r = &t.rows[t.n]
+			t.n++
+		} else if r = t.row(scoring.LabelOther, scoring.LabelOther); r == nil {
+			t.rows[t.n] = TeamCounts{Site: scoring.LabelOther, Team: scoring.LabelOther}
+			r = &t.rows[t.n]
+			t.n++
+		}
+	}
+	r.Shown += shown
+	r.Accepted += accepted
+}
+
+func (t *TeamTable) row(site, team string) *TeamCounts {
+	for i := range t.rows[:t.n] {
+		if r := &t.rows[i]; r.Site == site && r.Team == team {
+			return r
+		}
+	}
+	return nil
+}
+
+// Rows returns the table's rows, in the order first counted; valid until
+// the table changes.
+func (t *TeamTable) Rows() []TeamCounts { return t.rows[:t.n] }
 
 // reset clears c for the next batch, keeping the latency slices' memory.
 func (c *Counts) reset() {
@@ -140,4 +207,11 @@ func (c *Counts) EventsRead() uint64 {
 		n += v
 	}
 	return n
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

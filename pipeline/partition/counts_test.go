@@ -27,3 +27,39 @@ func TestCountsHoldEveryEnum(t *testing.T) {
 		t.Errorf("%d reasons, Counts.Invites holds %d", n, len(c.Invites))
 	}
 }
+
+// TestTeamTable: counts add up by site and team in a fixed table; pairs
+// beyond its size go to other/other; Counts.Add merges tables by pair.
+func TestTeamTable(t *testing.T) {
+	var c Counts
+	c.Teams.Add("shop", "sales", 2, 1)
+	c.Teams.Add("shop", "service", 1, 0)
+	c.Teams.Add("shop", "sales", 1, 1)
+	for i := range MaxTeamRows + 3 {
+		c.Teams.Add("site", string(rune('a'+i)), 1, 0)
+	}
+	rows := c.Teams.Rows()
+	if len(rows) != MaxTeamRows {
+		t.Fatalf("%d rows, want %d", len(rows), MaxTeamRows)
+	}
+	if rows[0] != (TeamCounts{Site: "shop", Team: "sales", Shown: 3, Accepted: 2}) {
+		t.Fatalf("first row %+v", rows[0])
+	}
+	// 2 rows of shop, MaxTeamRows-3 of site, the rest in other/other.
+	if last := rows[MaxTeamRows-1]; last != (TeamCounts{Site: scoring.LabelOther, Team: scoring.LabelOther, Shown: 6}) {
+		t.Fatalf("overflow row %+v", last)
+	}
+	var total Counts
+	total.Add(&c)
+	total.Add(&c)
+	if got := total.Teams.Rows()[0]; got.Shown != 6 || got.Accepted != 4 || len(total.Teams.Rows()) != MaxTeamRows {
+		t.Fatalf("merged %+v (%d rows)", got, len(total.Teams.Rows()))
+	}
+	c.reset()
+	if len(c.Teams.Rows()) != 0 {
+		t.Fatal("reset kept rows")
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Teams.Add("shop", "sales", 1, 0) }); n != 0 {
+		t.Fatalf("Add allocates %v times", n)
+	}
+}

@@ -51,7 +51,13 @@ func TestFeedback(t *testing.T) {
 		{"not shown: withdrawn", nil, "invite withdraw"},
 		{"shown: stays", []string{feedback("invite_shown", "s-f", 101)}, "invite"},
 		{"another session's feedback", []string{feedback("invite_shown", "s-other", 101)}, "invite withdraw"},
-		{"chat started before the purchase", []string{feedback("chat_started", "s-f", 101)}, "invite withdraw"},
+		// An answer implies the invite was shown: a chat started on it
+		// is not taken back, nor is an accepted or declined one.
+		{"chat started before the purchase", []string{feedback("chat_started", "s-f", 101)}, "invite"},
+		{"accepted", []string{feedback("invite_accepted", "s-f", 101)}, "invite"},
+		{"declined", []string{feedback("invite_declined", "s-f", 101)}, "invite"},
+		{"expired: withdrawn", []string{feedback("invite_expired", "s-f", 101)}, "invite withdraw"},
+		{"shown, about another invite of the session", []string{strings.Replace(feedback("invite_shown", "s-f", 101), "s-f/1", "s-f/7", 1)}, "invite withdraw"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})
@@ -97,6 +103,58 @@ func TestFeedback(t *testing.T) {
 	}
 	if n := p.Commit().Feedback[schemas.FeedbackUnknown]; n != 1 {
 		t.Errorf("unknown feedback types counted %d, want 1", n)
+	}
+}
+
+// TestForgedAndRepeatedFeedback: feedback naming an invite the session was
+// never sent is ignored and counted, as is a second record of a type for
+// the same invite; a forged chat_started does not open chat (which would
+// keep the session from being invited), and repeats cannot inflate the
+// acceptance counts.
+func TestForgedAndRepeatedFeedback(t *testing.T) {
+	const t0 = 1_767_225_600_000
+	fb := func(typ, id string, at int64) string {
+		return fmt.Sprintf(`{"v":1,"type":%q,"invite_id":%q,"session":"s-f","site":"shop","ts":%d}`, typ, id, t0+at*1000)
+	}
+	p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+	run := func(events, feedback []string) *Counts {
+		p.Begin()
+		for i, f := range feedback {
+			p.Feedback(sessionOf(f), []byte(f), int64(i))
+		}
+		for i, e := range events {
+			p.Process(sessionOf(e), []byte(e), int64(i))
+		}
+		p.End()
+		return p.Commit()
+	}
+	// Before any invite: a forged chat_started must not open chat.
+	evs := hesitation("s-f", t0)
+	run(evs[:4], nil)
+	run(nil, []string{fb("chat_started", "s-f/1", 50)})
+	run(evs[4:], nil)
+	sl := p.hot.get(xxhash.Sum64String("s-f"))
+	if sl == nil || sl.st.Invites != 1 {
+		t.Fatalf("the forged chat_started kept the session from its invite: %+v", sl)
+	}
+	c := run(nil, []string{
+		fb("invite_accepted", "s-f/1", 101),
+		fb("invite_accepted", "s-f/1", 102), // again
+		fb("invite_accepted", "s-f/9", 103), // never sent
+		fb("invite_accepted", "s-g/1", 104), // another session's
+	})
+	if c.FeedbackRepeat != 1 || c.FeedbackForeign != 2 {
+		t.Errorf("repeat %d, foreign %d; want 1 and 2", c.FeedbackRepeat, c.FeedbackForeign)
+	}
+	if p.Totals().FeedbackForeign != 3 {
+		t.Errorf("foreign feedback in all %d, want 3 (the early chat_started too)", p.Totals().FeedbackForeign)
+	}
+	var accepted uint64
+	for _, row := range c.Teams.Rows() {
+		accepted += row.Accepted
+	}
+	if accepted != 1 {
+		t.Errorf("%d acceptances counted, want 1", accepted)
 	}
 }
 

@@ -12,6 +12,7 @@ type Output struct {
 	dlq      []Rejected
 	state    []stateRecord
 	visitors []span // visitor id → its invite record, for linger-visitors
+	tallies  []span // partition/site/team/hour → its tally, for linger-tallies
 }
 
 type span struct{ k0, k1, v0, v1 int }
@@ -71,5 +72,17 @@ func (o *Output) VisitorRecord(i int) (key, value []byte) {
 
 // Empty reports whether the batch produced nothing to publish.
 func (o *Output) Empty() bool {
-	return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 && len(o.visitors) == 0
+	return len(o.inv) == 0 && len(o.dlq) == 0 && len(o.state) == 0 && len(o.visitors) == 0 && len(o.tallies) == 0
+}
+
+// TallyRecords returns the number of hourly tally records of the batch: one
+// per site, team and hour whose counts changed, for the linger-tallies
+// topic (compacted: the latest record of a key is the hour's tally).
+func (o *Output) TallyRecords() int { return len(o.tallies) }
+
+// TallyRecord returns the i-th tally record: its key
+// (schemas.AppendHourTallyKey) and value (schemas.AppendHourTally).
+func (o *Output) TallyRecord(i int) (key, value []byte) {
+	s := o.tallies[i]
+	return o.arena[s.k0:s.k1:s.k1], o.arena[s.v0:s.v1:s.v1]
 }

@@ -99,6 +99,11 @@ type Processor struct {
 	// batch's output (arena and lists grow, so what an earlier batch
 	// returned stays valid until the span ends); mark is where this
 	// batch's began, view what End returns.
+	// tallies are the partition's hourly tallies (tallies.go); tally1 the
+	// record being written.
+	tallies tallyTable
+	tally1  schemas.HourTally
+
 	inSpan        bool
 	mark          outputMark
 	view          Output
@@ -161,6 +166,9 @@ type Observation struct {
 	Features *scoring.Vector
 	// Decision is the decision the moment made, or nil.
 	Decision *schemas.Decision
+	// Team is the team of the moment's invite, would-be invite or
+	// withdraw (scoring.Engine.Team), nil if it had none.
+	Team []byte
 	// Settings are the settings of the session's site.
 	Settings *scoring.Settings
 }
@@ -237,6 +245,7 @@ func (p *Processor) Begin() {
 		p.out.dlq = p.out.dlq[:0]
 		p.out.state = p.out.state[:0]
 		p.out.visitors = p.out.visitors[:0]
+		p.out.tallies = p.out.tallies[:0]
 		p.capped = p.capped[:0]
 		p.metaAt, p.budgetTouched = -1, false
 	} else {
@@ -247,7 +256,7 @@ func (p *Processor) Begin() {
 		}
 	}
 	p.counts.Now = p.nowMs
-	p.mark = outputMark{inv: len(p.out.inv), dlq: len(p.out.dlq), state: len(p.out.state), visitors: len(p.out.visitors)}
+	p.mark = outputMark{inv: len(p.out.inv), dlq: len(p.out.dlq), state: len(p.out.state), visitors: len(p.out.visitors), tallies: len(p.out.tallies)}
 }
 
 // Process handles one record of the batch. key and value must stay unchanged
@@ -294,7 +303,7 @@ func (p *Processor) apply() {
 
 	sl := p.session(ev.Session)
 	decided := p.engine.Apply(&sl.st, ev, &p.d)
-	p.count()
+	p.count(&sl.st, ev.TS)
 	if decided {
 		p.emit()
 	}
@@ -308,7 +317,7 @@ func (p *Processor) apply() {
 func (p *Processor) report(at int64, typ schemas.Type, st *scoring.State, decided bool) {
 	o := &p.obs
 	*o = Observation{At: at, Type: typ, State: st, Scores: p.engine.Scores(), Outcome: p.engine.Outcome(),
-		Features: p.engine.Features(), Settings: p.cfg.For(st.Site)}
+		Features: p.engine.Features(), Settings: p.cfg.For(st.Site), Team: p.engine.Team()}
 	if decided {
 		o.Decision = &p.d
 	}
@@ -321,10 +330,14 @@ const maxWatermarkLeadMs = 60_000
 
 // Feedback handles one record of the feedback topic's partition of the
 // same number, before the batch's events: what the chat front-end made of
-// an invite. invite_shown marks the session's invite shown, so it is no
-// longer withdrawn; chat_started is the visitor opening chat, as a chat
-// open event would say; the others are only counted. Feedback of a session
-// this partition does not hold (expired, never seen) changes nothing.
+// an invite. A record about the session's latest invite that shows it was
+// shown (invite_shown, or an answer that implies it) marks it shown, so it
+// is no longer withdrawn, and counts it shown, or accepted, once per
+// invite for its site and team (Counts.Teams; and in the site's acceptance
+// band, by the record's ts: scoring.Engine.Feedback); chat_started is also
+// the visitor opening chat, as a chat open event would say; the rest is
+// only counted. Feedback of a session this partition does not hold
+// (expired, never seen) changes nothing.
 func (p *Processor) Feedback(key, value []byte, offset int64) {
 	defer p.recoverRecord(key, value, offset, true)
 	err := p.fdec.Decode(key, value, p.nowMs, &p.fb)
@@ -343,13 +356,25 @@ func (p *Processor) Feedback(key, value []byte, offset int64) {
 		p.counts.FeedbackUnknown++
 		return
 	}
-	switch f.Type {
-	case schemas.FeedbackShown:
-		if sl.st.Invites > 0 && sl.st.Flags&scoring.FlagShown == 0 {
-			sl.st.Flags |= scoring.FlagShown
-			sl.noEncode = false
+	c := p.engine.Feedback(&sl.st, f)
+	if c.Ignored {
+		// An invite the session was never sent, or an answer given
+		// already: nothing changes, nothing counts twice.
+		if c.Unknown {
+			p.counts.FeedbackForeign++
+		} else {
+			p.counts.FeedbackRepeat++
 		}
-	case schemas.FeedbackChatStarted:
+		return
+	}
+	if c.Changed {
+		sl.noEncode = false
+	}
+	if c.Shown || c.Accepted {
+		site, team := p.cfg.Labels(sl.st.Site, c.Team)
+		p.counts.Teams.Add(site, team, b2u(c.Shown), b2u(c.Accepted))
+	}
+	if f.Type == schemas.FeedbackChatStarted {
 		p.ev = schemas.Event{Type: schemas.TypeChat, ChatAction: schemas.ChatOpen, Session: f.Session, Site: f.Site, TS: f.TS}
 		p.apply()
 	}
@@ -450,7 +475,7 @@ func (p *Processor) fire(t timer) {
 		return
 	}
 	p.counts.Silence++
-	p.count()
+	p.count(st, t.at)
 	if decided {
 		p.emit()
 	}
@@ -476,8 +501,10 @@ func (p *Processor) arm(sl *slot) {
 	p.timers.push(timer{at: st.Deadline, hash: sl.hash})
 }
 
-// count adds the moment's scores and outcome to the batch's metrics.
-func (p *Processor) count() {
+// count adds the moment's scores and outcome to the batch's counts, and
+// the would-be invite it may be to the hourly tallies.
+func (p *Processor) count(st *scoring.State, at int64) {
+	p.tally(st, at)
 	sc := p.engine.Scores()
 	p.counts.Scores[0].Observe(sc.Abandonment)
 	p.counts.Scores[1].Observe(sc.Confusion)

@@ -20,9 +20,14 @@ func (p *Processor) Restore(key, value []byte) error {
 	// A record that does not decode is skipped, never a reason to stop: a
 	// partition whose restore failed for good would not be served at all.
 	if len(key) == 0 {
-		maxTS, budget, err := decodePartitionMeta(value)
+		maxTS, budget, tallies, err := decodePartitionMeta(value)
 		if err != nil {
 			return err
+		}
+		if len(tallies) > 0 {
+			if err := p.tallies.decode(tallies); err != nil {
+				return err
+			}
 		}
 		p.maxTS = max(p.maxTS, maxTS)
 		if len(budget) > 0 {
@@ -75,30 +80,50 @@ func (p *Processor) FinishRestore() {
 func (p *Processor) Restored() int { return p.restored }
 
 // The partition record's encodings: version 1 holds the newest event time;
-// version 2 the budget after it.
+// version 2 the budget after it; version 3 the budget's length, the budget
+// and the hourly tallies.
 const (
 	partitionMetaV1 = 1
 	partitionMetaV2 = 2
+	partitionMetaV3 = 3
 )
 
-func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget) []byte {
-	dst = append(dst, partitionMetaV2)
+func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget, t *tallyTable) []byte {
+	dst = append(dst, partitionMetaV3)
 	dst = binary.AppendVarint(dst, maxTS)
-	return b.AppendBinary(dst)
+	at := len(dst)
+	dst = b.AppendBinary(dst)
+	// The budget's length goes in front of it, once known.
+	var n [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(n[:], uint64(len(dst)-at))
+	dst = append(dst, n[:l]...)
+	copy(dst[at+l:], dst[at:len(dst)-l])
+	copy(dst[at:], n[:l])
+	return t.appendBinary(dst)
 }
 
 // decodePartitionMeta reads a partition record; budget is the encoded
-// budget it holds, empty in a version 1 record.
-func decodePartitionMeta(b []byte) (maxTS int64, budget []byte, err error) {
-	if len(b) < 2 || (b[0] != partitionMetaV1 && b[0] != partitionMetaV2) {
-		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+// budget it holds (empty in version 1), tallies the encoded tallies (empty
+// before version 3).
+func decodePartitionMeta(b []byte) (maxTS int64, budget, tallies []byte, err error) {
+	bad := fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	if len(b) < 2 || b[0] < partitionMetaV1 || b[0] > partitionMetaV3 {
+		return 0, nil, nil, bad
 	}
 	v, n := binary.Varint(b[1:])
 	if n <= 0 {
-		return 0, nil, fmt.Errorf("%w: partition record", scoring.ErrBadState)
+		return 0, nil, nil, bad
 	}
-	if b[0] == partitionMetaV2 {
-		budget = b[1+n:]
+	rest := b[1+n:]
+	switch b[0] {
+	case partitionMetaV2:
+		budget = rest
+	case partitionMetaV3:
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return 0, nil, nil, bad
+		}
+		budget, tallies = rest[k:k+int(l)], rest[k+int(l):]
 	}
-	return v, budget, nil
+	return v, budget, tallies, nil
 }

@@ -55,15 +55,17 @@ type rule struct {
 
 var rules = []rule{
 	{
-		name:     "time on site and pages",
-		describe: func(t time.Duration) string { return fmt.Sprintf("time on site > %v and at least 3 pages", t) },
-		dflt:     30 * time.Second,
-		score:    func(s *session) int64 { return s.maxSpan3 },
-		firesAt:  func(s *session, t int64) int64 { return max(s.Start+t+1, s.pages3At) },
+		name: "time on site and pages",
+		describe: func(t time.Duration) string {
+			return fmt.Sprintf("time on site > %s and at least 3 pages", humanDuration(t))
+		},
+		dflt:    30 * time.Second,
+		score:   func(s *session) int64 { return s.maxSpan3 },
+		firesAt: func(s *session, t int64) int64 { return max(s.Start+t+1, s.pages3At) },
 	},
 	{
 		name:     "time on cart page",
-		describe: func(t time.Duration) string { return fmt.Sprintf("time on a cart page > %v", t) },
+		describe: func(t time.Duration) string { return fmt.Sprintf("time on a cart page > %s", humanDuration(t)) },
 		dflt:     20 * time.Second,
 		score: func(s *session) int64 {
 			var m int64
@@ -108,10 +110,26 @@ func baselines(known []*session, end int64, invited int) []baseline {
 		}
 		out = append(out, eval(r.name, r.dflt.Milliseconds()))
 		if t, ok := matchRate(scores, invited); ok {
-			out = append(out, eval(r.name+", at linger's invite rate", t))
+			out = append(out, eval(r.name+", at linger's invite rate", shownMs(t)))
 		}
 	}
 	return out
+}
+
+// shownMs rounds a threshold of ms down to what humanDuration shows of it, so
+// that the rule a report prints is the rule it evaluated: "> 3m20s", not
+// "> 3m20.758s" said and something else measured.
+func shownMs(t int64) int64 {
+	unit := int64(1)
+	switch {
+	case t >= time.Hour.Milliseconds():
+		unit = time.Minute.Milliseconds()
+	case t >= 10*time.Second.Milliseconds():
+		unit = time.Second.Milliseconds()
+	case t >= time.Second.Milliseconds():
+		unit = 100
+	}
+	return t - t%unit
 }
 
 // matchRate returns the threshold at which exactly k of the scores are above

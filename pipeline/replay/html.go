@@ -38,17 +38,24 @@ func (r *Report) WriteHTML(w io.Writer) error {
 // trusted HTML; everything else is escaped by html/template.
 type htmlView struct {
 	Input, Model     string
+	Warnings         []string
 	Events, Rejected int
 	Sessions, Known  int
+	Abandoned        int
+	Eligible         int
 	Columns          []string
 	Rows             []htmlRow
 	Outcomes         []htmlCount
 	Invites          int
 	Reasons          []htmlCount
-	SignalsSVG       template.HTML
-	HistogramSVG     template.HTML
-	ROCSVG           template.HTML
-	ThresholdsSVG    template.HTML
+	// Shares are the invite shares of eligible sessions, in all and per
+	// reason, and ShareNote where the whole falls against the band.
+	Shares        []htmlShare
+	ShareNote     string
+	SignalsSVG    template.HTML
+	HistogramSVG  template.HTML
+	ROCSVG        template.HTML
+	ThresholdsSVG template.HTML
 	// Measured is the outcomes section, when the input held feedback.
 	Measured *measuredView
 }
@@ -72,13 +79,27 @@ type htmlCount struct {
 	Note  string
 }
 
+type htmlShare struct {
+	Name   string
+	Figure outcomes.Figure
+}
+
 // htmlView gathers the page's data. threshold is the configured
 // abandonment threshold, marked on the threshold plot when it is a number;
 // the Report does not carry it yet, so WriteHTML passes NaN.
 func (r *Report) htmlView(threshold float64) (htmlView, error) {
 	v := htmlView{
 		Input: r.Input, Model: r.Model, Events: r.Events, Rejected: r.Rejected,
-		Sessions: r.Sessions, Known: r.knownSessions(), Invites: r.Invites.Total,
+		Sessions: r.Sessions, Known: r.knownSessions(), Abandoned: r.SessionsByOutcome["abandoned"],
+		Eligible: r.EligibleSessions, Invites: r.Invites.Total,
+	}
+	for _, w := range r.Warnings {
+		v.Warnings = append(v.Warnings, w.Message)
+	}
+	if r.EligibleSessions > 0 {
+		sh := r.InviteShare
+		v.Shares = []htmlShare{{"all", outcomes.ProportionFigure(sh.All)}, {"abandonment", outcomes.ProportionFigure(sh.Abandonment)}, {"confusion", outcomes.ProportionFigure(sh.Confusion)}}
+		v.ShareNote = strings.TrimPrefix(bandVerdict(sh.All.Value, sh.Band, "rate_band"), "; ")
 	}
 	if v.Input == "" {
 		v.Input = "(unnamed input)"
@@ -107,7 +128,7 @@ func (r *Report) htmlView(threshold float64) (htmlView, error) {
 	v.SignalsSVG = template.HTML(signalsSVG(signals, more, r.Invites.Total))
 	v.HistogramSVG = template.HTML(histogramSVG(r.Plots.ScoreHistogram))
 	v.ROCSVG = template.HTML(rocSVG(r.Plots.ROC, r.AUC))
-	v.ThresholdsSVG = template.HTML(thresholdsSVG(r.Plots.Thresholds, threshold))
+	v.ThresholdsSVG = template.HTML(thresholdsSVG(r.Plots.Thresholds, threshold, r.Plots.Band))
 	if r.Outcomes != nil {
 		var section strings.Builder
 		if err := r.Outcomes.WriteHTMLSection(&section); err != nil {
@@ -141,10 +162,11 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <body>
 <main>
 <h1>linger replay</h1>
-<p class="meta">input <code>{{.Input}}</code> · model <code>{{.Model}}</code> · {{.Events}} events read, {{.Rejected}} rejected · {{.Sessions}} sessions, {{.Known}} with a known outcome · {{.Invites}} invites</p>
-
+<p class="meta">input <code>{{.Input}}</code> · model <code>{{.Model}}</code> · {{.Events}} events read, {{.Rejected}} rejected · {{.Sessions}} sessions, {{.Known}} with a known outcome, {{.Eligible}} eligible · {{.Invites}} invites</p>
+{{range .Warnings}}<p class="warning"><strong>warning:</strong> {{.}}</p>
+{{end}}
 <h2 id="quality">linger against the baselines</h2>
-<p class="note">Over the {{.Known}} sessions with a known outcome. Each figure: value, then its 95% confidence interval and the n it rests on; “–” where there is nothing to rest on. Lead time is the seconds from an invite to the session’s last event.</p>
+<p class="note">Over the {{.Known}} sessions with a known outcome. <em>invited</em>: how many of them were invited; <em>invite rate</em>: invited of the {{.Known}}; <em>precision</em>: of the invited, the share that abandoned; <em>recall</em>: of the {{.Abandoned}} abandoned, the share invited; <em>lead</em>: seconds from an invite to the session’s last event. Each figure: value, then its 95% confidence interval and the n it rests on; “–” where there is nothing to rest on.</p>
 <table class="quality">
 <thead><tr><th></th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
@@ -169,11 +191,21 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <thead><tr><th>reason</th><th>invites</th><th></th></tr></thead>
 <tbody>
 {{range .Reasons}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td class="note">{{.Note}}</td></tr>
-{{end}}<tr><td>all</td><td>{{.Invites}}</td><td></td></tr>
+{{end}}<tr><td>all</td><td>{{.Invites}}</td><td class="note">decisions, over all {{.Sessions}} sessions</td></tr>
 </tbody>
 </table>
 </section>
-</div>
+{{if .Shares}}<section>
+<h2 id="share">Invited of the {{.Eligible}} eligible sessions</h2>
+<table>
+<thead><tr><th>reason</th><th>share</th></tr></thead>
+<tbody>
+{{range .Shares}}<tr><td>{{.Name}}</td><td><span class="v">{{.Figure.Value}}</span><span class="ci">{{.Figure.CI}} {{.Figure.N}}</span></td></tr>
+{{end}}</tbody>
+</table>
+<p class="note">Eligible: the policy would have invited the session at some moment, whatever its scores; censored sessions count. This is the share rate_band measures{{with .ShareNote}}: {{.}}{{end}}.</p>
+</section>
+{{end}}</div>
 
 <h2 id="signals">Top signals of invites</h2>
 <figure>
@@ -193,7 +225,7 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </figure>
 <figure>
 {{.ThresholdsSVG}}
-<figcaption>Invite rate and precision if the abandonment threshold were each value, the other rules as configured. A higher threshold invites fewer sessions, and should invite them more precisely. Hover a point for its values.</figcaption>
+<figcaption>Invite share of eligible sessions and precision if the abandonment threshold were each value, the confusion threshold and the other rules as configured: the share counts invites of both reasons, and the dotted line is what confusion invites alone, which no abandonment threshold takes away. The shaded band is rate_band. Estimated from each session’s highest scores; capacity and caps across sessions are not replayed for each point. Hover a point for its values.</figcaption>
 </figure>
 </div>
 
@@ -216,6 +248,7 @@ const (
 	colourPrecision = outcomes.ColourOrange
 	colourChance    = outcomes.ColourGrey
 	colourBar       = outcomes.ColourBlue
+	colourBand      = outcomes.ColourBand
 )
 
 // Plot sizes, in pixels before scaling: a wide plot for the curves over
@@ -347,15 +380,17 @@ func rocSVG(points []curvePoint, auc outcomes.Estimate) string {
 	return s.String()
 }
 
-// thresholdsSVG draws invite rate and precision against the abandonment
-// threshold. A precision that is not a number (no session reaches the
+// thresholdsSVG draws the invite share (both reasons, and confusion's part)
+// and precision against the abandonment threshold, over the band when it
+// is one. A precision that is not a number (no session reaches the
 // threshold) breaks its line rather than drop to 0. configured, when it is
 // a number in 0..1, is marked with the figures read off the curves there.
-func thresholdsSVG(points []thresholdPoint, configured float64) string {
+func thresholdsSVG(points []thresholdPoint, configured float64, band Band) string {
 	var s svgplot.Doc
 	a := svgplot.Area{Width: wideWidth, Height: wideHeight + 16, Left: 58, Right: 20, Top: 56, Bottom: 48, XMin: 0, XMax: 1, YMin: 0, YMax: 1}
-	s.Open("thresholds", "plot", a.Width, a.Height, "Invite rate and precision against the abandonment threshold")
-	s.Text(a.Left, 22, "start", "title", "Invite rate and precision against the abandonment threshold")
+	const title = "Invite share and precision against the abandonment threshold"
+	s.Open("thresholds", "plot", a.Width, a.Height, title+" (confusion at its configured threshold)")
+	s.Text(a.Left, 22, "start", "title", title)
 	// Points off the axis (0..1) or out of order would draw a line that
 	// doubles back, and tooltip bands that overlap.
 	var usable []thresholdPoint
@@ -371,6 +406,12 @@ func thresholdsSVG(points []thresholdPoint, configured float64) string {
 		return s.String()
 	}
 	s.Axes(a, svgplot.Ticks(0, 1, 0.1), svgplot.Ticks(0, 1, 0.1), svgplot.TickNumber, outcomes.TickPercent, "abandonment threshold", "share")
+	if band.valid() && band.High <= 1 {
+		// Under the curves, so that they read over it.
+		y0, y1 := a.Y(band.High), a.Y(band.Low)
+		s.Printf(`<rect class="band" x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.14"><title>%s</title></rect>`,
+			svgplot.Px(a.X(0)), svgplot.Px(y0), svgplot.Px(a.X(1)-a.X(0)), svgplot.Px(max(y1-y0, 1)), colourBand, svgplot.Esc("rate_band "+band.String()+" of eligible sessions"))
+	}
 	if outcomes.IsFinite(configured) && configured >= 0 && configured <= 1 {
 		x := a.X(configured)
 		s.Printf(`<line class="configured" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#57606a" stroke-width="1.5" stroke-dasharray="3 3"/>`,
@@ -382,7 +423,7 @@ func thresholdsSVG(points []thresholdPoint, configured float64) string {
 			if math.Abs(p.Threshold-configured) > 1e-9 {
 				label += " · at " + svgplot.TickNumber(p.Threshold)
 			}
-			label += ": invite rate " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
+			label += ": invite share " + percentOrDash(p.InviteRate) + ", precision " + percentOrDash(p.Precision)
 			for _, v := range []float64{p.InviteRate, p.Precision} {
 				if outcomes.IsFinite(v) {
 					s.Printf(`<circle class="configured" cx="%s" cy="%s" r="5.5" fill="none" stroke="#1f2328" stroke-width="1.5"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)))
@@ -398,13 +439,17 @@ func thresholdsSVG(points []thresholdPoint, configured float64) string {
 		s.Printf(`<text x="%s" y="%s" text-anchor="%s" class="dim" paint-order="stroke" stroke="#fff" stroke-width="4">%s</text>`,
 			svgplot.Px(lx), svgplot.Px(a.Y(1)+14), anchor, svgplot.Esc(label))
 	}
-	for _, se := range []struct {
+	type series struct {
 		name, colour, dash string
 		value              func(thresholdPoint) float64
-	}{
+	}
+	all := []series{
 		{"invite-rate", colourRate, "", func(p thresholdPoint) float64 { return p.InviteRate }},
+		{"confusion-rate", colourRate, "2 3", func(p thresholdPoint) float64 { return p.ConfusionRate }},
 		{"precision", colourPrecision, "7 3", func(p thresholdPoint) float64 { return p.Precision }},
-	} {
+	}
+	var drawn []series
+	for _, se := range all {
 		var d strings.Builder
 		pen := false
 		for _, p := range usable {
@@ -424,11 +469,19 @@ func thresholdsSVG(points []thresholdPoint, configured float64) string {
 		if d.Len() == 0 {
 			continue
 		}
-		s.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"`, se.name, d.String(), se.colour)
+		drawn = append(drawn, se)
+		width := "2.5"
+		if se.name == "confusion-rate" {
+			width = "1.5"
+		}
+		s.Printf(`<path class="series" data-series="%s" d="%s" fill="none" stroke="%s" stroke-width="%s" stroke-linejoin="round"`, se.name, d.String(), se.colour, width)
 		if se.dash != "" {
 			s.Printf(` stroke-dasharray="%s"`, se.dash)
 		}
 		s.WriteString("/>")
+		if se.name == "confusion-rate" {
+			continue // a flat line: its points say nothing more
+		}
 		for _, p := range usable {
 			if v := se.value(p); outcomes.IsFinite(v) {
 				s.Printf(`<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, svgplot.Px(a.X(p.Threshold)), svgplot.Px(a.Y(v)), se.colour)
@@ -445,14 +498,20 @@ func thresholdsSVG(points []thresholdPoint, configured float64) string {
 			hi = (p.Threshold + usable[i+1].Threshold) / 2
 		}
 		lo, hi = max(lo, a.XMin), min(hi, a.XMax)
-		tip := "threshold " + svgplot.TickNumber(p.Threshold) + " · invite rate " + percentOrDash(p.InviteRate) + " · precision " + percentOrDash(p.Precision)
+		tip := "threshold " + svgplot.TickNumber(p.Threshold) + " · invite share " + percentOrDash(p.InviteRate) +
+			" (confusion alone " + percentOrDash(p.ConfusionRate) + ") · precision " + percentOrDash(p.Precision)
 		s.Printf(`<rect class="thr hover" x="%s" y="%s" width="%s" height="%s" fill="transparent"><title>%s</title></rect>`,
 			svgplot.Px(a.X(lo)), svgplot.Px(a.Y(1)), svgplot.Px(max(0, a.X(hi)-a.X(lo))), svgplot.Px(a.Y(0)-a.Y(1)), svgplot.Esc(tip))
 	}
-	s.LegendRow(a.Width-a.Right, 44, []svgplot.LegendItem{
-		{Label: "invite rate", Colour: colourRate, Dash: ""},
-		{Label: "precision", Colour: colourPrecision, Dash: "7 3"},
-	})
+	labels := map[string]string{"invite-rate": "invite share, both reasons", "confusion-rate": "of which confusion", "precision": "precision"}
+	var items []svgplot.LegendItem
+	for _, se := range drawn {
+		items = append(items, svgplot.LegendItem{Label: labels[se.name], Colour: se.colour, Dash: se.dash})
+	}
+	if band.valid() {
+		items = append(items, svgplot.LegendItem{Label: "rate_band " + band.String(), Colour: colourBand, Dash: ""})
+	}
+	s.LegendRow(a.Width-a.Right, 44, items)
 	s.Close()
 	return s.String()
 }

@@ -72,15 +72,23 @@ func (r *Result) Report(input string) *Report {
 
 	invited := func(s *session) (bool, int64) { return s.Invited, s.InviteAt }
 	rep.Quality = measure(known, r.end, invited, sessionScore)
-	nInvited := 0
 	for _, s := range known {
 		if s.Invited {
-			nInvited++
+			rep.InvitedSessions++
 		}
 	}
-	rep.Baselines = baselines(known, r.end, nInvited)
-	rep.Plots = plots(known)
+	band := Band{Low: r.config.RateBand.MinPercent / 100, High: r.config.RateBand.MaxPercent / 100}
+	all := make([]*session, len(ids))
+	for i, id := range ids {
+		all[i] = r.sessions[id]
+	}
+	rep.EligibleSessions, rep.InviteShare, rep.HighestScores = shares(all, band)
+	rep.Baselines = baselines(known, r.end, rep.InvitedSessions)
+	rep.Plots = plots(known, all, r.config.Thresholds.Confusion)
 	rep.Plots.AbandonmentThreshold = r.config.Thresholds.Abandonment
+	rep.Plots.ConfusionThreshold = r.config.Thresholds.Confusion
+	rep.Plots.Band = band
+	rep.Warnings = r.warnings(rep, all)
 	if r.tally != nil {
 		rep.Outcomes = r.tally.Report()
 		rep.Outcomes.Suppressed = &outcomes.Suppressed{Sources: []string{outcomes.SuppressedByReplay}, ByReason: maps.Clone(r.suppressed)}
@@ -136,8 +144,45 @@ func measure(known []*session, end int64, invited func(*session) (bool, int64), 
 	return q
 }
 
-// plots gathers the data of the report's plots.
-func plots(known []*session) plotData {
+// shares counts the eligible sessions among all, the share of them invited
+// (by any reason and by each) and the highest scores at their eligible
+// moments.
+func shares(all []*session, band Band) (eligible int, sh InviteShare, top Scores) {
+	var inv, ab, co int
+	top = Scores{Abandonment: math.NaN(), Confusion: math.NaN()}
+	for _, s := range all {
+		if !s.Eligible {
+			continue
+		}
+		eligible++
+		if s.invitedFor != 0 {
+			inv++
+		}
+		if s.invitedFor&(1<<schemas.ReasonAbandonment) != 0 {
+			ab++
+		}
+		if s.invitedFor&(1<<schemas.ReasonConfusion) != 0 {
+			co++
+		}
+		if !math.IsNaN(s.Score) && !(s.Score <= top.Abandonment) {
+			top.Abandonment = s.Score
+		}
+		if !math.IsNaN(s.ConfScore) && !(s.ConfScore <= top.Confusion) {
+			top.Confusion = s.ConfScore
+		}
+	}
+	sh = InviteShare{
+		All: outcomes.Proportion(inv, eligible), Abandonment: outcomes.Proportion(ab, eligible), Confusion: outcomes.Proportion(co, eligible),
+		Band: band,
+	}
+	return eligible, sh, top
+}
+
+// plots gathers the data of the report's plots: the histogram and the ROC
+// over the sessions with a known outcome, the threshold curve's invite
+// share over all eligible sessions and its precision over the known ones.
+// confusion is the confusion threshold the curve holds.
+func plots(known, all []*session, confusion float64) plotData {
 	const bins = 20
 	h := scoreHistogram{Bins: bins, Purchase: make([]int, bins), Abandoned: make([]int, bins), Browse: make([]int, bins)}
 	scores := make([]float64, len(known))
@@ -163,22 +208,38 @@ func plots(known []*session) plotData {
 			p.ROC = append(p.ROC, curvePoint{X: pt.X, Y: pt.Y})
 		}
 	}
+	byConfusion := func(s *session) bool { return !math.IsNaN(s.ConfScore) && s.ConfScore >= confusion }
+	eligible, conf := 0, 0
+	for _, s := range all {
+		if s.Eligible {
+			eligible++
+			if byConfusion(s) {
+				conf++
+			}
+		}
+	}
 	for t := 0.05; t < 0.999; t += 0.05 {
-		inv, invAb := 0, 0
-		for i := range known {
-			if scores[i] >= t {
+		inv, invKnown, invAb := 0, 0, 0
+		for _, s := range all {
+			if s.Eligible && (sessionScore(s) >= t || byConfusion(s)) {
 				inv++
+			}
+		}
+		for i, s := range known {
+			if s.Eligible && (scores[i] >= t || byConfusion(s)) {
+				invKnown++
 				if positive[i] {
 					invAb++
 				}
 			}
 		}
-		tp := thresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), Precision: math.NaN()}
-		if len(known) > 0 {
-			tp.InviteRate = float64(inv) / float64(len(known))
+		tp := thresholdPoint{Threshold: math.Round(t*100) / 100, InviteRate: math.NaN(), ConfusionRate: math.NaN(), Precision: math.NaN()}
+		if eligible > 0 {
+			tp.InviteRate = float64(inv) / float64(eligible)
+			tp.ConfusionRate = float64(conf) / float64(eligible)
 		}
-		if inv > 0 {
-			tp.Precision = float64(invAb) / float64(inv)
+		if invKnown > 0 {
+			tp.Precision = float64(invAb) / float64(invKnown)
 		}
 		p.Thresholds = append(p.Thresholds, tp)
 	}

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/lingerhq/linger/internal/svgplot"
 
@@ -33,7 +36,17 @@ func sampleReport() *Report {
 		Rejected:          12,
 		Sessions:          1400,
 		SessionsByOutcome: map[string]int{"purchase": 180, "abandoned": 310, "browse": 850, "censored": 60},
+		Warnings:          []Warning{{Code: WarnNoAbandoned, Message: "a warning long enough to be wrapped: " + strings.Repeat("word ", 30) + "<end>"}},
+		EligibleSessions:  1200,
 		Invites:           inviteCounts{Total: 151, Abandonment: 112, Confusion: 39, Holdout: 9, Withdrawn: 4},
+		InviteShare: InviteShare{
+			All:         outcomes.Estimate{Value: 0.12417, N: 1200, Lo: 0.10674, Hi: 0.14397},
+			Abandonment: outcomes.Estimate{Value: 0.09167, N: 1200, Lo: 0.07658, Hi: 0.10935},
+			Confusion:   outcomes.Estimate{Value: 0.0325, N: 1200, Lo: 0.02427, Hi: 0.04339},
+			Band:        Band{Low: 0.03, High: 0.1},
+		},
+		HighestScores:   Scores{Abandonment: 0.97, Confusion: nan},
+		InvitedSessions: 148,
 		Quality: Quality{
 			InviteRate: outcomes.Estimate{Value: 0.11269, N: 1340, Lo: 0.09663, Hi: 0.13101},
 			Precision:  outcomes.Estimate{Value: 0.58940, N: 151, Lo: 0.50966, Hi: 0.66460},
@@ -93,12 +106,14 @@ func sampleReport() *Report {
 	}
 	for i := range 30 {
 		t := float64(i) / 29
-		p := thresholdPoint{Threshold: t, InviteRate: math.Exp(-5 * t), Precision: 0.22 + 0.6*t}
+		p := thresholdPoint{Threshold: t, InviteRate: 0.03 + math.Exp(-5*t), ConfusionRate: 0.03, Precision: 0.22 + 0.6*t}
 		if i >= 27 {
-			p.InviteRate, p.Precision = 0, nan
+			p.InviteRate, p.Precision = 0.03, nan
 		}
 		r.Plots.Thresholds = append(r.Plots.Thresholds, p)
 	}
+	r.Plots.AbandonmentThreshold, r.Plots.ConfusionThreshold = 0.7, 0.7
+	r.Plots.Band = Band{Low: 0.03, High: 0.1}
 	return r
 }
 
@@ -183,13 +198,22 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("precision = %v", prec)
 	}
 	thr := doc["plots"].(map[string]any)["thresholds"].([]any)
-	if last := thr[len(thr)-1].(map[string]any); last["precision"] != nil || last["invite_rate"] != 0.0 {
-		t.Errorf("last threshold point = %v, want precision null, invite rate 0", last)
+	if last := thr[len(thr)-1].(map[string]any); last["precision"] != nil || last["invite_rate"] != 0.03 || last["confusion_rate"] != 0.03 {
+		t.Errorf("last threshold point = %v, want precision null, invite rate and confusion rate 0.03", last)
+	}
+	if ws, ok := doc["warnings"].([]any); !ok || len(ws) != 1 || ws[0].(map[string]any)["code"] != WarnNoAbandoned {
+		t.Errorf("warnings = %v", doc["warnings"])
+	}
+	if sh := doc["invite_share"].(map[string]any); sh["all"].(map[string]any)["n"] != 1200.0 || sh["band"].(map[string]any)["high"] != 0.1 {
+		t.Errorf("invite_share = %v", sh)
+	}
+	if hs := doc["highest_scores"].(map[string]any); hs["abandonment"] != 0.97 || hs["confusion"] != nil {
+		t.Errorf("highest_scores = %v, want a number and a null", hs)
 	}
 
 	// Top-level keys come in the order of the struct.
-	want := []string{"input", "model", "events", "rejected", "sessions", "sessions_by_outcome", "invites",
-		"invite_rate", "precision", "recall", "auc", "lead_time_s", "signals", "baselines", "plots"}
+	want := []string{"input", "model", "warnings", "events", "rejected", "sessions", "sessions_by_outcome", "eligible_sessions", "invites",
+		"invite_share", "highest_scores", "invited_sessions", "invite_rate", "precision", "recall", "auc", "lead_time_s", "signals", "baselines", "plots"}
 	if got := topLevelKeys(t, b.Bytes()); !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level keys\n got %v\nwant %v", got, want)
 	}
@@ -254,7 +278,8 @@ func TestJSONRoundTrip(t *testing.T) {
 // report.go, with their names and in their order, so that a field renamed
 // or added there cannot silently go missing from the JSON.
 func TestJSONFieldsMatchReport(t *testing.T) {
-	for _, v := range []any{outcomes.Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, curvePoint{X: 1, Y: 1}, thresholdPoint{Threshold: 1, InviteRate: 1, Precision: 1}} {
+	for _, v := range []any{outcomes.Estimate{Value: 1, N: 1, Lo: 1, Hi: 1}, curvePoint{X: 1, Y: 1},
+		thresholdPoint{Threshold: 1, InviteRate: 1, ConfusionRate: 1, Precision: 1}, Scores{Abandonment: 1, Confusion: 1}} {
 		var want []string
 		rt := reflect.TypeOf(v)
 		for i := range rt.NumField() {
@@ -285,20 +310,34 @@ func TestWriteTextGolden(t *testing.T) {
 	// cannot make a wrong summary pass.
 	for _, s := range []string{
 		"exit-intent", "idle<30s> on <cart>", // every baseline, named as is: a terminal needs no escaping
-		"58.9% [51.0–66.5] n=151", // linger's precision
-		"27.4% [23.2–31.9] n=402", // a baseline's precision
-		"0.84 [0.82–0.87] n=1340", // AUC
-		"42s [35–51] n=151",       // lead time, whole seconds
-		"3.2s [2.5–4.1] n=402",    // a short lead time, a decimal
+		"58.9% [51.0–66.5]", // linger's precision
+		"27.4% [23.2–31.9]", // a baseline's precision
+		"0.84 [0.82–0.87]",  // AUC
+		"42s [35–51]",       // lead time, whole seconds
+		"3.2s [2.5–4.1]",    // a short lead time, a decimal
 		"abandoned    310  22.1%",
 		"idle_checkout_s",
+		"warning: a warning long enough to be wrapped",
+		"invites        151  decisions, over all 1400 sessions",
+		"eligible       1200  85.7%",
+		"12.4% [10.7–14.4]  of the eligible sessions; above rate_band 3–10%",
+		"invite rate: invited of the 1340",
+		"recall: of the 310 abandoned",
 	} {
 		if !strings.Contains(got, s) {
 			t.Errorf("text lacks %q:\n%s", s, got)
 		}
 	}
-	for _, line := range strings.Split(got, "\n") {
-		if strings.HasPrefix(line, "exit-intent  ") || strings.HasPrefix(line, "idle<30s> on <cart>  ") {
+	lines := strings.Split(got, "\n")
+	auc := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "AUC") && strings.Contains(l, "lead p50") })
+	if auc < 0 {
+		t.Fatalf("no AUC table:\n%s", got)
+	}
+	for i, line := range lines {
+		if utf8.RuneCountInString(line) > textWidth {
+			t.Errorf("line %d is %d columns wide, more than %d: %q", i+1, utf8.RuneCountInString(line), textWidth, line)
+		}
+		if i > auc && (strings.HasPrefix(line, "exit-intent  ") || strings.HasPrefix(line, "idle<30s> on <cart>  ")) {
 			// The AUC of a rule rests on nothing: a dash, not NaN or 0.
 			if strings.Contains(line, "NaN") || !strings.Contains(line, " – ") {
 				t.Errorf("baseline row without a dash for its n=0 AUC: %q", line)
@@ -308,10 +347,15 @@ func TestWriteTextGolden(t *testing.T) {
 			t.Errorf("trailing space: %q", line)
 		}
 	}
+	// The invited column counts sessions with a known outcome: linger's is
+	// not its 151 decisions.
+	if !regexp.MustCompile(`(?m)^linger +148 +11\.3%`).MatchString(got) {
+		t.Errorf("linger's row does not count the 148 invited sessions with a known outcome:\n%s", got)
+	}
 	// The table is aligned: every row of it starts its precision at the
 	// same column.
 	var cols []int
-	for _, line := range strings.Split(got, "\n") {
+	for _, line := range lines[:auc] {
 		for _, name := range []string{"linger  ", "exit-intent  ", "idle<30s> on <cart>  "} {
 			if strings.HasPrefix(line, name) {
 				fields := regexp.MustCompile(`\d+\.\d%`).FindAllStringIndex(line, -1)
@@ -324,6 +368,38 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 	if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
 		t.Errorf("precision starts at columns %v, want 3 equal", cols)
+	}
+}
+
+// TestTextFitsWidth: with the widest figures a report can hold and the
+// baselines' real names, every line of the text fits textWidth columns,
+// and a baseline at linger's rate sits under its rule.
+func TestTextFitsWidth(t *testing.T) {
+	r := sampleReport()
+	wide := outcomes.Estimate{Value: 1, N: 99999, Lo: 0.99961, Hi: 1}
+	r.Quality = Quality{InviteRate: wide, Precision: wide, Recall: wide, AUC: outcomes.Estimate{Value: 1, N: 99999, Lo: 0.999, Hi: 1},
+		LeadTime: leadTime{P50: outcomes.Estimate{Value: 1234, N: 9, Lo: 999, Hi: 1999}, P90: outcomes.Estimate{Value: 9999, N: 9, Lo: 8888, Hi: 99999}}}
+	r.InvitedSessions = 99999
+	r.Baselines = nil
+	for _, rl := range rules {
+		for _, name := range []string{rl.name, rl.name + ", at linger's invite rate"} {
+			r.Baselines = append(r.Baselines, baseline{Name: name, Rule: rl.describe(3*time.Minute + 20758*time.Millisecond), Invites: 99999, Quality: r.Quality})
+		}
+	}
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if n := utf8.RuneCountInString(line); n > textWidth {
+			t.Errorf("%d columns: %q", n, line)
+		}
+	}
+	if !strings.Contains(b.String(), "\n  at linger's invite rate  ") {
+		t.Errorf("the baseline at linger's rate is not under its rule:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "time on site > 3m21s") || strings.Contains(b.String(), "20.758") {
+		t.Errorf("a rule's duration is not rounded:\n%s", b.String())
 	}
 }
 
@@ -381,8 +457,13 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 
-	// The summary table shows what the text shows.
-	for _, s := range []string{"58.9%", "[51.0–66.5] n=151", "exit-intent", "idle_checkout_s", "AUC 0.84 [0.82–0.87] n=1340"} {
+	// The summary table shows what the text shows, the warnings and the
+	// share of eligible sessions included; the threshold plot says what it
+	// counts and draws the band.
+	for _, s := range []string{"58.9%", "[51.0–66.5] n=151", "exit-intent", "idle_checkout_s", "AUC 0.84 [0.82–0.87] n=1340",
+		`<p class="warning"><strong>warning:</strong> a warning long enough`, "Invited of the 1200 eligible sessions", "above rate_band 3–10%",
+		"Invite share and precision against the abandonment threshold", `class="band"`, `data-series="confusion-rate"`,
+		"of which confusion", "rate_band 3–10%", "invite share, both reasons"} {
 		if !strings.Contains(page, s) {
 			t.Errorf("page lacks %q", s)
 		}
@@ -516,16 +597,17 @@ func TestEmptyReport(t *testing.T) {
 // TestThresholdMarker: the configured threshold is marked with the
 // figures read off the curves there.
 func TestThresholdMarker(t *testing.T) {
-	pts := []thresholdPoint{{0.6, 0.2, 0.5}, {0.7, 0.1126, 0.625}, {0.8, 0.05, math.NaN()}}
-	s := thresholdsSVG(pts, 0.7)
-	if !strings.Contains(s, `class="configured"`) || !strings.Contains(s, "configured 0.7: invite rate 11.3%, precision 62.5%") {
+	pts := []thresholdPoint{{0.6, 0.2, 0.04, 0.5}, {0.7, 0.1126, 0.04, 0.625}, {0.8, 0.05, 0.04, math.NaN()}}
+	band := Band{Low: 0.03, High: 0.1}
+	s := thresholdsSVG(pts, 0.7, band)
+	if !strings.Contains(s, `class="configured"`) || !strings.Contains(s, "configured 0.7: invite share 11.3%, precision 62.5%") {
 		t.Errorf("no marker:\n%s", s)
 	}
 	// Between points, the figures are the nearest point's, and say so.
-	if s := thresholdsSVG(pts, 0.72); !strings.Contains(s, "configured 0.72 · at 0.7: invite rate 11.3%") {
+	if s := thresholdsSVG(pts, 0.72, band); !strings.Contains(s, "configured 0.72 · at 0.7: invite share 11.3%") {
 		t.Errorf("marker between points:\n%s", s)
 	}
-	if s := thresholdsSVG(pts, math.NaN()); strings.Contains(s, `class="configured"`) {
+	if s := thresholdsSVG(pts, math.NaN(), band); strings.Contains(s, `class="configured"`) {
 		t.Error("a marker without a configured threshold")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -64,12 +65,17 @@ type Result struct {
 	Events   int
 	sessions map[string]*session
 	rejected int
+	// firstRejected are the earliest records refused (by input order),
+	// with why, at most maxRejectExamples.
+	firstRejected []rejection
 	// capacityRecords are the input's chat-capacity records the replay
 	// decided with (capacityRejected the ones it could not read).
 	capacityRecords, capacityRejected int
-	// end is the newest event time of the input.
-	end    int64
-	config *scoring.Config
+	// start and end are the oldest and newest event time of the input's
+	// sessions (records refused leave them be: a bad timestamp must not
+	// make every session look finished).
+	start, end int64
+	config     *scoring.Config
 	// tally counts the decisions with the input's feedback records and
 	// its events, nil when it has no feedback; suppressed counts the
 	// would-be invites the policy held back, by cause.
@@ -79,17 +85,26 @@ type Result struct {
 
 // session is what a replay learned of one session.
 type session struct {
-	ID              string
-	Start, Last     int64 // first and newest event time
-	ReachedCart     bool  // a cart or checkout page, a cart addition or a checkout step
-	Purchased       bool
-	PurchasedAt     int64
-	TimeoutMs       int64
-	Invited         bool
-	InviteAt        int64
-	InviteReason    schemas.Reason
-	Score           float64 // highest abandonment score at a moment the policy would invite, before buying
-	Signals         []string
+	ID           string
+	Start, Last  int64 // first and newest event time
+	ReachedCart  bool  // a cart or checkout page, a cart addition or a checkout step
+	Purchased    bool
+	PurchasedAt  int64
+	TimeoutMs    int64
+	Invited      bool
+	InviteAt     int64
+	InviteReason schemas.Reason
+	Score        float64 // highest abandonment score at a moment the policy would invite, before buying
+	ConfScore    float64 // the same for the confusion score
+	Signals      []string
+	// Eligible: at some moment the policy would have invited the session,
+	// whatever its scores (rate_band counts the invite share over these);
+	// held is what the policy said at its latest moment while it was not.
+	Eligible bool
+	held     scoring.Outcome
+	// invitedFor has bit 1<<reason set for each reason the session was
+	// invited for (holdout included, as the rate band counts).
+	invitedFor      uint8
 	baselineSession // what the trigger rules look at
 }
 
@@ -125,6 +140,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 	}
 	if feedback > 0 {
 		res.tally = outcomes.NewTally()
+		res.tally.SetOptions(outcomes.Options{Band: outcomes.ConfigBand(o.Config)})
 	}
 
 	// Split by partition, keeping the order within each. Feedback records
@@ -143,6 +159,10 @@ func Run(recs []Record, o Options) (*Result, error) {
 			if capDec.Decode(recs[i].Key, recs[i].Value, math.MaxInt64/2, &c) == nil {
 				capacity.Put(&c)
 				res.capacityRecords++
+				if res.tally != nil {
+					// The staffing table's agents on shift and handling times.
+					res.tally.AddCapacity(&c)
+				}
 			} else {
 				res.capacityRejected++
 			}
@@ -160,7 +180,6 @@ func Run(recs []Record, o Options) (*Result, error) {
 			p = keyPartition(recs[i].Key, o.Partitions)
 		}
 		parts[p] = append(parts[p], i)
-		res.end = max(res.end, recs[i].TS)
 	}
 
 	store := partition.NewStore(cacheBytes)
@@ -168,7 +187,9 @@ func Run(recs []Record, o Options) (*Result, error) {
 		decisions  []*schemas.Decision
 		sessions   map[string]*session
 		rejected   int
+		first      []rejection
 		suppressed map[string]int64
+		tallies    map[string][]byte // the engine's tally records: the last of each key
 	}
 	results := make([]partResult, o.Partitions)
 	var done int64
@@ -183,7 +204,7 @@ func Run(recs []Record, o Options) (*Result, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}}
+			pr := partResult{sessions: map[string]*session{}, suppressed: map[string]int64{}, tallies: map[string][]byte{}}
 			tr := tracker{sessions: pr.sessions, suppressed: pr.suppressed, observe: o.observe}
 			// Each partition spends its share of the chat teams' budgets,
 			// as a live one does. The frequency cap across sessions is
@@ -206,7 +227,19 @@ func Run(recs []Record, o Options) (*Result, error) {
 					d.DecidedAt = d.EventTS
 					pr.decisions = append(pr.decisions, d)
 				}
-				pr.rejected += len(out.Rejected())
+				// The partition's hourly tallies, as a live replica writes
+				// them to linger-tallies: the last record of a key is the
+				// hour's.
+				for i := range out.TallyRecords() {
+					k, v := out.TallyRecord(i)
+					pr.tallies[string(k)] = append([]byte(nil), v...)
+				}
+				for _, rj := range out.Rejected() {
+					pr.rejected++
+					if len(pr.first) < maxRejectExamples {
+						pr.first = append(pr.first, rejection{index: int(rj.Offset), detail: rj.Detail})
+					}
+				}
 			}
 			idx := parts[p]
 			batch := make([]partition.Record, 0, min(batchSize, len(idx)))
@@ -239,14 +272,33 @@ func Run(recs []Record, o Options) (*Result, error) {
 	for _, pr := range results {
 		res.Decisions = append(res.Decisions, pr.decisions...)
 		res.rejected += pr.rejected
+		res.firstRejected = append(res.firstRejected, pr.first...)
 		for id, s := range pr.sessions {
 			res.sessions[id] = s
 		}
 		for cause, n := range pr.suppressed {
 			res.suppressed[cause] += n
 		}
+		if res.tally != nil {
+			addHourTallies(res.tally, pr.tallies)
+		}
+	}
+	if res.tally != nil {
+		res.tally.TalliesFrom(outcomes.SuppressedByReplay)
+	}
+	first := true
+	for _, s := range res.sessions {
+		if first || s.Start < res.start {
+			res.start = s.Start
+		}
+		res.end, first = max(res.end, s.Last), false
 	}
 	res.Events = len(recs) - feedback - res.capacityRecords - res.capacityRejected - res.rejected
+	slices.SortFunc(res.firstRejected, func(a, b rejection) int { return a.index - b.index })
+	for i := range res.firstRejected {
+		res.firstRejected[i].line = recs[res.firstRejected[i].index].line
+	}
+	res.firstRejected = res.firstRejected[:min(len(res.firstRejected), maxRejectExamples)]
 	slices.SortStableFunc(res.Decisions, func(a, b *schemas.Decision) int {
 		if a.EventTS != b.EventTS {
 			return cmpInt(a.EventTS, b.EventTS)
@@ -255,7 +307,11 @@ func Run(recs []Record, o Options) (*Result, error) {
 	})
 	for _, d := range res.Decisions {
 		s := res.sessions[string(d.Session)]
-		if s == nil || d.Action != schemas.ActionInvite || s.Invited {
+		if s == nil || d.Action != schemas.ActionInvite {
+			continue
+		}
+		s.invitedFor |= 1 << d.Reason
+		if s.Invited {
 			continue
 		}
 		s.Invited, s.InviteAt, s.InviteReason = true, d.EventTS, d.Reason
@@ -280,6 +336,20 @@ func Run(recs []Record, o Options) (*Result, error) {
 	return res, nil
 }
 
+// eligibleMoment returns OutcomeInvite when the policy would let the
+// session be invited at the observed moment, whatever its scores and
+// whatever invites it had: at another threshold an earlier invite might not
+// have been made, and its cap and cooldown would not hold this moment back.
+// Otherwise it returns the rule that holds the session back.
+func eligibleMoment(o *partition.Observation) scoring.Outcome {
+	if o.Decision != nil && o.Decision.Action == schemas.ActionInvite || o.Outcome == scoring.OutcomeInvite {
+		return scoring.OutcomeInvite
+	}
+	st := *o.State
+	st.Invites, st.InviteAt = 0, 0
+	return scoring.Policy(&st, o.At, o.Settings)
+}
+
 func cmpInt(a, b int64) int {
 	if a < b {
 		return -1
@@ -295,6 +365,19 @@ type tracker struct {
 	observe    func(*partition.Observation)
 }
 
+// addHourTallies hands a partition's hourly tally records to the
+// outcomes tally.
+func addHourTallies(t *outcomes.Tally, records map[string][]byte) {
+	var dec schemas.HourTallyDecoder
+	var h schemas.HourTally
+	for _, k := range slices.Sorted(maps.Keys(records)) {
+		if dec.Decode([]byte(k), records[k], 0, &h) != nil {
+			panic("BUG: the engine wrote a tally it cannot read: " + string(records[k]))
+		}
+		t.AddHourTally(&h)
+	}
+}
+
 func (t *tracker) observe1(o *partition.Observation) {
 	if t.observe != nil {
 		t.observe(o)
@@ -305,7 +388,7 @@ func (t *tracker) observe1(o *partition.Observation) {
 	st := o.State
 	s := t.sessions[string(st.Session)]
 	if s == nil {
-		s = &session{ID: string(st.Session), Start: st.Start, Score: math.NaN()}
+		s = &session{ID: string(st.Session), Start: st.Start, Score: math.NaN(), ConfScore: math.NaN()}
 		t.sessions[s.ID] = s
 	}
 	if o.Type == schemas.TypeUnknown {
@@ -326,18 +409,24 @@ func (t *tracker) observe1(o *partition.Observation) {
 	s.baselineSession.observe(o)
 }
 
-// score keeps the session's highest abandonment score at a moment the policy
-// would have let it be invited (or that invited it), before it bought: the
-// score a threshold acts on.
+// score keeps the session's highest scores at a moment the policy would have
+// let it be invited (or that invited it), before it bought: the scores a
+// threshold acts on. Such a moment makes the session eligible.
 func (t *tracker) score(s *session, o *partition.Observation) {
-	if s.Purchased {
+	if p := eligibleMoment(o); p != scoring.OutcomeInvite {
+		if !s.Eligible {
+			s.held = p
+		}
 		return
 	}
-	invited := o.Decision != nil && o.Decision.Action == schemas.ActionInvite
-	if !invited && o.Outcome != scoring.OutcomeInvite && scoring.Policy(o.State, o.At, o.Settings) != scoring.OutcomeInvite {
+	s.Eligible = true
+	if s.Purchased {
 		return
 	}
 	if math.IsNaN(s.Score) || o.Scores.Abandonment > s.Score {
 		s.Score = o.Scores.Abandonment
+	}
+	if math.IsNaN(s.ConfScore) || o.Scores.Confusion > s.ConfScore {
+		s.ConfScore = o.Scores.Confusion
 	}
 }

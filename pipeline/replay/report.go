@@ -1,6 +1,10 @@
 package replay
 
-import "github.com/lingerhq/linger/pipeline/outcomes"
+import (
+	"strings"
+
+	"github.com/lingerhq/linger/pipeline/outcomes"
+)
 
 // Report is what a replay measured: the sessions by outcome, the decisions,
 // and how good they were, each quality figure with its n and a 95%
@@ -11,6 +15,9 @@ type Report struct {
 	// Input names what was replayed; Model the scoring config (its hash).
 	Input string `json:"input"`
 	Model string `json:"model"`
+	// Warnings say what makes the figures below weak or empty: most
+	// sessions censored, no session abandoned, no invite at all.
+	Warnings []Warning `json:"warnings"`
 	// Events read, and records refused (what run would send to the DLQ).
 	Events   int `json:"events"`
 	Rejected int `json:"rejected"`
@@ -20,8 +27,22 @@ type Report struct {
 	// unknown, left out of every quality figure).
 	Sessions          int            `json:"sessions"`
 	SessionsByOutcome map[string]int `json:"sessions_by_outcome"`
-	// Invites counts decisions.
+	// EligibleSessions counts the sessions the policy would have invited at
+	// some moment, whatever their scores (eligible page, past the breathing
+	// space, not bought, ...), censored ones included: what rate_band
+	// measures the invite share over.
+	EligibleSessions int `json:"eligible_sessions"`
+	// Invites counts decisions, over all sessions.
 	Invites inviteCounts `json:"invites"`
+	// InviteShare is the share of eligible sessions invited, in all and
+	// per reason, against the config's rate_band.
+	InviteShare InviteShare `json:"invite_share"`
+	// HighestScores are the highest scores any session reached at an
+	// eligible moment before buying: a threshold above them invites nobody.
+	HighestScores Scores `json:"highest_scores"`
+	// InvitedSessions counts the sessions with a known outcome that were
+	// invited: what invite_rate, precision and lead_time_s count.
+	InvitedSessions int `json:"invited_sessions"`
 	// Quality of the invites over sessions with a known outcome.
 	Quality
 	// Signals counts, per signal, the invites it was a top signal of.
@@ -36,6 +57,52 @@ type Report struct {
 	// the input (shown, accepted, ...), and the conversion of invited and
 	// holdout sessions; absent when the input holds no feedback.
 	Outcomes *outcomes.Report `json:"outcomes,omitempty"`
+}
+
+// Warning is something that makes a report's figures weak or empty, said
+// once for scripts (Code) and once for people (Message).
+type Warning struct {
+	// Code is one of mostly_censored, no_abandoned, no_invites.
+	Code string `json:"code"`
+	// Message says what and why, in a sentence, without the "warning: "
+	// the terminal puts before it.
+	Message string `json:"message"`
+}
+
+// InviteShare is the share of eligible sessions invited (holdout
+// included, as rate_band counts), by either reason and by each; a session
+// invited for both counts in both.
+type InviteShare struct {
+	All         outcomes.Estimate `json:"all"`
+	Abandonment outcomes.Estimate `json:"abandonment"`
+	Confusion   outcomes.Estimate `json:"confusion"`
+	// Band is the config's rate_band, as shares.
+	Band Band `json:"band"`
+}
+
+// Band is a target range of a share, both ends included, as shares (0.03,
+// not 3).
+type Band struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// Contains reports whether x is within the band.
+func (b Band) Contains(x float64) bool { return x >= b.Low && x <= b.High }
+
+// valid reports whether the band says anything: a zero Band (a report
+// written before it had one) does not.
+func (b Band) valid() bool { return b.High > 0 && b.Low <= b.High }
+
+// String is the band in percent, "3–10%".
+func (b Band) String() string {
+	return strings.TrimSuffix(outcomes.Fixed(100*b.Low, 1), ".0") + "–" + strings.TrimSuffix(outcomes.Fixed(100*b.High, 1), ".0") + "%"
+}
+
+// Scores holds a figure per model; NaN (null in JSON) when there is none.
+type Scores struct {
+	Abandonment float64 `json:"abandonment"`
+	Confusion   float64 `json:"confusion"`
 }
 
 // inviteCounts counts decisions of a replay.
@@ -94,11 +161,16 @@ type plotData struct {
 	ScoreHistogram scoreHistogram `json:"score_histogram"`
 	// ROC is the ROC curve of the abandonment score, from (0,0) to (1,1).
 	ROC []curvePoint `json:"roc"`
-	// Thresholds is invite rate and precision if the abandonment threshold
-	// were each value in turn (other rules as configured).
+	// Thresholds is the invite share and precision if the abandonment
+	// threshold were each value in turn, the confusion threshold and the
+	// other rules as configured.
 	Thresholds []thresholdPoint `json:"thresholds"`
-	// AbandonmentThreshold is the configured threshold, marked on that plot.
+	// AbandonmentThreshold is the configured threshold, marked on that
+	// plot; ConfusionThreshold the one its points hold confusion at.
 	AbandonmentThreshold float64 `json:"abandonment_threshold"`
+	ConfusionThreshold   float64 `json:"confusion_threshold"`
+	// Band is the config's rate_band, drawn on that plot.
+	Band Band `json:"band"`
 }
 
 // scoreHistogram counts sessions by score bucket and outcome.
@@ -115,9 +187,21 @@ type curvePoint struct {
 	Y float64 `json:"y"`
 }
 
-// thresholdPoint is the invite rate and precision at one threshold.
+// thresholdPoint is the invite share and precision at one abandonment
+// threshold, estimated from each session's highest scores at an eligible
+// moment (the policy's rules beyond the session's own, such as capacity,
+// are not replayed for each point).
 type thresholdPoint struct {
-	Threshold  float64 `json:"threshold"`
+	Threshold float64 `json:"threshold"`
+	// InviteRate is the share of eligible sessions invited by either
+	// reason: abandonment at Threshold, confusion at its configured
+	// threshold.
 	InviteRate float64 `json:"invite_rate"`
-	Precision  float64 `json:"precision"`
+	// ConfusionRate is the share of eligible sessions the confusion score
+	// invites on its own: the part of InviteRate no abandonment threshold
+	// takes away.
+	ConfusionRate float64 `json:"confusion_rate"`
+	// Precision is, of the invited sessions with a known outcome, the
+	// share that abandoned.
+	Precision float64 `json:"precision"`
 }

@@ -22,6 +22,9 @@ import (
 type Record struct {
 	Key, Value []byte
 	TS         int64
+	// line is the record's line in the input (1-based; 0 when it came
+	// from no file), to name it when it is rejected.
+	line int
 	// feedback marks a chat-feedback record (its type is a feedback
 	// type): the replay measures outcomes with it, and does not process
 	// it as an event.
@@ -35,23 +38,64 @@ type Record struct {
 // Formats lists the input formats Read understands.
 var Formats = []string{"jsonl", "rees46"}
 
-// Read reads a whole input in the named format and returns its records in
-// event-time order (stable: records of equal time keep their input order).
+// Read reads a whole input in the named format ("" detects it from the
+// content, as ReadInput does) and returns its records in event-time order
+// (stable: records of equal time keep their input order).
 func Read(r io.Reader, format string) ([]Record, error) {
-	var recs []Record
-	var err error
-	switch format {
-	case "jsonl":
-		recs, err = ReadJSONL(r)
-	case "rees46":
-		recs, err = readREES46(r)
-	default:
-		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
-	}
+	in, err := ReadInput(r, format)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(recs, func(a, b Record) int {
+	return in.Records, nil
+}
+
+// Input is a whole input, read: its records in event-time order, and the
+// format they were read as.
+type Input struct {
+	Records []Record
+	// Format is the format the input was read as; Detected says that it
+	// was told from the content rather than given.
+	Format   string
+	Detected bool
+	// looks is the format the content looks like ("" when none): the
+	// hint when the format given fits the records badly.
+	looks string
+}
+
+// ReadInput reads a whole input in the named format, or, when format is
+// "", in the format DetectFormat tells from its first line. Its records
+// come in event-time order (stable: records of equal time keep their input
+// order). The UCI Online Shoppers CSV holds sessions, not events: it is
+// refused, with where it can be used instead.
+func ReadInput(r io.Reader, format string) (*Input, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(64 << 10) // a short input is all there, an error shows again on reading
+	looks, detectErr := DetectFormat(head)
+	in := &Input{Format: format, looks: looks}
+	if format == "" {
+		if detectErr != nil {
+			return nil, detectErr
+		}
+		in.Format, in.Detected = looks, true
+	}
+	var err error
+	switch in.Format {
+	case "jsonl":
+		in.Records, err = ReadJSONL(br)
+	case "rees46":
+		in.Records, err = readREES46(br)
+	case FormatUCI:
+		return nil, errUCIEvents
+	default:
+		return nil, fmt.Errorf("unknown format %q (want one of %s, or none to detect it from the content)", format, strings.Join(Formats, ", "))
+	}
+	if err != nil {
+		if looks != "" && looks != in.Format {
+			err = fmt.Errorf("%w\nthe content looks like %s: %s", err, looksLike(looks), formatHint(looks))
+		}
+		return nil, err
+	}
+	slices.SortStableFunc(in.Records, func(a, b Record) int {
 		switch {
 		case a.TS < b.TS:
 			return -1
@@ -60,7 +104,93 @@ func Read(r io.Reader, format string) ([]Record, error) {
 		}
 		return 0
 	})
-	return recs, nil
+	return in, nil
+}
+
+// FormatUCI names the UCI Online Shoppers CSV (ReadUCI): one aggregated
+// row per session, which `linger train` evaluates and a replay cannot
+// replay.
+const FormatUCI = "uci-online-shoppers"
+
+var errUCIEvents = errors.New("the input is the UCI Online Shoppers data: one aggregated row per session, " +
+	"with no events to replay; `linger train --input FILE` evaluates it")
+
+// DetectFormat tells an input's format from its first bytes: "jsonl" when
+// the first line is a JSON object; "rees46" or "uci-online-shoppers" when
+// it is the CSV header of one (by its column names, in any order). It
+// reads the first line only, so head need not hold the whole input.
+func DetectFormat(head []byte) (string, error) {
+	head = bytes.TrimPrefix(head, []byte("\uFEFF")) // a BOM from spreadsheet exports
+	line := head
+	for len(line) > 0 {
+		var rest []byte
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, rest = line[:i], line[i+1:]
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			break
+		}
+		line = rest
+	}
+	line = bytes.TrimSpace(line)
+	switch {
+	case len(line) == 0:
+		return "", errors.New("the input is empty")
+	case line[0] == '{':
+		return "jsonl", nil
+	}
+	cols, err := csv.NewReader(bytes.NewReader(line)).Read()
+	if err == nil {
+		has := map[string]bool{}
+		for _, c := range cols {
+			has[strings.TrimSpace(c)] = true
+		}
+		for _, f := range []struct {
+			name    string
+			columns []string
+		}{{"rees46", rees46Columns}, {FormatUCI, uciColumns}} {
+			all := true
+			for _, c := range f.columns {
+				all = all && has[c]
+			}
+			if all {
+				return f.name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("cannot tell the input's format from its first line %s: it is not a JSON object (jsonl), "+
+		"nor the CSV header of rees46 (%s) or %s (%s); give --format",
+		excerpt(line, 60), strings.Join(rees46Columns, ","), FormatUCI, strings.Join(uciColumns[:4], ",")+",…")
+}
+
+// looksLike names a format for a person.
+func looksLike(format string) string {
+	switch format {
+	case "jsonl":
+		return "JSON lines (v1 events)"
+	case "rees46":
+		return "the REES46 events CSV"
+	case FormatUCI:
+		return "the UCI Online Shoppers CSV"
+	}
+	return format
+}
+
+// formatHint is the flag that reads an input of the format.
+func formatHint(format string) string {
+	if format == FormatUCI {
+		return "it holds sessions, not events; `linger train` evaluates it"
+	}
+	return "give --format " + format + " (or leave --format out to detect it)"
+}
+
+// excerpt quotes at most n runes of b.
+func excerpt(b []byte, n int) string {
+	r := []rune(string(b))
+	if len(r) > n {
+		return strconv.Quote(string(r[:n])) + "…"
+	}
+	return strconv.Quote(string(r))
 }
 
 // ReadJSONL reads v1 events, one JSON object per line, as on the topic. The
@@ -88,7 +218,7 @@ func ReadJSONL(r io.Reader) ([]Record, error) {
 		}
 		_ = json.Unmarshal(line, &head) // a bad line is the processor's to judge
 		ts, _ := strconv.ParseInt(string(head.TS), 10, 64)
-		rec := Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, feedback: feedbackTypes[head.Type]}
+		rec := Record{Key: []byte(head.Session), Value: append([]byte(nil), line...), TS: ts, line: n, feedback: feedbackTypes[head.Type]}
 		if head.Type == schemas.CapacityType {
 			rec.Key, rec.capacity = schemas.AppendCapacityKey(nil, []byte(head.Site), []byte(head.Team)), true
 		}
@@ -121,8 +251,11 @@ var feedbackTypes = func() map[string]bool {
 // visitor user_id, the site "rees46", prices become minor units. Rows that
 // lack a field (the head file ends with a cut row) are skipped.
 func readREES46(r io.Reader) ([]Record, error) {
-	return readCSV(r, []string{"event_time", "event_type", "product_id", "price", "user_id", "user_session"}, rees46Event)
+	return readCSV(r, rees46Columns, rees46Event)
 }
+
+// rees46Columns are the columns of the REES46 CSV an event is made of.
+var rees46Columns = []string{"event_time", "event_type", "product_id", "price", "user_id", "user_session"}
 
 func rees46Event(row func(string) string) (schemas.Event, bool, error) {
 	t, err := time.Parse("2006-01-02 15:04:05 MST", row("event_time"))
@@ -202,6 +335,6 @@ func readCSV(r io.Reader, columns []string, toEvent func(row func(string) string
 			continue
 		}
 		buf = schemas.AppendEvent(buf[:0], &ev)
-		recs = append(recs, Record{Key: append([]byte(nil), ev.Session...), Value: append([]byte(nil), buf...), TS: ev.TS})
+		recs = append(recs, Record{Key: append([]byte(nil), ev.Session...), Value: append([]byte(nil), buf...), TS: ev.TS, line: line})
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/lingerhq/linger/pipeline/outcomes"
 )
@@ -23,6 +25,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	if c.SessionsByOutcome == nil {
 		c.SessionsByOutcome = map[string]int{}
 	}
+	c.Warnings = nonNil(c.Warnings)
 	c.Signals = nonNil(c.Signals)
 	c.Baselines = nonNil(c.Baselines)
 	h := &c.Plots.ScoreHistogram
@@ -73,15 +76,17 @@ func (p *curvePoint) UnmarshalJSON(b []byte) error {
 }
 
 type thresholdPointJSON struct {
-	Threshold  *float64 `json:"threshold"`
-	InviteRate *float64 `json:"invite_rate"`
-	Precision  *float64 `json:"precision"`
+	Threshold     *float64 `json:"threshold"`
+	InviteRate    *float64 `json:"invite_rate"`
+	ConfusionRate *float64 `json:"confusion_rate"`
+	Precision     *float64 `json:"precision"`
 }
 
 // MarshalJSON writes a figure that is not a finite number as null: at a
 // threshold no session reaches, precision is 0/0.
 func (t thresholdPoint) MarshalJSON() ([]byte, error) {
-	return json.Marshal(thresholdPointJSON{Threshold: outcomes.Finite(t.Threshold), InviteRate: outcomes.Finite(t.InviteRate), Precision: outcomes.Finite(t.Precision)})
+	return json.Marshal(thresholdPointJSON{Threshold: outcomes.Finite(t.Threshold), InviteRate: outcomes.Finite(t.InviteRate),
+		ConfusionRate: outcomes.Finite(t.ConfusionRate), Precision: outcomes.Finite(t.Precision)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, null as NaN.
@@ -93,14 +98,41 @@ func (t *thresholdPoint) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*t = thresholdPoint{Threshold: outcomes.OrNaN(v.Threshold), InviteRate: outcomes.OrNaN(v.InviteRate), Precision: outcomes.OrNaN(v.Precision)}
+	*t = thresholdPoint{Threshold: outcomes.OrNaN(v.Threshold), InviteRate: outcomes.OrNaN(v.InviteRate),
+		ConfusionRate: outcomes.OrNaN(v.ConfusionRate), Precision: outcomes.OrNaN(v.Precision)}
 	return nil
 }
 
-// WriteText writes a summary for the terminal: what was replayed, the
-// sessions by outcome, the invites by reason, linger's quality figures
-// against the baselines' (each with its 95% CI and n), and the signals that
-// drove the invites. A figure with n=0 shows as "–".
+type scoresJSON struct {
+	Abandonment *float64 `json:"abandonment"`
+	Confusion   *float64 `json:"confusion"`
+}
+
+// MarshalJSON writes a score that is not a number (no eligible moment) as
+// null.
+func (s Scores) MarshalJSON() ([]byte, error) {
+	return json.Marshal(scoresJSON{Abandonment: outcomes.Finite(s.Abandonment), Confusion: outcomes.Finite(s.Confusion)})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote, null as NaN.
+func (s *Scores) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var v scoresJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Scores{Abandonment: outcomes.OrNaN(v.Abandonment), Confusion: outcomes.OrNaN(v.Confusion)}
+	return nil
+}
+
+// WriteText writes a summary for the terminal, in at most textWidth
+// columns: what was replayed and any warning, the sessions by outcome, the
+// invites by reason and their share of eligible sessions, linger's quality
+// figures against the baselines' (each with its 95% CI; the legend says
+// which sessions each counts), and the signals that drove the invites. A
+// figure with n=0 shows as "–".
 func (r *Report) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -112,7 +144,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "linger replay\t%s\n", input)
 	fmt.Fprintf(tw, "model\t%s\n", r.Model)
 	fmt.Fprintf(tw, "events\t%d read, %d rejected\n", r.Events, r.Rejected)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, wn := range r.Warnings {
+		b.WriteString(wrap("warning: "+wn.Message, textWidth, "  "))
+	}
 
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	byOutcome := r.byOutcome()
 	counts := make([]string, len(byOutcome))
 	for i, o := range byOutcome {
@@ -131,58 +170,88 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s  %s%s\n", o.name, counts[i], shares[i], note)
 	}
-
 	reasons := r.reasons()
 	counts = make([]string, len(reasons))
 	for i, x := range reasons {
 		counts[i] = strconv.Itoa(x.count)
 	}
 	counts = outcomes.PadCells(counts, true)
-	fmt.Fprintf(tw, "invites\t%d\n", r.Invites.Total)
+	fmt.Fprintf(tw, "invites\t%d  decisions, over all %d sessions\n", r.Invites.Total, r.Sessions)
 	for i, x := range reasons {
 		fmt.Fprintf(tw, "  %s\t%s  %s\n", x.name, counts[i], x.note)
+	}
+	eligibleShare := ""
+	if r.Sessions > 0 {
+		eligibleShare = "  " + outcomes.Percent(float64(r.EligibleSessions)/float64(r.Sessions)) + "%"
+	}
+	fmt.Fprintf(tw, "eligible\t%d%s  the policy would have invited them at some moment\n", r.EligibleSessions, eligibleShare)
+	if r.EligibleSessions > 0 {
+		sh := r.InviteShare
+		figs := outcomes.FigureCells([]outcomes.Figure{ciOnly(sh.All), ciOnly(sh.Abandonment), ciOnly(sh.Confusion)})
+		fmt.Fprintf(tw, "invited\t%s  of the eligible sessions%s\n", figs[0], bandVerdict(sh.All.Value, sh.Band, "rate_band"))
+		fmt.Fprintf(tw, "  abandonment\t%s\n", figs[1])
+		fmt.Fprintf(tw, "  confusion\t%s\n", figs[2])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(&b, "\nquality over the %d sessions with a known outcome: value [95%% CI] n; lead: invite to the session's last event\n", r.knownSessions())
+	known := r.knownSessions()
+	fmt.Fprintf(&b, "\nquality over the %d sessions with a known outcome: value [95%% CI]\n", known)
+	b.WriteString(wrap(fmt.Sprintf("invited: how many of them were; invite rate: invited of the %d; "+
+		"precision: of the invited, the share that abandoned; recall: of the %d abandoned, the share invited; "+
+		"lead: from the invite to the session's last event", known, r.SessionsByOutcome["abandoned"]), textWidth, ""))
 	rows := r.qualityRows()
-	cols := make([][]string, len(qualityColumns))
-	for c, col := range qualityColumns {
-		figs := make([]outcomes.Figure, len(rows))
-		for i, row := range rows {
-			figs[i] = col.figure(row)
-		}
-		cols[c] = outcomes.FigureCells(figs)
-	}
-	names := make([]string, len(rows))
+	labels := make([]string, len(rows))
 	for i, row := range rows {
-		names[i] = row.name
+		labels[i] = outcomes.OneLine(row.name)
+		if i > 1 && strings.HasPrefix(row.name, rows[i-1].name+", ") {
+			// A baseline at another setting sits under the one it varies.
+			labels[i] = "  " + outcomes.OneLine(strings.TrimPrefix(row.name, rows[i-1].name+", "))
+		}
 	}
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, col := range qualityColumns {
-		fmt.Fprintf(tw, "\t%s", col.title)
-	}
-	fmt.Fprintln(tw)
-	for i, name := range names {
-		fmt.Fprint(tw, outcomes.OneLine(name))
-		for c := range qualityColumns {
-			fmt.Fprintf(tw, "\t%s", cols[c][i])
+	for _, part := range [][]qualityColumn{qualityColumns[:4], qualityColumns[4:]} {
+		b.WriteByte('\n')
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		cols := make([][]string, len(part))
+		for c, col := range part {
+			figs := make([]outcomes.Figure, len(rows))
+			for i, row := range rows {
+				// The n of each figure is the legend's: the column says it.
+				figs[i] = col.figure(row)
+				if col.title != "invited" {
+					figs[i] = ciOnly2(figs[i])
+				}
+			}
+			cols[c] = outcomes.FigureCells(figs)
+		}
+		for _, col := range part {
+			fmt.Fprintf(tw, "\t%s", col.title)
 		}
 		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(r.Baselines) > 0 {
-		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "baselines")
-		for _, bl := range r.Baselines {
-			fmt.Fprintf(tw, "  %s\t%s\n", outcomes.OneLine(bl.Name), outcomes.OneLine(bl.Rule))
+		for i := range rows {
+			fmt.Fprint(tw, labels[i])
+			for c := range part {
+				fmt.Fprintf(tw, "\t%s", cols[c][i])
+			}
+			fmt.Fprintln(tw)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+	}
+	if len(r.Baselines) > 0 {
+		b.WriteString("\nbaselines: trigger rules chat products ship, on the same sessions\n")
+		names := make([]string, len(r.Baselines))
+		for i := range r.Baselines {
+			names[i] = "  " + labels[i+1]
+		}
+		names = outcomes.PadCells(names, false)
+		for i, bl := range r.Baselines {
+			// A long rule wraps under itself, so the list stays in the
+			// width.
+			indent := strings.Repeat(" ", utf8.RuneCountInString(names[i])+2)
+			b.WriteString(wrap(names[i]+"  "+outcomes.OneLine(bl.Rule), textWidth, indent))
 		}
 	}
 
@@ -216,6 +285,59 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	return outcomes.WriteTrimmed(w, b.String())
+}
+
+// textWidth is the columns the text report fits in.
+const textWidth = 100
+
+// ciOnly formats a proportion without its n, "62.1% [55.0–68.7]", where
+// the line or the legend says what it counts.
+func ciOnly(e outcomes.Estimate) outcomes.Figure { return ciOnly2(outcomes.ProportionFigure(e)) }
+
+func ciOnly2(f outcomes.Figure) outcomes.Figure {
+	f.N = ""
+	return f
+}
+
+// bandVerdict says where x falls against band: "; within rate_band 3–10%".
+func bandVerdict(x float64, band Band, name string) string {
+	if !band.valid() || !outcomes.IsFinite(x) {
+		return ""
+	}
+	switch {
+	case x < band.Low:
+		return "; below " + name + " " + band.String()
+	case x > band.High:
+		return "; above " + name + " " + band.String()
+	}
+	return "; within " + name + " " + band.String()
+}
+
+// wrap breaks s into lines of at most width runes at spaces (a word
+// longer than that gets a line of its own), lines after the first
+// indented, each ending in a newline. Spaces at the start of s and runs of
+// spaces within a line are kept: they align columns.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	rest := strings.TrimLeft(s, " ")
+	line := s[:len(s)-len(rest)]
+	start := true // nothing but indentation on the line yet
+	for _, word := range strings.Split(rest, " ") {
+		switch {
+		case start:
+			line += word
+			start = word == ""
+		case word != "" && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width:
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line, start = indent+word, false
+		default:
+			line += " " + word
+		}
+	}
+	if strings.TrimSpace(line) != "" {
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	return b.String()
 }
 
 // textTopSignals is how many signals the text lists: enough to see what
@@ -306,7 +428,7 @@ func (r *Report) qualityRows() []qualityRow {
 	if r.Model != "" {
 		rule += " (model " + r.Model + ")"
 	}
-	rows := []qualityRow{{name: "linger", rule: rule, invites: r.Invites.Total, q: r.Quality}}
+	rows := []qualityRow{{name: "linger", rule: rule, invites: r.InvitedSessions, q: r.Quality}}
 	for _, b := range r.Baselines {
 		rows = append(rows, qualityRow{name: b.Name, rule: b.Rule, invites: b.Invites, q: b.Quality})
 	}
@@ -321,7 +443,7 @@ type qualityColumn struct {
 }
 
 var qualityColumns = []qualityColumn{
-	{"invites", func(r qualityRow) outcomes.Figure { return outcomes.Figure{Value: strconv.Itoa(r.invites)} }},
+	{"invited", func(r qualityRow) outcomes.Figure { return outcomes.Figure{Value: strconv.Itoa(r.invites)} }},
 	{"invite rate", func(r qualityRow) outcomes.Figure { return outcomes.ProportionFigure(r.q.InviteRate) }},
 	{"precision", func(r qualityRow) outcomes.Figure { return outcomes.ProportionFigure(r.q.Precision) }},
 	{"recall", func(r qualityRow) outcomes.Figure { return outcomes.ProportionFigure(r.q.Recall) }},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/lingerhq/linger/scoring"
 )
 
 // z95 is the standard normal quantile of 0.975: the half-width of a 95%
@@ -150,35 +152,9 @@ func checkLengths(name string, scores []float64, positive []bool) {
 	}
 }
 
-// Wilson returns the 95% Wilson score interval of the proportion k/n. Unlike
-// the normal approximation p ± 1.96·√(p(1−p)/n) it stays inside [0,1] and
-// does not collapse to a point at k = 0 or k = n, which matters for the
-// small counts of a rare outcome or a short replay. For n = 0 it returns
-// [0,1]: nothing is known. It panics unless 0 ≤ k ≤ n.
-func Wilson(k, n int) (lo, hi float64) {
-	if k < 0 || k > n {
-		panic(fmt.Sprintf("learn: Wilson(%d, %d): need 0 ≤ k ≤ n", k, n))
-	}
-	if n == 0 {
-		return 0, 1
-	}
-	nf := float64(n)
-	p := float64(k) / nf
-	z2 := z95 * z95
-	denom := 1 + z2/nf
-	centre := (p + z2/(2*nf)) / denom
-	half := z95 * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / denom
-	lo, hi = math.Max(0, centre-half), math.Min(1, centre+half)
-	// Exact ends: at k = 0 (or n) the bound is 0 (or 1) in exact
-	// arithmetic, and rounding should not move it.
-	if k == 0 {
-		lo = 0
-	}
-	if k == n {
-		hi = 1
-	}
-	return lo, hi
-}
+// Wilson is scoring.Wilson, the 95% Wilson score interval of k/n: the
+// acceptance controller uses it too, and scoring is the lower package.
+func Wilson(k, n int) (lo, hi float64) { return scoring.Wilson(k, n) }
 
 // WilsonDifference returns the difference of two proportions, d = k1/n1 −
 // k2/n2, with its 95% interval by Newcombe's hybrid score method (method 10

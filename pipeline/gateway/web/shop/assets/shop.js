@@ -33,7 +33,9 @@
     yes.onclick = function () { localStorage.setItem("shop.consent", "yes"); b.remove(); tracker.consent(true); };
     no.onclick = function () { localStorage.setItem("shop.consent", "no"); b.remove(); };
     b.appendChild(yes); b.appendChild(no);
-    d.body.appendChild(b);
+    // At the top of the page, in its flow: it pushes the page down rather
+    // than covering a form the visitor is filling in.
+    d.body.insertBefore(b, d.body.firstChild);
   }
 
   function category() {
