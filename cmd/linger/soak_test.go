@@ -294,6 +294,7 @@ func TestSoak(t *testing.T) {
 		return s.metric(a.metrics, "linger_partitions_assigned") == soakPartitions
 	})
 	restartedAt := time.Now()
+	killed := b
 	b = s.startReplica("soak-b")
 	s.balanced(a, b)
 	rebalanced := time.Since(restartedAt)
@@ -345,6 +346,19 @@ func TestSoak(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code := s.status(s.gwMetrics + path); code != http.StatusOK {
 			t.Errorf("gateway %s: %d", path, code)
+		}
+	}
+	// Nothing a client or a record sent is an error of linger's: it is
+	// refused, counted and in the DLQ, not in the logs at level ERROR.
+	warnings := map[string]int{}
+	for name, p := range map[string]*proc{"gateway": s.gw, a.id: a.p, b.id + " (killed)": killed.p, b.id: b.p} {
+		for _, line := range strings.Split(p.output(), "\n") {
+			switch {
+			case strings.Contains(line, "level=ERROR"):
+				t.Errorf("%s logged an error: %s", name, line)
+			case strings.Contains(line, "level=WARN"):
+				warnings[name]++
+			}
 		}
 	}
 	checksTook := time.Since(phase.Add(trafficTook))
@@ -403,6 +417,7 @@ func TestSoak(t *testing.T) {
 		st.floodRefused+st.floodHeld, st.floodRefused, st.floodHeld, st.floodLongest.Round(100*time.Millisecond), st.rateLimited, st.streamsHeld, st.streamsRefused)
 	t.Logf("kill: replica %s killed at %v, its partitions on %s after %v, back and sharing after %v", b.id, 45*time.Second,
 		a.id, failover.Round(100*time.Millisecond), rebalanced.Round(100*time.Millisecond))
+	t.Logf("log lines at level WARN: %v", warnings)
 	for _, name := range []string{"gateway", a.id, b.id} {
 		t.Logf("%s: %d file descriptors and %d goroutines before, %d and %d after", name,
 			before[name].fds, before[name].goroutines, after[name].fds, after[name].goroutines)
