@@ -15,7 +15,7 @@ BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|S
 BENCHPKGS   ?= ./schemas ./scoring ./pipeline/partition ./pipeline ./bench
 COUNT       ?= 10
 
-.PHONY: build test test-race lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
+.PHONY: build test test-race soak lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
 .PHONY: deploy-check
 
 build:
@@ -29,6 +29,13 @@ test: fmt-check vet
 test-race:
 	$(GO) test -count=1 -race -timeout 15m ./...
 
+## soak: the real binaries (broker, two replicas, gateway) under hundreds of
+## visitors, hostile records and clients and a replica killed with SIGKILL,
+## about 3 minutes; its figures are printed (see the README's Soak). The
+## build tag keeps it out of test and test-race.
+soak:
+	$(GO) test -tags soak -run TestSoak -count=1 -timeout 12m -v ./cmd/linger
+
 lint: fmt-check vet staticcheck
 
 fmt-check:
@@ -37,9 +44,11 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags soak ./cmd/linger
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags soak ./cmd/linger
 
 tidy-check:
 	$(GO) mod tidy

@@ -18,7 +18,7 @@ import (
 )
 
 // WaitCommitted waits until group has committed the end offset of every
-// partition of topic, or timeout passes.
+// partition of topic (an empty partition needs none), or timeout passes.
 func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -28,7 +28,7 @@ func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, t
 			done := true
 			ends.Each(func(o kadm.ListedOffset) {
 				c, ok := committed.Lookup(o.Topic, o.Partition)
-				done = done && ok && c.At >= o.Offset
+				done = done && (o.Offset == 0 || ok && c.At >= o.Offset)
 			})
 			if done {
 				return nil
@@ -53,6 +53,29 @@ type Decisions struct {
 // transaction is open on it (a killed replica's stays open until it times
 // out), up to its end offsets.
 func ReadDecisions(ctx context.Context, addr string, adm *kadm.Client, topic string, timeout time.Duration) (*Decisions, error) {
+	recs, err := ReadCommitted(ctx, addr, adm, topic, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := &Decisions{ByID: map[string]string{}}
+	for _, r := range recs {
+		d, err := schemas.ParseDecision(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad decision: %w", topic, err)
+		}
+		if _, dup := out.ByID[string(d.ID)]; dup {
+			out.Twice = append(out.Twice, string(d.ID))
+		}
+		d.DecidedAt = 0
+		out.ByID[string(d.ID)] = string(schemas.AppendDecision(nil, d))
+	}
+	return out, nil
+}
+
+// ReadCommitted reads every record of a topic, read committed, once no
+// transaction is open on it, up to its end offsets: in offset order within
+// each partition, without the transaction markers.
+func ReadCommitted(ctx context.Context, addr string, adm *kadm.Client, topic string, timeout time.Duration) ([]*kgo.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var ends kadm.ListedOffsets
@@ -94,32 +117,18 @@ func ReadDecisions(ctx context.Context, addr string, adm *kadm.Client, topic str
 		ends.Each(func(o kadm.ListedOffset) { left = left || next[o.Partition] < o.Offset })
 		return left
 	}
-	out := &Decisions{ByID: map[string]string{}}
+	var out []*kgo.Record
 	for remaining() {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: reading: %w", topic, ctx.Err())
 		}
-		var perr error
 		fs.EachRecord(func(r *kgo.Record) {
 			next[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() || perr != nil {
-				return
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
 			}
-			d, err := schemas.ParseDecision(r.Value)
-			if err != nil {
-				perr = fmt.Errorf("%s: bad decision: %w", topic, err)
-				return
-			}
-			if _, dup := out.ByID[string(d.ID)]; dup {
-				out.Twice = append(out.Twice, string(d.ID))
-			}
-			d.DecidedAt = 0
-			out.ByID[string(d.ID)] = string(schemas.AppendDecision(nil, d))
 		})
-		if perr != nil {
-			return nil, perr
-		}
 	}
 	return out, nil
 }
