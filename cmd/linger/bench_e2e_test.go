@@ -79,7 +79,9 @@ func TestBenchEmbedded(t *testing.T) {
 	if res.DrainSeconds <= 0 {
 		t.Errorf("the processor did not drain (%.1fs)", res.DrainSeconds)
 	}
-	checkLatency(t, "latency", res.Latency, 100)
+	// A decision is readable at its commit: the commit interval (100 ms)
+	// and the brokers' fetch wait (up to 50 ms) come before it.
+	checkLatency(t, "latency", res.Latency, 250)
 	if res.Unmatched > res.Invites/10 {
 		t.Errorf("%d of %d invites not matched to the event that triggered them", res.Unmatched, res.Invites)
 	}
@@ -220,7 +222,7 @@ func TestBenchExternalCluster(t *testing.T) {
 	if res.AchievedEPS < 0.9*res.OfferedEPS {
 		t.Errorf("achieved %.0f of %.0f", res.AchievedEPS, res.OfferedEPS)
 	}
-	checkLatency(t, "latency", res.Latency, 100)
+	checkLatency(t, "latency", res.Latency, 250) // as TestBenchEmbedded's
 	if res.CPUMicrosPerEvent <= 0 || res.RSSBytes == 0 {
 		t.Errorf("no processor figures from %s: %+v", metrics, res)
 	}
