@@ -98,7 +98,7 @@ func produceRecords(t *testing.T, cl *kgo.Client, topic string, recs []bench.Rec
 	}
 }
 
-// TestExactlyOnceUnderBrokerFaults: produce and EndTxn and AddPartitions
+// TestExactlyOnceUnderBrokerFaults: produce and EndTxn and TxnOffsetCommit
 // failures, coordinator moves, leader elections and a broker node removed
 // and re-added while two replicas process a stream: the decisions are
 // exactly those of a run without faults, none twice, none missing, and the
@@ -139,19 +139,21 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 		cfg.CommitInterval = interval
 	}
 	r1, r2 := startRunner(t, b.Addr(), flt), startRunner(t, b.Addr(), flt)
+	// Each injected fault's handle, to check it struck: a fault the
+	// replicas never met would prove nothing.
+	var handles []*kfake.FaultHandle
+	fault := func(f kfake.Fault) func() {
+		return func() { handles = append(handles, c.Fault(f)) }
+	}
 	faults := []func(){
-		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.CoordinatorNotAvailable, Count: 3})
-		},
-		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Err: kerr.ConcurrentTransactions, Count: 3})
-		},
-		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "invites-" + name, Err: kerr.NotLeaderForPartition, Count: 4})
-		},
-		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.RequestTimedOut, Count: 2})
-		},
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.CoordinatorNotAvailable, Count: 3}),
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.CoordinatorLoadInProgress, Count: 3}),
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "invites-" + name, Err: kerr.NotLeaderForPartition, Count: 4}),
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.RequestTimedOut, Count: 2}),
+		// The client retries the faults above within the transaction, so
+		// they may end without an abort; a refusal it does not retry
+		// makes the span abort for certain, whatever the interval.
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.PolicyViolation}),
 		c.RehashCoordinators,
 		c.ShufflePartitionLeaders,
 		func() {
@@ -165,9 +167,7 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 			}
 		},
 		c.ShufflePartitionLeaders,
-		func() {
-			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.NotCoordinator, Count: 2})
-		},
+		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.NotCoordinator, Count: 2}),
 	}
 	if only := os.Getenv("LINGER_FAULT"); only != "" {
 		i, _ := strconv.Atoi(only)
@@ -183,10 +183,16 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 	if err := kafkatest.WaitCommitted(ctx, adm, "g-"+name, "events-"+name, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	for i, h := range handles {
+		if h.Hits() == 0 {
+			t.Errorf("injected fault %d never struck a request", i)
+		}
+		h.Remove()
+	}
 	aborted := testutilValue(r1.m.transactions.WithLabelValues("aborted")) + testutilValue(r2.m.transactions.WithLabelValues("aborted"))
 	restarts := testutilValue(r1.m.clientRestarts) + testutilValue(r2.m.clientRestarts)
-	if aborted+restarts == 0 {
-		t.Error("no transaction aborted and no client restarted: the faults were not felt, or not counted")
+	if len(handles) > 0 && aborted+restarts == 0 {
+		t.Error("no transaction aborted and no client restarted: a refused record did not abort its span, or it was not counted")
 	}
 	for i, r := range []*runningRunner{r1, r2} {
 		if err := r.stop(t); err != nil {
