@@ -2,14 +2,12 @@ package bench
 
 import (
 	"bytes"
-	"encoding/xml"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lingerhq/linger/internal/htmltest"
 )
 
 // sampleResult is a --mode both --step run as one could end: a passthrough
@@ -80,7 +78,7 @@ func TestWriteHTML(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkWellFormed(t, page)
+	htmltest.WellFormed(t, page)
 
 	// Self-contained: nothing to fetch, no script of ours or anyone's.
 	rest := strings.ReplaceAll(page, `xmlns="http://www.w3.org/2000/svg"`, "")
@@ -243,7 +241,7 @@ func TestWriteHTMLEmpty(t *testing.T) {
 			t.Fatal(err)
 		}
 		page := b.String()
-		checkWellFormed(t, page)
+		htmltest.WellFormed(t, page)
 		for _, s := range []string{`id="personas"`, `id="acceptance"`, `id="passthrough"`, `id="steps"`, `id="rss"`, "NaN", "<no value>"} {
 			if strings.Contains(page, s) {
 				t.Errorf("%s run: page holds %q", r.Mode, s)
@@ -261,28 +259,5 @@ func TestWriteHTMLEmpty(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), ">no data<"); n != 3 {
 		t.Errorf(`%d plots say "no data", want 3`, n)
-	}
-}
-
-// checkWellFormed parses the page as strict XML, with HTML's entities:
-// WriteHTML closes every element (void ones too, as <meta/>) and quotes
-// every attribute, so a tag left open or a stray "<" fails here.
-func checkWellFormed(t *testing.T, page string) {
-	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(page))
-	d.Strict, d.Entity = true, xml.HTMLEntity
-	var root struct{ XMLName xml.Name }
-	err := d.Decode(&root) // the whole <html> element, nesting checked
-	for err == nil {
-		var tok xml.Token
-		if tok, err = d.Token(); err == nil {
-			if text, ok := tok.(xml.CharData); !ok || len(bytes.TrimSpace(text)) > 0 {
-				err = fmt.Errorf("%T after </html>", tok)
-			}
-		}
-	}
-	if !errors.Is(err, io.EOF) || root.XMLName.Local != "html" {
-		line, col := d.InputPos()
-		t.Fatalf("not well formed at %d:%d (root <%s>): %v", line, col, root.XMLName.Local, err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,29 +14,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// chromium returns the Chromium binary, or skips the test without one on a
-// developer machine; CI sets LINGER_REQUIRE_CHROMIUM=1 (.ci/run installs
-// Debian's chromium).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LINGER_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("LINGER_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal("chromium is not installed and LINGER_REQUIRE_CHROMIUM=1")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); CI runs this test")
-	return ""
-}
 
 // artifacts returns the folder for screenshots: $LINGER_ARTIFACTS, else
 // testdata/artifacts (ignored by git).
@@ -72,7 +52,7 @@ scales:
 // number and then sits idle gets an invite in the chat widget, with a
 // confusion or abandonment reason in words; one who buys quickly gets none.
 func TestBrowserInvite(t *testing.T) {
-	chrome := chromium(t)
+	chrome := htmltest.Chromium(t)
 	began := time.Now()
 	cfg := filepath.Join(t.TempDir(), "scoring.yaml")
 	if err := os.WriteFile(cfg, []byte(browserTestConfig), 0o644); err != nil {

@@ -7,36 +7,15 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/internal/kafkatest"
 	"github.com/lingerhq/linger/schemas"
 )
-
-// chromium returns the Chromium binary, or skips the test without one on a
-// developer machine; CI sets LINGER_REQUIRE_CHROMIUM=1 (.ci/run installs
-// Debian's chromium).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LINGER_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("LINGER_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal("chromium is not installed and LINGER_REQUIRE_CHROMIUM=1")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); CI runs this test")
-	return ""
-}
 
 // TestTrackerMapsPaths loads linger.js in Chromium on a site of its own
 // (another origin than the gateway's), with path templates and a
@@ -44,7 +23,7 @@ func chromium(t *testing.T) string {
 // reaches Kafka carries the templates, never the e-mail address, and the
 // session is the site's.
 func TestTrackerMapsPaths(t *testing.T) {
-	chrome := chromium(t)
+	chrome := htmltest.Chromium(t)
 	site := httptest.NewUnstartedServer(nil)
 	tg := newGateway(t, nil, func(c *Config) {
 		c.Sites = []string{testSite}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/schemas"
 	"github.com/lingerhq/linger/scoring/learn"
 )
@@ -492,7 +493,7 @@ func TestChatHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	checkWellFormed(t, page)
+	htmltest.WellFormed(t, page)
 	for _, want := range []string{
 		"<h3>Acceptance against its band</h3>", `<td class="name verdict-above">above</td>`,
 		`id="staffing"`, "shop · sales", `fill="` + ColourVermillion + `"`,

@@ -3,8 +3,6 @@ package outcomes
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
-	"strings"
 	"testing"
 )
 
@@ -28,32 +26,4 @@ func topLevelKeys(t *testing.T, doc []byte) []string {
 		}
 	}
 	return keys
-}
-
-// checkWellFormed parses the page as XML, with HTML's entities and void
-// elements: WriteHTML writes every element closed and every attribute
-// quoted, so a tag left open or a stray "<" fails here.
-func checkWellFormed(t *testing.T, page string) {
-	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(page))
-	d.Strict = true
-	d.AutoClose = xml.HTMLAutoClose
-	d.Entity = xml.HTMLEntity
-	depth := 0
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if err.Error() == "EOF" && depth == 0 {
-				return
-			}
-			line, col := d.InputPos()
-			t.Fatalf("not well formed at %d:%d (depth %d): %v", line, col, depth, err)
-		}
-		switch tok.(type) {
-		case xml.StartElement:
-			depth++
-		case xml.EndElement:
-			depth--
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/schemas"
 )
 
@@ -362,7 +363,7 @@ func TestOutcomesHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	checkWellFormed(t, page)
+	htmltest.WellFormed(t, page)
 	for _, want := range []string{
 		"<title>linger report · 1970-01-01T00:00:00Z → 1970-01-01T00:01:03Z</title>",
 		`<td class="name">shop</td><td class="name">abandonment</td><td class="name">sales</td><td>6</td><td>2</td>`,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
 )
@@ -110,7 +111,7 @@ func TestReplayFeedbackInput(t *testing.T) {
 	if err := rep.WriteHTML(&page); err != nil {
 		t.Fatal(err)
 	}
-	checkWellFormed(t, page.String())
+	htmltest.WellFormed(t, page.String())
 	if !strings.Contains(page.String(), `<h2 id="measured">Measured outcomes</h2>`) {
 		t.Error("replay page lacks the outcomes section")
 	}

@@ -3,7 +3,6 @@ package replay
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"flag"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/internal/svgplot"
 
 	"github.com/lingerhq/linger/pipeline/outcomes"
@@ -500,7 +500,7 @@ func TestWriteHTML(t *testing.T) {
 		t.Error(`a plot with data says "no data"`)
 	}
 
-	checkWellFormed(t, page)
+	htmltest.WellFormed(t, page)
 }
 
 // checkGolden compares got with the golden file, or rewrites the file with
@@ -522,34 +522,6 @@ func checkGolden(t *testing.T, golden, got string) {
 	if got != string(want) {
 		t.Errorf("output differs from %s; if the change is meant, go test ./pipeline/replay -run %s -update refreshes it:\n--- got\n%s\n--- want\n%s",
 			golden, t.Name(), got, want)
-	}
-}
-
-// checkWellFormed parses the page as XML, with HTML's entities and void
-// elements: WriteHTML writes every element closed and every attribute
-// quoted, so a tag left open or a stray "<" fails here.
-func checkWellFormed(t *testing.T, page string) {
-	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(page))
-	d.Strict = true
-	d.AutoClose = xml.HTMLAutoClose
-	d.Entity = xml.HTMLEntity
-	depth := 0
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if err.Error() == "EOF" && depth == 0 {
-				return
-			}
-			line, col := d.InputPos()
-			t.Fatalf("not well formed at %d:%d (depth %d): %v", line, col, depth, err)
-		}
-		switch tok.(type) {
-		case xml.StartElement:
-			depth++
-		case xml.EndElement:
-			depth--
-		}
 	}
 }
 
@@ -579,7 +551,7 @@ func TestEmptyReport(t *testing.T) {
 	if n := strings.Count(h.String(), ">no data<"); n != 4 {
 		t.Errorf(`%d "no data", want 4 (three plots and the bar chart)`, n)
 	}
-	checkWellFormed(t, h.String())
+	htmltest.WellFormed(t, h.String())
 
 	// Points that are not numbers are no data either.
 	r.Plots.ROC = []curvePoint{{math.NaN(), math.NaN()}}
