@@ -142,6 +142,7 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 	// Each injected fault's handle, to check it struck: a fault the
 	// replicas never met would prove nothing.
 	var handles []*kfake.FaultHandle
+	var aborts *kfake.FaultHandle // the refusal that must abort a span
 	fault := func(f kfake.Fault) func() {
 		return func() { handles = append(handles, c.Fault(f)) }
 	}
@@ -153,7 +154,10 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 		// The client retries the faults above within the transaction, so
 		// they may end without an abort; a refusal it does not retry
 		// makes the span abort for certain, whatever the interval.
-		fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.PolicyViolation}),
+		func() {
+			aborts = c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "state-" + name, Err: kerr.PolicyViolation})
+			handles = append(handles, aborts)
+		},
 		c.RehashCoordinators,
 		c.ShufflePartitionLeaders,
 		func() {
@@ -191,7 +195,7 @@ func faultScenario(t *testing.T, b *broker.Broker, cl *kgo.Client, name string, 
 	}
 	aborted := testutilValue(r1.m.transactions.WithLabelValues("aborted")) + testutilValue(r2.m.transactions.WithLabelValues("aborted"))
 	restarts := testutilValue(r1.m.clientRestarts) + testutilValue(r2.m.clientRestarts)
-	if len(handles) > 0 && aborted+restarts == 0 {
+	if aborts != nil && aborted+restarts == 0 {
 		t.Error("no transaction aborted and no client restarted: a refused record did not abort its span, or it was not counted")
 	}
 	for i, r := range []*runningRunner{r1, r2} {
