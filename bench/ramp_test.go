@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestRamp(t *testing.T) {
 			tc.rc.Log = &log
 			w := tc.window
 			res, err := ramp(context.Background(), LoadConfig{Duration: time.Second, Sim: Config{Seed: 7}}, tc.rc, w.run)
-			if !equalRates(w.rates, tc.wantRates) {
+			if !slices.Equal(w.rates, tc.wantRates) {
 				t.Errorf("ran at %v, want %v", w.rates, tc.wantRates)
 			}
 			for i, s := range w.seeds {
@@ -101,16 +102,4 @@ func TestRamp(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalRates(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

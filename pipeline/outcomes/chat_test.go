@@ -464,7 +464,7 @@ func TestChatText(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{
+	checkText(t, out,
 		"acceptance per site and team: accepted/shown [95% CI] n, against the site's band (verdict from the rate)\nsite  team     shown  accepted  acceptance             band   verdict\nshop  sales       40         6  15.0% [7.1–29.1] n=40  3–10%  above\nshop  service     20         1   5.0% [0.9–23.6] n=20  3–10%  inside\n",
 		"answer 80% of an hour's accepted chats within 30 s\n(Erlang C),",
 		"weekday and hour in UTC;\nheld back: sessions whose would-be invite was suppressed for no_capacity, from linger-tallies (1 hourly tallies)",
@@ -474,16 +474,7 @@ func TestChatText(t *testing.T) {
 		"site  team     reason       ratings  mean  satisfied                acceptance             conversion invited",
 		"shop  sales    abandonment        2  4.50  100.0% [34.2–100.0] n=2  15.0% [7.1–29.1] n=40  0.0% [0.0–8.8] n=40",
 		"shop  service  confusion          0     –       –                    5.0% [0.9–23.6] n=20",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("text lacks %q:\n%s", want, out)
-		}
-	}
-	for i, l := range strings.Split(out, "\n") {
-		if strings.HasSuffix(l, " ") {
-			t.Errorf("line %d ends in a space: %q", i+1, l)
-		}
-	}
+	)
 }
 
 func TestChatHTML(t *testing.T) {

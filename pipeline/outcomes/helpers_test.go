@@ -3,6 +3,7 @@ package outcomes
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +27,20 @@ func topLevelKeys(t *testing.T, doc []byte) []string {
 		}
 	}
 	return keys
+}
+
+// checkText fails t unless the text report out holds each of wants and no
+// line of it ends in a space (the columns are padded only between cells).
+func checkText(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+	for i, l := range strings.Split(out, "\n") {
+		if strings.HasSuffix(l, " ") {
+			t.Errorf("line %d ends in a space: %q", i+1, l)
+		}
+	}
 }

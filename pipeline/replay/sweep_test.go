@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,24 +70,12 @@ func TestFrontier(t *testing.T) {
 	for _, r := range rows {
 		front, band = append(front, r.frontier), append(band, r.inBand)
 	}
-	if want := []bool{true, true, false, true, false}; !equalBools(front, want) {
+	if want := []bool{true, true, false, true, false}; !slices.Equal(front, want) {
 		t.Errorf("frontier %v, want %v", front, want)
 	}
-	if want := []bool{false, true, true, false, true}; !equalBools(band, want) {
+	if want := []bool{false, true, true, false, true}; !slices.Equal(band, want) {
 		t.Errorf("band %v, want %v", band, want)
 	}
-}
-
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func est(v float64) outcomes.Estimate { return outcomes.Estimate{Value: v, N: 1000, Lo: v, Hi: v} }
