@@ -12,7 +12,7 @@ import (
 
 	"github.com/lingerhq/linger/pipeline/outcomes"
 	"github.com/lingerhq/linger/schemas"
-	"github.com/lingerhq/linger/scoring/learn"
+	"github.com/lingerhq/linger/scoring"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -154,10 +154,10 @@ func TestReportChatSections(t *testing.T) {
 	if len(rep.Acceptance) != 2 || len(rep.Staffing) < 2 || len(rep.CSAT) != 2 {
 		t.Fatalf("sections: %d acceptance, %d staffing, %d CSAT rows:\n%s", len(rep.Acceptance), len(rep.Staffing), len(rep.CSAT), raw)
 	}
-	lo, hi := learn.Wilson(10, 40)
+	lo, hi := scoring.Wilson(10, 40)
 	checkRow(t, "acceptance sales", rep.Acceptance[0], map[string]any{"site": chatSite, "team": "sales", "shown": 40.0, "accepted": 10.0,
 		"rate": 0.25, "ci_low": lo, "ci_high": hi, "band_min": 3.0, "band_max": 10.0, "verdict": "above"})
-	lo, hi = learn.Wilson(0, 5)
+	lo, hi = scoring.Wilson(0, 5)
 	checkRow(t, "acceptance service", rep.Acceptance[1], map[string]any{"site": chatSite, "team": "service", "shown": 5.0, "accepted": 0.0,
 		"rate": 0.0, "ci_low": lo, "ci_high": hi, "band_min": 3.0, "band_max": 10.0, "verdict": "below"})
 	sales := staffingRow(t, rep.Staffing, "sales", day, hour)
@@ -170,7 +170,7 @@ func TestReportChatSections(t *testing.T) {
 		"suppressed_no_capacity": 0.0, "agents_needed_all": 0.0})
 	checkRow(t, "staffing basis", rep.StaffingBasis, map[string]any{"time_zone": "UTC", "answer_within_s": 30.0, "service_level": 0.8,
 		"tallies": schemas.TopicTallies, "tally_records": 2.0, "capacity_records": 1.0})
-	lo, hi = learn.Wilson(4, 6)
+	lo, hi = scoring.Wilson(4, 6)
 	checkRow(t, "csat sales", rep.CSAT[0], map[string]any{"site": chatSite, "team": "sales", "reason": "abandonment", "ratings": 6.0,
 		"mean": 22.0 / 6, "satisfied_share": 4.0 / 6, "ci_low": lo, "ci_high": hi})
 	checkRow(t, "csat service", rep.CSAT[1], map[string]any{"site": chatSite, "team": "service", "reason": "confusion", "ratings": 0.0,

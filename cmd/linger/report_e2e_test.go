@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lingerhq/linger/schemas"
+	"github.com/lingerhq/linger/scoring"
 	"github.com/lingerhq/linger/scoring/learn"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -209,7 +210,7 @@ func (e estimateJSON) check(t *testing.T, what string, value float64, n int, lo,
 
 func wilson(t *testing.T, e estimateJSON, what string, k, n int) {
 	t.Helper()
-	lo, hi := learn.Wilson(k, n)
+	lo, hi := scoring.Wilson(k, n)
 	e.check(t, what, float64(k)/float64(n), n, lo, hi)
 }
 

@@ -93,7 +93,7 @@ func TestDependenciesPointDown(t *testing.T) {
 		"scoring":            {"schemas"},
 		"scoring/learn":      {"scoring"},
 		"pipeline/partition": {"scoring", "schemas"},
-		// scoring/learn for Wilson's and Newcombe's intervals, which the
+		// scoring/learn for Newcombe's interval of a difference, which the
 		// outcomes and the replay's quality figures share.
 		"pipeline/outcomes": {"internal/svgplot", "scoring", "scoring/learn", "schemas"},
 		"pipeline/replay":   {"internal/svgplot", "pipeline/partition", "pipeline/outcomes", "scoring", "scoring/learn", "schemas"},

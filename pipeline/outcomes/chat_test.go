@@ -12,7 +12,7 @@ import (
 
 	"github.com/lingerhq/linger/internal/htmltest"
 	"github.com/lingerhq/linger/schemas"
-	"github.com/lingerhq/linger/scoring/learn"
+	"github.com/lingerhq/linger/scoring"
 )
 
 // monday is 2026-03-02T00:00:00Z, a Monday; week the ms of a week.
@@ -324,7 +324,7 @@ func TestCSAT(t *testing.T) {
 	if sales.Reason != "abandonment" || salesConf.Reason != "confusion" || service.Team != "service" {
 		t.Fatalf("rows %+v", o.CSAT)
 	}
-	lo, hi := learn.Wilson(3, 5)
+	lo, hi := scoring.Wilson(3, 5)
 	if sales.Ratings != 5 || *sales.Mean != 18.0/5 || *sales.SatisfiedShare != 0.6 || *sales.Lo != lo || *sales.Hi != hi {
 		t.Errorf("sales: %d ratings, mean %v, satisfied %v [%v, %v]; want 5, 3.6, 0.6 [%v, %v]", sales.Ratings, *sales.Mean, *sales.SatisfiedShare, *sales.Lo, *sales.Hi, lo, hi)
 	}
@@ -369,7 +369,7 @@ func TestAcceptanceBand(t *testing.T) {
 		if v := want[r.Site+"/"+r.Team]; r.Verdict != v {
 			t.Errorf("%s/%s at %v: %s, want %s", r.Site, r.Team, r.Rate, r.Verdict, v)
 		}
-		lo, hi := learn.Wilson(r.Accepted, r.Shown)
+		lo, hi := scoring.Wilson(r.Accepted, r.Shown)
 		if r.Rate != float64(r.Accepted)/float64(r.Shown) || r.Lo != lo || r.Hi != hi {
 			t.Errorf("%s/%s: %v [%v, %v], want %d/%d [%v, %v]", r.Site, r.Team, r.Rate, r.Lo, r.Hi, r.Accepted, r.Shown, lo, hi)
 		}

@@ -152,10 +152,6 @@ func checkLengths(name string, scores []float64, positive []bool) {
 	}
 }
 
-// Wilson is scoring.Wilson, the 95% Wilson score interval of k/n: the
-// acceptance controller uses it too, and scoring is the lower package.
-func Wilson(k, n int) (lo, hi float64) { return scoring.Wilson(k, n) }
-
 // WilsonDifference returns the difference of two proportions, d = k1/n1 −
 // k2/n2, with its 95% interval by Newcombe's hybrid score method (method 10
 // of Newcombe 1998, "Interval estimation for the difference between
@@ -171,8 +167,8 @@ func Wilson(k, n int) (lo, hi float64) { return scoring.Wilson(k, n) }
 // 0 nothing is known: d is NaN and the interval [−1, 1]. It panics unless
 // 0 ≤ k ≤ n for both.
 func WilsonDifference(k1, n1, k2, n2 int) (d, lo, hi float64) {
-	l1, u1 := Wilson(k1, n1)
-	l2, u2 := Wilson(k2, n2)
+	l1, u1 := scoring.Wilson(k1, n1)
+	l2, u2 := scoring.Wilson(k2, n2)
 	if n1 == 0 || n2 == 0 {
 		return math.NaN(), -1, 1
 	}
