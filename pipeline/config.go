@@ -68,6 +68,14 @@ type Config struct {
 	// CacheBytes bounds session state memory. Default: 256 MiB; at least
 	// partition.MinCacheBytes.
 	CacheBytes int
+	// HeapLimitBase, if positive, has the Runner keep the Go heap's soft
+	// limit (runtime/debug.SetMemoryLimit) at this many bytes plus the
+	// hot tables' share of CacheBytes (a quarter, or more while they hold
+	// more: partition.Store.HotCap), updated every few seconds: a limit
+	// that follows what the state really holds, so a backlog cannot grow
+	// the heap to twice its live size, nor the hot tables meet a limit
+	// set for a quarter. 0 leaves the limit alone (GOMEMLIMIT, tests).
+	HeapLimitBase int64
 	// Scoring is the scoring config. Default: scoring.DefaultConfig().
 	Scoring *scoring.Config
 	// MaxPollRecords bounds the records processed per poll. Default: 10000.

@@ -132,7 +132,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		ready:         gauge("linger_ready", "1 once the group is joined and every assigned partition is served."),
 
 		cacheEntries:   gauge("linger_cache_entries", "Session states in fastcache (quiet sessions; active ones are in the hot tables)."),
-		hotSessions:    gauge("linger_hot_sessions", "Active sessions held in the partitions' hot tables, in front of fastcache (a quarter of --cache-bytes)."),
+		hotSessions:    gauge("linger_hot_sessions", "Active sessions held in the partitions' hot tables, in front of fastcache (what of --cache-bytes fastcache does not use, a quarter at least)."),
 		cacheBytes:     gauge("linger_cache_bytes", "Bytes the cache holds."),
 		cacheMaxBytes:  gauge("linger_cache_max_bytes", "fastcache's capacity in bytes: three quarters of --cache-bytes (at least 32 MiB), the rest holding the hot tables."),
 		cacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),

@@ -20,7 +20,7 @@ func (r *Runner) passthrough(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	r.producer.send(ctx, func(send func(*kgo.Record)) {
 		fetches.EachRecord(func(rec *kgo.Record) {
-			send(&kgo.Record{Topic: r.cfg.PassthroughTopic, Key: rec.Key, Value: rec.Value})
+			send(r.producer.record(r.cfg.PassthroughTopic, 0, rec.Key, rec.Value))
 		})
 	})
 	return nil

@@ -23,7 +23,7 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 			out := w.out
 			for i := range out.Decisions() {
 				k, v := out.Decision(i)
-				send(&kgo.Record{Topic: r.cfg.InvitesTopic, Key: k, Value: v})
+				send(r.producer.record(r.cfg.InvitesTopic, 0, k, v))
 			}
 			for _, rj := range out.Rejected() {
 				if rec := r.dlqRecord(w.p.Partition(), rj); rec != nil {
@@ -32,15 +32,15 @@ func (r *Runner) workerOutputs(busy []*worker) outputs {
 			}
 			for i := range out.StateRecords() {
 				k, v := out.StateRecord(i)
-				send(&kgo.Record{Topic: r.cfg.StateTopic, Partition: w.p.Partition(), Key: k, Value: v})
+				send(r.producer.record(r.cfg.StateTopic, w.p.Partition(), k, v))
 			}
 			for i := range out.VisitorRecords() {
 				k, v := out.VisitorRecord(i)
-				send(&kgo.Record{Topic: r.cfg.VisitorsTopic, Key: k, Value: v})
+				send(r.producer.record(r.cfg.VisitorsTopic, 0, k, v))
 			}
 			for i := range out.TallyRecords() {
 				k, v := out.TallyRecord(i)
-				send(&kgo.Record{Topic: r.cfg.TalliesTopic, Key: k, Value: v})
+				send(r.producer.record(r.cfg.TalliesTopic, 0, k, v))
 			}
 			states += out.StateRecords()
 		}
@@ -55,6 +55,27 @@ type producer struct {
 	pending sync.WaitGroup
 	failed  atomic.Int64
 	first   atomic.Pointer[error]
+
+	// recs are records handed out by record, reused once their promises
+	// have all answered (wait): the client reads a record no more after
+	// its promise, and a span's state records, one per session it touched,
+	// would otherwise each cost an allocation. Used by the Runner's
+	// goroutine only.
+	recs []*kgo.Record
+	used int
+}
+
+// record returns a record of topic with key and value, for send; partition
+// counts only for the topics whose partitioner honours it (the changelog).
+// It stays valid until the next wait.
+func (p *producer) record(topic string, partition int32, key, value []byte) *kgo.Record {
+	if p.used == len(p.recs) {
+		p.recs = append(p.recs, new(kgo.Record))
+	}
+	rec := p.recs[p.used]
+	p.used++
+	*rec = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value}
+	return rec
 }
 
 // send hands every record of out to the client.
@@ -83,6 +104,7 @@ func (p *producer) send(ctx context.Context, out outputs) {
 // wait, and returns an error if the broker refused any.
 func (p *producer) wait() error {
 	p.pending.Wait()
+	p.used = 0
 	n := p.failed.Swap(0)
 	first := p.first.Swap(nil)
 	if n > 0 {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"math"
+	"runtime/debug"
 	"time"
 
 	"github.com/lingerhq/linger/pipeline/partition"
@@ -61,6 +62,9 @@ func (r *Runner) statsLoop(ctx context.Context) {
 				}
 			}
 			r.m.hotSessions.Set(float64(st.HotSessions))
+			if r.cfg.HeapLimitBase > 0 {
+				debug.SetMemoryLimit(r.cfg.HeapLimitBase + st.HotBytes)
+			}
 			r.m.cacheHorizon.Set(horizon)
 			prev, prevAt = st, now
 		}

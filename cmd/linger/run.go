@@ -116,16 +116,21 @@ func newRunCmd() *cobra.Command {
 	return c
 }
 
+// heapLimitBase is the Go heap's soft limit besides the hot tables: the
+// Kafka client's buffers and the batches in flight.
+const heapLimitBase = 256 << 20
+
 // memoryLimit sets the Go heap's soft limit, unless GOMEMLIMIT does: the
-// hot tables' quarter of cacheBytes plus 256 MiB for the Kafka client's
-// buffers and the batches in flight. fastcache's ring lives outside the Go
-// heap. Without a limit the heap may grow to twice what a backlog made live
-// before the collector runs, so memory would follow traffic.
+// hot tables' quarter of cacheBytes plus heapLimitBase, to start with; the
+// runner then follows the hot tables, which hold more while fastcache is
+// young (pipeline.Config.HeapLimitBase). fastcache's ring lives outside the
+// Go heap. Without a limit the heap may grow to twice what a backlog made
+// live before the collector runs, so memory would follow traffic.
 func memoryLimit(cacheBytes int) (int64, bool) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0, false
 	}
-	limit := int64(max(cacheBytes, partition.MinCacheBytes))/4 + 256<<20
+	limit := int64(max(cacheBytes, partition.MinCacheBytes))/4 + heapLimitBase
 	debug.SetMemoryLimit(limit)
 	return limit, true
 }
@@ -151,6 +156,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		InstanceID:       f.instance,
 		EventTimeOnly:    f.eventTime,
 		CacheBytes:       int(f.cacheBytes),
+		HeapLimitBase:    heapLimitIf(f.memoryLimit > 0),
 		Scoring:          scfg,
 		PassthroughTopic: f.passthrough,
 		Security:         f.security,
@@ -192,4 +198,13 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		log.Info("stopped http", "took", time.Since(start).Round(time.Millisecond))
 	}
 	return runErr
+}
+
+// heapLimitIf returns heapLimitBase if run set the heap's soft limit, for
+// the runner to keep it following the hot tables; 0 if GOMEMLIMIT rules.
+func heapLimitIf(set bool) int64 {
+	if set {
+		return heapLimitBase
+	}
+	return 0
 }

@@ -163,10 +163,18 @@ func (p *Processor) reset() {
 	// map's capacity, which one large batch (a restore, a backlog) grows
 	// for good, and small batches would pay it every time.
 	for i := range p.slots[:p.n] {
-		delete(p.table, p.slots[i].hash)
-		p.slots[i].dirty = false
+		sl := &p.slots[i]
+		if sl.inTable {
+			delete(p.table, sl.hash)
+		}
+		sl.dirty = false
 	}
 	p.n = 0
+	// Hot entries hold slots of this span only (hotEntry.span).
+	if p.span++; p.span == 0 {
+		p.hot.forgetSpans()
+		p.span = 1
+	}
 	p.inSpan = false
 	if len(p.alive) >= p.sweepAt {
 		p.sweep()

@@ -32,7 +32,7 @@ const HotQuiet = 3 * time.Minute
 const hotQuietMs = int64(HotQuiet / time.Millisecond)
 
 // hotBytesPerSession sizes the hot table: one entry per this many bytes of
-// its share of --cache-bytes. An entry (its encoded state, its map slot
+// its room in --cache-bytes (Store.HotCap). An entry (its encoded state, its map slot
 // and list links) takes about 210 bytes of resident memory with the
 // simulator's sessions, as BenchmarkHotTable measures it; longer ids and
 // URLs take more.
@@ -55,6 +55,11 @@ type hotEntry struct {
 	last int64  // the state's newest event time, for the quiet period
 	prev int32
 	next int32
+	// span and slot: the Processor's batch slot of the session, valid if
+	// span is the Processor's current one, so a hot session's one lookup
+	// finds its slot too (Processor.slotByHash).
+	span uint32
+	slot int32
 	// stored: fastcache may hold an older copy (the session was loaded
 	// from it, or written there before), so a spill replaces an entry
 	// rather than adding one, and an expiry deletes it there too.
@@ -126,7 +131,7 @@ func (h *hotTable) put(hash uint64, val []byte, last int64, stored bool) {
 		i = int32(len(h.entries) - 1)
 	}
 	e := &h.entries[i]
-	e.hash, e.stored, e.last = hash, stored, last
+	e.hash, e.stored, e.last, e.span = hash, stored, last, 0
 	e.val = append(e.val[:0], val...)
 	h.idx[hash] = i
 	h.pushFront(i)
@@ -143,6 +148,13 @@ func (h *hotTable) remove(hash uint64) bool {
 	delete(h.idx, hash)
 	h.free = append(h.free, i)
 	return true
+}
+
+// forgetSpans marks every entry as in no span: the span counter wrapped.
+func (h *hotTable) forgetSpans() {
+	for i := range h.entries {
+		h.entries[i].span = 0
+	}
 }
 
 // oldest returns the least recently committed entry, or nil.
@@ -194,12 +206,21 @@ func (p *Processor) dropHot(sl *slot) {
 }
 
 // spillQuiet writes the sessions that have been quiet for hotQuietMs of
-// event time to fastcache and drops them from the table, oldest first.
+// event time to fastcache and drops them from the table, oldest first; and
+// when fastcache has grown into the hot tables' room (Store.HotCap), the
+// least recently committed ones until they fit, at most hotShrinkMax a
+// commit, so that no one commit pays for the whole shrink.
 func (p *Processor) spillQuiet() {
 	for e := p.hot.oldest(); e != nil && e.last < p.maxTS-hotQuietMs; e = p.hot.oldest() {
 		p.spillOldest()
 	}
+	for n := 0; n < hotShrinkMax && p.store.hotOver() && p.spillOldest(); n++ {
+	}
 }
+
+// hotShrinkMax bounds the sessions one commit spills to give the hot
+// tables' room back to fastcache.
+const hotShrinkMax = 1024
 
 // spillOldest writes the least recently committed hot session to fastcache
 // and drops it from the table; it reports false when the table is empty.

@@ -67,7 +67,8 @@ type Processor struct {
 
 	slots []slot
 	n     int              // slots in use this span
-	table map[uint64]int32 // key hash → slot
+	table map[uint64]int32 // key hash → slot, of the sessions not hot
+	span  uint32           // this span's number, for hotEntry.span; never 0
 
 	// hot holds the committed states of the partition's active sessions,
 	// in front of the store (hot.go).
@@ -120,6 +121,7 @@ type slot struct {
 	val      span  // the encoded state in the output arena, after End
 	noEncode bool  // left as it was in this batch: nothing to write at End
 	dirty    bool  // in the changelog of this span (val, or a tombstone): for Commit
+	inTable  bool  // found through table, not through its hot entry
 }
 
 // Config is what a Processor needs besides its partition.
@@ -197,6 +199,7 @@ func New(partition int32, cfg Config) *Processor {
 		wallClock:  cfg.WallClockAdvance,
 		observe:    cfg.Observe,
 		table:      make(map[uint64]int32),
+		span:       1,
 		hot:        newHotTable(),
 		alive:      make(map[uint64]int64),
 		sweepAt:    4096,
@@ -580,11 +583,14 @@ func (p *Processor) session(id []byte) *slot {
 // first touch from the hot table, or else from the store. For a timer (id
 // nil) it returns nil when neither has the session.
 func (p *Processor) slotByHash(h uint64, id []byte) *slot {
-	if i, ok := p.table[h]; ok {
-		return &p.slots[i]
-	}
 	if e := p.hot.get(h); e != nil {
-		sl := p.newSlot(h, id)
+		if e.span == p.span {
+			return &p.slots[e.slot]
+		}
+		// The hot table does not change within a span (Commit changes
+		// it), so the entry holds the slot until the span ends.
+		e.span, e.slot = p.span, int32(p.n)
+		sl := p.newSlot(h, id, false)
 		sl.stored = e.stored
 		if err := scoring.DecodeState(e.val, &sl.st); err != nil {
 			panic("BUG: the hot table holds a state it cannot read: " + err.Error())
@@ -592,13 +598,16 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 		sl.expiry = p.expiryMinute(&sl.st)
 		return sl
 	}
+	if i, ok := p.table[h]; ok {
+		return &p.slots[i]
+	}
 	p.key = p.storeKey(p.key[:0], h)
 	var found bool
 	p.buf, found = p.store.get(p.buf[:0], p.key)
 	if !found && id == nil {
 		return nil
 	}
-	sl := p.newSlot(h, id)
+	sl := p.newSlot(h, id, true)
 	sl.stored = found
 	if !found {
 		sl.st.Reset()
@@ -615,17 +624,20 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 	return sl
 }
 
-// newSlot takes the next batch slot for a key hash; for a timer (id nil)
-// it is left as loaded unless the timer changes it.
-func (p *Processor) newSlot(h uint64, id []byte) *slot {
+// newSlot takes the next batch slot for a key hash, indexed in table if
+// inTable (a hot session's entry indexes it); for a timer (id nil) it is
+// left as loaded unless the timer changes it.
+func (p *Processor) newSlot(h uint64, id []byte, inTable bool) *slot {
 	if p.n == len(p.slots) {
 		p.slots = append(p.slots, slot{})
 	}
 	i := int32(p.n)
 	p.n++
-	p.table[h] = i
+	if inTable {
+		p.table[h] = i
+	}
 	sl := &p.slots[i]
-	sl.hash, sl.stored, sl.deleted, sl.expiry, sl.noEncode = h, false, false, 0, id == nil
+	sl.hash, sl.stored, sl.deleted, sl.expiry, sl.noEncode, sl.inTable = h, false, false, 0, id == nil, inTable
 	return sl
 }
 

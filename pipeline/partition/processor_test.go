@@ -242,3 +242,89 @@ func TestStateLostIsCounted(t *testing.T) {
 		t.Fatalf("an expired session was counted as lost")
 	}
 }
+
+// TestHotTablesGiveWayToFastcache: the hot tables hold every active
+// session while fastcache is empty, beyond their quarter of the cache
+// size, and give that room back, spilling the least recently committed
+// sessions, once fastcache has filled; the spilled sessions come back
+// from fastcache as they were.
+func TestHotTablesGiveWayToFastcache(t *testing.T) {
+	store := NewStore(MinCacheBytes)
+	floor := int64(MinCacheBytes / 4 / hotBytesPerSession)
+	if got := store.HotCap(); got != MinCacheBytes/hotBytesPerSession {
+		t.Fatalf("an empty store's hot cap is %d sessions, want all of the cache size (%d)", got, MinCacheBytes/hotBytesPerSession)
+	}
+	p := New(0, Config{Epoch: 1, Store: store, Now: fixedClock})
+	ts := testStart.UnixMilli()
+	batch := func(from, to int, at int64) {
+		p.Begin()
+		for i := from; i < to; i++ {
+			e := schemas.Event{Type: schemas.TypePageView, Session: fmt.Appendf(nil, "s-%06d", i), TS: at, Page: schemas.Page{URL: []byte("/p/1"), Kind: schemas.KindProduct}}
+			p.Process(e.Session, schemas.AppendEvent(nil, &e), int64(i))
+		}
+		p.End()
+		p.Commit()
+	}
+	n := int(2*floor/1000+1) * 1000 // twice the floor, in whole batches
+	for i := 0; i < n; i += 1000 {
+		batch(i, i+1000, ts)
+	}
+	if st := store.Stats(); st.HotSessions != int64(n) || st.Writes != 0 {
+		t.Fatalf("%d sessions hot and %d written to fastcache, want all %d hot and none written", st.HotSessions, st.Writes, n)
+	}
+	// Something else fills fastcache (other partitions' quiet sessions).
+	val := make([]byte, 1000)
+	for i := 0; store.written.Load() < store.maxBytes; i++ {
+		store.set(fmt.Appendf(nil, "other-%d", i), val, true)
+	}
+	if got := store.HotCap(); got != floor {
+		t.Fatalf("with fastcache full the hot cap is %d sessions, want the floor %d", got, floor)
+	}
+	// Each commit gives back at most hotShrinkMax sessions.
+	for range n / hotShrinkMax {
+		batch(n, n+1, ts+1000) // one session, touched again and again
+	}
+	st := store.Stats()
+	if st.HotSessions > floor {
+		t.Fatalf("%d sessions hot after the shrink, want at most %d", st.HotSessions, floor)
+	}
+	// The first sessions were committed first, so they were spilled.
+	if p.hot.get(xxhash.Sum64String("s-000000")) != nil {
+		t.Fatal("the least recently committed session is still hot")
+	}
+	batch(0, 1, ts+2000)
+	if st := hotState(t, p, "s-000000"); st.Events != 2 {
+		t.Fatalf("s-000000 back from fastcache: %d events, want 2", st.Events)
+	}
+	if lost := p.Totals().Lost; lost != 0 {
+		t.Fatalf("%d sessions lost", lost)
+	}
+}
+
+// TestSpanNumberWraps: a hot entry names its session's slot for one span
+// (hotEntry.span); when the span counter wraps, entries marked in the spans
+// of its first round must not be taken for this span's.
+func TestSpanNumberWraps(t *testing.T) {
+	p := New(0, Config{Epoch: 1, Store: NewStore(0), Now: fixedClock})
+	ts := testStart.UnixMilli()
+	batch := func(at int64, sessions ...string) {
+		p.Begin()
+		for i, s := range sessions {
+			e := schemas.Event{Type: schemas.TypePageView, Session: []byte(s), TS: at, Page: schemas.Page{URL: []byte("/p/1"), Kind: schemas.KindProduct}}
+			p.Process(e.Session, schemas.AppendEvent(nil, &e), int64(i))
+		}
+		p.End()
+		p.Commit()
+	}
+	batch(ts, "a", "b")           // span 1: hot, so the next span marks them
+	batch(ts+1000, "a", "b")      // span 2 marks a's entry slot 0, b's slot 1
+	p.span = ^uint32(0)           // as if 2^32 - 3 spans had gone by
+	batch(ts+2000, "c")           // the last span before the wrap
+	p.span = 2                    // skip span 1 so the old marks meet their number
+	batch(ts+3000, "b", "a", "b") // b first: a stale mark would give it a's slot
+	for s, want := range map[string]uint32{"a": 3, "b": 4, "c": 1} {
+		if st := hotState(t, p, s); st.Events != want {
+			t.Fatalf("%s has %d events, want %d", s, st.Events, want)
+		}
+	}
+}

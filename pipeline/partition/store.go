@@ -41,10 +41,12 @@ type Store struct {
 	indexCap int64
 	timerLen atomic.Int64
 	timerCap int64
-	// The hot tables of every Processor hold at most hotCap sessions,
-	// their share of the cache size.
-	hotLen atomic.Int64
-	hotCap int64
+	// The hot tables of every Processor share what of the cache size
+	// fastcache does not use yet, and at least a quarter of it
+	// (Store.HotCap).
+	hotLen   atomic.Int64
+	hotFloor int64 // sessions
+	size     int64 // --cache-bytes, as bounded
 }
 
 // indexBytesPerSession sizes the loss-detection index: at most one entry per
@@ -53,10 +55,12 @@ type Store struct {
 // most, for about 16 bytes of memory per 128 cache bytes (12%).
 const indexBytesPerSession = 128
 
-// NewStore returns a store of maxBytes (at least MinCacheBytes): a quarter
-// for the Processors' hot tables (hot.go), the rest for fastcache. fastcache
-// takes no less than MinCacheBytes, so below 4/3 of it the bound is
-// MinCacheBytes plus the hot quarter.
+// NewStore returns a store of maxBytes (at least MinCacheBytes), shared by
+// the Processors' hot tables (hot.go) and fastcache: fastcache may fill
+// three quarters, the hot tables have the rest and, until fastcache has
+// filled, whatever it has not used yet (HotCap). fastcache takes no less
+// than MinCacheBytes, so below 4/3 of it the bound is MinCacheBytes plus
+// the hot quarter.
 func NewStore(maxBytes int) *Store {
 	maxBytes = max(maxBytes, MinCacheBytes)
 	hot := maxBytes / 4
@@ -66,19 +70,36 @@ func NewStore(maxBytes int) *Store {
 		maxBytes: uint64(ring),
 		indexCap: int64(maxBytes / indexBytesPerSession),
 		timerCap: int64(maxBytes / timerBytesPerSession),
-		hotCap:   int64(hot / hotBytesPerSession),
+		hotFloor: int64(hot / hotBytesPerSession),
+		size:     int64(maxBytes),
 	}
+}
+
+// HotCap returns how many sessions the hot tables may hold now. fastcache
+// takes its memory as it is written (a ring of appends keeps every byte
+// written until it wraps), so the bytes written to it, up to its size, are
+// what it uses; the hot tables may have the rest of the cache size, and a
+// quarter of it at least. A young replica, or one whose sessions seldom go
+// quiet, thus keeps every active session hot, where rewriting one costs no
+// ring space; as fastcache fills, the hot tables give way to it.
+func (s *Store) HotCap() int64 {
+	ring := min(s.written.Load(), s.maxBytes)
+	return max(s.hotFloor, (s.size-int64(ring))/hotBytesPerSession)
 }
 
 // takeHot reserves room for one hot session, or reports that the hot
 // tables are full.
 func (s *Store) takeHot() bool {
-	if s.hotLen.Add(1) > s.hotCap {
+	if s.hotLen.Add(1) > s.HotCap() {
 		s.hotLen.Add(-1)
 		return false
 	}
 	return true
 }
+
+// hotOver reports whether the hot tables hold more sessions than HotCap
+// allows, as they do once fastcache has grown into their room.
+func (s *Store) hotOver() bool { return s.hotLen.Load() > s.HotCap() }
 
 // releaseHot gives back room for n hot sessions.
 func (s *Store) releaseHot(n int) { s.hotLen.Add(int64(-n)) }
@@ -144,8 +165,12 @@ type StoreStats struct {
 	// inserted, minus those deleted (expired) and those still held.
 	Evictions uint64
 	// HotSessions are the sessions in the Processors' hot tables, at most
-	// HotCap; MaxBytes and the rest are fastcache's.
+	// HotCap (Store.HotCap, as of the snapshot); MaxBytes and the rest are
+	// fastcache's.
 	HotSessions, HotCap int64
+	// HotBytes is what the hot tables are sized to take of the cache
+	// size: HotSessions entries, and their quarter at least.
+	HotBytes int64
 }
 
 // Stats returns a snapshot of the store's counters.
@@ -153,7 +178,8 @@ func (s *Store) Stats() StoreStats {
 	var fs fastcache.Stats
 	s.c.UpdateStats(&fs)
 	st := StoreStats{Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: s.maxBytes, BytesWritten: s.written.Load(),
-		Writes: s.writes.Load(), StateBytes: s.values.Load(), HotSessions: s.hotLen.Load(), HotCap: s.hotCap}
+		Writes: s.writes.Load(), StateBytes: s.values.Load(), HotSessions: s.hotLen.Load(), HotCap: s.HotCap()}
+	st.HotBytes = max(st.HotSessions, s.hotFloor) * hotBytesPerSession
 	if in, out := s.inserts.Load(), s.deletes.Load()+fs.EntriesCount; in > out {
 		st.Evictions = in - out
 	}
