@@ -63,6 +63,10 @@ type producer struct {
 	// goroutine only.
 	recs []*kgo.Record
 	used int
+	// stamp is the records' timestamp, read once per send: the client
+	// reads the clock for every record without one, and reading it is a
+	// system call on machines without a fast clock source.
+	stamp time.Time
 }
 
 // record returns a record of topic with key and value, for send; partition
@@ -74,7 +78,7 @@ func (p *producer) record(topic string, partition int32, key, value []byte) *kgo
 	}
 	rec := p.recs[p.used]
 	p.used++
-	*rec = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value}
+	*rec = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: p.stamp}
 	return rec
 }
 
@@ -94,6 +98,7 @@ func (p *producer) send(ctx context.Context, out outputs) {
 	if r.sess != nil {
 		produce = r.sess.Produce
 	}
+	p.stamp = time.Now()
 	out(func(rec *kgo.Record) {
 		p.pending.Add(1)
 		produce(ctx, rec, promise)

@@ -64,6 +64,7 @@ type hotEntry struct {
 	// from it, or written there before), so a spill replaces an entry
 	// rather than adding one, and an expiry deletes it there too.
 	stored bool
+	live   bool // in the table, not on the free list
 }
 
 func newHotTable() hotTable {
@@ -72,10 +73,25 @@ func newHotTable() hotTable {
 
 // get returns the entry of a key hash, or nil.
 func (h *hotTable) get(hash uint64) *hotEntry {
-	if i, ok := h.idx[hash]; ok {
+	if i := h.find(hash); i >= 0 {
 		return &h.entries[i]
 	}
 	return nil
+}
+
+// find returns the index of a key hash's entry, or -1.
+func (h *hotTable) find(hash uint64) int32 {
+	if i, ok := h.idx[hash]; ok {
+		return i
+	}
+	return -1
+}
+
+// holds reports whether entry i is the key hash's: a slot remembers the
+// index its session was loaded from, valid until the session leaves the
+// table (a spill in the same Commit may reuse the index for another).
+func (h *hotTable) holds(i int32, hash uint64) bool {
+	return i >= 0 && int(i) < len(h.entries) && h.entries[i].live && h.entries[i].hash == hash
 }
 
 // len returns the entries in the table.
@@ -111,17 +127,27 @@ func (h *hotTable) pushFront(i int32) {
 // the committed state of a key hash, most recent first. The caller has made
 // room for a new entry (Store.takeHot).
 func (h *hotTable) put(hash uint64, val []byte, last int64, stored bool) {
-	if i, ok := h.idx[hash]; ok {
-		e := &h.entries[i]
-		e.val = append(e.val[:0], val...)
-		e.last = last
-		e.stored = e.stored || stored
-		if h.head != i {
-			h.unlink(i)
-			h.pushFront(i)
-		}
+	if i := h.find(hash); i >= 0 {
+		h.update(i, val, last, stored)
 		return
 	}
+	h.insert(hash, val, last, stored)
+}
+
+// update stores val as entry i's state, most recent first.
+func (h *hotTable) update(i int32, val []byte, last int64, stored bool) {
+	e := &h.entries[i]
+	e.val = append(e.val[:0], val...)
+	e.last = last
+	e.stored = e.stored || stored
+	if h.head != i {
+		h.unlink(i)
+		h.pushFront(i)
+	}
+}
+
+// insert adds an entry for a key hash that has none, most recent first.
+func (h *hotTable) insert(hash uint64, val []byte, last int64, stored bool) {
 	var i int32
 	if n := len(h.free); n > 0 {
 		i = h.free[n-1]
@@ -131,7 +157,7 @@ func (h *hotTable) put(hash uint64, val []byte, last int64, stored bool) {
 		i = int32(len(h.entries) - 1)
 	}
 	e := &h.entries[i]
-	e.hash, e.stored, e.last, e.span = hash, stored, last, 0
+	e.hash, e.stored, e.last, e.span, e.live = hash, stored, last, 0, true
 	e.val = append(e.val[:0], val...)
 	h.idx[hash] = i
 	h.pushFront(i)
@@ -146,6 +172,7 @@ func (h *hotTable) remove(hash uint64) bool {
 	}
 	h.unlink(i)
 	delete(h.idx, hash)
+	h.entries[i].live = false
 	h.free = append(h.free, i)
 	return true
 }
@@ -177,18 +204,23 @@ func (h *hotTable) reset() {
 // room first if the replica's hot sessions are at their bound; fastcache is
 // not written.
 func (p *Processor) commitHot(sl *slot) {
-	if p.hot.get(sl.hash) == nil {
-		for !p.store.takeHot() {
-			if !p.spillOldest() {
-				// Nothing of ours to spill: other partitions hold the
-				// table's room. This session goes to fastcache.
-				p.key = p.storeKey(p.key[:0], sl.hash)
-				p.store.set(p.key, p.out.arena[sl.val.v0:sl.val.v1], !sl.stored)
-				return
-			}
+	val := p.out.arena[sl.val.v0:sl.val.v1]
+	if p.hot.holds(sl.hot, sl.hash) {
+		p.hot.update(sl.hot, val, sl.st.Last, sl.stored)
+		return
+	}
+	// Not hot when the span loaded it (the table changes only at Commit),
+	// or spilled since by this Commit: a new entry.
+	for !p.store.takeHot() {
+		if !p.spillOldest() {
+			// Nothing of ours to spill: other partitions hold the
+			// table's room. This session goes to fastcache.
+			p.key = p.storeKey(p.key[:0], sl.hash)
+			p.store.set(p.key, val, !sl.stored)
+			return
 		}
 	}
-	p.hot.put(sl.hash, p.out.arena[sl.val.v0:sl.val.v1], sl.st.Last, sl.stored)
+	p.hot.insert(sl.hash, val, sl.st.Last, sl.stored)
 }
 
 // dropHot forgets an expired session: out of the table, and out of

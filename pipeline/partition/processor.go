@@ -122,6 +122,7 @@ type slot struct {
 	noEncode bool  // left as it was in this batch: nothing to write at End
 	dirty    bool  // in the changelog of this span (val, or a tombstone): for Commit
 	inTable  bool  // found through table, not through its hot entry
+	hot      int32 // the hot entry it was loaded from, or -1 (hotTable.holds)
 }
 
 // Config is what a Processor needs besides its partition.
@@ -583,7 +584,8 @@ func (p *Processor) session(id []byte) *slot {
 // first touch from the hot table, or else from the store. For a timer (id
 // nil) it returns nil when neither has the session.
 func (p *Processor) slotByHash(h uint64, id []byte) *slot {
-	if e := p.hot.get(h); e != nil {
+	if i := p.hot.find(h); i >= 0 {
+		e := &p.hot.entries[i]
 		if e.span == p.span {
 			return &p.slots[e.slot]
 		}
@@ -591,7 +593,7 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 		// it), so the entry holds the slot until the span ends.
 		e.span, e.slot = p.span, int32(p.n)
 		sl := p.newSlot(h, id, false)
-		sl.stored = e.stored
+		sl.stored, sl.hot = e.stored, i
 		if err := scoring.DecodeState(e.val, &sl.st); err != nil {
 			panic("BUG: the hot table holds a state it cannot read: " + err.Error())
 		}
@@ -637,7 +639,7 @@ func (p *Processor) newSlot(h uint64, id []byte, inTable bool) *slot {
 		p.table[h] = i
 	}
 	sl := &p.slots[i]
-	sl.hash, sl.stored, sl.deleted, sl.expiry, sl.noEncode, sl.inTable = h, false, false, 0, id == nil, inTable
+	sl.hash, sl.stored, sl.deleted, sl.expiry, sl.noEncode, sl.inTable, sl.hot = h, false, false, 0, id == nil, inTable, -1
 	return sl
 }
 
