@@ -134,7 +134,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		cacheEntries:   gauge("linger_cache_entries", "Session states in fastcache (quiet sessions; active ones are in the hot tables)."),
 		hotSessions:    gauge("linger_hot_sessions", "Active sessions held in the partitions' hot tables, in front of fastcache (what of --cache-bytes fastcache does not use, a quarter at least)."),
 		cacheBytes:     gauge("linger_cache_bytes", "Bytes the cache holds."),
-		cacheMaxBytes:  gauge("linger_cache_max_bytes", "fastcache's capacity in bytes: three quarters of --cache-bytes (at least 32 MiB), the rest holding the hot tables."),
+		cacheMaxBytes:  gauge("linger_cache_max_bytes", "fastcache's capacity in bytes: three quarters of --cache-bytes (at least 32 MiB); the hot tables hold the rest, and what fastcache has not used yet."),
 		cacheEvictions: counter("linger_cache_evictions_total", "Sessions pushed out of the cache ring (estimated from inserts minus entries)."),
 		cacheHorizon:   gauge("linger_cache_horizon_seconds", "How long an untouched session survives: the hot tables' quiet period plus fastcache's bytes ÷ bytes written per second. Keep it above the session timeout."),
 		sessionTimeout: gauge("linger_session_timeout_seconds", "The scoring config's longest session timeout: keep linger_cache_horizon_seconds above it."),

@@ -109,6 +109,11 @@ func (p *producer) send(ctx context.Context, out outputs) {
 // wait, and returns an error if the broker refused any.
 func (p *producer) wait() error {
 	p.pending.Wait()
+	// A passthrough record aliases its fetch's whole response: a stale one
+	// would keep it in memory until the record is reused.
+	for _, rec := range p.recs[:p.used] {
+		rec.Key, rec.Value = nil, nil
+	}
 	p.used = 0
 	n := p.failed.Swap(0)
 	first := p.first.Swap(nil)

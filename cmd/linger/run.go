@@ -68,7 +68,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, withKafka bool) {
 		f.sec.register(fs)
 	}
 	f.cacheBytes = partition.DefaultCacheBytes
-	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state: a quarter for the active sessions' hot tables, the rest for the fastcache ring; size it as described in the README")
+	fs.Var(&f.cacheBytes, "cache-bytes", "memory for session state, shared by the active sessions' hot tables (a quarter at least) and the fastcache ring (three quarters at most); size it as described in the README")
 	fs.StringVar(&f.config, "config", "", "scoring config file (YAML); see `linger config`")
 	f.logs.register(fs)
 }

@@ -32,10 +32,10 @@ const HotQuiet = 3 * time.Minute
 const hotQuietMs = int64(HotQuiet / time.Millisecond)
 
 // hotBytesPerSession sizes the hot table: one entry per this many bytes of
-// its room in --cache-bytes (Store.HotCap). An entry (its encoded state, its map slot
-// and list links) takes about 210 bytes of resident memory with the
-// simulator's sessions, as BenchmarkHotTable measures it; longer ids and
-// URLs take more.
+// its room in --cache-bytes (Store.HotCap). An entry (its encoded state,
+// its map slot and list links) takes about 210 bytes of resident memory
+// with the simulator's sessions, as BenchmarkHotTable measures it; longer
+// ids and URLs take more.
 const hotBytesPerSession = 256
 
 // hotTable is one partition's hot sessions: an index by key hash over
