@@ -139,6 +139,10 @@ func memoryLimit(cacheBytes int) (int64, bool) {
 // the runner; it stops them in reverse order and logs how long each took.
 func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scoring.Config) error {
 	reg := prometheus.NewRegistry()
+	var heapBase int64 // the runner keeps the limit run set following the hot tables
+	if f.memoryLimit > 0 {
+		heapBase = heapLimitBase
+	}
 	runner, err := pipeline.NewRunner(pipeline.Config{
 		Brokers:          f.brokers,
 		Group:            f.group,
@@ -156,7 +160,7 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		InstanceID:       f.instance,
 		EventTimeOnly:    f.eventTime,
 		CacheBytes:       int(f.cacheBytes),
-		HeapLimitBase:    heapLimitIf(f.memoryLimit > 0),
+		HeapLimitBase:    heapBase,
 		Scoring:          scfg,
 		PassthroughTopic: f.passthrough,
 		Security:         f.security,
@@ -198,13 +202,4 @@ func runProcessor(ctx context.Context, log *slog.Logger, f *runFlags, scfg *scor
 		log.Info("stopped http", "took", time.Since(start).Round(time.Millisecond))
 	}
 	return runErr
-}
-
-// heapLimitIf returns heapLimitBase if run set the heap's soft limit, for
-// the runner to keep it following the hot tables; 0 if GOMEMLIMIT rules.
-func heapLimitIf(set bool) int64 {
-	if set {
-		return heapLimitBase
-	}
-	return 0
 }

@@ -123,17 +123,6 @@ func (h *hotTable) pushFront(i int32) {
 	}
 }
 
-// put stores val, an encoded state whose newest event time is last, as
-// the committed state of a key hash, most recent first. The caller has made
-// room for a new entry (Store.takeHot).
-func (h *hotTable) put(hash uint64, val []byte, last int64, stored bool) {
-	if i := h.find(hash); i >= 0 {
-		h.update(i, val, last, stored)
-		return
-	}
-	h.insert(hash, val, last, stored)
-}
-
 // update stores val as entry i's state, most recent first.
 func (h *hotTable) update(i int32, val []byte, last int64, stored bool) {
 	e := &h.entries[i]

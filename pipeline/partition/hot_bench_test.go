@@ -72,7 +72,7 @@ func benchmarkHot(b *testing.B, n int) {
 		st := benchState(i)
 		hashes[i] = xxhash.Sum64(st.Session)
 		val = st.AppendBinary(val[:0])
-		h.put(hashes[i], val, st.Last, false)
+		h.insert(hashes[i], val, st.Last, false)
 	}
 	settle()
 	perSession := float64(procRSS(b)-rss0-int64(8*n)) / float64(n) // less the test's own hash list
@@ -82,13 +82,13 @@ func benchmarkHot(b *testing.B, n int) {
 	b.ResetTimer()
 	for b.Loop() {
 		r = r*6364136223846793005 + 1442695040888963407
-		hash := hashes[r>>33%uint64(n)]
-		if err := scoring.DecodeState(h.get(hash).val, &slot); err != nil {
+		i := h.find(hashes[r>>33%uint64(n)])
+		if err := scoring.DecodeState(h.entries[i].val, &slot); err != nil {
 			b.Fatal(err)
 		}
 		slot.Events++
 		val = slot.AppendBinary(val[:0])
-		h.put(hash, val, slot.Last, true)
+		h.update(i, val, slot.Last, true) // as Commit does, by the index the load found
 	}
 	b.ReportMetric(perSession, "RSS-B/session")
 	runtime.KeepAlive(h)
