@@ -200,7 +200,10 @@ func (p *Processor) commitHot(sl *slot) {
 	}
 	// Not hot when the span loaded it (the table changes only at Commit),
 	// or spilled since by this Commit: a new entry.
-	for !p.store.takeHot() {
+	if !p.store.takeHot() {
+		// The tables are full, or over their room while fastcache grows
+		// into it (spillQuiet gives that back, hotShrinkMax a commit):
+		// the session takes the place of our least recently committed.
 		if !p.spillOldest() {
 			// Nothing of ours to spill: other partitions hold the
 			// table's room. This session goes to fastcache.
@@ -208,6 +211,7 @@ func (p *Processor) commitHot(sl *slot) {
 			p.store.set(p.key, val, !sl.stored)
 			return
 		}
+		p.store.swapHot()
 	}
 	p.hot.insert(sl.hash, val, sl.st.Last, sl.stored)
 }

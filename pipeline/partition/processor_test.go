@@ -282,7 +282,11 @@ func TestHotTablesGiveWayToFastcache(t *testing.T) {
 	}
 	// Each commit gives back at most hotShrinkMax sessions.
 	for range n / hotShrinkMax {
+		before := store.Stats().HotSessions
 		batch(n, n+1, ts+1000) // one session, touched again and again
+		if after := store.Stats().HotSessions; before-after > hotShrinkMax {
+			t.Fatalf("one commit spilled %d sessions, want at most %d", before-after, hotShrinkMax)
+		}
 	}
 	st := store.Stats()
 	if st.HotSessions > floor {

@@ -97,6 +97,11 @@ func (s *Store) takeHot() bool {
 	return true
 }
 
+// swapHot takes back the room of the hot session just spilled, whatever
+// HotCap says: one session takes another's place, and the tables shrink
+// at the pace spillQuiet sets, not at a new session's arrival.
+func (s *Store) swapHot() { s.hotLen.Add(1) }
+
 // hotOver reports whether the hot tables hold more sessions than HotCap
 // allows, as they do once fastcache has grown into their room.
 func (s *Store) hotOver() bool { return s.hotLen.Load() > s.HotCap() }
