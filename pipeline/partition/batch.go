@@ -112,7 +112,7 @@ func (p *Processor) compactTimers() {
 			continue
 		}
 		if e := p.hot.get(t.hash); e != nil {
-			if scoring.DecodeState(e.val, &st) != nil || st.Armed != t.at {
+			if scoring.DecodeState(e.value(), &st) != nil || st.Armed != t.at {
 				continue
 			}
 		} else {

@@ -38,21 +38,46 @@ const hotQuietMs = int64(HotQuiet / time.Millisecond)
 // ids and URLs take more.
 const hotBytesPerSession = 256
 
-// hotTable is one partition's hot sessions: an index by key hash over
-// entries kept in a list from the most to the least recently committed.
-// Entries and their strings are reused, so it allocates nothing in steady
-// state.
+// hotTable is one partition's hot sessions: an open-addressing index by
+// key hash over entries kept in a list from the most to the least recently
+// committed. Entries and their values are reused, so it allocates nothing
+// in steady state.
+//
+// Loading a hot session is the per-event cost that counts at production
+// rates, where the table has long left the processor caches: every memory
+// access of a lookup is a cache miss. A Go map with a slice per value took
+// five or six (the map's control word and slot, the entry, the value); here
+// a lookup reads one 8-byte index slot and then one entry, whose value lies
+// inline in the three cache lines after its header.
 type hotTable struct {
-	idx        map[uint64]int32
+	// idx is a linear-probing index, half full at most: an empty slot
+	// (i == 0) ends a search, and a removal shifts later slots back
+	// rather than leave a tombstone, so searches never grow longer.
+	idx        []hotSlot
+	mask       uint32 // len(idx)-1
 	entries    []hotEntry
 	free       []int32
+	live       int
 	head, tail int32 // most and least recently committed; -1 when empty
 }
 
+// hotSlot is an index slot: the high half of a key hash, which also
+// chooses the slot a search starts at, and the index of its entry plus 1
+// (0: empty). Two hashes with one tag are told apart by the entry's hash.
+type hotSlot struct {
+	tag uint32
+	i   int32
+}
+
+// hotInline is the room for an encoded state inside its entry: the
+// entry's other fields make it 192 bytes, three cache lines next to each
+// other. The simulator's sessions encode to 108 bytes on average; a longer
+// state (long ids or URLs) goes to a slice of its own (hotEntry.ext).
+const hotInline = 132
+
 type hotEntry struct {
 	hash uint64
-	val  []byte // the encoded state (scoring.State.AppendBinary)
-	last int64  // the state's newest event time, for the quiet period
+	last int64 // the state's newest event time, for the quiet period
 	prev int32
 	next int32
 	// span and slot: the Processor's batch slot of the session, valid if
@@ -60,16 +85,44 @@ type hotEntry struct {
 	// finds its slot too (Processor.slotByHash).
 	span uint32
 	slot int32
+	n    uint16 // bytes of the value in inline; hotOutside: in ext
 	// stored: fastcache may hold an older copy (the session was loaded
 	// from it, or written there before), so a spill replaces an entry
 	// rather than adding one, and an expiry deletes it there too.
 	stored bool
 	live   bool // in the table, not on the free list
+	inline [hotInline]byte
+	ext    []byte
+}
+
+// hotOutside in hotEntry.n says the value is in ext.
+const hotOutside = 0xffff
+
+// value returns the entry's encoded state (scoring.State.AppendBinary).
+func (e *hotEntry) value() []byte {
+	if e.n == hotOutside {
+		return e.ext
+	}
+	return e.inline[:e.n]
+}
+
+func (e *hotEntry) setValue(v []byte) {
+	if len(v) <= hotInline {
+		e.n = uint16(copy(e.inline[:], v))
+		return
+	}
+	e.n = hotOutside
+	e.ext = append(e.ext[:0], v...)
 }
 
 func newHotTable() hotTable {
-	return hotTable{idx: make(map[uint64]int32), head: -1, tail: -1}
+	return hotTable{head: -1, tail: -1}
 }
+
+// minHotIndex is the index's size when its first session comes.
+const minHotIndex = 1024
+
+func tagOf(hash uint64) uint32 { return uint32(hash >> 32) }
 
 // get returns the entry of a key hash, or nil.
 func (h *hotTable) get(hash uint64) *hotEntry {
@@ -81,10 +134,44 @@ func (h *hotTable) get(hash uint64) *hotEntry {
 
 // find returns the index of a key hash's entry, or -1.
 func (h *hotTable) find(hash uint64) int32 {
-	if i, ok := h.idx[hash]; ok {
+	if _, i := h.lookup(hash); i >= 0 {
 		return i
 	}
 	return -1
+}
+
+// lookup returns the index slot and entry of a key hash; the entry is -1
+// if the hash has none.
+func (h *hotTable) lookup(hash uint64) (uint32, int32) {
+	if len(h.idx) == 0 {
+		return 0, -1
+	}
+	tag := tagOf(hash)
+	for p := tag & h.mask; ; p = (p + 1) & h.mask {
+		s := h.idx[p]
+		if s.i == 0 {
+			return p, -1
+		}
+		if s.tag == tag && h.entries[s.i-1].hash == hash {
+			return p, s.i - 1
+		}
+	}
+}
+
+// touch reads what a lookup of the key hash will read and returns a byte
+// of it. Calling it for the sessions of a run of records before
+// processing them lets the processor fetch their entries from memory side
+// by side, where one lookup after another would wait for each in turn.
+func (h *hotTable) touch(hash uint64) byte {
+	if len(h.idx) == 0 {
+		return 0
+	}
+	s := h.idx[tagOf(hash)&h.mask]
+	if s.i == 0 {
+		return 0
+	}
+	e := &h.entries[s.i-1]
+	return e.inline[0] + e.inline[hotInline-1] + byte(e.span)
 }
 
 // holds reports whether entry i is the key hash's: a slot remembers the
@@ -95,7 +182,7 @@ func (h *hotTable) holds(i int32, hash uint64) bool {
 }
 
 // len returns the entries in the table.
-func (h *hotTable) len() int { return len(h.idx) }
+func (h *hotTable) len() int { return h.live }
 
 func (h *hotTable) unlink(i int32) {
 	e := &h.entries[i]
@@ -126,7 +213,7 @@ func (h *hotTable) pushFront(i int32) {
 // update stores val as entry i's state, most recent first.
 func (h *hotTable) update(i int32, val []byte, last int64, stored bool) {
 	e := &h.entries[i]
-	e.val = append(e.val[:0], val...)
+	e.setValue(val)
 	e.last = last
 	e.stored = e.stored || stored
 	if h.head != i {
@@ -137,6 +224,9 @@ func (h *hotTable) update(i int32, val []byte, last int64, stored bool) {
 
 // insert adds an entry for a key hash that has none, most recent first.
 func (h *hotTable) insert(hash uint64, val []byte, last int64, stored bool) {
+	if 2*(h.live+1) > len(h.idx) {
+		h.grow()
+	}
 	var i int32
 	if n := len(h.free); n > 0 {
 		i = h.free[n-1]
@@ -147,23 +237,70 @@ func (h *hotTable) insert(hash uint64, val []byte, last int64, stored bool) {
 	}
 	e := &h.entries[i]
 	e.hash, e.stored, e.last, e.span, e.live = hash, stored, last, 0, true
-	e.val = append(e.val[:0], val...)
-	h.idx[hash] = i
+	e.setValue(val)
+	h.place(hash, i)
+	h.live++
 	h.pushFront(i)
+}
+
+// place indexes entry i under a key hash the index does not hold.
+func (h *hotTable) place(hash uint64, i int32) {
+	tag := tagOf(hash)
+	p := tag & h.mask
+	for h.idx[p].i != 0 {
+		p = (p + 1) & h.mask
+	}
+	h.idx[p] = hotSlot{tag: tag, i: i + 1}
+}
+
+// grow doubles the index and places every entry again.
+func (h *hotTable) grow() {
+	n := max(2*len(h.idx), minHotIndex)
+	if cap(h.idx) >= n {
+		h.idx = h.idx[:n]
+		clear(h.idx)
+	} else {
+		h.idx = make([]hotSlot, n)
+	}
+	h.mask = uint32(n - 1)
+	for i := range h.entries {
+		if h.entries[i].live {
+			h.place(h.entries[i].hash, int32(i))
+		}
+	}
 }
 
 // remove drops the entry of a key hash, if any, and reports whether there
 // was one.
 func (h *hotTable) remove(hash uint64) bool {
-	i, ok := h.idx[hash]
-	if !ok {
+	p, i := h.lookup(hash)
+	if i < 0 {
 		return false
 	}
+	h.unindex(p)
 	h.unlink(i)
-	delete(h.idx, hash)
 	h.entries[i].live = false
 	h.free = append(h.free, i)
+	h.live--
 	return true
+}
+
+// unindex empties index slot p and shifts back the slots after it whose
+// search passes p, so that no search stops short of its entry.
+func (h *hotTable) unindex(p uint32) {
+	for q := (p + 1) & h.mask; ; q = (q + 1) & h.mask {
+		s := h.idx[q]
+		if s.i == 0 {
+			break
+		}
+		// s may move to p if its search starts at or before p, counting
+		// from q backwards.
+		if home := s.tag & h.mask; (q-home)&h.mask >= (q-p)&h.mask {
+			h.idx[p] = s
+			p = q
+		}
+	}
+	h.idx[p] = hotSlot{}
 }
 
 // forgetSpans marks every entry as in no span: the span counter wrapped.
@@ -186,6 +323,7 @@ func (h *hotTable) reset() {
 	clear(h.idx)
 	h.entries = h.entries[:0]
 	h.free = h.free[:0]
+	h.live = 0
 	h.head, h.tail = -1, -1
 }
 
@@ -255,7 +393,7 @@ func (p *Processor) spillOldest() bool {
 		return false
 	}
 	p.key = p.storeKey(p.key[:0], e.hash)
-	p.store.set(p.key, e.val, !e.stored)
+	p.store.set(p.key, e.value(), !e.stored)
 	p.hot.remove(e.hash)
 	p.store.releaseHot(1)
 	return true

@@ -152,7 +152,7 @@ func hotState(t *testing.T, p *Processor, session string) *scoring.State {
 		t.Fatalf("%s is not in the hot table", session)
 	}
 	var st scoring.State
-	if err := scoring.DecodeState(e.val, &st); err != nil {
+	if err := scoring.DecodeState(e.value(), &st); err != nil {
 		t.Fatal(err)
 	}
 	return &st
