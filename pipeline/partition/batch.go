@@ -111,8 +111,8 @@ func (p *Processor) compactTimers() {
 		if seen[t.hash] {
 			continue
 		}
-		if e := p.hot.get(t.hash); e != nil {
-			if scoring.DecodeState(e.value(), &st) != nil || st.Armed != t.at {
+		if i := p.hot.find(t.hash); i >= 0 {
+			if scoring.DecodeState(p.hot.value(i), &st) != nil || st.Armed != t.at {
 				continue
 			}
 		} else {

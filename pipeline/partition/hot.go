@@ -59,6 +59,10 @@ type hotTable struct {
 	free       []int32
 	live       int
 	head, tail int32 // most and least recently committed; -1 when empty
+	// long holds the states too long for an entry's inline room, by
+	// hotEntry.long; longFree the unused ones, whose capacity is reused.
+	long     [][]byte
+	longFree []int32
 }
 
 // hotSlot is an index slot: the high half of a key hash, which also
@@ -72,8 +76,12 @@ type hotSlot struct {
 // hotInline is the room for an encoded state inside its entry: the
 // entry's other fields make it 192 bytes, three cache lines next to each
 // other. The simulator's sessions encode to 108 bytes on average; a longer
-// state (long ids or URLs) goes to a slice of its own (hotEntry.ext).
-const hotInline = 132
+// state (long ids or URLs) goes to a slice of its own (hotTable.long).
+//
+// An entry holds no pointer, so the garbage collector never scans the
+// entries: with half a million sessions hot, a pointer in each made every
+// collection cycle walk a hundred megabytes.
+const hotInline = 152
 
 type hotEntry struct {
 	hash uint64
@@ -85,34 +93,55 @@ type hotEntry struct {
 	// finds its slot too (Processor.slotByHash).
 	span uint32
 	slot int32
-	n    uint16 // bytes of the value in inline; hotOutside: in ext
+	long int32  // with hotOutside, the index of the value in hotTable.long
+	n    uint16 // bytes of the value in inline; hotOutside: in hotTable.long
 	// stored: fastcache may hold an older copy (the session was loaded
 	// from it, or written there before), so a spill replaces an entry
 	// rather than adding one, and an expiry deletes it there too.
 	stored bool
 	live   bool // in the table, not on the free list
 	inline [hotInline]byte
-	ext    []byte
 }
 
-// hotOutside in hotEntry.n says the value is in ext.
+// hotOutside in hotEntry.n says the value is in hotTable.long.
 const hotOutside = 0xffff
 
-// value returns the entry's encoded state (scoring.State.AppendBinary).
-func (e *hotEntry) value() []byte {
+// value returns entry i's encoded state (scoring.State.AppendBinary).
+func (h *hotTable) value(i int32) []byte {
+	e := &h.entries[i]
 	if e.n == hotOutside {
-		return e.ext
+		return h.long[e.long]
 	}
 	return e.inline[:e.n]
 }
 
-func (e *hotEntry) setValue(v []byte) {
+// setValue stores v as entry i's state.
+func (h *hotTable) setValue(i int32, v []byte) {
+	e := &h.entries[i]
 	if len(v) <= hotInline {
+		h.freeLong(e)
 		e.n = uint16(copy(e.inline[:], v))
 		return
 	}
-	e.n = hotOutside
-	e.ext = append(e.ext[:0], v...)
+	if e.n != hotOutside {
+		if n := len(h.longFree); n > 0 {
+			e.long = h.longFree[n-1]
+			h.longFree = h.longFree[:n-1]
+		} else {
+			h.long = append(h.long, nil)
+			e.long = int32(len(h.long) - 1)
+		}
+		e.n = hotOutside
+	}
+	h.long[e.long] = append(h.long[e.long][:0], v...)
+}
+
+// freeLong gives back the long value of an entry that has one.
+func (h *hotTable) freeLong(e *hotEntry) {
+	if e.n == hotOutside {
+		h.longFree = append(h.longFree, e.long)
+		e.n = 0
+	}
 }
 
 func newHotTable() hotTable {
@@ -212,8 +241,8 @@ func (h *hotTable) pushFront(i int32) {
 
 // update stores val as entry i's state, most recent first.
 func (h *hotTable) update(i int32, val []byte, last int64, stored bool) {
+	h.setValue(i, val)
 	e := &h.entries[i]
-	e.setValue(val)
 	e.last = last
 	e.stored = e.stored || stored
 	if h.head != i {
@@ -236,8 +265,8 @@ func (h *hotTable) insert(hash uint64, val []byte, last int64, stored bool) {
 		i = int32(len(h.entries) - 1)
 	}
 	e := &h.entries[i]
-	e.hash, e.stored, e.last, e.span, e.live = hash, stored, last, 0, true
-	e.setValue(val)
+	e.hash, e.stored, e.last, e.span, e.live, e.n = hash, stored, last, 0, true, 0
+	h.setValue(i, val)
 	h.place(hash, i)
 	h.live++
 	h.pushFront(i)
@@ -279,6 +308,7 @@ func (h *hotTable) remove(hash uint64) bool {
 	}
 	h.unindex(p)
 	h.unlink(i)
+	h.freeLong(&h.entries[i])
 	h.entries[i].live = false
 	h.free = append(h.free, i)
 	h.live--
@@ -323,6 +353,10 @@ func (h *hotTable) reset() {
 	clear(h.idx)
 	h.entries = h.entries[:0]
 	h.free = h.free[:0]
+	h.longFree = h.longFree[:0]
+	for i := range h.long {
+		h.longFree = append(h.longFree, int32(i))
+	}
 	h.live = 0
 	h.head, h.tail = -1, -1
 }
@@ -388,12 +422,13 @@ const hotShrinkMax = 1024
 // spillOldest writes the least recently committed hot session to fastcache
 // and drops it from the table; it reports false when the table is empty.
 func (p *Processor) spillOldest() bool {
-	e := p.hot.oldest()
-	if e == nil {
+	i := p.hot.tail
+	if i < 0 {
 		return false
 	}
+	e := &p.hot.entries[i]
 	p.key = p.storeKey(p.key[:0], e.hash)
-	p.store.set(p.key, e.value(), !e.stored)
+	p.store.set(p.key, p.hot.value(i), !e.stored)
 	p.hot.remove(e.hash)
 	p.store.releaseHot(1)
 	return true

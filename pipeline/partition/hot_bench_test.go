@@ -83,7 +83,7 @@ func benchmarkHot(b *testing.B, n int) {
 	for b.Loop() {
 		r = r*6364136223846793005 + 1442695040888963407
 		i := h.find(hashes[r>>33%uint64(n)])
-		if err := scoring.DecodeState(h.entries[i].value(), &slot); err != nil {
+		if err := scoring.DecodeState(h.value(i), &slot); err != nil {
 			b.Fatal(err)
 		}
 		slot.Events++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -30,15 +31,15 @@ func TestHotTableMatchesAMap(t *testing.T) {
 		}
 		for k := range 256 {
 			hash := hashOf(k)
-			e := h.get(hash)
+			i := h.find(hash)
 			w, ok := want[hash]
 			switch {
-			case ok && e == nil:
+			case ok && i < 0:
 				t.Fatalf("step %d: hash %x is lost", step, hash)
-			case !ok && e != nil:
+			case !ok && i >= 0:
 				t.Fatalf("step %d: hash %x is found after its removal", step, hash)
-			case ok && !bytes.Equal(e.value(), w):
-				t.Fatalf("step %d: hash %x holds %q, want %q", step, hash, e.value(), w)
+			case ok && !bytes.Equal(h.value(i), w):
+				t.Fatalf("step %d: hash %x holds %q, want %q", step, hash, h.value(i), w)
 			}
 		}
 	}
@@ -65,6 +66,9 @@ func TestHotTableMatchesAMap(t *testing.T) {
 		}
 	}
 	check(-1)
+	if held := len(h.long) - len(h.longFree); held < 0 || held > h.len() {
+		t.Fatalf("%d long values held for %d entries: one leaked or was freed twice", held, h.len())
+	}
 	if h.remove(hashOf(1000)) {
 		t.Fatal("remove found a hash never inserted")
 	}
@@ -73,11 +77,35 @@ func TestHotTableMatchesAMap(t *testing.T) {
 	check(-2)
 }
 
-// TestHotEntrySize: an entry is three cache lines; a field added to it
-// should be weighed against the inline room (hotInline), not grow it by
-// accident.
+// TestHotEntrySize: an entry is three cache lines and holds no pointer
+// (the collector skips the entries); a field added to it should be
+// weighed against the inline room (hotInline), not grow it by accident.
 func TestHotEntrySize(t *testing.T) {
 	if got := unsafe.Sizeof(hotEntry{}); got != 192 {
 		t.Fatalf("a hot entry takes %d bytes, want 192: resize hotInline", got)
 	}
+	if f, ok := pointerField(reflect.TypeFor[hotEntry]()); ok {
+		t.Fatalf("a hot entry holds a pointer (%s): the collector would scan every entry", f)
+	}
+}
+
+// pointerField returns the name of a field of t that holds a pointer, and
+// whether there is one.
+func pointerField(t reflect.Type) (string, bool) {
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f, ok := pointerField(t.Field(i).Type); ok {
+				return t.Field(i).Name + "." + f, true
+			}
+		}
+		return "", false
+	case reflect.Array:
+		return pointerField(t.Elem())
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return "", false
+	}
+	return t.String(), true
 }

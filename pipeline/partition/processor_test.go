@@ -147,12 +147,12 @@ func TestQuietSessionsSpillOnce(t *testing.T) {
 // hotState returns the committed state of a session in p's hot table.
 func hotState(t *testing.T, p *Processor, session string) *scoring.State {
 	t.Helper()
-	e := p.hot.get(xxhash.Sum64String(session))
-	if e == nil {
+	i := p.hot.find(xxhash.Sum64String(session))
+	if i < 0 {
 		t.Fatalf("%s is not in the hot table", session)
 	}
 	var st scoring.State
-	if err := scoring.DecodeState(e.value(), &st); err != nil {
+	if err := scoring.DecodeState(p.hot.value(i), &st); err != nil {
 		t.Fatal(err)
 	}
 	return &st

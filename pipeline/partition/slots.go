@@ -46,7 +46,7 @@ func (p *Processor) slotByHash(h uint64, id []byte) *slot {
 		e.span, e.slot = p.span, int32(p.n)
 		sl := p.newSlot(h, id, false)
 		sl.stored, sl.hot = e.stored, i
-		if err := scoring.DecodeState(e.value(), &sl.st); err != nil {
+		if err := scoring.DecodeState(p.hot.value(i), &sl.st); err != nil {
 			panic("BUG: the hot table holds a state it cannot read: " + err.Error())
 		}
 		sl.expiry = p.expiryMinute(&sl.st)
