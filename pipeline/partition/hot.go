@@ -200,7 +200,8 @@ func (h *hotTable) touch(hash uint64) byte {
 		return 0
 	}
 	e := &h.entries[s.i-1]
-	return e.inline[0] + e.inline[hotInline-1] + byte(e.span)
+	// All three of its cache lines: the header, and the value across them.
+	return byte(e.span) + e.inline[0] + e.inline[hotInline/2] + e.inline[hotInline-1]
 }
 
 // holds reports whether entry i is the key hash's: a slot remembers the

@@ -620,12 +620,26 @@ func (p *Processor) Batch(feedback, events []Record) *Output {
 const prefetchRun = 16
 
 // prefetch touches the hot entries of a run of records' sessions (by
-// their keys, which name the session in every valid event): a hint, so a
-// key that is not its event's session costs nothing but the read.
+// their keys, which name the session in every valid event), and the byte
+// buffers of the batch slots the run's sessions will take, which a load
+// decodes into and a span touches once: a hint, so a key that is not its
+// event's session costs nothing but the read.
 func (p *Processor) prefetch(run []Record) {
 	var x byte
 	for i := range run {
 		x += p.hot.touch(xxhash.Sum64(run[i].Key))
 	}
+	for i := p.n; i < min(p.n+len(run), len(p.slots)); i++ {
+		st := &p.slots[i].st
+		x += first(st.Visitor) + first(st.Site) + first(st.URL) + first(st.Session)
+	}
 	p.touched += x
+}
+
+// first returns the first byte of b's backing array, or 0 if it has none.
+func first(b []byte) byte {
+	if cap(b) == 0 {
+		return 0
+	}
+	return b[:1][0]
 }
