@@ -12,14 +12,15 @@ import (
 // the hot table, an active session is written to fastcache once, when it
 // goes quiet (or the table is full), so memory follows the sessions alive.
 // A hot session is also served without fastcache's random memory accesses
-// and without decoding, which the hot path feels.
+// and its copy out of the ring, which the hot path feels.
 //
 // The table holds committed states only, encoded as they go to the
 // changelog: a span decodes them into its slots and Commit puts the bytes
-// End encoded back, so an Abort has nothing to undo here. Encoded, an entry
-// is a third of a decoded State's size and lies in two cache lines rather
-// than in six places (the State and its strings): at 20k events/s the
-// cache misses of copying decoded states cost more than decoding. A state
+// End encoded back, so an Abort has nothing to undo here. Encoded, a state
+// is a third of a decoded State's size and lies inline in its entry, in
+// three cache lines side by side rather than in six places (the State and
+// its strings): at 20k events/s the cache misses of copying decoded states
+// cost more than decoding. A state
 // is exactly its encoding decoded (State keeps fixed-point counters for that
 // reason), so whether a session comes from the table or from fastcache makes
 // no difference to any decision.
@@ -32,10 +33,11 @@ const HotQuiet = 3 * time.Minute
 const hotQuietMs = int64(HotQuiet / time.Millisecond)
 
 // hotBytesPerSession sizes the hot table: one entry per this many bytes of
-// its room in --cache-bytes (Store.HotCap). An entry (its encoded state,
-// its map slot and list links) takes about 210 bytes of resident memory
-// with the simulator's sessions, as BenchmarkHotTable measures it; longer
-// ids and URLs take more.
+// its room in --cache-bytes (Store.HotCap). An entry is 192 bytes with
+// its encoded state inline, and its index slot 8 to 16 (the index is half
+// full at most): about 225 bytes of resident memory a session, as
+// BenchmarkHotTable measures it; a state longer than the inline room
+// (long ids or URLs) takes its length more.
 const hotBytesPerSession = 256
 
 // hotTable is one partition's hot sessions: an open-addressing index by
