@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"math/rand/v2"
 	"time"
 )
 
@@ -60,14 +61,15 @@ type hotTable struct {
 	entries    []hotEntry
 	free       []int32
 	live       int
-	head, tail int32 // most and least recently committed; -1 when empty
+	head, tail int32  // most and least recently committed; -1 when empty
+	seed       uint64 // mixed into the index's tags (tagOf)
 	// long holds the states too long for an entry's inline room, by
 	// hotEntry.long; longFree the unused ones, whose capacity is reused.
 	long     [][]byte
 	longFree []int32
 }
 
-// hotSlot is an index slot: the high half of a key hash, which also
+// hotSlot is an index slot: the tag of a key hash (tagOf), which also
 // chooses the slot a search starts at, and the index of its entry plus 1
 // (0: empty). Two hashes with one tag are told apart by the entry's hash.
 type hotSlot struct {
@@ -147,13 +149,25 @@ func (h *hotTable) freeLong(e *hotEntry) {
 }
 
 func newHotTable() hotTable {
-	return hotTable{head: -1, tail: -1}
+	return hotTable{head: -1, tail: -1, seed: rand.Uint64()}
 }
 
 // minHotIndex is the index's size when its first session comes.
 const minHotIndex = 1024
 
-func tagOf(hash uint64) uint32 { return uint32(hash >> 32) }
+// tagOf returns a key hash's tag: the high half of the hash mixed with the
+// table's secret seed. Key hashes are xxhash of the session id, which
+// anyone can compute: unmixed, a sender could make thousands of ids whose
+// hashes start searches at one slot (a few seconds of brute force for the
+// bits a table uses) and make every lookup of the partition walk them all.
+// With the seed unknown, which ids share a slot cannot be told in advance.
+// (Go maps, the Processor's other indexes, seed their hashes themselves.)
+func (h *hotTable) tagOf(hash uint64) uint32 {
+	x := hash ^ h.seed
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return uint32((x ^ x>>31) >> 32)
+}
 
 // get returns the entry of a key hash, or nil.
 func (h *hotTable) get(hash uint64) *hotEntry {
@@ -177,7 +191,7 @@ func (h *hotTable) lookup(hash uint64) (uint32, int32) {
 	if len(h.idx) == 0 {
 		return 0, -1
 	}
-	tag := tagOf(hash)
+	tag := h.tagOf(hash)
 	for p := tag & h.mask; ; p = (p + 1) & h.mask {
 		s := h.idx[p]
 		if s.i == 0 {
@@ -197,7 +211,7 @@ func (h *hotTable) touch(hash uint64) byte {
 	if len(h.idx) == 0 {
 		return 0
 	}
-	s := h.idx[tagOf(hash)&h.mask]
+	s := h.idx[h.tagOf(hash)&h.mask]
 	if s.i == 0 {
 		return 0
 	}
@@ -277,7 +291,7 @@ func (h *hotTable) insert(hash uint64, val []byte, last int64, stored bool) {
 
 // place indexes entry i under a key hash the index does not hold.
 func (h *hotTable) place(hash uint64, i int32) {
-	tag := tagOf(hash)
+	tag := h.tagOf(hash)
 	p := tag & h.mask
 	for h.idx[p].i != 0 {
 		p = (p + 1) & h.mask

@@ -17,12 +17,12 @@ import (
 // session here.
 func TestHotTableMatchesAMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	h := newHotTable()
 	// 64 tags whose low bits agree in small tables, 4 hashes per tag.
 	hashOf := func(k int) uint64 {
 		tag := uint64(k/4)<<20 | 7
-		return tag<<32 | uint64(k%4)
+		return h.hashMixedTo(tag<<32 | uint64(k%4))
 	}
-	h := newHotTable()
 	want := map[uint64][]byte{}
 	check := func(step int) {
 		t.Helper()
@@ -108,4 +108,65 @@ func pointerField(t reflect.Type) (string, bool) {
 		return "", false
 	}
 	return t.String(), true
+}
+
+// hashMixedTo returns the key hash that tagOf mixes to y, whose high half
+// is then the tag: the mix is a bijection, undone step by step.
+func (h *hotTable) hashMixedTo(y uint64) uint64 {
+	unshift := func(y uint64, s uint) uint64 { // undoes x ^ x>>s
+		x := y
+		for range 64 / s {
+			x = y ^ x>>s
+		}
+		return x
+	}
+	inverse := func(c uint64) uint64 { // of an odd c, mod 2^64 (Newton)
+		v := c
+		for range 6 {
+			v *= 2 - c*v
+		}
+		return v
+	}
+	x := unshift(y, 31) * inverse(0x94d049bb133111eb)
+	x = unshift(x, 27) * inverse(0xbf58476d1ce4e5b9)
+	return unshift(x, 30) ^ h.seed
+}
+
+// longestSearch returns the most slots a search of h's index reads for
+// an entry it holds.
+func longestSearch(h *hotTable) int {
+	n := 0
+	for p, s := range h.idx {
+		if s.i != 0 {
+			n = max(n, int((uint32(p)-s.tag&h.mask)&h.mask)+1)
+		}
+	}
+	return n
+}
+
+// TestHotTableSeedScattersCraftedHashes: session ids are hashed without
+// a secret, so a sender can pick ids whose hashes share a search's start.
+// Made for one table (whose seed the sender would have to know), 4,000
+// such hashes make its searches walk thousands of slots; in a table with
+// another seed, as every table has, they spread like any others.
+func TestHotTableSeedScattersCraftedHashes(t *testing.T) {
+	known, other := newHotTable(), newHotTable()
+	if known.seed == other.seed {
+		t.Fatal("two tables have one seed")
+	}
+	const n = 4000
+	for i := range n {
+		hash := known.hashMixedTo(uint64(7)<<32 | uint64(i)) // all tag 7
+		if known.tagOf(hash) != 7 {
+			t.Fatalf("hashMixedTo made a hash of tag %d, want 7", known.tagOf(hash))
+		}
+		known.insert(hash, []byte("s"), 0, false)
+		other.insert(hash, []byte("s"), 0, false)
+	}
+	if got := longestSearch(&known); got < n {
+		t.Fatalf("the crafted hashes' longest search in their own table is %d slots, want %d: the test crafts nothing", got, n)
+	}
+	if got := longestSearch(&other); got > 64 {
+		t.Fatalf("the crafted hashes' longest search in another table is %d slots: the seed does not scatter them", got)
+	}
 }
