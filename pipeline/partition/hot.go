@@ -110,7 +110,8 @@ type hotEntry struct {
 // hotOutside in hotEntry.n says the value is in hotTable.long.
 const hotOutside = 0xffff
 
-// value returns entry i's encoded state (scoring.State.AppendBinary).
+// value returns entry i's encoded state (scoring.State.AppendBinary). It
+// lies in the table's memory: read it before the table next changes.
 func (h *hotTable) value(i int32) []byte {
 	e := &h.entries[i]
 	if e.n == hotOutside {
@@ -302,12 +303,7 @@ func (h *hotTable) place(hash uint64, i int32) {
 // grow doubles the index and places every entry again.
 func (h *hotTable) grow() {
 	n := max(2*len(h.idx), minHotIndex)
-	if cap(h.idx) >= n {
-		h.idx = h.idx[:n]
-		clear(h.idx)
-	} else {
-		h.idx = make([]hotSlot, n)
-	}
+	h.idx = make([]hotSlot, n)
 	h.mask = uint32(n - 1)
 	for i := range h.entries {
 		if h.entries[i].live {
