@@ -21,8 +21,9 @@ import (
 // a poll's batch at a time as the worker runs it (Batch, then Commit):
 // decode, state load from the hot table or fastcache and its write back
 // (once per session per batch), score, and encode a decision where one is
-// made, over the simulator's default persona mix. One op is one event. The budget on the 2-core
-// reference machine is 1 µs and 0 allocations per event in steady state.
+// made, over the simulator's default persona mix. One op is one event. The
+// budget on the 2-core reference machine is 1 µs and 0 allocations per
+// event in steady state.
 func BenchmarkProcess(b *testing.B) {
 	for _, size := range []int{partition.MinCacheBytes, partition.DefaultCacheBytes} {
 		b.Run(fmt.Sprintf("cache=%dMiB", size>>20), func(b *testing.B) { benchmarkProcess(b, size) })

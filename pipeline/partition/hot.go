@@ -170,14 +170,6 @@ func (h *hotTable) tagOf(hash uint64) uint32 {
 	return uint32((x ^ x>>31) >> 32)
 }
 
-// get returns the entry of a key hash, or nil.
-func (h *hotTable) get(hash uint64) *hotEntry {
-	if i := h.find(hash); i >= 0 {
-		return &h.entries[i]
-	}
-	return nil
-}
-
 // find returns the index of a key hash's entry, or -1.
 func (h *hotTable) find(hash uint64) int32 {
 	if _, i := h.lookup(hash); i >= 0 {
@@ -404,8 +396,8 @@ func (p *Processor) commitHot(sl *slot) {
 // dropHot forgets an expired session: out of the table, and out of
 // fastcache if it may be there.
 func (p *Processor) dropHot(sl *slot) {
-	if e := p.hot.get(sl.hash); e != nil {
-		sl.stored = sl.stored || e.stored
+	if i := p.hot.find(sl.hash); i >= 0 {
+		sl.stored = sl.stored || p.hot.entries[i].stored
 		p.hot.remove(sl.hash)
 		p.store.releaseHot(1)
 	}

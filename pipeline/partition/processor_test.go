@@ -293,7 +293,7 @@ func TestHotTablesGiveWayToFastcache(t *testing.T) {
 		t.Fatalf("%d sessions hot after the shrink, want at most %d", st.HotSessions, floor)
 	}
 	// The first sessions were committed first, so they were spilled.
-	if p.hot.get(xxhash.Sum64String("s-000000")) != nil {
+	if p.hot.find(xxhash.Sum64String("s-000000")) >= 0 {
 		t.Fatal("the least recently committed session is still hot")
 	}
 	batch(0, 1, ts+2000)
