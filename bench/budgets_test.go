@@ -397,3 +397,31 @@ func TestDurationWords(t *testing.T) {
 		}
 	}
 }
+
+// TestAgainstPassthrough: --mode both's comparison gives the throughput
+// ratio and, when both runs measured their CPU, each one's CPU an event
+// and the difference; at a rate both kept up with, it says that the CPU
+// is the figure to read. Nothing without a passthrough run.
+func TestAgainstPassthrough(t *testing.T) {
+	pt := &Result{Mode: "passthrough", AchievedEPS: 20000, CPUMicrosPerEvent: 2.5}
+	cases := []struct {
+		name string
+		r    Result
+		want string
+	}{
+		{"no passthrough", Result{Mode: "linger", CPUMicrosPerEvent: 5.7}, ""},
+		{"fixed rate", Result{Mode: "linger", Rate: 20000, Passthrough: pt, PassthroughRatio: 1, CPUMicrosPerEvent: 5.75},
+			"linger carries 1.00× the passthrough's throughput and spends 5.75 µs of CPU an event to its 2.50 (2.30×): 3.25 µs an event beyond the transport. At 20k events/s asked, both carried what was offered: the CPU is what tells them apart."},
+		{"fell behind", Result{Mode: "linger", Rate: 20000, Passthrough: pt, PassthroughRatio: 0.8, CPUMicrosPerEvent: 5},
+			"linger carries 0.80× the passthrough's throughput and spends 5.00 µs of CPU an event to its 2.50 (2.00×): 2.50 µs an event beyond the transport."},
+		{"full speed", Result{Mode: "linger", Passthrough: pt, PassthroughRatio: 0.93, CPUMicrosPerEvent: 3.4},
+			"linger carries 0.93× the passthrough's throughput and spends 3.40 µs of CPU an event to its 2.50 (1.36×): 0.90 µs an event beyond the transport."},
+		{"no CPU figure", Result{Mode: "linger", Passthrough: &Result{Mode: "passthrough"}, PassthroughRatio: 0.93, CPUMicrosPerEvent: 3.4},
+			"linger carries 0.93× the passthrough's throughput."},
+	}
+	for _, c := range cases {
+		if got := c.r.AgainstPassthrough(); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+}

@@ -362,7 +362,7 @@ code { font: 13px ui-monospace, monospace; }
 <tr><td>{{.Mode}}</td><td>{{eps .OfferedEPS}}</td><td>{{eps .AchievedEPS}}</td><td>{{p99 .Latency}}</td><td>{{num .CPUMicrosPerEvent 2}}</td><td>{{mib .RSSBytes}}</td></tr>
 </tbody>
 </table>
-<p>Ratio: {{$.Mode}} achieved <strong>{{num $.PassthroughRatio 2}}×</strong> the rate of the bare copy loop.</p>
+<p>{{$.AgainstPassthrough}}</p>
 {{end}}
 {{with .Steps}}<h2 id="steps">Steps</h2>
 <table>

@@ -357,6 +357,28 @@ func (r *Result) WriteText(w io.Writer) error {
 	return tw.Flush()
 }
 
+// AgainstPassthrough compares a run with the passthrough of --mode both
+// before it: the throughput ratio, and the CPU each spent an event with
+// the difference, linger's own work beyond the transport. At a rate both
+// keep up with, the throughputs are equal by construction and the CPU is
+// the figure that tells them apart. "" without a passthrough run.
+func (r *Result) AgainstPassthrough() string {
+	pt := r.Passthrough
+	if pt == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s carries %.2f× the passthrough's throughput", r.Mode, r.PassthroughRatio)
+	if r.CPUMicrosPerEvent <= 0 || pt.CPUMicrosPerEvent <= 0 {
+		return s + "."
+	}
+	s += fmt.Sprintf(" and spends %.2f µs of CPU an event to its %.2f (%.2f×): %.2f µs an event beyond the transport.",
+		r.CPUMicrosPerEvent, pt.CPUMicrosPerEvent, r.CPUMicrosPerEvent/pt.CPUMicrosPerEvent, r.CPUMicrosPerEvent-pt.CPUMicrosPerEvent)
+	if r.Rate > 0 && r.PassthroughRatio >= 0.98 {
+		s += fmt.Sprintf(" At %s asked, both carried what was offered: the CPU is what tells them apart.", RateText(r.Rate))
+	}
+	return s
+}
+
 // CacheWarning says, when the cache horizon falls short of the session
 // timeout, what that costs and the --cache-bytes that would cover it at
 // this run's write rate, with the sum that gives it; "" otherwise.

@@ -368,7 +368,7 @@ func (f *benchFlags) report(stdout io.Writer, res *bench.Result) error {
 			return err
 		}
 		if res.Passthrough != nil {
-			fmt.Fprintf(stdout, "\nlinger carries %.2f× the passthrough's throughput\n", res.PassthroughRatio)
+			fmt.Fprintf(stdout, "\n%s\n", res.AgainstPassthrough())
 		}
 		if res.Steps != nil {
 			fmt.Fprintf(stdout, "highest sustained rate: %s (p99 ≤ %v)\n", bench.RateText(res.MaxSustainableEPS), f.slo)

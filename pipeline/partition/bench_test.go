@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/fastcache"
+	"github.com/cespare/xxhash/v2"
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline/partition"
 )
@@ -94,6 +95,98 @@ var (
 	benchStores = map[int]*partition.Store{}
 	benchEpoch  uint32
 )
+
+// BenchmarkReplica measures the engine's work per event as one replica
+// does it at 20k events/s: 16 partitions (sessions split by key hash),
+// each given what a 50 ms fetch brings it (62 records) in turn, a commit
+// every two polls (the default 100 ms interval), after four minutes of
+// event time, so the hot tables are in their steady state (about 130,000
+// sessions, 25 MB of entries). BenchmarkProcess's one partition keeps its
+// sessions in the processor's caches; here, as in a replica, they are not,
+// and each event's session is a trip to memory. One op is one event.
+// Generating the events is outside the timer.
+func BenchmarkReplica(b *testing.B) {
+	const (
+		partitions   = 16
+		eventsPerSec = 20000
+		perPoll      = eventsPerSec / 20 / partitions // a 50 ms fetch's, per partition
+		pollsPerSpan = 2
+		warmup       = 4 * time.Minute // of event time: past HotQuiet
+	)
+	probe, err := bench.NewSimulator(bench.Config{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim, err := bench.NewSimulator(bench.Config{Seed: 1, Rate: eventsPerSec / probe.MeanEvents(20000)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stream := sim.Stream(0)
+	var nowMs int64
+	clock := func() time.Time { return time.UnixMilli(nowMs) }
+	store := partition.NewStore(partition.DefaultCacheBytes)
+	procs := make([]*partition.Processor, partitions)
+	for i := range procs {
+		procs[i] = partition.New(int32(i), partition.Config{Epoch: store.NextEpoch(), Store: store, Now: clock, Partitions: partitions})
+	}
+	defer func() {
+		for _, p := range procs {
+			p.Close()
+		}
+	}()
+	// A second of events at a time, split by partition.
+	recs := make([]bench.Record, eventsPerSec)
+	parts := make([][]partition.Record, partitions)
+	fill := func() {
+		for i := range parts {
+			parts[i] = parts[i][:0]
+		}
+		for i := range recs {
+			if !stream.NextRecord(&recs[i]) {
+				b.Fatal("endless stream ended")
+			}
+			k := xxhash.Sum64(recs[i].Key) % partitions
+			parts[k] = append(parts[k], partition.Record{Key: recs[i].Key, Value: recs[i].Value, Offset: int64(i)})
+		}
+		nowMs = recs[len(recs)-1].TS
+	}
+	run := func() {
+		for poll := 0; ; poll++ {
+			left := false
+			for k, p := range procs {
+				from := min(poll*perPoll, len(parts[k]))
+				to := min(from+perPoll, len(parts[k]))
+				left = left || to < len(parts[k])
+				p.Batch(nil, parts[k][from:to])
+			}
+			if !left || poll%pollsPerSpan == pollsPerSpan-1 {
+				for _, p := range procs {
+					p.Commit()
+				}
+			}
+			if !left {
+				return
+			}
+		}
+	}
+	for range int(warmup / time.Second) {
+		fill()
+		run()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += len(recs) {
+		b.StopTimer()
+		fill()
+		b.StartTimer()
+		run()
+	}
+	b.StopTimer()
+	// Whole seconds of events ran: per event, not per b.N.
+	done := (b.N + len(recs) - 1) / len(recs) * len(recs)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(done), "ns/event")
+	b.ReportMetric(float64(store.Stats().HotSessions), "hot-sessions")
+}
 
 // steadyStore returns a store whose ring has wrapped once, as it has in a
 // replica that has run for a while: a fresh ring would charge the benchmark
