@@ -282,7 +282,7 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	l.start = time.Now()
 	l.startNs = l.start.UnixNano()
 	simCfg := cfg.Sim
-	simCfg.Rate = rate / probe.MeanEvents(20000)
+	simCfg.Rate = probe.SessionRate(rate)
 	simCfg.Regular = true // an even rate of arrivals: the offered rate is steady
 	joinMs := l.start.Add(-history).UnixMilli()
 	var stream *Stream

@@ -590,6 +590,10 @@ func TestMeanEvents(t *testing.T) {
 	if bots == browsers || bots <= 0 || browsers <= 0 {
 		t.Errorf("bots %v and browsers %v events per session", bots, browsers)
 	}
+	// SessionRate divides an event rate by the mean the load driver uses.
+	if got, want := sim.SessionRate(20000), 20000/sim.MeanEvents(20000); got != want {
+		t.Errorf("SessionRate(20000) = %v sessions/s, want %v", got, want)
+	}
 }
 
 // ---- Stream ----

@@ -158,6 +158,13 @@ func (s *Simulator) SessionIndex(id []byte) (int, bool) {
 	return int(n), true
 }
 
+// SessionRate returns the Config.Rate (sessions a second) at which a
+// Stream of this simulator's mix makes about eventsPerSec events a second,
+// from the mean length of its first 20,000 sessions.
+func (s *Simulator) SessionRate(eventsPerSec float64) float64 {
+	return eventsPerSec / s.MeanEvents(20000)
+}
+
 // MeanEvents returns the mean number of events of the first n sessions
 // (at least 1): with Rate, it sets how many events per second a Stream
 // makes, which a load driver matches to the rate it offers.

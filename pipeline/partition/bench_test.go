@@ -148,7 +148,7 @@ func newBenchReplica(b *testing.B) *benchReplica {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sim, err := bench.NewSimulator(bench.Config{Seed: 1, Rate: replicaRate / probe.MeanEvents(20000)})
+	sim, err := bench.NewSimulator(bench.Config{Seed: 1, Rate: probe.SessionRate(replicaRate)})
 	if err != nil {
 		b.Fatal(err)
 	}
