@@ -85,24 +85,34 @@ func (p *producer) record(topic string, partition int32, key, value []byte) *kgo
 // send hands every record of out to the client.
 func (p *producer) send(ctx context.Context, out outputs) {
 	r := p.r
-	promise := func(rec *kgo.Record, err error) {
-		defer p.pending.Done()
-		if err != nil {
-			p.failed.Add(1)
-			p.first.CompareAndSwap(nil, &err)
-			r.m.produceErrors.WithLabelValues(rec.Topic).Inc()
-			r.dlq.refuse(r.cfg.DLQTopic, rec, err)
-		}
-	}
 	produce := r.cl.Produce
 	if r.sess != nil {
 		produce = r.sess.Produce
 	}
+	promise := p.answered
 	p.stamp = time.Now()
 	out(func(rec *kgo.Record) {
 		p.pending.Add(1)
 		produce(ctx, rec, promise)
 	})
+}
+
+// answered is the promise of every record send hands out: it counts a
+// refusal and keeps the first error for wait. It allocates nothing for a
+// record the broker took, the promise of every record of a span.
+func (p *producer) answered(rec *kgo.Record, err error) {
+	defer p.pending.Done()
+	if err == nil {
+		return
+	}
+	p.failed.Add(1)
+	// A copy: taking the parameter's address would move it to the heap
+	// at every call, error or not.
+	first := err
+	p.first.CompareAndSwap(nil, &first)
+	r := p.r
+	r.m.produceErrors.WithLabelValues(rec.Topic).Inc()
+	r.dlq.refuse(r.cfg.DLQTopic, rec, err)
 }
 
 // wait waits for the acknowledgement of every record sent since the last
