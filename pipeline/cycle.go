@@ -161,21 +161,22 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 			}
 			return nil
 		}
-		dataLoss := false
+		var lost []*kgo.ErrDataLoss
 		fetches.EachError(func(topic string, p int32, err error) {
-			var lost *kgo.ErrDataLoss
-			dataLoss = dataLoss || errors.As(err, &lost)
+			if dl, ok := errors.AsType[*kgo.ErrDataLoss](err); ok {
+				lost = append(lost, dl)
+			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		if dataLoss && r.sess != nil {
+		if len(lost) > 0 && r.sess != nil {
 			// The client moved a partition's position after a leader's
 			// log diverged (reset to the start, or past records): what
 			// it fetches now may repeat records the state has applied.
 			// Under exactly-once, start over from the committed offsets
 			// instead: the open span is aborted, and the session rewinds.
-			if err := r.rewind(pctx); err != nil {
+			if err := r.rewind(pctx, lost); err != nil {
 				return err
 			}
 			continue
@@ -388,8 +389,9 @@ func (r *Runner) endSpan(ctx context.Context) error {
 
 // rewind aborts the open span, if any, and ends the transactional
 // session's state with an abort, which sets every partition's position to
-// its committed offset.
-func (r *Runner) rewind(ctx context.Context) error {
+// its committed offset; then it sets the partitions of lost, where the
+// client moved the position itself, back to theirs too.
+func (r *Runner) rewind(ctx context.Context, lost []*kgo.ErrDataLoss) error {
 	if r.span.open {
 		r.abortSpan()
 		r.span.open = false
@@ -400,10 +402,40 @@ func (r *Runner) rewind(ctx context.Context) error {
 	if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("end the transaction session after data loss: %w", err)
 	}
+	if err := r.rewindLost(lost); err != nil {
+		return err
+	}
 	// The aborted records' promises have answered: none of it counts.
 	_ = r.producer.wait()
 	r.dlq.clearRefusals()
 	r.log.Warn("records may repeat after a leader's log diverged; the open span is aborted and every partition goes back to its committed offset")
+	return nil
+}
+
+// rewindLost sets each partition of lost back to its committed offset.
+// The End of rewind does not, when nothing of the partition was polled
+// since its last commit: the client skips a position it believes it
+// already has (the one consumed to), though its data-loss reset moved the
+// fetch elsewhere; the records the state has applied would come again.
+// The offsets go without their epoch: unlike the recorded position, which
+// has one, that makes the client apply them, and it does not check the
+// epoch again against the log that diverged. A partition the client holds no commit of (nothing polled
+// since it was assigned) needs the group's offset: a new client gets it
+// when it rejoins, and restores the partition to match.
+func (r *Runner) rewindLost(lost []*kgo.ErrDataLoss) error {
+	committed := r.cl.CommittedOffsets()
+	set := make(map[string]map[int32]kgo.EpochOffset, 2)
+	for _, dl := range lost {
+		c, ok := committed[dl.Topic][dl.Partition]
+		if !ok {
+			return fmt.Errorf("topic %s partition %d lost records before any was processed since its assignment: the client starts over from the group's offsets", dl.Topic, dl.Partition)
+		}
+		if set[dl.Topic] == nil {
+			set[dl.Topic] = make(map[int32]kgo.EpochOffset)
+		}
+		set[dl.Topic][dl.Partition] = kgo.EpochOffset{Epoch: -1, Offset: c.Offset}
+	}
+	r.cl.SetOffsets(set)
 	return nil
 }
 
