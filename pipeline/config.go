@@ -80,12 +80,16 @@ type Config struct {
 	Scoring *scoring.Config
 	// MaxPollRecords bounds the records processed per poll. Default: 10000.
 	MaxPollRecords int
-	// CommitInterval is how long a span of polls lasts before it is
-	// committed: one Kafka transaction under exactly-once, one wait for the
-	// broker's acknowledgements under at-least-once. Longer spans cost less
-	// CPU per event (a transaction costs several round trips) and delay
-	// decisions more (a read_committed consumer sees them at the commit).
-	// A span ends early when a rebalance waits and at shutdown. Default: 0,
+	// CommitInterval is how long records wait to be committed at most: a
+	// broker holds a fetch for up to the interval, and the span of polls
+	// that takes it is committed as soon as nothing more is fetched, or
+	// once the interval has passed since it began (a backlog): one Kafka
+	// transaction under exactly-once, one wait for the broker's
+	// acknowledgements under at-least-once. Longer intervals cost less CPU
+	// per event (a transaction and a poll cycle cost several round trips
+	// and wake-ups) and delay decisions more (a read_committed consumer
+	// sees them at the commit). A span ends early when a rebalance waits
+	// and at shutdown. Default: 0,
 	// every poll committed on its own; `linger run --commit-interval`
 	// defaults to DefaultCommitInterval. At most a quarter of
 	// SessionTimeout, the transaction timeout.

@@ -93,9 +93,20 @@ func (w *worker) stop() {
 
 // span is the work since the last commit: the polls processed into one
 // Kafka transaction (exactly-once), or into one wait for the broker's
-// acknowledgements (at-least-once). It ends when the commit interval has
-// passed since it began, when a rebalance is waiting, at shutdown, or when
-// it grows large; with a commit interval of 0 every poll is a span.
+// acknowledgements (at-least-once). It ends once the client holds no more
+// fetched records, when the commit interval has passed since it began (a
+// backlog), when a rebalance is waiting, at shutdown, or when it grows
+// large; with a commit interval of 0 every poll is a span.
+//
+// With an interval, the brokers hold a fetch for up to the interval
+// (clientOpts): a poll brings what came in since the previous one, and
+// the span that took it ends at once. Its oldest record has then waited
+// the interval at most, where a span of a fixed length added its own
+// length to the fetch's wait; and the span is one poll cycle (its fetch
+// request, wake-ups and worker round), where a span of a fixed length took
+// two or three. With several brokers, whose fetches may come back apart, a
+// span may end before every broker's fetch is in: at most one transaction
+// per broker and interval, while a fetch brings less than fetchMinBytes.
 type span struct {
 	open    bool // records were produced (and a transaction begun)
 	start   time.Time
@@ -210,9 +221,11 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 	}
 }
 
-// spanDue reports whether the open span ends now.
+// spanDue reports whether the open span ends now: nothing more is fetched
+// (the next poll would wait for the brokers), or it has lasted the
+// interval, or it must end early (see span).
 func (r *Runner) spanDue() bool {
-	return r.cfg.CommitInterval == 0 || time.Since(r.span.start) >= r.cfg.CommitInterval ||
+	return r.cfg.CommitInterval == 0 || r.cl.BufferedFetchRecords() == 0 || time.Since(r.span.start) >= r.cfg.CommitInterval ||
 		r.rebalanceWaiting.Load() || len(r.span.fetches) >= maxSpanPolls || r.span.records >= maxSpanRecords
 }
 
