@@ -80,7 +80,7 @@ type Config struct {
 	Scoring *scoring.Config
 	// MaxPollRecords bounds the records processed per poll. Default: 10000.
 	MaxPollRecords int
-	// CommitInterval is how long records wait to be committed at most: a
+	// CommitInterval is about how long records wait to be committed: a
 	// broker holds a fetch for up to the interval, and the span of polls
 	// that takes it is committed as soon as nothing more is fetched, or
 	// once the interval has passed since it began (a backlog): one Kafka

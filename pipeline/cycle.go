@@ -101,8 +101,8 @@ func (w *worker) stop() {
 // With an interval, the brokers hold a fetch for up to the interval
 // (clientOpts): a poll brings what came in since the previous one, and
 // the span that took it ends at once. Its oldest record has then waited
-// the interval at most, where a span of a fixed length added its own
-// length to the fetch's wait; and the span is one poll cycle (its fetch
+// about the interval, where a span of a fixed length added its own length
+// to the fetch's wait; and the span is one poll cycle (its fetch
 // request, wake-ups and worker round), where a span of a fixed length took
 // two or three. With several brokers, whose fetches may come back apart, a
 // span may end before every broker's fetch is in: at most one transaction
