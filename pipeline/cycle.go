@@ -221,11 +221,15 @@ func (r *Runner) loop(ctx, pctx context.Context) error {
 	}
 }
 
-// spanDue reports whether the open span ends now: nothing more is fetched
-// (the next poll would wait for the brokers), or it has lasted the
-// interval, or it must end early (see span).
+// spanDue reports whether the open span ends now: it took records and
+// nothing more is fetched (the next poll would wait for the brokers), or
+// it has lasted the interval, or it must end early (see span). A span of
+// timer decisions alone waits for records to join it: a transaction
+// without offsets to commit holds franz-go's session for half a second
+// at its end (the wait it keeps for brokers older than KIP-447, which it
+// assumes when no offset commit answered), and the poll loop with it.
 func (r *Runner) spanDue() bool {
-	return r.cfg.CommitInterval == 0 || r.cl.BufferedFetchRecords() == 0 || time.Since(r.span.start) >= r.cfg.CommitInterval ||
+	return r.cfg.CommitInterval == 0 || (r.span.records > 0 && r.cl.BufferedFetchRecords() == 0) || time.Since(r.span.start) >= r.cfg.CommitInterval ||
 		r.rebalanceWaiting.Load() || len(r.span.fetches) >= maxSpanPolls || r.span.records >= maxSpanRecords
 }
 
