@@ -93,9 +93,9 @@ func (w *worker) stop() {
 
 // span is the work since the last commit: the polls processed into one
 // Kafka transaction (exactly-once), or into one wait for the broker's
-// acknowledgements (at-least-once). It ends once the client holds no more
-// fetched records, when the commit interval has passed since it began (a
-// backlog), when a rebalance is waiting, at shutdown, or when it grows
+// acknowledgements (at-least-once). It ends once it took records and the
+// client holds no more, when the commit interval has passed since it began
+// (a backlog), when a rebalance is waiting, at shutdown, or when it grows
 // large; with a commit interval of 0 every poll is a span.
 //
 // With an interval, the brokers hold a fetch for up to the interval
@@ -436,9 +436,10 @@ func (r *Runner) rewind(ctx context.Context, lost []*kgo.ErrDataLoss) error {
 // fetch elsewhere; the records the state has applied would come again.
 // The offsets go without their epoch: unlike the recorded position, which
 // has one, that makes the client apply them, and it does not check the
-// epoch again against the log that diverged. A partition the client holds no commit of (nothing polled
-// since it was assigned) needs the group's offset: a new client gets it
-// when it rejoins, and restores the partition to match.
+// epoch again against the log that diverged. A partition the client holds
+// no commit of (nothing polled since it was assigned) needs the group's
+// offset: a new client gets it when it rejoins, and restores the
+// partition to match.
 func (r *Runner) rewindLost(lost []*kgo.ErrDataLoss) error {
 	committed := r.cl.CommittedOffsets()
 	set := make(map[string]map[int32]kgo.EpochOffset, 2)
