@@ -82,17 +82,17 @@ type Config struct {
 	MaxPollRecords int
 	// CommitInterval is about how long records wait to be committed: a
 	// broker holds a fetch for up to the interval, and the span of polls
-	// that takes it is committed as soon as nothing more is fetched, or
-	// once the interval has passed since it began (a backlog): one Kafka
-	// transaction under exactly-once, one wait for the broker's
-	// acknowledgements under at-least-once. Longer intervals cost less CPU
-	// per event (a transaction and a poll cycle cost several round trips
-	// and wake-ups) and delay decisions more (a read_committed consumer
-	// sees them at the commit). A span ends early when a rebalance waits
-	// and at shutdown. Default: 0,
-	// every poll committed on its own; `linger run --commit-interval`
-	// defaults to DefaultCommitInterval. At most a quarter of
-	// SessionTimeout, the transaction timeout.
+	// that takes it is committed as soon as it took records and nothing
+	// more is fetched, or once the interval has passed since it began (a
+	// backlog): one Kafka transaction under exactly-once, one wait for the
+	// broker's acknowledgements under at-least-once. Longer intervals cost
+	// less CPU per event (a transaction and a poll cycle cost several round
+	// trips and wake-ups) and delay decisions more (a read_committed
+	// consumer sees them at the commit). A span ends early when a
+	// rebalance waits and at shutdown. Default: 0, every poll committed on
+	// its own; `linger run --commit-interval` defaults to
+	// DefaultCommitInterval. At most a quarter of SessionTimeout, the
+	// transaction timeout.
 	CommitInterval time.Duration
 	// ShutdownTimeout bounds finishing in-flight work, committing and
 	// leaving the group on shutdown. Default: 10s.

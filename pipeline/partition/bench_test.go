@@ -98,10 +98,10 @@ var (
 
 // BenchmarkReplica measures the engine's work per event as one replica
 // does it at 20k events/s: 16 partitions (sessions split by key hash),
-// each given what a 50 ms fetch brings it (62 records) in turn, a commit
-// every two polls (the default 100 ms interval), after four minutes of
-// event time, so the hot tables are in their steady state (about 120,000
-// sessions, 23 MB of entries). BenchmarkProcess's one partition keeps its
+// each given what a fetch of the default 100 ms commit interval brings it
+// (125 records) in turn, a commit after every poll (a span ends with its
+// fetch), after four minutes of event time, so the hot tables are in their
+// steady state (about 120,000 sessions, 23 MB of entries). BenchmarkProcess's one partition keeps its
 // sessions in the processor's caches; here, as in a replica, they are not,
 // and each event's session is a trip to memory. One op is one event.
 // Generating the events is outside the timer. The warm-up (about 25 s) is
@@ -126,8 +126,8 @@ func BenchmarkReplica(b *testing.B) {
 const (
 	replicaRate       = 20000 // events per second of event time
 	replicaPartitions = 16
-	replicaPerPoll    = replicaRate / 20 / replicaPartitions // a 50 ms fetch's, per partition
-	replicaSpan       = 2                                    // polls per commit: 100 ms
+	replicaPerPoll    = replicaRate / 10 / replicaPartitions // a 100 ms fetch's, per partition
+	replicaSpan       = 1                                    // polls per commit: a span is its fetch
 )
 
 var theReplica *benchReplica
