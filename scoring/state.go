@@ -365,14 +365,36 @@ const (
 	numBitsV1
 )
 
-// fields32 lists the fields that hold uint32 values, fields8 the uint8
-// ones: a larger value means a corrupt state.
-var (
-	fields32 = [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
+// bitMax is the largest value each field of version 1 holds as read
+// (a uvarint, or the zigzag of a varint): a larger one means a corrupt
+// state. bitForm says how a field is written: a uvarint (the others), three
+// little-endian uint16 hashes, or a length and bytes. Both are indexed by
+// bit&63, so a lookup needs no bounds check.
+var bitMax, bitForm = func() (max [64]uint64, form [64]uint8) {
+	for b := range max {
+		max[b] = math.MaxUint64
+	}
+	for _, b := range [...]uint8{bitEvents, bitPageViews, bitDistinct, bitBackForth, bitPriceViews, bitIdleLongest, bitIdleCart,
 		bitHiddenCount, bitExitD, bitCartItems, bitFocuses, bitChurn, bitReedits, bitErrorsD, bitRageD, bitDeadD,
-		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev, bitTallyHour, bitTallyCauses}
-	fields8  = [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute}
-	fields16 = [...]uint8{bitFeedbackSeen}
+		bitMovesD, bitTurnsD, bitScrolls, bitSeq, bitInvites, bitInviteSeq, bitRateMinute, bitRateCur, bitRatePrev, bitTallyHour, bitTallyCauses} {
+		max[b] = math.MaxUint32
+	}
+	for _, b := range [...]uint8{bitKind, bitCheckoutStep, bitInviteReason, bitInviteRoute} {
+		max[b] = math.MaxUint8
+	}
+	max[bitFeedbackSeen] = math.MaxUint16
+	form[bitPages], form[bitFields] = formHashes, formHashes
+	for _, b := range [...]uint8{bitVisitor, bitSite, bitURL, bitErrField, bitSession} {
+		form[b] = formBytes
+	}
+	return max, form
+}()
+
+// Forms of bitForm.
+const (
+	formUvarint = iota
+	formHashes
+	formBytes
 )
 
 var errCorrupt = fmt.Errorf("%w: truncated or corrupt", ErrBadState)
@@ -405,9 +427,17 @@ func decodeV1(b []byte, s *State) error {
 	// Bits beyond the fields this release knows come from a newer release
 	// of the same version; their values follow ours and are ignored.
 	for m := mask & (1<<numBitsV1 - 1); m != 0; m &= m - 1 {
-		bit := bits.TrailingZeros64(m)
-		switch bit {
-		case bitPages, bitFields:
+		bit := bits.TrailingZeros64(m) & 63
+		form := bitForm[bit]
+		// Most fields are a uvarint of one byte, which no field's limit
+		// refuses.
+		if len(b) > 0 && b[0] < 0x80 && form == formUvarint {
+			raw[bit] = uint64(b[0])
+			b = b[1:]
+			continue
+		}
+		switch form {
+		case formHashes:
 			if len(b) < 6 {
 				return errCorrupt
 			}
@@ -417,7 +447,7 @@ func decodeV1(b []byte, s *State) error {
 			}
 			h[0], h[1], h[2] = binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint16(b[4:])
 			b = b[6:]
-		case bitVisitor, bitSite, bitURL, bitErrField, bitSession:
+		case formBytes:
 			l, k := uvarint(b)
 			if k <= 0 || l > uint64(len(b)-k) {
 				return errCorrupt
@@ -438,26 +468,11 @@ func decodeV1(b []byte, s *State) error {
 			}
 		default:
 			v, k := uvarint(b)
-			if k <= 0 {
+			if k <= 0 || v > bitMax[bit] {
 				return errCorrupt
 			}
 			raw[bit] = v
 			b = b[k:]
-		}
-	}
-	for _, f := range fields32 {
-		if raw[f] > math.MaxUint32 {
-			return errCorrupt
-		}
-	}
-	for _, f := range fields8 {
-		if raw[f] > math.MaxUint8 {
-			return errCorrupt
-		}
-	}
-	for _, f := range fields16 {
-		if raw[f] > math.MaxUint16 {
-			return errCorrupt
 		}
 	}
 	start := zigzag(raw[bitStart])

@@ -151,6 +151,11 @@ func TestDecodeStateErrors(t *testing.T) {
 		{"truncated", full[:len(full)/2]},
 		// Bit 37 is Visitor: a length of 5 with one byte behind it.
 		{"string longer than input", append(binary.AppendUvarint([]byte{1}, 1<<37), 5, 'a')},
+		// Values over the range of their field's type.
+		{"uint32 field over range", binary.AppendUvarint(binary.AppendUvarint([]byte{1}, 1<<bitEvents), 1<<32)},
+		{"uint8 field over range", binary.AppendUvarint(binary.AppendUvarint([]byte{1}, 1<<bitKind), 256)},
+		{"uint16 field over range", binary.AppendUvarint(binary.AppendUvarint([]byte{1}, 1<<bitFeedbackSeen), 1<<16)},
+		{"uvarint longer than input", append(binary.AppendUvarint([]byte{1}, 1<<bitEvents), 0x80)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State
