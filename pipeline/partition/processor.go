@@ -628,6 +628,12 @@ func (p *Processor) prefetch(run []Record) {
 	var x byte
 	for i := range run {
 		x += p.hot.touch(xxhash.Sum64(run[i].Key))
+		// The record's value, which the decoder reads next: a fetch's
+		// records may lie anywhere in memory.
+		v := run[i].Value
+		for j := 0; j < len(v); j += 64 {
+			x += v[j]
+		}
 	}
 	for i := p.n; i < min(p.n+len(run), len(p.slots)); i++ {
 		st := &p.slots[i].st
