@@ -620,16 +620,18 @@ func (p *Processor) Batch(feedback, events []Record) *Output {
 const prefetchRun = 16
 
 // prefetch touches the hot entries of a run of records' sessions (by
-// their keys, which name the session in every valid event), and the byte
-// buffers of the batch slots the run's sessions will take, which a load
-// decodes into and a span touches once: a hint, so a key that is not its
-// event's session costs nothing but the read.
+// their keys, which name the session in every valid event), the records'
+// values, a byte per cache line, and the byte buffers of the batch slots
+// the run's sessions will take, which a load decodes into and a span
+// touches once: a hint, so a key that is not its event's session costs
+// nothing but the read.
 func (p *Processor) prefetch(run []Record) {
 	var x byte
 	for i := range run {
 		x += p.hot.touch(xxhash.Sum64(run[i].Key))
-		// The record's value, which the decoder reads next: a fetch's
-		// records may lie anywhere in memory.
+		// The decoder reads the value next, and one that has left the
+		// processor's caches (a fetch's records are not always side by
+		// side) made it wait for each of its lines in turn.
 		v := run[i].Value
 		for j := 0; j < len(v); j += 64 {
 			x += v[j]
