@@ -631,7 +631,8 @@ func (p *Processor) prefetch(run []Record) {
 		x += p.hot.touch(xxhash.Sum64(run[i].Key))
 		// The decoder reads the value next, and one that has left the
 		// processor's caches (a fetch's records are not always side by
-		// side) made it wait for each of its lines in turn.
+		// side) would make it wait for each of its lines in turn; read
+		// here, the misses of the run's values overlap.
 		v := run[i].Value
 		for j := 0; j < len(v); j += 64 {
 			x += v[j]
