@@ -32,7 +32,6 @@ type htmlView struct {
 	Personas []personaRow
 	Answers  []acceptanceRow
 	Plots    []htmlPlot
-	BusyHost float64 // the host line's limit, for its note
 }
 
 // verdictRow is a Verdict as the page shows it.
@@ -69,7 +68,7 @@ const (
 )
 
 func (r *Result) htmlView() htmlView {
-	v := htmlView{Result: r, BusyHost: BusyHost}
+	v := htmlView{Result: r}
 	// Personas the mix left out have no row, as in WriteText.
 	seen := map[string]bool{}
 	for _, p := range Personas() {
@@ -298,7 +297,6 @@ code { font: 13px ui-monospace, monospace; }
 </table>
 <p class="note">n.a.: the budget holds under conditions this run was not in, or the figure was not measured. The budgets are the README’s Performance table.</p>
 {{with .CacheWarning}}<p class="warn" id="cache-warning"><strong>Cache too small.</strong> {{.}}</p>
-{{end}}{{with .BusyHostWarning}}<p class="warn" id="busy-host"><strong>Busy host.</strong> {{.}}</p>
 {{end}}
 <h2 id="settings">Settings</h2>
 <table>
@@ -321,7 +319,6 @@ code { font: 13px ui-monospace, monospace; }
 {{if .ProduceErrors}}<tr class="bad"><th>produce errors</th><td>{{.ProduceErrors}}</td><td></td></tr>
 {{end}}<tr><th>invites</th><td>{{.Invites}}</td><td class="text note">{{.TimerInvites}} by a silence timer, {{.Unmatched}} not matched to an event</td></tr>
 <tr><th>CPU</th><td>{{if .CPUMicrosPerEvent}}{{num .CPUMicrosPerEvent 2}} µs/event{{else}}–{{end}}</td><td class="text note">the processors’ CPU per event processed, Kafka I/O included</td></tr>
-<tr><th>host</th><td>{{if .HostSlowdown}}{{num .HostSlowdown 2}}×{{else}}–{{end}}</td><td class="text note">a reference computation’s median time{{if .HostWorkMicros}} ({{num .HostWorkMicros 0}} µs){{end}} over its fastest: about 1 on a quiet machine, {{num .BusyHost 1}} or more on a busy one</td></tr>
 <tr><th>RSS</th><td>{{if .RSSBytes}}{{mib .RSSBytes}}{{else}}–{{end}}</td><td class="text note">{{if .RSSMaxBytes}}at the end; {{mib .RSSMaxBytes}} at most{{end}}</td></tr>
 <tr><th>bytes per session</th><td>{{if .BytesPerSession}}{{num .BytesPerSession 0}} B{{else}}–{{end}}</td><td class="text note">growth of RSS over the run per session held</td></tr>
 <tr><th>sessions held</th><td>{{.HotSessions}} + {{.CacheEntries}}</td><td class="text note">active in the hot tables + in fastcache; {{.CacheEvictions}} sessions evicted, {{.StateLost}} lost early, {{.DLQ}} records to the DLQ{{if .CacheMaxBytes}}; fastcache {{mib .CacheMaxBytes}}{{end}}</td></tr>

@@ -154,7 +154,6 @@ type load struct {
 	http      *http.Client
 
 	start   time.Time // t=0: the first event is due then
-	host    hostCheck // how busy the machine is underneath the run
 	startNs int64     // start, Unix ns
 	parts   []int     // partitions of the events topic
 	base    []int64   // its end offsets at the start
@@ -312,7 +311,6 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	l.warmNs.Store(math.MaxInt64)
 
 	var wg sync.WaitGroup
-	wg.Go(func() { l.host.run(ctx, l.start) })
 	if !cfg.Passthrough {
 		l.answers = NewAnswers(l.sim)
 		if l.fbTopic != "" {

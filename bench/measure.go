@@ -169,10 +169,6 @@ func (l *load) measure(ctx context.Context, prodErr <-chan error, stopProducing 
 	res.AchievedEPS = float64(res.Processed) / res.DurationSeconds
 	res.Replicas = len(cfg.Metrics)
 	res.CacheQuietSeconds = cfg.CacheQuiet.Seconds()
-	if median, fastest, ok := l.host.slowdown(time.Duration(warm)*time.Second, time.Duration(windowEnd)*time.Second); ok {
-		res.HostSlowdown = math.Round(float64(median)/float64(fastest)*100) / 100
-		res.HostWorkMicros = math.Round(float64(median)/float64(time.Microsecond)*10) / 10
-	}
 	if statsWarm.ok && stats1.ok {
 		res.processorFigures(idle, statsWarm, stats1)
 	}

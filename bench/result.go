@@ -71,18 +71,6 @@ type Result struct {
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
 	RSSBytes          int64   `json:"rss_bytes"`
 	RSSMaxBytes       int64   `json:"rss_max_bytes"`
-	// HostSlowdown is how busy the machine under the bench was, apart
-	// from the run's own load: the median time, over the window, of a
-	// fixed computation timed ten times a second in thread CPU time,
-	// over its fastest time in the run. About 1 on a quiet machine; on a
-	// shared one it rises, and the CPU and latency figures with it
-	// (hostcheck.go). 0: not measured (not on Linux).
-	HostSlowdown float64 `json:"host_slowdown"`
-	// HostWorkMicros is that computation's median time in the window, in
-	// µs: on one machine, a run that took longer than another had the
-	// busier host, even if it was busy all along (which HostSlowdown,
-	// against the run's own fastest time, does not show).
-	HostWorkMicros float64 `json:"host_work_us"`
 	// RSSMaxReplicaBytes is the most any one replica held at a time: what
 	// the memory budget, per processor, is about.
 	RSSMaxReplicaBytes int64   `json:"rss_max_replica_bytes"`
@@ -319,9 +307,6 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.CPUMicrosPerEvent > 0 {
 		fmt.Fprintf(tw, "processor CPU\t%.2f µs/event\n", r.CPUMicrosPerEvent)
 	}
-	if line := r.hostText(); line != "" {
-		fmt.Fprintf(tw, "host\t%s\n", line)
-	}
 	if r.RSSBytes > 0 {
 		most := mib(r.RSSMaxBytes) + " at most"
 		if r.Replicas > 1 {
@@ -370,35 +355,6 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "answers\t%s\n", written)
 	}
 	return tw.Flush()
-}
-
-// BusyHost is the HostSlowdown from which a run's machine counts as busy:
-// its CPU and latency figures are then higher than on a quiet machine,
-// and not to be compared with a quiet run's.
-const BusyHost = 1.2
-
-// hostText is the host line of the summary, "" if the run did not measure
-// it.
-func (r *Result) hostText() string {
-	if r.HostSlowdown <= 0 {
-		return ""
-	}
-	s := fmt.Sprintf("a reference computation took %.2f× its fastest time (median over the window: %.0f µs)", r.HostSlowdown, r.HostWorkMicros)
-	if r.HostSlowdown >= BusyHost {
-		return "BUSY: " + s + "; see the note under the budgets"
-	}
-	return "quiet: " + s
-}
-
-// BusyHostWarning says, when the machine under the run was busy with work
-// other than the run's, that the CPU and latency figures are higher than
-// a quiet machine gives; "" otherwise.
-func (r *Result) BusyHostWarning() string {
-	if r.HostSlowdown < BusyHost {
-		return ""
-	}
-	return fmt.Sprintf("A reference computation took %.2f× its fastest time during the window: other work on the host slowed this run, so its CPU and latency figures are higher than on a quiet machine. Compare them with a run whose host was quiet (below %.1f×).",
-		r.HostSlowdown, BusyHost)
 }
 
 // AgainstPassthrough compares a run with the passthrough of --mode both
@@ -460,14 +416,7 @@ func (r *Result) WriteVerdicts(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", outcome, v.Label, v.FigureText(), v.BudgetText(), why)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if warn := r.BusyHostWarning(); warn != "" {
-		_, err := fmt.Fprintf(w, "note: %s\n", warn)
-		return err
-	}
-	return nil
+	return tw.Flush()
 }
 
 // count writes n things, with the noun in the plural but for one.

@@ -93,10 +93,8 @@ func newBenchCmd() *cobra.Command {
 		Long: `Load-test: drive the processor with simulated visitors at a constant open-loop
 rate (events are sent when due, answered or not), read the invites it publishes,
 and report throughput, end-to-end latency (HdrHistogram), lag, the processor's
-CPU per event and memory, invites per persona, and how busy the host was with
-other work (which raises CPU and latency on a shared machine). Events are
-produced and invites read with segmentio/kafka-go, a client other than the
-processor's.
+CPU per event and memory, and invites per persona. Events are produced and
+invites read with segmentio/kafka-go, a client other than the processor's.
 
 With --embedded (the default without --brokers) it starts the embedded broker
 and a ` + "`linger run`" + ` child process for the run; with --brokers it drives a cluster
