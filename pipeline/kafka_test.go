@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,7 +297,12 @@ func TestNoDecisionLostWhenPublishFails(t *testing.T) {
 	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
 	startRunner(t, b.Addr(), nil)
 	want := offline(recs)
-	got := decisions(t, invites.WaitN(t, len(want), 15*time.Second))
+	noneLost(t, want, decisions(t, invites.WaitN(t, len(want), 15*time.Second)))
+}
+
+// noneLost reports each decision of want missing from got.
+func noneLost(t *testing.T, want map[string]string, got []*schemas.Decision) {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, d := range got {
 		seen[string(d.ID)] = true
@@ -395,6 +401,54 @@ func TestGracefulShutdownIsQuick(t *testing.T) {
 	if r.Ready() {
 		t.Fatal("still ready after shutdown")
 	}
+}
+
+// TestShutdownWhenFencedIsClean: a replica told to stop whose last
+// transaction is refused as fenced (another replica took its partitions
+// over at that moment) loses nothing, so it stops cleanly rather than
+// reporting a failure; a replica with its id then publishes every decision.
+func TestShutdownWhenFencedIsClean(t *testing.T) {
+	b := startBroker(t, 2)
+	sameID := func(c *Config) {
+		c.InstanceID = "fenced"
+		// The refused transaction stays open on the broker until it
+		// times out, and read_committed readers wait for it.
+		c.SessionTimeout = 6 * time.Second
+	}
+	r := startRunner(t, b.Addr(), sameID)
+	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
+	var fenced atomic.Bool
+	b.Cluster().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.Cluster().KeepControl()
+		end := req.(*kmsg.EndTxnRequest)
+		if !end.Commit || fenced.Swap(true) {
+			return nil, nil, false
+		}
+		// The signal comes first, then the refusal: the order in
+		// which a replica meets them at a rebalance during shutdown.
+		r.cancel()
+		resp := end.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp, nil, true
+	})
+	invites := kafkatest.Collecting(t, b.Addr(), schemas.TopicInvites)
+	recs := kafkatest.Hesitators(0, 20)
+	produce(t, newClient(t, b.Addr()), schemas.TopicEvents, recs)
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the runner did not stop")
+	}
+	if !fenced.Load() {
+		t.Fatal("no transaction was refused: the test proved nothing")
+	}
+	if r.err != nil {
+		t.Fatalf("a shutdown whose last transaction was fenced ended with %v, want a clean stop", r.err)
+	}
+
+	startRunner(t, b.Addr(), sameID)
+	want := offline(recs)
+	noneLost(t, want, decisions(t, invites.WaitN(t, len(want), 20*time.Second)))
 }
 
 func TestHTTPEndpoints(t *testing.T) {

@@ -221,8 +221,17 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if err != nil && ctx.Err() != nil && pctx.Err() != nil {
 			return fmt.Errorf("the shutdown timeout (%v) passed before the last batch was published and committed; it was not, and the partitions' next owner processes it again: %w", r.cfg.ShutdownTimeout, err)
 		}
-		if err == nil || ctx.Err() != nil || !isRetryable(err) {
+		if err == nil || !isRetryable(err) {
 			return err
+		}
+		if ctx.Err() != nil {
+			// The client failed in the last cycle before the shutdown,
+			// fenced by a replica that took the partitions over, say.
+			// What it had not committed is aborted, and the partitions'
+			// next owner processes it again: nothing is lost, so this is
+			// still a clean shutdown.
+			r.log.Warn("stopped with the last cycle not committed; the partitions' next owner processes it again", "err", err)
+			return nil
 		}
 		// The client is unusable (a fenced transactional producer, a
 		// transaction that could not be ended): a new one rejoins the

@@ -152,10 +152,13 @@ func TestDeterminismAcrossCrashes(t *testing.T) {
 	}
 }
 
-// waitDone waits until the scenario's group has committed every event.
+// waitDone waits until the scenario's group has committed every event. The
+// wait is long: kfake keeps a member killed amid a rebalance until the
+// rebalance timeout (franz-go's default, 60 s) when its reply finds the
+// connection closed, and the group stands still meanwhile.
 func waitDone(t *testing.T, adm *kadm.Client, sc string) {
 	t.Helper()
-	if err := kafkatest.WaitCommitted(context.Background(), adm, "g-"+sc, "events-"+sc, 90*time.Second); err != nil {
+	if err := kafkatest.WaitCommitted(context.Background(), adm, "g-"+sc, "events-"+sc, 150*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
