@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -415,7 +416,11 @@ func TestShutdownWhenFencedIsClean(t *testing.T) {
 		// times out, and read_committed readers wait for it.
 		c.SessionTimeout = 6 * time.Second
 	}
-	r := startRunner(t, b.Addr(), sameID)
+	logs := new(kafkatest.Logs)
+	r := startRunner(t, b.Addr(), func(c *Config) {
+		sameID(c)
+		c.Logger = kafkatest.LoggerTo(t, logs, slog.LevelInfo)
+	})
 	kafkatest.WaitFor(t, "ready", 10*time.Second, r.Ready)
 	var fenced atomic.Bool
 	b.Cluster().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
@@ -444,6 +449,11 @@ func TestShutdownWhenFencedIsClean(t *testing.T) {
 	}
 	if r.err != nil {
 		t.Fatalf("a shutdown whose last transaction was fenced ended with %v, want a clean stop", r.err)
+	}
+	// Clean, but not silent: the operator learns that the last cycle is
+	// someone else's to process.
+	if want := "stopped with the last cycle not committed"; !strings.Contains(logs.String(), want) {
+		t.Fatalf("no warning %q in the logs:\n%s", want, logs.String())
 	}
 
 	startRunner(t, b.Addr(), sameID)
