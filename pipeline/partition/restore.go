@@ -102,11 +102,15 @@ func appendPartitionMeta(dst []byte, maxTS int64, b *scoring.Budget, t *tallyTab
 	return t.appendBinary(dst)
 }
 
+// errBadPartitionMeta is made once: Commit decodes the span's last
+// partition record every time, and an error built per call allocated there.
+var errBadPartitionMeta = fmt.Errorf("%w: partition record", scoring.ErrBadState)
+
 // decodePartitionMeta reads a partition record; budget is the encoded
 // budget it holds (empty in version 1), tallies the encoded tallies (empty
 // before version 3).
 func decodePartitionMeta(b []byte) (maxTS int64, budget, tallies []byte, err error) {
-	bad := fmt.Errorf("%w: partition record", scoring.ErrBadState)
+	bad := errBadPartitionMeta
 	if len(b) < 2 || b[0] < partitionMetaV1 || b[0] > partitionMetaV3 {
 		return 0, nil, nil, bad
 	}
