@@ -23,9 +23,7 @@ func (l *load) deliverAnswers(ctx context.Context) {
 		BatchSize:    1000,
 		RequiredAcks: kafka.RequireAll,
 	}
-	if l.transport != nil {
-		w.Transport = l.transport
-	}
+	w.Transport = l.transport
 	defer w.Close()
 	var msgs []kafka.Message
 	_ = l.answers.Deliver(ctx, func(recs []FeedbackRecord) error {

@@ -149,7 +149,7 @@ type load struct {
 	cfg       LoadConfig
 	sim       *Simulator
 	client    *kafka.Client
-	transport *kafka.Transport // nil: kafka-go's default
+	transport *kafka.Transport // the run's own (Security.transport), closed by close
 	dialer    *kafka.Dialer    // the readers'; nil: kafka-go's default
 	http      *http.Client
 
@@ -161,16 +161,15 @@ type load struct {
 	sessions sessionTable
 
 	// Producer side.
-	queued    atomic.Int64 // events handed to the writer
-	acked     atomic.Int64 // events the brokers took
-	failed    atomic.Int64
-	firstErr  atomic.Pointer[error]
-	saturated atomic.Bool
-	done      atomic.Bool // every event is sent (Sessions reached)
-	caughtUp  atomic.Bool // the history is sent: events go out in real time
-	sentAt    []int64     // events sent by each second, for the series
-	histAt    []int64     // of them, events of the history
-	sentMu    sync.Mutex
+	queued   atomic.Int64 // events handed to the writer
+	acked    atomic.Int64 // events the brokers took
+	failed   atomic.Int64
+	firstErr atomic.Pointer[error]
+	done     atomic.Bool // every event is sent (Sessions reached)
+	caughtUp atomic.Bool // the history is sent: events go out in real time
+	sentAt   []int64     // events sent by each second, for the series
+	histAt   []int64     // of them, events of the history
+	sentMu   sync.Mutex
 
 	// The visitors' answers: played by the readers, written when due by
 	// deliverAnswers to fbTopic ("" when not written).
@@ -225,16 +224,12 @@ func newLoad(cfg LoadConfig) (*load, error) {
 		return nil, err
 	}
 	l.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
-	if l.transport != nil {
-		l.client.Transport = l.transport
-	}
+	l.client.Transport = l.transport
 	return l, nil
 }
 
 func (l *load) close() {
-	if l.transport != nil {
-		l.transport.CloseIdleConnections()
-	}
+	l.transport.CloseIdleConnections()
 }
 
 func (l *load) run(ctx context.Context) (*Result, error) {
@@ -323,7 +318,11 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 	prodCtx, stopProducing := context.WithCancel(ctx)
 	defer stopProducing()
 	prodErr := make(chan error, 1)
-	go func() { prodErr <- l.produce(prodCtx, stream, first) }()
+	producing := make(chan struct{})
+	go func() {
+		defer close(producing)
+		l.produce(prodCtx, stream, first, prodErr)
+	}()
 
 	res, err := l.measure(ctx, prodErr, stopProducing)
 	cancel()
@@ -331,11 +330,23 @@ func (l *load) run(ctx context.Context) (*Result, error) {
 		r.Close()
 	}
 	wg.Wait()
+	// The writer's goroutines end with its Close, once the events in
+	// flight are acknowledged or given up: waited for, so that none
+	// outlives the run, but not for long, as brokers that stopped
+	// answering hold them through every retry.
+	select {
+	case <-producing:
+	case <-time.After(producerCloseWait):
+	}
 	if res != nil {
 		l.finish(res)
 	}
 	return res, err
 }
+
+// producerCloseWait bounds Run's wait for the producer to close after the
+// measurement ended.
+const producerCloseWait = 10 * time.Second
 
 // partitions returns the partitions of topic, sorted.
 func (l *load) partitions(ctx context.Context, topic string) ([]int, error) {
@@ -425,9 +436,7 @@ func (l *load) writer() *kafka.Writer {
 		Async:        true,
 		Completion:   l.completed,
 	}
-	if l.transport != nil {
-		w.Transport = l.transport
-	}
+	w.Transport = l.transport
 	return w
 }
 
@@ -436,9 +445,23 @@ func (l *load) writer() *kafka.Writer {
 // clock (the history is due at once): it is sent then, and its latency
 // counts from then even if the producer is late. At rate 0 events go as
 // fast as MaxInFlight lets, stamped when sent.
-func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error {
+func (l *load) produce(ctx context.Context, stream *Stream, first *Record, errc chan<- error) {
 	w := l.writer()
-	defer w.Close()
+	err := l.send(ctx, w, stream, first)
+	if err != nil {
+		// The run stops at once: closing waits for the events in flight,
+		// which brokers that do not keep up may hold for long.
+		errc <- err
+		w.Close()
+		return
+	}
+	// A finished run counts the last acknowledgements: closed first.
+	w.Close()
+	errc <- nil
+}
+
+// send is produce's loop, over the writer w.
+func (l *load) send(ctx context.Context, w *kafka.Writer, stream *Stream, first *Record) error {
 	asFast := l.cfg.Rate == 0
 	const maxBatch = 4096
 	msgs := make([]kafka.Message, 0, maxBatch)
@@ -452,8 +475,10 @@ func (l *load) produce(ctx context.Context, stream *Stream, first *Record) error
 		nowMs := now.UnixMilli()
 		room := min(maxBatch, l.cfg.MaxInFlight-int(l.queued.Load()-l.acked.Load()-l.failed.Load()))
 		if room <= 0 && l.caughtUp.Load() && !asFast {
-			l.saturated.Store(true)
-			return ErrSaturated
+			// Say how far behind: a stall of seconds on a busy machine
+			// reads differently from a rate the brokers never took.
+			return fmt.Errorf("%w: %d events sent and not acknowledged, %v of the offered rate (a lower --rate, or a less busy machine)",
+				ErrSaturated, l.cfg.MaxInFlight, (time.Duration(float64(l.cfg.MaxInFlight) / l.cfg.Rate * float64(time.Second))).Round(time.Millisecond))
 		}
 		msgs = msgs[:0]
 		history := 0 // events in msgs due before the start

@@ -51,23 +51,23 @@ func (s Security) mechanism() (sasl.Mechanism, error) {
 // dialTimeout bounds a connection's dial, TLS handshake and SASL exchange.
 const dialTimeout = 10 * time.Second
 
-// transport returns the transport of the run's client and writer: nil
-// (kafka-go's shared default) without security, else one of the run's
-// own, which the run closes when it ends.
+// transport returns the transport of the run's client and writers: the
+// run's own, which it closes when it ends, so that no connection outlives
+// it; with TLS and SASL when they are set.
 func (s Security) transport() (*kafka.Transport, error) {
+	t := &kafka.Transport{
+		Dial:        (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		DialTimeout: dialTimeout,
+	}
 	if !s.enabled() {
-		return nil, nil
+		return t, nil
 	}
 	m, err := s.mechanism()
 	if err != nil {
 		return nil, err
 	}
-	return &kafka.Transport{
-		Dial:        (&net.Dialer{Timeout: dialTimeout}).DialContext,
-		DialTimeout: dialTimeout,
-		TLS:         s.TLS,
-		SASL:        m,
-	}, nil
+	t.TLS, t.SASL = s.TLS, m
+	return t, nil
 }
 
 // dialer returns the readers' dialer: nil (kafka-go's default) without

@@ -3,7 +3,8 @@
 // every topic created, closed when the test ends), a background Collector
 // of a topic, waiting for a consumer group to commit every record of a
 // topic, reading every decision of an invites topic read committed,
-// certificates for TLS tests, WaitFor, and a fixture of hesitating
+// certificates for TLS tests, WaitFor, RefuseProduce for brokers that
+// fail writes, and a fixture of hesitating
 // sessions. It is for tests only.
 package kafkatest
 
