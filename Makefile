@@ -5,13 +5,14 @@ BIN         ?= bin/linger
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X github.com/lingerhq/linger/internal/buildinfo.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Benchmarks: the hot path (decode, state update, score, full process,
-# changelog encode, restore), COUNT runs each for benchstat:
+# Benchmarks: the hot path (decode of the goldens and of a stream, state
+# update, score, full process, changelog encode, restore), COUNT runs each
+# for benchstat:
 #   make bench > new.txt; benchstat old.txt new.txt
 # One of them: make bench BENCH=Process COUNT=3
 # The hot table against fastcache at 1M and 10M sessions (minutes, GBs):
 #   make bench BENCH=HotTable BENCHPKGS=./pipeline/partition COUNT=1
-BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|Cache|Restore|Stream)$$
+BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|DecodeStream|Cache|Restore|Stream)$$
 BENCHPKGS   ?= ./schemas ./scoring ./pipeline/partition ./pipeline ./bench
 COUNT       ?= 10
 

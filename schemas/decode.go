@@ -190,7 +190,15 @@ func fieldIndex(key []byte) int {
 // decoding allocates nothing per valid event once warm. A Decoder is not safe
 // for concurrent use: give each partition worker its own.
 type Decoder struct {
-	s       scanner
+	s scanner
+	// next[f] is the field that followed field f (numFields: the object's
+	// start) in the last event that had f, plus 1 (0: none known).
+	// Events of one type from one collector list their keys in one order,
+	// so the scanner is told which key to expect and checks it with two
+	// compares (scanner.matchKey) instead of scanning it and looking its
+	// name up. A wrong guess costs the compares.
+	next    [numFields + 1]uint8
+	prev    int // the field of the last top-level key, numFields at the start
 	vals    [numFields]jval
 	present uint32           // bit f set: vals[f] holds this event's value
 	member  func(key []byte) // d.topMember, bound once so Decode does not allocate a closure
@@ -225,6 +233,8 @@ func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 		d.member = d.topMember
 	}
 	d.present = 0
+	d.prev = numFields
+	d.s.guess = d.guessOf(numFields)
 	if err := scanObject(&d.s, value, d.member, 512); err != nil {
 		return err
 	}
@@ -236,26 +246,70 @@ func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 // the url and kind of a page object in theirs.
 func (d *Decoder) topMember(key []byte) {
 	s := &d.s
-	i := fieldIndex(key)
+	var i int
+	if s.guessed {
+		i = s.guess.f
+	} else {
+		i = fieldIndex(key)
+		d.next[d.prev] = uint8(i + 1) // unknown keys (-1) are not guessed
+	}
+	d.prev = i
+	if i < 0 {
+		d.prev = numFields
+	}
 	if i == fPage && s.peek() == '{' {
 		d.set(fPage, jval{kind: jObject})
 		d.present &^= 1<<fPageURL | 1<<fPageKind
+		s.guess = &pageWords[0]
 		s.object(2, d.pageMember)
-		return
+	} else {
+		v := s.value(1)
+		if i >= 0 {
+			d.set(i, v)
+		}
 	}
-	v := s.value(1)
-	if i >= 0 {
-		d.set(i, v)
-	}
+	s.guess = d.guessOf(d.prev)
 }
 
+// guessOf returns the key to expect after field f, or nil.
+func (d *Decoder) guessOf(f int) *keyWord {
+	if n := d.next[f]; n > 0 {
+		return &fieldWords[n-1]
+	}
+	return nil
+}
+
+// fieldWords are the top-level keys as keyWords, by field index.
+var fieldWords = func() (w [fPageURL]keyWord) {
+	for i := range w {
+		w[i] = newKeyWord(fieldNames[i], i)
+	}
+	return w
+}()
+
+// pageWords are the keys of a page object: each is guessed after the
+// other, and url first.
+var pageWords = [2]keyWord{newKeyWord("url", fPageURL), newKeyWord("kind", fPageKind)}
+
 func (d *Decoder) pageMember(key []byte) {
-	v := d.s.value(2)
-	switch string(key) {
-	case "url":
-		d.set(fPageURL, v)
-	case "kind":
-		d.set(fPageKind, v)
+	s := &d.s
+	f := -1
+	switch {
+	case s.guessed:
+		f = s.guess.f
+	case string(key) == "url":
+		f = fPageURL
+	case string(key) == "kind":
+		f = fPageKind
+	}
+	v := s.value(2)
+	switch f {
+	case fPageURL:
+		d.set(f, v)
+		s.guess = &pageWords[1]
+	case fPageKind:
+		d.set(f, v)
+		s.guess = &pageWords[0]
 	}
 }
 

@@ -1,8 +1,10 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -230,6 +232,58 @@ func TestDecoderReuse(t *testing.T) {
 	}
 	if ev.Type != TypeUnknown || ev.Session != nil {
 		t.Errorf("a failed decode left %+v", ev)
+	}
+}
+
+// TestDecoderGuessesAgree: a Decoder guesses each key from the order of
+// the events before (Decoder.next); whatever it learned, it must decode an
+// event exactly as a fresh one does. Every pair of inputs is decoded in
+// turn, the second compared with a fresh decoder's result: the goldens as
+// written and compacted, and keys a guess could be fooled by.
+func TestDecoderGuessesAgree(t *testing.T) {
+	var inputs []record
+	for _, dir := range []string{"events/valid", "events/invalid"} {
+		for _, g := range goldens(t, dir) {
+			inputs = append(inputs, record{goldenKey(g), g.data})
+			var c bytes.Buffer
+			if json.Compact(&c, g.data) == nil {
+				inputs = append(inputs, record{goldenKey(g), c.Bytes()})
+			}
+		}
+	}
+	for _, v := range []string{
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5,"v":1}`, // the last key near the end
+		`{"v":1,"typ":"idle","type":"idle","session":"s1","ts":1732530040000,"ms":5}`,
+		`{"v":1,"type2":"x","type":"idle","session":"s1","ts":1732530040000,"ms":5}`,
+		`{"v":1,"type" :"idle","session":"s1","ts":1732530040000,"ms":5}`,
+		`{"v":1,"t\u0079pe":"idle","session":"s1","ts":1732530040000,"ms":5}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5,"page":{"kind":"cart","url":"/c"}}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5,"page":{"url":"/c","url":"/d","kind":"cart"}}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5,"page":{"url":"/c","extra":{"url":"/x"},"kind":"cart"}}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"extra":{"ms":7},"ms":5}`,
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":"5"}`,
+		`{"v":1,"type":"mouse","session":"s1","ts":1732530040000,"ms":5,"rage_clicks":1,"dead_clicks":2,"clicks":3}`,
+		`{"v":1,"type":"mouse","session":"s1","ts":1732530040000,"ms":5,"rage_clickx":1,"dead_clicks":2,"clicks":3}`, // the guess's second word differs
+		`{"v":1,"type":"idle","session":"s1","ts":1732530040000,"ms":5`,
+	} {
+		inputs = append(inputs, record{[]byte("s1"), []byte(v)})
+	}
+	result := func(d *Decoder, r record) string {
+		var ev Event
+		err := d.Decode(r.key, r.value, testNowMs, &ev)
+		return fmt.Sprintf("%+v %v", ev, err)
+	}
+	for _, a := range inputs {
+		var d Decoder
+		result(&d, a)
+		result(&d, a) // learned from a, guessed through a
+		for _, b := range inputs {
+			var fresh Decoder
+			if got, want := result(&d, b), result(&fresh, b); got != want {
+				t.Fatalf("after %s, %s decoded as\n%s\nwant\n%s", a.value, b.value, got, want)
+			}
+		}
 	}
 }
 

@@ -49,7 +49,7 @@ func scanObject(s *scanner, value []byte, member func([]byte), scratchMin int) e
 	if cap(s.scratch) < len(value) {
 		s.scratch = make([]byte, 0, max(len(value), scratchMin))
 	}
-	*s = scanner{b: value, scratch: s.scratch[:0]}
+	*s = scanner{b: value, scratch: s.scratch[:0], guess: s.guess} // the caller's guess of the first key
 	kind := s.top(member)
 	if s.err != "" {
 		return &DecodeError{Problem: ProblemInvalidJSON, Detail: jsonError{s.err, s.i}.Error()}

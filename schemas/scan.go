@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -50,6 +51,54 @@ type scanner struct {
 	scratch []byte
 	err     string // what is wrong, set once; the scan unwinds on it
 	cls     uint8  // the fieldClass union of the last string scanned
+	// guess, when set, is the key the member function of the object being
+	// scanned expects next; guessed says the last key was it (and so
+	// which field it is).
+	guess   *keyWord
+	guessed bool
+}
+
+// keyWord is an object key as it is written with its quotes and the ':'
+// after it ("type":), in two little-endian words and their masks, so a
+// guessed key is checked with two loads and two compares instead of a
+// string scan and a lookup of its name.
+type keyWord struct {
+	w0, w1, m0, m1 uint64
+	n              int // bytes, quotes and ':' included
+	f              int // the caller's index of the key
+}
+
+// newKeyWord returns the keyWord of name, the caller's key f, which must
+// be plain ASCII of at most 13 bytes.
+func newKeyWord(name string, f int) keyWord {
+	var buf [16]byte
+	n := copy(buf[:], `"`+name+`":`)
+	if n != len(name)+3 {
+		panic("schemas: key too long to guess: " + name)
+	}
+	k := keyWord{w0: binary.LittleEndian.Uint64(buf[:]), w1: binary.LittleEndian.Uint64(buf[8:]), n: n, f: f}
+	for i := range n {
+		if i < 8 {
+			k.m0 |= 0xff << (8 * i)
+		} else {
+			k.m1 |= 0xff << (8 * (i - 8))
+		}
+	}
+	return k
+}
+
+// matchKey reports whether the input at s.i is k, and then moves past it.
+// It needs 16 bytes of input left; near the end the caller scans as usual.
+func (s *scanner) matchKey(k *keyWord) bool {
+	if len(s.b)-s.i < 16 {
+		return false
+	}
+	b := s.b[s.i : s.i+16]
+	if binary.LittleEndian.Uint64(b)&k.m0 != k.w0 || binary.LittleEndian.Uint64(b[8:])&k.m1 != k.w1 {
+		return false
+	}
+	s.i += k.n
+	return true
 }
 
 func (s *scanner) fail(msg string) {
@@ -116,14 +165,20 @@ func (s *scanner) object(depth int, member func(key []byte)) {
 			s.fail("expected a string key")
 			return
 		}
-		key := s.str()
-		s.ws()
-		if s.peek() != ':' {
-			s.fail("expected ':' after an object key")
-			return
+		var key []byte
+		if s.guessed = member != nil && s.guess != nil && s.matchKey(s.guess); s.guessed {
+			key = s.b[s.i-s.guess.n+1 : s.i-2]
+			s.ws()
+		} else {
+			key = s.str()
+			s.ws()
+			if s.peek() != ':' {
+				s.fail("expected ':' after an object key")
+				return
+			}
+			s.i++
+			s.ws()
 		}
-		s.i++
-		s.ws()
 		if member != nil {
 			member(key)
 		} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/lingerhq/linger/bench"
 	"github.com/lingerhq/linger/pipeline/partition"
+	"github.com/lingerhq/linger/schemas"
 )
 
 // BenchmarkProcess measures the whole per-event path of a partition worker,
@@ -89,6 +90,25 @@ func benchmarkProcess(b *testing.B, cacheBytes int) {
 	b.ReportMetric(float64(st.Writes-before.Writes)/float64(b.N), "ring-writes/event")
 	b.ReportMetric(float64(decisions)/float64(b.N)*1000, "decisions/1k-events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDecodeStream is the event decode of BenchmarkProcess alone: the
+// simulator's records, compact JSON with each type's keys in one order as a
+// collector writes them, through one decoder as a partition worker holds
+// it (so its guesses of the next key are in play). schemas'
+// BenchmarkDecode reads the contract's golden files instead, pretty-printed
+// and in many key orders. One op is one event.
+func BenchmarkDecodeStream(b *testing.B) {
+	recs := bench.GenerateRecords(1, 20000)
+	var d schemas.Decoder
+	var ev schemas.Event
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r := &recs[i%len(recs)]
+		if err := d.Decode(r.Key, r.Value, 0, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 var (
