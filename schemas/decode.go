@@ -191,14 +191,15 @@ func fieldIndex(key []byte) int {
 // for concurrent use: give each partition worker its own.
 type Decoder struct {
 	s scanner
-	// next[f] is the field that followed field f (numFields: the object's
-	// start) in the last event that had f, plus 1 (0: none known).
-	// Events of one type from one collector list their keys in one order,
-	// so the scanner is told which key to expect and checks it with two
-	// compares (scanner.matchKey) instead of scanning it and looking its
-	// name up. A wrong guess costs the compares.
-	next    [numFields + 1]uint8
-	prev    int // the field of the last top-level key, numFields at the start
+	// next[f] is the field that followed field f (afterStart: the
+	// object's start; afterUnknown: a key the contract does not know) in
+	// the last event that had f, plus 1 (0: none known). Events of one
+	// type from one collector list their keys in one order, so the
+	// scanner is told which key to expect and checks it with two compares
+	// (scanner.matchKey) instead of scanning it and looking its name up.
+	// A wrong guess costs the compares.
+	next    [afterUnknown + 1]uint8
+	prev    int // the field of the last top-level key, or afterStart or afterUnknown
 	vals    [numFields]jval
 	present uint32           // bit f set: vals[f] holds this event's value
 	member  func(key []byte) // d.topMember, bound once so Decode does not allocate a closure
@@ -233,8 +234,8 @@ func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 		d.member = d.topMember
 	}
 	d.present = 0
-	d.prev = numFields
-	d.s.guess = d.guessOf(numFields)
+	d.prev = afterStart
+	d.s.guess = d.guessOf(afterStart)
 	if err := scanObject(&d.s, value, d.member, 512); err != nil {
 		return err
 	}
@@ -255,7 +256,7 @@ func (d *Decoder) topMember(key []byte) {
 	}
 	d.prev = i
 	if i < 0 {
-		d.prev = numFields
+		d.prev = afterUnknown
 	}
 	if i == fPage && s.peek() == '{' {
 		d.set(fPage, jval{kind: jObject})
@@ -270,6 +271,12 @@ func (d *Decoder) topMember(key []byte) {
 	}
 	s.guess = d.guessOf(d.prev)
 }
+
+// The places in Decoder.next of the keys that are not a field.
+const (
+	afterStart   = numFields
+	afterUnknown = numFields + 1
+)
 
 // guessOf returns the key to expect after field f, or nil.
 func (d *Decoder) guessOf(f int) *keyWord {
