@@ -191,13 +191,14 @@ func fieldIndex(key []byte) int {
 // for concurrent use: give each partition worker its own.
 type Decoder struct {
 	s scanner
-	// next[f] is the field that followed field f (afterStart: the
-	// object's start; afterUnknown: a key the contract does not know) in
-	// the last event that had f, plus 1 (0: none known). Events of one
-	// type from one collector list their keys in one order, so the
-	// scanner is told which key to expect and checks it with two compares
-	// (scanner.matchKey) instead of scanning it and looking its name up.
-	// A wrong guess costs the compares.
+	// next[f] is the field that last followed field f (afterStart: the
+	// object's start; afterUnknown: a key the contract does not know),
+	// plus 1 (0: none known). Events of one type from one collector list
+	// their keys in one order, so the scanner is told which key to expect
+	// and checks it with two compares (scanner.matchKey) instead of
+	// scanning it and looking its name up. A wrong guess costs the
+	// compares; a matched one names its own field, so no guess can change
+	// what an event decodes to.
 	next    [afterUnknown + 1]uint8
 	prev    int // the field of the last top-level key, or afterStart or afterUnknown
 	vals    [numFields]jval
