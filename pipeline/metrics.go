@@ -61,6 +61,7 @@ type metrics struct {
 
 	transactions     *prometheus.CounterVec
 	clientRestarts   prometheus.Counter
+	leaveAbandoned   prometheus.Counter
 	stateRecords     prometheus.Counter
 	restoring        prometheus.Gauge
 	restoreTime      prometheus.Histogram
@@ -154,6 +155,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 		transactions:     counterVec("linger_transactions_total", "Batches ended, by result: committed, or aborted (a rebalance or a failed commit; the batch is processed again).", "result", []string{"committed", "aborted"}),
 		clientRestarts:   counter("linger_client_restarts_total", "Kafka clients replaced after a fatal client error (a fenced producer, a transaction that could not end); the partitions are restored."),
+		leaveAbandoned:   counter("linger_group_leave_abandoned_total", "Kafka clients closed without waiting any longer to leave the group: a join in flight outlasted the shutdown timeout. The group gives their partitions to others once their session times out."),
 		stateRecords:     counter("linger_state_records_total", "Records written to the state changelog (states, tombstones, partition records)."),
 		restoring:        gauge("linger_restoring_partitions", "Partitions whose state is being restored from the changelog."),
 		restoreTime:      prometheus.NewHistogram(prometheus.HistogramOpts{Name: "linger_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
@@ -208,7 +210,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.cacheEntries, m.hotSessions, m.cacheBytes, m.cacheMaxBytes, m.cacheEvictions, m.cacheHorizon, m.sessionTimeout,
 		m.stateWritten, m.stateLost, m.stateCorrupt, m.indexDropped, m.collisions,
 		m.lateEvents, m.timersFired, m.timersDropped, m.timerErrors, m.timerEntries, m.expired, m.watermarkDelay,
-		m.transactions, m.clientRestarts, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
+		m.transactions, m.clientRestarts, m.leaveAbandoned, m.stateRecords, m.restoring, m.restoreTime, m.restoreRecord, m.passthrough, m.dlqWriteFailures,
 		m.feedback, m.acceptBand, m.feedbackOrphans, m.feedbackIgnored, m.invitesShown, m.invitesAccepted, m.tableRecords, m.visitorsCapped, m.visitorsDropped, m.capacityKeys, m.bandShare, m.bandBound, m.bandOffset, m.budgetTokens, m.budgetSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

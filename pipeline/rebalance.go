@@ -240,8 +240,13 @@ func (r *Runner) owned() []int32 {
 }
 
 // shutdown commits what was processed (at-least-once) and leaves the group,
-// logging how long each step took.
-func (r *Runner) shutdown() {
+// logging how long each step took. Leaving waits at most until pctx ends or
+// the shutdown timeout passes: a join in flight is answered before the
+// client leaves, and a broker can hold one for the group's rebalance
+// timeout (a minute by default) while it waits for a member that died.
+// Past that, the replica goes on without the client; the group gives its
+// partitions to others once its session times out.
+func (r *Runner) shutdown(pctx context.Context) {
 	r.setReady(false)
 	start := time.Now()
 	if r.sess == nil {
@@ -252,8 +257,84 @@ func (r *Runner) shutdown() {
 		cancel()
 	}
 	committed := time.Since(start)
-	// Leaving the group runs the revoke callback, which stops the workers.
-	r.cl.CloseAllowingRebalance()
+	// A restore in a callback stops: its partitions are being given up.
+	r.callbacks.closing()
+	left := make(chan struct{})
+	r.leaving.Add(1)
+	go func() {
+		defer r.leaving.Done()
+		defer close(left)
+		// Leaving the group runs the revoke callback, which stops the
+		// workers.
+		r.cl.CloseAllowingRebalance()
+	}()
+	wait := time.NewTimer(r.cfg.ShutdownTimeout)
+	defer wait.Stop()
+	select {
+	case <-left:
+	case <-wait.C:
+		r.abandon(start)
+	case <-pctx.Done():
+		r.abandon(start)
+	}
 	r.drop(r.owned())
+	// A join answered while leaving may have run the assign callback,
+	// which sets the replica ready.
+	r.setReady(false)
 	r.log.Info("left the group", "commit", committed.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+}
+
+// abandon gives up waiting for the client to leave the group: its callbacks
+// do nothing from now on, so a late one cannot touch the workers.
+func (r *Runner) abandon(since time.Time) {
+	r.callbacks.abandon()
+	r.m.leaveAbandoned.Inc()
+	r.log.Warn("leaving the group did not finish within the shutdown timeout (a join in flight waits for the broker); going on without it: the group gives this replica's partitions to others once its session times out",
+		"waited", time.Since(since).Round(time.Millisecond), "session_timeout", r.cfg.SessionTimeout)
+}
+
+// callbackGuard runs one client's group callbacks one at a time with its
+// abandonment, and none once the client is abandoned: such a client may
+// still call them when its last join comes back, after the runner has
+// moved on to a new client or returned.
+type callbackGuard struct {
+	mu   sync.Mutex
+	gone bool
+	// stop is done once the client is being closed: a callback's restore
+	// stops then, so leaving is not held up by it.
+	stop   context.Context
+	cancel context.CancelFunc
+}
+
+func newCallbackGuard() *callbackGuard {
+	g := &callbackGuard{}
+	g.stop, g.cancel = context.WithCancel(context.Background())
+	return g
+}
+
+// run runs fn unless the client is abandoned.
+func (g *callbackGuard) run(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.gone {
+		fn()
+	}
+}
+
+// untilClosing returns ctx, also done once the client is being closed, and
+// its cancel.
+func (g *callbackGuard) untilClosing(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(g.stop, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+func (g *callbackGuard) closing() { g.cancel() }
+
+// abandon waits for a callback in flight (a restore stops once closing was
+// called), then makes every later one a no-op.
+func (g *callbackGuard) abandon() {
+	g.mu.Lock()
+	g.gone = true
+	g.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,13 @@ type Runner struct {
 	// session's transaction state before the next rebalance: see loop.
 	revoked    atomic.Bool
 	pollCancel atomic.Pointer[context.CancelFunc]
+
+	// callbacks guards the group callbacks of the current client, which
+	// shutdown may abandon while it still waits to leave the group.
+	callbacks *callbackGuard
+	// leaving counts the clients still leaving the group, shutdown's
+	// wait for them given up or not: a test waits for them to end.
+	leaving sync.WaitGroup
 }
 
 // NewRunner checks cfg and returns a runner; nothing connects until Run.
@@ -268,7 +276,7 @@ func (r *Runner) session(ctx, pctx context.Context) error {
 	r.log.Info("joining consumer group", "group", r.cfg.Group, "topic", r.cfg.EventsTopic,
 		"guarantee", r.cfg.Guarantee, "brokers", r.cfg.Brokers)
 	err = r.loop(ctx, pctx)
-	r.shutdown()
+	r.shutdown(pctx)
 	return err
 }
 
@@ -306,6 +314,9 @@ func (r *Runner) consumed() []string {
 }
 
 func (r *Runner) clientOpts() []kgo.Opt {
+	// Each client's callbacks have a guard of their own: see shutdown.
+	g := newCallbackGuard()
+	r.callbacks = g
 	opts := []kgo.Opt{
 		kgo.ClientID("linger"),
 		kgo.ConsumerGroup(r.cfg.Group),
@@ -313,10 +324,22 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.Balancers(coPartitioned{GroupBalancer: kgo.CooperativeStickyBalancer(), lead: r.cfg.EventsTopic, follow: r.cfg.FeedbackTopic}),
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsAssigned(r.onAssigned),
-		kgo.OnPartitionsRevoked(r.onRevoked),
-		kgo.OnPartitionsLost(r.onLost),
-		kgo.OnPartitionsCallbackBlocked(r.onBlocked),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			g.run(func() {
+				ctx, cancel := g.untilClosing(ctx)
+				defer cancel()
+				r.onAssigned(ctx, cl, m)
+			})
+		}),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			g.run(func() { r.onRevoked(ctx, cl, m) })
+		}),
+		kgo.OnPartitionsLost(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			g.run(func() { r.onLost(ctx, cl, m) })
+		}),
+		kgo.OnPartitionsCallbackBlocked(func(ctx context.Context, cl *kgo.Client) {
+			g.run(func() { r.onBlocked(ctx, cl) })
+		}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Decisions are latency-sensitive and few: send them at once.

@@ -118,7 +118,14 @@ func (p *proc) stop(t *testing.T, within time.Duration) {
 			t.Fatalf("linger exited with %v after SIGTERM", p.err)
 		}
 	case <-time.After(within):
-		t.Fatalf("linger did not exit within %v of SIGTERM", within)
+		// SIGQUIT makes the Go runtime print every goroutine's stack, so
+		// the output logged at cleanup shows where it hung.
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+		}
+		t.Fatalf("linger did not exit within %v of SIGTERM (its goroutines, from SIGQUIT, are in its output below)", within)
 	}
 }
 
