@@ -226,19 +226,22 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	for {
 		start := time.Now()
 		err := r.session(ctx, pctx)
-		if err != nil && ctx.Err() != nil && pctx.Err() != nil {
-			return fmt.Errorf("the shutdown timeout (%v) passed before the last batch was published and committed; it was not, and the partitions' next owner processes it again: %w", r.cfg.ShutdownTimeout, err)
-		}
 		if err == nil || !isRetryable(err) {
 			return err
 		}
 		if ctx.Err() != nil {
 			// The client failed in the last cycle before the shutdown,
-			// fenced by a replica that took the partitions over, say.
-			// What it had not committed is aborted, and the partitions'
-			// next owner processes it again: nothing is lost, so this is
-			// still a clean shutdown.
-			r.log.Warn("stopped with the last cycle not committed; the partitions' next owner processes it again", "err", err)
+			// fenced by a replica that took the partitions over, say,
+			// or the shutdown timeout passed first (a broker that does
+			// not answer; a commit that waits for a join the broker
+			// holds). What it had not committed is aborted, and the
+			// partitions' next owner processes it again: nothing is
+			// lost, so this is still a clean shutdown.
+			msg := "stopped with the last cycle not committed; the partitions' next owner processes it again"
+			if pctx.Err() != nil {
+				msg = "the shutdown timeout passed before the last batch was committed; " + msg
+			}
+			r.log.Warn(msg, "shutdown_timeout", r.cfg.ShutdownTimeout, "err", err)
 			return nil
 		}
 		// The client is unusable (a fenced transactional producer, a

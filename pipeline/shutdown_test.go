@@ -15,14 +15,25 @@ import (
 )
 
 // TestShutdownWhileJoinIsHeld: a replica told to stop while its rejoin
-// waits at the broker stops within the shutdown timeout. The client leaves
-// the group only once its join is answered, and a broker may hold a join
-// for the rebalance timeout (a minute by default) while it waits for a
-// member that died; in the embedded broker a member whose join waits
-// longer than its session timeout is even dropped and never answered. The
-// replica goes on without the client, says so, and the client's late
-// callbacks touch nothing.
+// waits at the broker stops cleanly within the shutdown timeout, idle or
+// with a batch in flight. The client leaves the group only once its join
+// is answered, and the commit of a batch waits for the join too; a broker
+// may hold a join for the rebalance timeout (a minute by default) while it
+// waits for a member that died, and the embedded broker drops a member
+// whose join waits longer than its session timeout without ever answering
+// it. The replica goes on without the client, says so, and the client's
+// late callbacks touch nothing; the uncommitted batch is its partitions'
+// next owner's to process, so nothing is lost.
 func TestShutdownWhileJoinIsHeld(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inFlight bool
+	}{{"idle", false}, {"batch in flight", true}} {
+		t.Run(tc.name, func(t *testing.T) { shutdownWhileJoinIsHeld(t, tc.inFlight) })
+	}
+}
+
+func shutdownWhileJoinIsHeld(t *testing.T, inFlight bool) {
 	b := startBroker(t, 2)
 	const session = 7 * time.Second
 	logs := new(kafkatest.Logs)
@@ -72,6 +83,12 @@ func TestShutdownWhileJoinIsHeld(t *testing.T) {
 		}
 	})
 	kafkatest.WaitFor(t, "the replica's join held", 20*time.Second, held.Load)
+	if inFlight {
+		// The replica keeps fetching the partitions it keeps while it
+		// rejoins; the commit of what it processes waits for the join.
+		produce(t, newClient(t, b.Addr()), schemas.TopicEvents, kafkatest.Hesitators(0, 20))
+		kafkatest.WaitFor(t, "a batch in flight", 10*time.Second, func() bool { return testutilValue(r.m.inFlight) > 0 })
+	}
 
 	start := time.Now()
 	r.cancel()
@@ -86,8 +103,14 @@ func TestShutdownWhileJoinIsHeld(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("Run returned %v, want a clean stop", r.err)
 	}
-	if want := "leaving the group did not finish within the shutdown timeout"; !strings.Contains(logs.String(), want) {
-		t.Errorf("no warning %q in the logs:\n%s", want, logs.String())
+	want := []string{"leaving the group did not finish within the shutdown timeout"}
+	if inFlight {
+		want = append(want, "the shutdown timeout passed before the last batch was committed")
+	}
+	for _, w := range want {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("no warning %q in the logs:\n%s", w, logs.String())
+		}
 	}
 	if n := testutilValue(r.m.leaveAbandoned); n != 1 {
 		t.Errorf("linger_group_leave_abandoned_total = %v, want 1", n)
