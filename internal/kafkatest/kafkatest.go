@@ -19,13 +19,15 @@ import (
 )
 
 // WaitCommitted waits until group has committed the end offset of every
-// partition of topic (an empty partition needs none), or timeout passes.
+// partition of topic (an empty partition needs none), or timeout passes. A
+// listing with a partition's error (a leader moving) is asked again: its
+// offset, -1, would pass for any commit.
 func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ends, err1 := adm.ListEndOffsets(ctx, topic)
 		committed, err2 := adm.FetchOffsets(ctx, group)
-		if err1 == nil && err2 == nil {
+		if err1 == nil && err2 == nil && ends.Error() == nil {
 			done := true
 			ends.Each(func(o kadm.ListedOffset) {
 				c, ok := committed.Lookup(o.Topic, o.Partition)
@@ -89,7 +91,8 @@ func ReadCommitted(ctx context.Context, addr string, adm *kadm.Client, topic str
 		if err != nil {
 			return nil, err
 		}
-		same := true
+		// A partition's error (a leader moving) lists -1 in both.
+		same := ends.Error() == nil && stable.Error() == nil
 		ends.Each(func(o kadm.ListedOffset) {
 			s, _ := stable.Lookup(o.Topic, o.Partition)
 			same = same && s.Offset == o.Offset
