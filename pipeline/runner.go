@@ -47,7 +47,8 @@ type Runner struct {
 	opts []kgo.Opt
 
 	// workers is touched only by the poll loop and the group callbacks,
-	// which BlockRebalanceOnPoll runs one at a time.
+	// which BlockRebalanceOnPoll runs one at a time, and by shutdown once
+	// the client has left the group or its callbacks are abandoned.
 	workers map[int32]*worker
 	busy    []*worker // the workers of this poll
 	members []*worker // the workers of the open span
