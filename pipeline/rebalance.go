@@ -87,12 +87,15 @@ func (r *Runner) caughtUp(ctx context.Context, parts []int32) map[int32]bool {
 		return out
 	}
 	for _, p := range parts {
+		// A partition listed with an error (a leader moving) has the end
+		// offset -1, which any position would pass: it is not caught up
+		// until its first fetch says so.
 		end, ok := ends.Lookup(r.cfg.EventsTopic, p)
-		if !ok {
+		if !ok || end.Err != nil {
 			continue
 		}
 		at := int64(0)
-		if c, ok := committed.Lookup(r.cfg.EventsTopic, p); ok {
+		if c, ok := committed.Lookup(r.cfg.EventsTopic, p); ok && c.Err == nil {
 			at = c.At
 		}
 		out[p] = at >= end.Offset
