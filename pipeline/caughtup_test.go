@@ -42,23 +42,32 @@ func TestCaughtUpNeedsListedEnd(t *testing.T) {
 
 	b.Cluster().ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		b.Cluster().KeepControl()
-		lreq := req.(*kmsg.ListOffsetsRequest)
-		resp := lreq.ResponseKind().(*kmsg.ListOffsetsResponse)
-		for _, rt := range lreq.Topics {
-			st := kmsg.NewListOffsetsResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewListOffsetsResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.UnknownServerError.Code
-				sp.Offset, sp.Timestamp = -1, -1
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return listOffsetsAnswer(req, func(string, int32) (int16, int64) {
+			return kerr.UnknownServerError.Code, -1
+		}), nil, true
 	})
 	if got := r.caughtUp(ctx, []int32{0, 1}); got[0] || got[1] {
 		t.Fatalf("caught up %v with every end offset listed as an error, want none", got)
 	}
+}
+
+// listOffsetsAnswer builds the broker's answer to a ListOffsets request
+// from answer, which gives each partition's error code and offset; for a
+// test that makes the broker list end offsets its own way.
+func listOffsetsAnswer(req kmsg.Request, answer func(topic string, partition int32) (errCode int16, offset int64)) kmsg.Response {
+	lreq := req.(*kmsg.ListOffsetsRequest)
+	resp := lreq.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range lreq.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode, sp.Offset = answer(rt.Topic, rp.Partition)
+			sp.Timestamp = -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

@@ -3,11 +3,13 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lingerhq/linger/schemas"
@@ -51,6 +53,9 @@ func (t *tables) read(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, cap
 	ends, err := t.endOffsets(ctx, adm, capacityTopic, visitorsTopic)
 	if err != nil {
 		t.markLoaded()
+		if ctx.Err() != nil {
+			return nil // stopped before the listing worked
+		}
 		return err
 	}
 	var topics []string
@@ -149,8 +154,46 @@ func (t *tables) read(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, cap
 }
 
 // endOffsets returns the end offsets at start of the topics that exist, by
-// topic and partition.
+// topic and partition; a topic the metadata lists with an error (one that
+// does not exist) is skipped. A listing that fails, or that lists a
+// partition of an existing topic with an error (its leader moving, say), is
+// asked again until ctx ends, or at once ends with an error Kafka calls not
+// retriable: a transient error at start must neither leave the tables
+// unread for the replica's life nor let a partition count as read before it
+// is (the broker lists its end as -1, which any offset passes).
 func (t *tables) endOffsets(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]map[int32]int64, error) {
+	const firstWait, maxWait = 100 * time.Millisecond, 2 * time.Second
+	wait := firstWait
+	warned := false
+	for {
+		out, err := listEnds(ctx, adm, topics...)
+		if err == nil {
+			if warned {
+				t.log.Info("broadcast table end offsets listed")
+			}
+			return out, nil
+		}
+		if ke := (*kerr.Error)(nil); errors.As(err, &ke) && !ke.Retriable {
+			return nil, err // a refusal (authorization, say) asking again will not change
+		}
+		if !warned && wait >= maxWait {
+			// A leader moves within a second or so; say so only when the
+			// listing fails for longer.
+			t.log.Warn("cannot list the broadcast tables' end offsets yet; asking again until it works", "err", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxWait)
+	}
+}
+
+// listEnds lists the end offsets of topics once (within 10 s), skipping
+// topics that do not exist; a partition listed with an error is an error.
+func listEnds(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	listed, err := adm.ListEndOffsets(ctx, topics...)
@@ -158,14 +201,26 @@ func (t *tables) endOffsets(ctx context.Context, adm *kadm.Client, topics ...str
 		return nil, err
 	}
 	out := map[string]map[int32]int64{}
+	var bad error
 	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			return // the topic does not exist
+		switch {
+		case o.Err != nil && o.Partition < 0:
+			// kadm lists a topic the metadata does not have under
+			// partition -1: the topic does not exist.
+			return
+		case o.Err != nil:
+			if bad == nil {
+				bad = fmt.Errorf("the end offset of %s partition %d: %w", o.Topic, o.Partition, o.Err)
+			}
+			return
 		}
 		if out[o.Topic] == nil {
 			out[o.Topic] = map[int32]int64{}
 		}
 		out[o.Topic][o.Partition] = o.Offset
 	})
+	if bad != nil {
+		return nil, bad
+	}
 	return out, nil
 }
