@@ -174,7 +174,7 @@ func (t *tables) endOffsets(ctx context.Context, adm *kadm.Client, topics ...str
 			return out, nil
 		}
 		if ke := (*kerr.Error)(nil); errors.As(err, &ke) && !ke.Retriable {
-			return nil, err // a refusal (authorization, say) asking again will not change
+			return nil, err // asking again will not change a refusal (not authorised, say)
 		}
 		if !warned && wait >= maxWait {
 			// A leader moves within a second or so; say so only when the
