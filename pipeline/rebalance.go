@@ -106,19 +106,16 @@ func (r *Runner) caughtUp(ctx context.Context, parts []int32) map[int32]bool {
 // restoreUntilDone restores a partition, retrying with backoff: a partition
 // cannot be served without its state.
 func (r *Runner) restoreUntilDone(ctx context.Context, p *partition.Processor) {
-	backoff := 250 * time.Millisecond
+	b := backoff{next: 250 * time.Millisecond, max: 10 * time.Second}
 	for {
 		err := r.restore(ctx, p)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		r.log.Warn("restore failed; retrying", "partition", p.Partition(), "retry_in", backoff, "err", err)
-		select {
-		case <-ctx.Done():
+		r.log.Warn("restore failed; retrying", "partition", p.Partition(), "retry_in", b.next, "err", err)
+		if !b.wait(ctx) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 10*time.Second)
 		// Start over: the restore may have stopped half way.
 		p.Close()
 		*p = *r.newProcessor(p.Partition())

@@ -223,7 +223,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.ShutdownTimeout, cancelPublish) })
 	defer stopTimer()
 
-	backoff := time.Second
+	b := backoff{next: time.Second, max: 30 * time.Second}
 	for {
 		start := time.Now()
 		err := r.session(ctx, pctx)
@@ -249,16 +249,13 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		// transaction that could not be ended): a new one rejoins the
 		// group, and its partitions are restored from the changelog.
 		if time.Since(start) > time.Minute {
-			backoff = time.Second
+			b.next = time.Second
 		}
 		r.m.clientRestarts.Inc()
-		r.log.Warn("the Kafka client failed; starting a new one", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		r.log.Warn("the Kafka client failed; starting a new one", "err", err, "retry_in", b.next)
+		if !b.wait(ctx) {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 

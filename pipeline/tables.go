@@ -162,8 +162,7 @@ func (t *tables) read(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, cap
 // unread for the replica's life nor let a partition count as read before it
 // is (the broker lists its end as -1, which any offset passes).
 func (t *tables) endOffsets(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]map[int32]int64, error) {
-	const firstWait, maxWait = 100 * time.Millisecond, 2 * time.Second
-	wait := firstWait
+	b := backoff{next: 100 * time.Millisecond, max: 2 * time.Second}
 	warned := false
 	for {
 		out, err := listEnds(ctx, adm, topics...)
@@ -176,18 +175,15 @@ func (t *tables) endOffsets(ctx context.Context, adm *kadm.Client, topics ...str
 		if ke := (*kerr.Error)(nil); errors.As(err, &ke) && !ke.Retriable {
 			return nil, err // asking again will not change a refusal (not authorised, say)
 		}
-		if !warned && wait >= maxWait {
+		if !warned && b.next >= b.max {
 			// A leader moves within a second or so; say so only when the
 			// listing fails for longer.
 			t.log.Warn("cannot list the broadcast tables' end offsets yet; asking again until it works", "err", err)
 			warned = true
 		}
-		select {
-		case <-ctx.Done():
+		if !b.wait(ctx) {
 			return nil, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, maxWait)
 	}
 }
 

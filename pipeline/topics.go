@@ -82,7 +82,7 @@ func (r *Runner) waitForTopics(ctx context.Context) (*kgo.Client, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	adm := kadm.NewClient(cl)
-	backoff := 250 * time.Millisecond
+	b := backoff{next: 250 * time.Millisecond, max: 30 * time.Second}
 	for attempt := 1; ; attempt++ {
 		watch.cut.Store(0)
 		err := r.checkTopics(ctx, adm)
@@ -102,14 +102,11 @@ func (r *Runner) waitForTopics(ctx context.Context) (*kgo.Client, error) {
 			cl.Close()
 			return nil, ctx.Err()
 		}
-		r.log.Warn("waiting for Kafka", "brokers", r.cfg.Brokers, "attempt", attempt, "retry_in", backoff, "err", err)
-		select {
-		case <-ctx.Done():
+		r.log.Warn("waiting for Kafka", "brokers", r.cfg.Brokers, "attempt", attempt, "retry_in", b.next, "err", err)
+		if !b.wait(ctx) {
 			cl.Close()
 			return nil, ctx.Err()
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
