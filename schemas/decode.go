@@ -231,6 +231,16 @@ func (d *Decoder) set(f int, v jval) {
 // and until the next call.
 func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 	ev.Reset()
+	d.present = 0
+	if len(value) <= MaxEventBytes && d.compact(value) {
+		return d.fill(key, nowMs, ev)
+	}
+	return d.decodeGeneral(key, value, nowMs, ev)
+}
+
+// decodeGeneral is Decode by the general scanner, for any input; ev has
+// been reset.
+func (d *Decoder) decodeGeneral(key, value []byte, nowMs int64, ev *Event) error {
 	if d.member == nil {
 		d.member = d.topMember
 	}

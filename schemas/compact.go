@@ -1,0 +1,230 @@
+package schemas
+
+import "encoding/binary"
+
+// compact is the decoder's fast path for events as collectors write them:
+// compact JSON (no whitespace), keys the contract knows, strings without
+// escapes or bytes beyond ASCII, and a page object holding only url and
+// kind. It fills d.vals and d.present exactly as the scanner would, in one
+// loop over local variables, without the scanner's per-member call, its
+// error checks after every step and its whitespace skips. At the first thing
+// it does not handle it returns false, having decided nothing, and Decode
+// scans the value again the general way, which also finds what is wrong
+// with it, if anything: the fast path never reports an error, so what an
+// event decodes to, or the problem a record is rejected with, does not
+// depend on which path read it (FuzzDecodeCompact holds the two to that).
+func (d *Decoder) compact(b []byte) bool {
+	if len(b) < 2 || b[0] != '{' || b[1] != '"' {
+		return false // not an object, or an empty one: rare, the scanner's
+	}
+	i := 1
+	prev := afterStart
+	for {
+		// A key, with its quotes and the ':' after it.
+		f := -1
+		if n := d.next[prev]; n > 0 && len(b)-i >= 16 && keyAt(b[i:], &fieldWords[n-1]) {
+			f = int(n - 1)
+			i += fieldWords[f].n
+		} else {
+			j := i + 1
+			for j < len(b) && plain[b[j]] {
+				j++
+			}
+			if j+1 >= len(b) || b[j] != '"' || b[j+1] != ':' {
+				return false
+			}
+			if f = fieldIndex(b[i+1 : j]); f < 0 {
+				return false
+			}
+			d.next[prev] = uint8(f + 1)
+			i = j + 2
+		}
+		prev = f
+		// Its value.
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			j, cls, ok := plainString(b, i+1)
+			if !ok {
+				return false
+			}
+			d.vals[f] = jval{kind: jString, cls: cls, b: b[i+1 : j : j]}
+			i = j + 1
+		case c >= '0' && c <= '9' || c == '-':
+			j := numberEnd(b, i)
+			if j < 0 {
+				return false
+			}
+			d.vals[f] = jval{kind: jNumber, b: b[i:j]}
+			i = j
+		case c == '{' && f == fPage:
+			d.present &^= 1<<fPageURL | 1<<fPageKind
+			if i = d.compactPage(b, i); i < 0 {
+				return false
+			}
+			d.vals[f] = jval{kind: jObject}
+		default:
+			kind, j := literalAt(b, i)
+			if kind == jAbsent {
+				return false
+			}
+			d.vals[f] = jval{kind: kind}
+			i = j
+		}
+		d.present |= 1 << f
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			if i+1 != len(b) {
+				return false
+			}
+			d.prev = prev
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// compactPage reads a page object at b[i] ('{') whose members are url and
+// kind with string values, and returns the index after it, or -1 for
+// anything else.
+func (d *Decoder) compactPage(b []byte, i int) int {
+	i++
+	guess := &pageWords[0]
+	for {
+		var f int
+		switch {
+		case len(b)-i >= 16 && keyAt(b[i:], guess):
+			f = guess.f
+			i += guess.n
+		case len(b)-i >= 7 && string(b[i:i+6]) == `"url":`:
+			f = fPageURL
+			i += 6
+		case len(b)-i >= 8 && string(b[i:i+7]) == `"kind":`:
+			f = fPageKind
+			i += 7
+		default:
+			return -1
+		}
+		if b[i] != '"' {
+			return -1
+		}
+		j, cls, ok := plainString(b, i+1)
+		if !ok {
+			return -1
+		}
+		d.vals[f] = jval{kind: jString, cls: cls, b: b[i+1 : j : j]}
+		d.present |= 1 << f
+		i = j + 1
+		if f == fPageURL {
+			guess = &pageWords[1]
+		} else {
+			guess = &pageWords[0]
+		}
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// keyAt reports whether b, at least 16 bytes, starts with k.
+func keyAt(b []byte, k *keyWord) bool {
+	return binary.LittleEndian.Uint64(b)&k.m0 == k.w0 && binary.LittleEndian.Uint64(b[8:16])&k.m1 == k.w1
+}
+
+// plainString reads a string's content from b[i] up to its closing quote,
+// and returns the quote's index and the fieldClass union of the content.
+// ok is false for an escape, a control character, a byte beyond ASCII or
+// no closing quote.
+func plainString(b []byte, i int) (end int, cls uint8, ok bool) {
+	for {
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, 0, false
+		}
+		c := b[i]
+		if c == '"' {
+			return i, cls, true
+		}
+		if c < 0x20 || c == '\\' || c >= 0x80 {
+			return 0, 0, false
+		}
+		cls |= fieldClass[c]
+		i++
+	}
+}
+
+// numberEnd returns the index after the JSON number at b[i], or -1 if
+// there is none: the grammar of scanner.number.
+func numberEnd(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		i = digitsEnd(b, i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digitsEnd(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digitsEnd(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// literalAt returns the kind of the true, false or null at b[i] and the
+// index after it, or jAbsent.
+func literalAt(b []byte, i int) (jkind, int) {
+	switch r := b[i:]; {
+	case len(r) >= 4 && string(r[:4]) == "true":
+		return jTrue, i + 4
+	case len(r) >= 5 && string(r[:5]) == "false":
+		return jFalse, i + 5
+	case len(r) >= 4 && string(r[:4]) == "null":
+		return jNull, i + 4
+	}
+	return jAbsent, 0
+}
