@@ -56,11 +56,11 @@ func (d *Decoder) compact(b []byte) bool {
 			d.vals[f] = jval{kind: jString, cls: cls, b: b[i+1 : j : j]}
 			i = j + 1
 		case c >= '0' && c <= '9' || c == '-':
-			j, n, whole := numberAt(b, i)
+			j := numberEnd(b, i)
 			if j < 0 {
 				return false
 			}
-			d.vals[f] = jval{kind: jNumber, whole: whole, n: n, b: b[i:j]}
+			d.vals[f] = jval{kind: jNumber, b: b[i:j]}
 			i = j
 		case c == '{' && f == fPage:
 			d.present &^= 1<<fPageURL | 1<<fPageKind
@@ -174,45 +174,23 @@ func plainString(b []byte, i int) (end int, cls uint8, ok bool) {
 	}
 }
 
-// numberAt returns the index after the JSON number at b[i], or -1 if
-// there is none (the grammar of scanner.number). If the number is an
-// optional '-' and 1 to 16 digits, whole is true and n is its value, read
-// on the way.
-func numberAt(b []byte, i int) (end int, n int64, whole bool) {
-	start, neg := i, b[i] == '-'
-	if neg {
+// numberEnd returns the index after the JSON number at b[i], or -1 if
+// there is none: the grammar of scanner.number.
+func numberEnd(b []byte, i int) int {
+	if b[i] == '-' {
 		i++
-		start++
 	}
 	switch {
 	case i >= len(b):
-		return -1, 0, false
+		return -1
 	case b[i] == '0':
 		i++
 	case b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			n = n*10 + int64(b[i]-'0')
-			i++
-		}
+		i = digitsEnd(b, i)
 	default:
-		return -1, 0, false
+		return -1
 	}
-	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-		return fraction(b, i), 0, false
-	}
-	if i-start > 16 {
-		return i, 0, false // n may have overflowed: intText reads the text
-	}
-	if neg {
-		n = -n
-	}
-	return i, n, true
-}
-
-// fraction returns the index after the fraction and exponent of a JSON
-// number at b[i], or -1 if they are not well formed.
-func fraction(b []byte, i int) int {
-	if b[i] == '.' {
+	if i < len(b) && b[i] == '.' {
 		j := digitsEnd(b, i+1)
 		if j == i+1 {
 			return -1

@@ -553,18 +553,14 @@ func intOf(v jval, field string) (int64, error) {
 	if v.kind != jNumber {
 		return 0, wrongType(field, "an integer", jkindNames[v.kind])
 	}
-	if v.whole {
-		return wholeInt(v.n, field)
-	}
 	return intText(v.b, field)
 }
 
 func countOf(v jval, field string) (int64, error) {
-	n, err := intOf(v, field)
-	if err != nil {
-		return 0, err
+	if v.kind != jNumber {
+		return 0, wrongType(field, "an integer", jkindNames[v.kind])
 	}
-	return countRange(n, field)
+	return countText(v.b, field)
 }
 
 // enumOfVal returns the index of v's string in names. An absent v is an

@@ -31,10 +31,13 @@ func intText(num []byte, field string) (int64, error) {
 			n = n*10 + int64(c-'0')
 		}
 		if plain {
+			if n > maxSafeInt {
+				return 0, invalid(field, "out of range")
+			}
 			if neg {
 				n = -n
 			}
-			return wholeInt(n, field)
+			return n, nil
 		}
 	}
 	d := parseDecimal(num)
@@ -50,7 +53,10 @@ func intText(num []byte, field string) (int64, error) {
 		if d.neg {
 			n = -n
 		}
-		return wholeInt(n, field)
+		if n > maxSafeInt || n < -maxSafeInt {
+			return 0, invalid(field, "out of range")
+		}
+		return n, nil
 	}
 	// An integral float64 is exact up to 2^53, which is the limit anyway.
 	f, err := parseFloat(num)
@@ -60,18 +66,12 @@ func intText(num []byte, field string) (int64, error) {
 	return int64(f), nil
 }
 
-// wholeInt is intText of a number written as plain digits, at most 16 of
-// them, which read n.
-func wholeInt(n int64, field string) (int64, error) {
-	if n > maxSafeInt || n < -maxSafeInt {
-		return 0, invalid(field, "out of range")
+// countText returns num as a non-negative integer below 2^32.
+func countText(num []byte, field string) (int64, error) {
+	n, err := intText(num, field)
+	if err != nil {
+		return 0, err
 	}
-	return n, nil
-}
-
-// countRange checks that n, a field's integer, is a count: non-negative and
-// below 2^32.
-func countRange(n int64, field string) (int64, error) {
 	if n < 0 || n > math.MaxUint32 {
 		return 0, invalid(field, "must be between 0 and 4294967295")
 	}

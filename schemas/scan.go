@@ -34,12 +34,7 @@ type jval struct {
 	// bytes: the scan computes it on the way, so checking a field's rule
 	// (field.go) costs no second pass over the field.
 	cls uint8
-	// whole says the number is an integer the fast path (compact) read
-	// as it went, an optional '-' and 1 to 16 digits, whose value is n:
-	// intOf then need not read its text again.
-	whole bool
-	n     int64
-	b     []byte
+	b   []byte
 }
 
 // scanner is a strict, single-pass JSON reader for one event: it validates
