@@ -410,6 +410,25 @@ func uvarint(b []byte) (uint64, int) {
 	return binary.Uvarint(b)
 }
 
+// uvarint8 reads a uvarint of at most 8 bytes from b, which holds at least
+// 8, without a branch per byte: the fields of a state take one to six
+// bytes in no order a branch predictor could learn. k is 0 for a longer
+// one. It reads what binary.Uvarint reads.
+func uvarint8(b []byte) (v uint64, k int) {
+	x := binary.LittleEndian.Uint64(b)
+	stop := ^x & 0x8080808080808080 // the high bit of each last-byte candidate
+	if stop == 0 {
+		return 0, 0
+	}
+	k = bits.TrailingZeros64(stop)/8 + 1
+	x &= 0x7f7f7f7f7f7f7f7f >> (64 - 8*k) // k bytes, without their high bits
+	// Pack the 7-bit groups: pairs into 14 bits, then 28, then 56.
+	x = x&0x007f007f007f007f | x&0x7f007f007f007f00>>1
+	x = x&0x00003fff00003fff | x&0x3fff00003fff0000>>2
+	x = x&0x000000000fffffff | x&0x0fffffff00000000>>4
+	return x, k
+}
+
 // zigzag undoes binary.AppendVarint's encoding of a signed value.
 func zigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
@@ -435,6 +454,16 @@ func decodeV1(b []byte, s *State) error {
 			raw[bit] = uint64(b[0])
 			b = b[1:]
 			continue
+		}
+		if form == formUvarint && len(b) >= 8 {
+			if v, k := uvarint8(b); k > 0 {
+				if v > bitMax[bit] {
+					return errCorrupt
+				}
+				raw[bit] = v
+				b = b[k:]
+				continue
+			}
 		}
 		switch form {
 		case formHashes:

@@ -240,3 +240,41 @@ func typicalState() State {
 		Deadline: 1767227492000, Visitor: []byte("v-3f9a1c2b"), Site: []byte("demo-shop"), URL: []byte("/checkout/payment"),
 	}
 }
+
+// TestUvarint8 holds the branch-free read to binary.Uvarint on values of
+// every length up to 8 bytes, on non-canonical encodings (a trailing 0x80
+// 0x00 pair) and on whatever follows in the word; longer ones it leaves
+// to the caller (k = 0).
+func TestUvarint8(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(b []byte) {
+		t.Helper()
+		v, k := uvarint8(b)
+		want, wantK := binary.Uvarint(b)
+		if wantK > 8 {
+			wantK, want = 0, 0
+		}
+		if v != want || k != wantK {
+			t.Fatalf("uvarint8(% x) = %d, %d; binary.Uvarint: %d, %d", b, v, k, want, wantK)
+		}
+	}
+	for bitsLen := range 65 {
+		for range 200 {
+			v := r.Uint64() >> (64 - bitsLen) // 0 when bitsLen is 0
+			b := binary.AppendUvarint(nil, v)
+			for len(b) < 16 {
+				b = append(b, byte(r.Uint32())) // what follows must not count
+			}
+			check(b)
+		}
+	}
+	for n := 1; n <= 9; n++ {
+		b := make([]byte, 16)
+		for i := range n - 1 {
+			b[i] = 0x80 | byte(r.Uint32())
+		}
+		b[n-1] = 0 // an overlong encoding ending in a zero byte
+		check(b)
+	}
+	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+}
