@@ -232,7 +232,7 @@ func (d *Decoder) set(f int, v jval) {
 func (d *Decoder) Decode(key, value []byte, nowMs int64, ev *Event) error {
 	ev.Reset()
 	d.present = 0
-	if len(value) <= MaxEventBytes && d.compact(value) {
+	if len(value) <= MaxEventBytes && d.quick(value) {
 		return d.fill(key, nowMs, ev)
 	}
 	return d.decodeGeneral(key, value, nowMs, ev)

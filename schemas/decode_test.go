@@ -154,6 +154,10 @@ func TestDecode(t *testing.T) {
 		{name: "leading zero", value: `{"v":01,"type":"exit_intent","session":"s1","ts":1}`, problem: ProblemInvalidJSON},
 		{name: "Infinity", value: event("idle", `,"ms":Infinity`), problem: ProblemInvalidJSON},
 		{name: "whitespace around", value: " \t\r\n" + event("exit_intent", ``) + "\n "},
+		{name: "whitespace between tokens", value: "{ \"v\" :\t1 ,\r\n\"type\": \"exit_intent\",\"session\":\"s1\",\"ts\":1732530000000, \"page\": {\n \"url\": \"/a\" ,\"kind\":\"cart\" } }"},
+		// Vertical tab and form feed are whitespace to JavaScript, not to JSON.
+		{name: "vertical tab", value: event("exit_intent", ``) + "\v", problem: ProblemInvalidJSON},
+		{name: "form feed between tokens", value: "{\"v\":\f1" + event("exit_intent", ``)[6:], problem: ProblemInvalidJSON},
 		{name: "empty", value: ``, problem: ProblemInvalidJSON},
 		{name: "array", value: `[]`, problem: ProblemNotObject},
 		{name: "number", value: `1`, problem: ProblemNotObject},

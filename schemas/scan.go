@@ -107,18 +107,8 @@ func (s *scanner) fail(msg string) {
 	}
 }
 
-// ws skips whitespace. The scanning loops work on locals: through s they
-// would reload s.b and s.i on every byte.
-func (s *scanner) ws() {
-	if s.i < len(s.b) && s.b[s.i] > ' ' {
-		return // compact JSON: nothing to skip, the usual case
-	}
-	b, i := s.b, s.i
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	s.i = i
-}
+// ws skips whitespace.
+func (s *scanner) ws() { s.i = ws(s.b, s.i) }
 
 // peek returns the next byte, or 0 at the end.
 func (s *scanner) peek() byte {

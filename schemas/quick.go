@@ -2,24 +2,27 @@ package schemas
 
 import "encoding/binary"
 
-// compact is the decoder's fast path for events as collectors write them:
-// compact JSON (no whitespace), keys the contract knows, strings without
-// escapes or bytes beyond ASCII, and a page object holding only url and
-// kind. It fills d.vals and d.present exactly as the scanner would, in one
-// loop over local variables, without the scanner's per-member call, its
-// error checks after every step and its whitespace skips. At the first thing
-// it does not handle it returns false, having decided nothing, and Decode
-// scans the value again the general way, which also finds what is wrong
-// with it, if anything: the fast path never reports an error, so what an
-// event decodes to, or the problem a record is rejected with, does not
-// depend on which path read it (FuzzDecodeCompact holds the two to that).
-func (d *Decoder) compact(b []byte) bool {
-	if len(b) < 2 || b[0] != '{' || b[1] != '"' {
-		return false // not an object, or an empty one: rare, the scanner's
+// quick is the decoder's fast path for events as collectors write them:
+// keys the contract knows, strings without escapes or bytes beyond ASCII,
+// and a page object holding only url and kind. It fills d.vals and
+// d.present exactly as the scanner would, in one loop over local
+// variables, without the scanner's per-member call and its error checks
+// after every step; whitespace between tokens (pretty-printed JSON, or
+// Python's ", " and ": ") costs a compare where there is none. At the
+// first thing it does not handle it returns false, having decided
+// nothing, and Decode scans the value again the general way, which also
+// finds what is wrong with it, if anything: the fast path never reports an
+// error, so what an event decodes to, or the problem a record is rejected
+// with, does not depend on which path read it (FuzzDecodeQuick holds the
+// two to that).
+func (d *Decoder) quick(b []byte) bool {
+	i := ws(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false // not an object: the scanner says what it is
 	}
-	i := 1
 	prev := afterStart
 	for {
+		i = ws(b, i+1) // past the '{' or ','
 		// A key, with its quotes and the ':' after it.
 		f := -1
 		if n := d.next[prev]; n > 0 && len(b)-i >= 16 && keyAt(b[i:], &fieldWords[n-1]) {
@@ -27,7 +30,7 @@ func (d *Decoder) compact(b []byte) bool {
 			i += fieldWords[f].n
 		} else {
 			if i >= len(b) || b[i] != '"' {
-				return false
+				return false // and an empty object
 			}
 			j := i + 1
 			for j < len(b) && plain[b[j]] {
@@ -44,7 +47,7 @@ func (d *Decoder) compact(b []byte) bool {
 		}
 		prev = f
 		// Its value.
-		if i >= len(b) {
+		if i = ws(b, i); i >= len(b) {
 			return false
 		}
 		switch c := b[i]; {
@@ -64,7 +67,7 @@ func (d *Decoder) compact(b []byte) bool {
 			i = j
 		case c == '{' && f == fPage:
 			d.present &^= 1<<fPageURL | 1<<fPageKind
-			if i = d.compactPage(b, i); i < 0 {
+			if i = d.quickPage(b, i); i < 0 {
 				return false
 			}
 			d.vals[f] = jval{kind: jObject}
@@ -77,14 +80,13 @@ func (d *Decoder) compact(b []byte) bool {
 			i = j
 		}
 		d.present |= 1 << f
-		if i >= len(b) {
+		if i = ws(b, i); i >= len(b) {
 			return false
 		}
 		switch b[i] {
 		case ',':
-			i++
 		case '}':
-			if i+1 != len(b) {
+			if ws(b, i+1) != len(b) {
 				return false
 			}
 			d.prev = prev
@@ -95,13 +97,13 @@ func (d *Decoder) compact(b []byte) bool {
 	}
 }
 
-// compactPage reads a page object at b[i] ('{') whose members are url and
+// quickPage reads a page object at b[i] ('{') whose members are url and
 // kind with string values, and returns the index after it, or -1 for
 // anything else.
-func (d *Decoder) compactPage(b []byte, i int) int {
-	i++
+func (d *Decoder) quickPage(b []byte, i int) int {
 	guess := &pageWords[0]
 	for {
+		i = ws(b, i+1) // past the '{' or ','
 		var f int
 		switch {
 		case len(b)-i >= 16 && keyAt(b[i:], guess):
@@ -116,7 +118,7 @@ func (d *Decoder) compactPage(b []byte, i int) int {
 		default:
 			return -1
 		}
-		if b[i] != '"' {
+		if i = ws(b, i); i >= len(b) || b[i] != '"' {
 			return -1
 		}
 		j, cls, ok := plainString(b, i+1)
@@ -125,24 +127,39 @@ func (d *Decoder) compactPage(b []byte, i int) int {
 		}
 		d.vals[f] = jval{kind: jString, cls: cls, b: b[i+1 : j : j]}
 		d.present |= 1 << f
-		i = j + 1
 		if f == fPageURL {
 			guess = &pageWords[1]
 		} else {
 			guess = &pageWords[0]
 		}
-		if i >= len(b) {
+		if i = ws(b, j+1); i >= len(b) {
 			return -1
 		}
 		switch b[i] {
 		case ',':
-			i++
 		case '}':
 			return i + 1
 		default:
 			return -1
 		}
 	}
+}
+
+// ws returns the index of the first byte at or after i that is not JSON
+// whitespace. The test before the loop keeps it inlined and costs
+// compact JSON one compare.
+func ws(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	return wsLoop(b, i)
+}
+
+func wsLoop(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // keyAt reports whether b, at least 16 bytes, starts with k.
