@@ -411,9 +411,9 @@ func uvarint(b []byte) (uint64, int) {
 }
 
 // uvarint8 reads a uvarint of at most 8 bytes from b, which holds at least
-// 8, without a branch per byte: the fields of a state take one to six
-// bytes in no order a branch predictor could learn. k is 0 for a longer
-// one. It reads what binary.Uvarint reads.
+// 8, with one load and no loop over its bytes (a state's times and larger
+// counters take two to six). k is 0 for a longer one. It reads what
+// binary.Uvarint reads.
 func uvarint8(b []byte) (v uint64, k int) {
 	x := binary.LittleEndian.Uint64(b)
 	stop := ^x & 0x8080808080808080 // the high bit of each last-byte candidate
