@@ -90,11 +90,7 @@ func newKeyWord(name string, f int) keyWord {
 // matchKey reports whether the input at s.i is k, and then moves past it.
 // It needs 16 bytes of input left; near the end the caller scans as usual.
 func (s *scanner) matchKey(k *keyWord) bool {
-	if len(s.b)-s.i < 16 {
-		return false
-	}
-	b := s.b[s.i : s.i+16]
-	if binary.LittleEndian.Uint64(b)&k.m0 != k.w0 || binary.LittleEndian.Uint64(b[8:])&k.m1 != k.w1 {
+	if len(s.b)-s.i < 16 || !keyAt(s.b[s.i:], k) {
 		return false
 	}
 	s.i += k.n
@@ -293,10 +289,7 @@ func (s *scanner) number() []byte {
 }
 
 func (s *scanner) digits() bool {
-	b, i := s.b, s.i
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
+	i := digitsEnd(s.b, s.i)
 	ok := i > s.i
 	s.i = i
 	return ok
