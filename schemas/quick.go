@@ -167,28 +167,37 @@ func keyAt(b []byte, k *keyWord) bool {
 	return binary.LittleEndian.Uint64(b)&k.m0 == k.w0 && binary.LittleEndian.Uint64(b[8:16])&k.m1 == k.w1
 }
 
-// plainString reads a string's content from b[i] up to its closing quote,
-// and returns the quote's index and the fieldClass union of the content.
-// ok is false for an escape, a control character, a byte beyond ASCII or
-// no closing quote.
-func plainString(b []byte, i int) (end int, cls uint8, ok bool) {
+// plainRun returns the index of the first byte at or after i that ends a
+// run of a string's content the fast path reads as it is: '"', '\\', a
+// control character, a byte beyond ASCII, or the end of b; and the
+// fieldClass union of the run (DEL or one of < > ' &, which plain leaves
+// out). The scanner's str goes on from there; the fast path reads only
+// strings that end at the '"'.
+func plainRun(b []byte, i int) (int, uint8) {
+	var cls uint8
 	for {
 		for i < len(b) && plain[b[i]] {
 			i++
 		}
 		if i >= len(b) {
-			return 0, 0, false
+			return i, cls
 		}
 		c := b[i]
-		if c == '"' {
-			return i, cls, true
-		}
-		if c < 0x20 || c == '\\' || c >= 0x80 {
-			return 0, 0, false
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return i, cls
 		}
 		cls |= fieldClass[c]
 		i++
 	}
+}
+
+// plainString reads a string's content from b[i] up to its closing quote,
+// and returns the quote's index and the fieldClass union of the content.
+// ok is false for an escape, a control character, a byte beyond ASCII or
+// no closing quote.
+func plainString(b []byte, i int) (end int, cls uint8, ok bool) {
+	end, cls = plainRun(b, i)
+	return end, cls, end < len(b) && b[end] == '"'
 }
 
 // numberEnd returns the index after the JSON number at b[i], or -1 if

@@ -199,15 +199,14 @@ func (s *scanner) value(depth int) jval {
 	case c == '[':
 		s.array(depth + 1)
 		return jval{kind: jArray}
-	case c == 't':
-		s.literal("true")
-		return jval{kind: jTrue}
-	case c == 'f':
-		s.literal("false")
-		return jval{kind: jFalse}
-	case c == 'n':
-		s.literal("null")
-		return jval{kind: jNull}
+	case c == 't' || c == 'f' || c == 'n':
+		kind, j := literalAt(s.b, s.i)
+		if kind == jAbsent {
+			s.fail("invalid literal")
+			return jval{}
+		}
+		s.i = j
+		return jval{kind: kind}
 	case c == 0 && s.i >= len(s.b):
 		s.fail("unexpected end of input")
 	default:
@@ -242,14 +241,6 @@ func (s *scanner) array(depth int) {
 			return
 		}
 	}
-}
-
-func (s *scanner) literal(lit string) {
-	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
-		s.fail("invalid literal")
-		return
-	}
-	s.i += len(lit)
 }
 
 // number scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and returns
@@ -317,9 +308,8 @@ func (s *scanner) str() []byte {
 	i := start
 	var cls uint8
 	for {
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
+		j, run := plainRun(b, i)
+		i, cls = j, cls|run
 		if i >= len(b) {
 			s.i = i
 			s.fail("unterminated string")
@@ -327,12 +317,7 @@ func (s *scanner) str() []byte {
 		}
 		c := b[i]
 		if c < utf8.RuneSelf {
-			if c < 0x20 || c == '"' || c == '\\' {
-				break
-			}
-			cls |= fieldClass[c] // DEL or one of < > ' &
-			i++
-			continue
+			break // '"', '\\' or a control character
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
