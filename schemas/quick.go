@@ -237,7 +237,15 @@ func numberEnd(b []byte, i int) int {
 	return i
 }
 
+// digitsEnd returns the index of the first byte at or after i that is not
+// a digit, or len(b).
 func digitsEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if stop := notDigit8(word(b, i)); stop != 0 {
+			return i + firstByte(stop)
+		}
+		i += 8
+	}
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		i++
 	}
