@@ -239,7 +239,14 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 	Features(s, at, set, &e.raw)
 	n := len(registry)
 	for i := range n {
-		e.scaled[i] = min(max(e.raw[i], 0)/set.Scale[i], 1)
+		// Most signals of a session are 0 at any moment (no rage click,
+		// no form error): they skip the division, whose result (0) they
+		// know. The values are exactly those of min(max(r, 0)/scale, 1).
+		if r := e.raw[i]; r <= 0 {
+			e.scaled[i] = 0
+		} else {
+			e.scaled[i] = min(r/set.Scale[i], 1)
+		}
 	}
 	for m := range numModels {
 		z := set.Bias[m]
