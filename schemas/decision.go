@@ -274,15 +274,15 @@ func parseDecision(obj *fastjson.Object) (*Decision, error) {
 		}
 		*f.dst = s
 	}
-	if d.Action = Action(enumIndex(actionNames, action)); d.Action == ActionNone {
+	if d.Action = Action(actionEnum.index(action)); d.Action == ActionNone {
 		return nil, invalid("action", fmt.Sprintf("%q is not one of %v", action, actionNames[1:]))
 	}
-	if d.Reason = Reason(enumIndex(reasonNames, reason)); d.Reason == ReasonNone {
+	if d.Reason = Reason(reasonEnum.index(reason)); d.Reason == ReasonNone {
 		return nil, invalid("reason", fmt.Sprintf("%q is not one of %v", reason, reasonNames[1:]))
 	}
 	if trigger != nil {
 		// Optional: decisions written before the field have none.
-		if d.Trigger = Trigger(enumIndex(triggerNames, trigger)); d.Trigger == TriggerNone {
+		if d.Trigger = Trigger(triggerEnum.index(trigger)); d.Trigger == TriggerNone {
 			return nil, invalid("trigger", fmt.Sprintf("%q is not one of %v", trigger, triggerNames[1:]))
 		}
 	}

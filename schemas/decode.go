@@ -380,7 +380,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 	if err != nil {
 		return err
 	}
-	ev.Type = Type(enumIndex(typeNames[:], typ))
+	ev.Type = Type(typeEnum.index(typ))
 
 	if d.val(fVisitor).kind != jAbsent {
 		if ev.Visitor, err = ruleStrOf(d.val(fVisitor), "visitor", MaxIDBytes, ruleID); err != nil {
@@ -412,7 +412,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if ev.Page.URL, err = ruleStrOf(d.val(fPageURL), "page.url", MaxURLBytes, ruleURL); err != nil {
 			return err
 		}
-		if ev.Page.Kind, err = enumOfVal[PageKind](d.val(fPageKind), "page.kind", kindNames[:], true); err != nil {
+		if ev.Page.Kind, err = enumOfVal[PageKind](d.val(fPageKind), "page.kind", kindEnum, true); err != nil {
 			return err
 		}
 	}
@@ -435,7 +435,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			return err
 		}
 	case TypeVisibility:
-		if ev.Visibility, err = enumOfVal[Visibility](d.val(fState), "state", visibilityNames, true); err != nil {
+		if ev.Visibility, err = enumOfVal[Visibility](d.val(fState), "state", visibilityEnum, true); err != nil {
 			return err
 		}
 	case TypeExitIntent:
@@ -460,11 +460,11 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 		if ev.Depth, err = floatInText(d.val(fDepth).b, "depth", 0, 1); err != nil {
 			return err
 		}
-		if ev.ScrollDir, err = enumOfVal[ScrollDir](d.val(fDir), "dir", scrollNames, false); err != nil {
+		if ev.ScrollDir, err = enumOfVal[ScrollDir](d.val(fDir), "dir", scrollEnum, false); err != nil {
 			return err
 		}
 	case TypeForm:
-		if ev.FormAction, err = enumOfVal[FormAction](d.val(fAction), "action", formNames, true); err != nil {
+		if ev.FormAction, err = enumOfVal[FormAction](d.val(fAction), "action", formEnum, true); err != nil {
 			return err
 		}
 		if d.val(fForm).kind != jAbsent {
@@ -478,7 +478,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			}
 		}
 	case TypeCart:
-		if ev.CartAction, err = enumOfVal[CartAction](d.val(fAction), "action", cartNames, true); err != nil {
+		if ev.CartAction, err = enumOfVal[CartAction](d.val(fAction), "action", cartEnum, true); err != nil {
 			return err
 		}
 		if err := d.valueItems(ev); err != nil {
@@ -499,7 +499,7 @@ func (d *Decoder) fill(key []byte, nowMs int64, ev *Event) error {
 			return err
 		}
 	case TypeChat:
-		if ev.ChatAction, err = enumOfVal[ChatAction](d.val(fAction), "action", chatNames, true); err != nil {
+		if ev.ChatAction, err = enumOfVal[ChatAction](d.val(fAction), "action", chatEnum, true); err != nil {
 			return err
 		}
 	}
@@ -565,7 +565,7 @@ func countOf(v jval, field string) (int64, error) {
 
 // enumOfVal returns the index of v's string in names. An absent v is an
 // error when required, else the zero value.
-func enumOfVal[E ~uint8](v jval, field string, names []string, required bool) (E, error) {
+func enumOfVal[E ~uint8](v jval, field string, names *enum, required bool) (E, error) {
 	if v.kind == jAbsent {
 		if required {
 			return 0, missing(field)
@@ -581,10 +581,10 @@ func enumOfVal[E ~uint8](v jval, field string, names []string, required bool) (E
 
 // enumByName returns the index of name in names, or an invalid_value error
 // that lists the names.
-func enumByName[E ~uint8](name []byte, field string, names []string) (E, error) {
-	i := enumIndex(names, name)
+func enumByName[E ~uint8](name []byte, field string, names *enum) (E, error) {
+	i := names.index(name)
 	if i == 0 {
-		return 0, invalid(field, fmt.Sprintf("%s is not one of %v", excerpt(name), names[1:]))
+		return 0, invalid(field, fmt.Sprintf("%s is not one of %v", excerpt(name), names.names[1:]))
 	}
 	return E(i), nil
 }

@@ -216,7 +216,7 @@ func (d *FeedbackDecoder) Decode(key, value []byte, nowMs int64, f *Feedback) er
 	if err != nil {
 		return err
 	}
-	f.Type = FeedbackType(enumIndex(feedbackNames, typ))
+	f.Type = FeedbackType(feedbackEnum.index(typ))
 	for _, o := range [...]struct {
 		slot int
 		name string

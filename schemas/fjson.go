@@ -60,7 +60,7 @@ func pageOf(p *fastjson.Value, pg *Page) error {
 	if pg.URL, err = stringOf(url, "page.url", MaxURLBytes); err != nil {
 		return err
 	}
-	if pg.Kind, err = enumOf[PageKind](kind, "page.kind", kindNames[:], true); err != nil {
+	if pg.Kind, err = enumOf[PageKind](kind, "page.kind", kindEnum, true); err != nil {
 		return err
 	}
 	return nil
@@ -81,7 +81,7 @@ func lookup(obj *fastjson.Object, key string) *fastjson.Value {
 
 // enumOf returns the index of v's string in names. An absent v is an error
 // when required, else the zero value.
-func enumOf[E ~uint8](v *fastjson.Value, field string, names []string, required bool) (E, error) {
+func enumOf[E ~uint8](v *fastjson.Value, field string, names *enum, required bool) (E, error) {
 	if v == nil {
 		if required {
 			return 0, missing(field)
