@@ -196,19 +196,25 @@ func (h *hotTable) lookup(hash uint64) (uint32, int32) {
 	}
 }
 
-// touch reads what a lookup of the key hash will read and returns a byte
-// of it. Calling it for the sessions of a run of records before
-// processing them lets the processor fetch their entries from memory side
-// by side, where one lookup after another would wait for each in turn.
-func (h *hotTable) touch(hash uint64) byte {
+// home returns the entry a lookup of the key hash finds first (its home
+// index slot's), or -1 if that slot is empty; touchEntry reads entry i,
+// as a lookup and a load will, and returns a byte of it. Called for the
+// sessions of a run of records before processing them, home for all of
+// them and then touchEntry, they let the processor fetch the index slots
+// from memory side by side, and then the entries, where one lookup after
+// another would wait for each in turn.
+func (h *hotTable) home(hash uint64) int32 {
 	if len(h.idx) == 0 {
+		return -1
+	}
+	return h.idx[h.tagOf(hash)&h.mask].i - 1
+}
+
+func (h *hotTable) touchEntry(i int32) byte {
+	if i < 0 || int(i) >= len(h.entries) {
 		return 0
 	}
-	s := h.idx[h.tagOf(hash)&h.mask]
-	if s.i == 0 {
-		return 0
-	}
-	e := &h.entries[s.i-1]
+	e := &h.entries[i]
 	// All three of its cache lines: the header, and the value across them.
 	return byte(e.span) + e.inline[0] + e.inline[hotInline/2] + e.inline[hotInline-1]
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/lingerhq/linger/scoring"
 )
 
@@ -12,10 +11,10 @@ import (
 // from the hot table or else the store, and written back by End and
 // Commit (batch.go).
 
-// session returns the batch slot of a session, loading its state from the
-// store on first touch in the batch.
-func (p *Processor) session(id []byte) *slot {
-	sl := p.slotByHash(xxhash.Sum64(id), id)
+// session returns the batch slot of a session, whose key hash is hash,
+// loading its state from the store on first touch in the batch.
+func (p *Processor) session(id []byte, hash uint64) *slot {
+	sl := p.slotByHash(hash, id)
 	st := &sl.st
 	if sl.deleted {
 		// Expired earlier in this batch: the event starts it over.
