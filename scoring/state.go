@@ -435,6 +435,10 @@ func decodeV1(b []byte, s *State) error {
 	}
 	b = b[n:]
 	var raw [numBitsV1]uint64
+	// Every other field is assigned below, present or not: clearing the
+	// whole State first (Reset) would write it twice.
+	s.Pages, s.Fields = [3]uint16{}, [3]uint16{}
+	s.Visitor, s.Site, s.URL, s.ErrField, s.Session = s.Visitor[:0], s.Site[:0], s.URL[:0], s.ErrField[:0], s.Session[:0]
 	// Bits beyond the fields this release knows come from a newer release
 	// of the same version; their values follow ours and are ignored.
 	for m := mask & (1<<numBitsV1 - 1); m != 0; m &= m - 1 {
@@ -551,18 +555,21 @@ func decodeV1(b []byte, s *State) error {
 }
 
 // DecodeState reads b (written by AppendBinary of this or an earlier release)
-// into s, reusing s's byte slices.
+// into s, reusing s's byte slices. On an error s is reset.
 func DecodeState(b []byte, s *State) error {
-	s.Reset()
-	if len(b) == 0 {
-		return fmt.Errorf("%w: empty", ErrBadState)
-	}
-	switch b[0] {
-	case 1:
-		return decodeV1(b[1:], s)
+	var err error
+	switch {
+	case len(b) == 0:
+		err = fmt.Errorf("%w: empty", ErrBadState)
+	case b[0] == 1:
+		if err = decodeV1(b[1:], s); err == nil {
+			return nil
+		}
 	default:
-		return fmt.Errorf("%w: version %d, this release reads 1 to %d", ErrBadState, b[0], StateVersion)
+		err = fmt.Errorf("%w: version %d, this release reads 1 to %d", ErrBadState, b[0], StateVersion)
 	}
+	s.Reset()
+	return err
 }
 
 // CopyFrom makes s a copy of o that shares no memory with it, reusing the

@@ -278,3 +278,72 @@ func TestUvarint8(t *testing.T) {
 	}
 	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 }
+
+// DecodeState does not clear the State before reading into it: decodeV1
+// assigns every field. A field added to State but not to decodeV1 would
+// keep what the slot held before, another session's value; this fills
+// every field of the target with garbage first and expects what a fresh
+// State gets, for a full state, an empty one and a corrupt one.
+func TestDecodeStateOverwritesEveryField(t *testing.T) {
+	full := typicalState()
+	full.Visitor, full.ErrField, full.Pages, full.Fields = []byte("v-1"), []byte("email"), [3]uint16{1, 2, 3}, [3]uint16{4, 5, 6}
+	for _, src := range []struct {
+		name string
+		b    []byte
+	}{
+		{"full", full.AppendBinary(nil)},
+		{"empty", (&State{}).AppendBinary(nil)},
+		{"corrupt", append(full.AppendBinary(nil)[:12:12], 0xff, 0xff)},
+	} {
+		var want State
+		wantErr := DecodeState(src.b, &want)
+		var got State
+		v := reflect.ValueOf(&got).Elem()
+		for i := range v.NumField() {
+			fillGarbage(t, v.Field(i), v.Type().Field(i).Name)
+		}
+		gotErr := DecodeState(src.b, &got)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%s: error %v, into a fresh State %v", src.name, gotErr, wantErr)
+		}
+		if (wantErr != nil) != (src.name == "corrupt") {
+			t.Fatalf("%s: decode error %v", src.name, wantErr)
+		}
+		if !equalBesidesNilSlices(got, want) {
+			t.Fatalf("%s: decoding into a used State left what it held:\n got %+v\nwant %+v", src.name, got, want)
+		}
+	}
+}
+
+// fillGarbage sets f, a field of State, to a value no decode produces.
+func fillGarbage(t *testing.T, f reflect.Value, name string) {
+	switch f.Kind() {
+	case reflect.Int64, reflect.Int32, reflect.Int:
+		f.SetInt(-7777)
+	case reflect.Uint64, reflect.Uint32, reflect.Uint16, reflect.Uint8:
+		f.SetUint(77)
+	case reflect.Array:
+		for i := range f.Len() {
+			fillGarbage(t, f.Index(i), name)
+		}
+	case reflect.Slice:
+		f.SetBytes([]byte("garbage"))
+	default:
+		t.Fatalf("State.%s: a field of kind %s; teach fillGarbage to fill it", name, f.Kind())
+	}
+}
+
+// equalBesidesNilSlices compares two States treating an empty byte slice
+// and a nil one as equal (the garbage-filled State keeps its capacity).
+func equalBesidesNilSlices(a, b State) bool {
+	norm := func(s *State) {
+		for _, p := range []*[]byte{&s.Visitor, &s.Site, &s.URL, &s.ErrField, &s.Session} {
+			if len(*p) == 0 {
+				*p = nil
+			}
+		}
+	}
+	norm(&a)
+	norm(&b)
+	return reflect.DeepEqual(a, b)
+}
