@@ -39,8 +39,8 @@ func notDigit8(w uint64) uint64 {
 }
 
 // digits8 returns the number eight ASCII digits in w spell, the first at the
-// lowest address the most significant; w must hold digits only, and a '0'
-// digit may stand for a cleared byte (0) at the front.
+// lowest address the most significant; w must hold digits only, but bytes
+// at the front may be cleared to 0, which read as leading zeros.
 func digits8(w uint64) uint64 {
 	w &= 0x0f0f0f0f0f0f0f0f
 	// Pairs, then fours, then all eight: each step puts ten, a hundred or
