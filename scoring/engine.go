@@ -238,20 +238,27 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 	e.set = set
 	Features(s, at, set, &e.raw)
 	n := len(registry)
+	// Most signals of a session are 0 at any moment (no rage click, no
+	// form error): they skip the division, whose result (0) they know, and
+	// the models' sums, to which they add a zero. The values are exactly
+	// those of min(max(r, 0)/scale, 1), and each sum is exactly the full
+	// one (adding ±0 changes no sum but the sign of a zero, which the
+	// sigmoid does not see).
+	var live [MaxSignals]uint8
+	k := 0
 	for i := range n {
-		// Most signals of a session are 0 at any moment (no rage click,
-		// no form error): they skip the division, whose result (0) they
-		// know. The values are exactly those of min(max(r, 0)/scale, 1).
 		if r := e.raw[i]; r <= 0 {
 			e.scaled[i] = 0
 		} else {
 			e.scaled[i] = min(r/set.Scale[i], 1)
+			live[k] = uint8(i)
+			k++
 		}
 	}
 	for m := range numModels {
 		z := set.Bias[m]
 		w := &set.Weight[m]
-		for i := range n {
+		for _, i := range live[:k] {
 			z += w[i] * e.scaled[i]
 		}
 		e.scores[m] = 1 / (1 + math.Exp(-z))
