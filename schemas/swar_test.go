@@ -6,35 +6,27 @@ import (
 	"testing"
 )
 
-// notDigit8 must mark exactly the bytes a byte-at-a-time digit run stops at, whatever stands beside them: every byte value at every
-// position of a word, among neighbours that stop and neighbours that do not.
-func TestWordMasks(t *testing.T) {
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
-	for _, tc := range []struct {
-		name string
-		mask func(uint64) uint64
-		keep func(byte) bool
-	}{
-		{"notDigit8", notDigit8, isDigit},
-	} {
-		for _, fill := range []byte{'a', '5', '"', 0x00, 0x7f, 0x80, 0xff, '/', '\\'} {
-			for pos := range 8 {
-				for c := range 256 {
-					var b [8]byte
-					for i := range b {
-						b[i] = fill
+// notDigit8 must mark exactly the bytes a byte-at-a-time digit run stops
+// at, whatever stands beside them: every byte value at every position of a
+// word, among neighbours that stop and neighbours that do not.
+func TestNotDigit8(t *testing.T) {
+	for _, fill := range []byte{'a', '5', '"', 0x00, 0x7f, 0x80, 0xff, '/', '\\'} {
+		for pos := range 8 {
+			for c := range 256 {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				got := notDigit8(word(b[:], 0))
+				for i := range b {
+					want := b[i] < '0' || b[i] > '9'
+					if marked := got>>(8*i+7)&1 == 1; marked != want {
+						t.Fatalf("notDigit8(% x): byte %d (%#x) marked %v, want %v", b, i, b[i], marked, want)
 					}
-					b[pos] = byte(c)
-					got := tc.mask(word(b[:], 0))
-					for i := range b {
-						want := !tc.keep(b[i])
-						if marked := got>>(8*i+7)&1 == 1; marked != want {
-							t.Fatalf("%s(% x): byte %d (%#x) marked %v, want %v", tc.name, b, i, b[i], marked, want)
-						}
-					}
-					if got&^highs != 0 {
-						t.Fatalf("%s(% x) = %#x: bits beyond the bytes' high bits", tc.name, b, got)
-					}
+				}
+				if got&^highs != 0 {
+					t.Fatalf("notDigit8(% x) = %#x: bits beyond the bytes' high bits", b, got)
 				}
 			}
 		}

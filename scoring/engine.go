@@ -242,8 +242,9 @@ func (e *Engine) score(s *State, at int64, set *Settings) {
 	// form error): they skip the division, whose result (0) they know, and
 	// the models' sums, to which they add a zero. The values are exactly
 	// those of min(max(r, 0)/scale, 1), and each sum is exactly the full
-	// one (adding ±0 changes no sum but the sign of a zero, which the
-	// sigmoid does not see).
+	// one: a weight is finite (config validation), so its product with 0
+	// is ±0, and adding ±0 changes no sum but the sign of a zero, which
+	// the sigmoid does not see.
 	var live [MaxSignals]uint8
 	k := 0
 	for i := range n {

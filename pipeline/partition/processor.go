@@ -637,9 +637,10 @@ const prefetchRun = 16
 // nothing but the read. It keeps the keys' hashes for process.
 //
 // The index slots of the whole run are read first, then the entries they
-// name: an entry's address depends on its slot, and reading both for one
-// record before the next left the processor waiting on each record's
-// first miss before it could start the next (BenchmarkProcess: about 2%).
+// name: an entry's address depends on its slot, so reading both for one
+// record before the next puts each record's first miss in the way of the
+// next one's. BenchmarkProcess could not tell the two orders apart from
+// its noise (README, "What the profiles say").
 func (p *Processor) prefetch(run []Record) {
 	var x byte
 	var home [prefetchRun]int32
