@@ -15,8 +15,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCH       ?= ^Benchmark(Decode|AppendDecision|Update|Score|Apply|StateEncode|StateDecode|Process|DecodeStream|Cache|Restore|Stream)$$
 BENCHPKGS   ?= ./schemas ./scoring ./pipeline/partition ./pipeline ./bench
 COUNT       ?= 10
+# The binary is built with profile-guided optimisation: `go build` of
+# ./cmd/linger uses cmd/linger/default.pgo by itself. Benchmarks of the
+# library packages are compiled with the same profile, so they measure the
+# code the binary runs (PGO=off measures it without).
+PGO         ?= $(CURDIR)/cmd/linger/default.pgo
 
-.PHONY: build test test-race soak lint fmt-check vet staticcheck tidy-check check demo bench fuzz clean
+.PHONY: build test test-race soak lint fmt-check vet staticcheck tidy-check check demo bench pgo fuzz clean
 .PHONY: deploy-check
 
 build:
@@ -64,7 +69,12 @@ demo:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/linger demo $(ARGS)
 
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -timeout 60m $(BENCHPKGS)
+	$(GO) test -pgo=$(PGO) -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -timeout 60m $(BENCHPKGS)
+
+## pgo: rewrite cmd/linger/default.pgo from the processor's CPU profile
+## under `linger bench` (about 3 minutes; see bench/pgo.sh).
+pgo:
+	bench/pgo.sh
 
 ## fuzz: a short run of each fuzzer (FUZZTIME each).
 FUZZTIME ?= 30s

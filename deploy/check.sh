@@ -3,7 +3,7 @@
 #
 #   1. the Dockerfile's build stage, its `go build` line run as plain shell
 #      (Docker cannot run here), and the binary it makes checked: static,
-#      -trimpath, the version stamped in;
+#      -trimpath, built with the profile for PGO, the version stamped in;
 #   2. deploy's Go tests (compose, Kubernetes, Dockerfile lint, dashboard,
 #      rules, and every metric name against a running linger's /metrics);
 #   3. promtool (Debian's prometheus package, installed if missing): check
@@ -34,7 +34,7 @@ echo "$build"
 VERSION=deploy-check TARGETOS=linux TARGETARCH=$(go env GOARCH) sh -c "$build"
 bin=$tmp/linger
 info=$(go version -m "$bin")
-for want in 'CGO_ENABLED=0' '-trimpath=true'; do
+for want in 'CGO_ENABLED=0' '-trimpath=true' '-pgo=default.pgo'; do
 	if ! grep -qF -- "$want" <<<"$info"; then
 		echo "the binary's build info lacks $want:" >&2
 		echo "$info" >&2
@@ -49,7 +49,7 @@ if ! "$bin" version | grep -q deploy-check; then
 	echo "linger version does not print the version passed at build time: $("$bin" version)" >&2
 	exit 1
 fi
-echo "ok: static, -trimpath, $("$bin" version)"
+echo "ok: static, -trimpath, built with cmd/linger/default.pgo, $("$bin" version)"
 
 step "go test ./deploy/..."
 go test -count=1 ./deploy/...
