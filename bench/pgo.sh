@@ -11,8 +11,8 @@
 # $SECONDS_EACH seconds after $WARMUP seconds of warm-up; the two are merged.
 #
 # Rerun it after a change to the hot path moves it around; a stale profile
-# still helps where the code it names is unchanged, and never changes
-# behaviour. Takes about three minutes.
+# still helps where the code it names is unchanged. Takes about three
+# minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
