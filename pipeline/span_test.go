@@ -48,6 +48,7 @@ func TestSpanEndsWithItsFetch(t *testing.T) {
 	}
 	// The counter moves once EndTxn has returned, which may be after the
 	// consumer read what the transaction committed: wait for it.
-	committed := func() float64 { return testutilValue(r.m.transactions.WithLabelValues("committed")) }
-	kafkatest.WaitFor(t, "a transaction counted for each event", 10*time.Second, func() bool { return committed() >= float64(len(waits)) })
+	kafkatest.WaitFor(t, "a transaction counted for each event", 10*time.Second, func() bool {
+		return testutilValue(r.m.transactions.WithLabelValues("committed")) >= float64(len(waits))
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,10 @@ func TestBenchEmbedded(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// bench/pgo.sh (make pgo) finds the processor to profile by this line.
+	if !regexp.MustCompile(`metrics at http://[0-9.:]+/metrics`).MatchString(out) {
+		t.Errorf("output lacks the processor's metrics address that bench/pgo.sh reads:\n%s", out)
 	}
 	res := readBenchJSON(t, jsonPath)
 	if res.Mode != "linger" || !res.Embedded || res.Guarantee != "exactly-once" || res.Partitions != 4 {
