@@ -1,6 +1,9 @@
 package partition
 
 import (
+	"math"
+	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/lingerhq/linger/schemas"
@@ -61,5 +64,34 @@ func TestTeamTable(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { c.Teams.Add("shop", "sales", 1, 0) }); n != 0 {
 		t.Fatalf("Add allocates %v times", n)
+	}
+}
+
+// TestScoreBucketIsTheSearch holds scoreBucket to sort.SearchFloat64s over
+// the bounds: at each bound, one step either side of it, across [0, 1] at
+// random, and outside it (negative, above 1, infinite, NaN); and over
+// bounds moved off the steps of 0.05, where the guess is off by one both
+// ways and only the walks make it right.
+func TestScoreBucketIsTheSearch(t *testing.T) {
+	defer func(b []float64) { ScoreBuckets = b }(ScoreBuckets)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, shift := range []float64{0, 0.03, -0.02} {
+		bounds := make([]float64, len(ScoreBuckets))
+		for i := range bounds {
+			bounds[i] = float64(i+1)*0.05 + shift
+		}
+		ScoreBuckets = bounds
+		vs := []float64{0, math.Copysign(0, -1), 1, -1, 2, math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64}
+		for _, b := range bounds {
+			vs = append(vs, b, math.Nextafter(b, -1), math.Nextafter(b, 2))
+		}
+		for range 100_000 {
+			vs = append(vs, r.Float64()*1.2-0.1)
+		}
+		for _, v := range vs {
+			if got, want := scoreBucket(v), sort.SearchFloat64s(bounds, v); got != want {
+				t.Fatalf("bounds moved by %v: scoreBucket(%v) = %d, the search gives %d", shift, v, got, want)
+			}
+		}
 	}
 }
