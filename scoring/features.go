@@ -2,11 +2,11 @@ package scoring
 
 // builtinFeatures is Features while the registry holds this package's
 // signals alone: each signal's Value called directly, in the registry's
-// order (by name). Called through the registry, as Features
-// does for an extended one, the nineteen calls cost about 40 ns an event
-// more, a twentieth of a partition's work per event: a call through a
-// function value is not inlined, and each of these signals is a few
-// instructions. TestBuiltinFeaturesAreTheRegistry fails if a signal file
+// order (by name). A call through a function value, as Features makes for
+// a registry with other signals, is not inlined, and each of these signals
+// is a few instructions: called through the registry, the nineteen made
+// BenchmarkScore 95 ns and BenchmarkApply 165 ns, where direct calls take
+// 76 and 130. TestBuiltinFeaturesAreTheRegistry fails if a signal file
 // registers a signal that is not listed here, or listed out of its place.
 func builtinFeatures(s *State, at int64, set *Settings, v *Vector) {
 	v[0] = backForth(s, at, set)
