@@ -21,6 +21,9 @@
 //
 // A new signal is one file, signal_<name>.go: the feature, its doc comment
 // (what it detects, in which units), its default weights and its
-// registration. TestSignalCoverage fails when a registered signal is not
-// exercised by any timeline in testdata.
+// registration; and a line in builtinFeatures (features.go), which calls
+// the package's signals directly on the per-event path, in the registry's
+// order (TestBuiltinFeaturesAreTheRegistry fails without it).
+// TestSignalCoverage fails when a registered signal is not exercised by
+// any timeline in testdata.
 package scoring

@@ -96,8 +96,9 @@ type Vector [MaxSignals]float64
 func Features(s *State, at int64, set *Settings, v *Vector) {
 	if len(registry) == builtinSignals {
 		// This package's signals alone: none registered from outside
-		// (Register), none added without being listed (a build error
-		// or TestBuiltinFeaturesAreTheRegistry).
+		// (Register); one of its own files registering a signal
+		// builtinFeatures does not list fails
+		// TestBuiltinFeaturesAreTheRegistry.
 		builtinFeatures(s, at, set, v)
 		return
 	}
