@@ -4,10 +4,10 @@ package scoring
 // signals alone: each signal's Value called directly, in the registry's
 // order (by name). A call through a function value, as Features makes for
 // a registry with other signals, is not inlined, and each of these signals
-// is a few instructions: called through the registry, the nineteen made
-// BenchmarkScore 95 ns and BenchmarkApply 165 ns, where direct calls take
-// 76 and 130. TestBuiltinFeaturesAreTheRegistry fails if a signal file
-// registers a signal that is not listed here, or listed out of its place.
+// is a few instructions: called through the registry, the nineteen cost
+// about a fifth of BenchmarkApply (README, "What the profiles say").
+// TestBuiltinFeaturesAreTheRegistry fails if a signal file registers a
+// signal that is not listed here, or listed out of its place.
 func builtinFeatures(s *State, at int64, set *Settings, v *Vector) {
 	v[0] = backForth(s, at, set)
 	v[1] = cartValue(s, at, set)
